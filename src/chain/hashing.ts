@@ -1,0 +1,68 @@
+import { encodeCbor } from '../encoding/cbor.ts'
+import { sha256, ZERO_HASH } from '../crypto/hash.ts'
+import { merkleRoot } from '../merkle/rfc6962.ts'
+import { batchToCbor, certificateToCbor, encodeHeader, encodeRecord, evidenceToCbor } from './codec.ts'
+import type { BlockHeader, Certificate, Evidence, MedRecord, ProposalHeader, RecordBatch, Vote } from './types.ts'
+
+/**
+ * Ids and the exact bytes every signature covers. Each signed message starts with a domain tag
+ * naming the message type and version, then the chain id, so a signature can never be replayed
+ * as another kind of message or on another chain.
+ */
+export const DOMAIN = {
+  batch: 'medledger/batch/v1',
+  vote: 'medledger/vote/v1',
+  proposal: 'medledger/proposal/v1',
+  governance: 'medledger/governance/v1',
+  validatorSet: 'medledger/validator-set/v1',
+  genesis: 'medledger/genesis/v1'
+} as const
+
+/** A record's id: SHA-256 of its canonical encoding. */
+export function recordId (r: MedRecord): Uint8Array {
+  return sha256(encodeRecord(r))
+}
+
+/** RFC 6962 root over the ids of a batch's records: what the author signs. */
+export function batchRecordsRoot (records: MedRecord[]): Uint8Array {
+  return merkleRoot(records.map(recordId))
+}
+
+export function batchSignBytes (chainId: string, author: Uint8Array, recordsRoot: Uint8Array, count: number): Uint8Array {
+  return encodeCbor([DOMAIN.batch, chainId, author, recordsRoot, count])
+}
+
+/** A batch's id: covers its author, records and signature. */
+export function batchId (b: RecordBatch): Uint8Array {
+  return sha256(encodeCbor(batchToCbor(b)))
+}
+
+/** The header's recordsRoot: RFC 6962 root over the block's batch ids. */
+export function blockRecordsRoot (batches: RecordBatch[]): Uint8Array {
+  return merkleRoot(batches.map(batchId))
+}
+
+/** The block hash covers the header only. */
+export function blockHash (h: BlockHeader): Uint8Array {
+  return sha256(encodeHeader(h))
+}
+
+export function certificateHash (c: Certificate | null): Uint8Array {
+  return c === null ? ZERO_HASH : sha256(encodeCbor(certificateToCbor(c)))
+}
+
+export function evidenceHash (e: Evidence): Uint8Array {
+  return sha256(encodeCbor(evidenceToCbor(e)))
+}
+
+export function evidenceRoot (items: Evidence[]): Uint8Array {
+  return merkleRoot(items.map(evidenceHash))
+}
+
+export function voteSignBytes (chainId: string, v: Pick<Vote, 'type' | 'height' | 'round' | 'blockHash'>): Uint8Array {
+  return encodeCbor([DOMAIN.vote, chainId, v.type, v.height, v.round, v.blockHash])
+}
+
+export function proposalSignBytes (chainId: string, p: Pick<ProposalHeader, 'height' | 'round' | 'validRound' | 'blockHash'>): Uint8Array {
+  return encodeCbor([DOMAIN.proposal, chainId, p.height, p.round, p.validRound, p.blockHash])
+}
