@@ -184,3 +184,17 @@ export function finalizedFromCbor (v: Cbor): FinalizedBlock {
   const [block, certificate] = readTuple(v, 2, 'finalized')
   return { block: blockFromCbor(block), certificate: certificateFromCbor(certificate) }
 }
+
+// ---- consensus gossip: one topic carries proposals and votes ----
+export type ConsensusMessage = { kind: 'proposal', proposal: Proposal } | { kind: 'vote', vote: Vote }
+const MSG_PROPOSAL = 1
+const MSG_VOTE = 2
+export function encodeConsensusMessage (m: ConsensusMessage): Uint8Array {
+  return encodeCbor(m.kind === 'proposal' ? [MSG_PROPOSAL, proposalToCbor(m.proposal)] : [MSG_VOTE, voteToCbor(m.vote)])
+}
+export function decodeConsensusMessage (b: Uint8Array): ConsensusMessage {
+  const [kind, body] = readTuple(decodeCbor(b, LIMITS.consensusMessageBytes), 2, 'consensus message')
+  if (kind === MSG_PROPOSAL) return { kind: 'proposal', proposal: proposalFromCbor(body) }
+  if (kind === MSG_VOTE) return { kind: 'vote', vote: voteFromCbor(body) }
+  throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: expected 1 (proposal) or 2 (vote)', { field: 'kind' })
+}

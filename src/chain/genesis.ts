@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises'
+import { peerIdFromString } from '@libp2p/peer-id'
+import { encodeCbor } from '../encoding/cbor.ts'
+import { fromHex, toHex } from '../encoding/bytes.ts'
+import { sha256 } from '../crypto/hash.ts'
+import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
+import { MedledgerError } from '../errors.ts'
+import { DOMAIN } from './hashing.ts'
+import { LIMITS } from './limits.ts'
+import { ValidatorSet, type Member } from './validator-set.ts'
+
+/**
+ * The genesis file: the one thing a verifier must trust. JSON for people; its hash is taken over
+ * a canonical CBOR form, so whitespace or key order in the file never changes it.
+ */
+export interface GenesisParams {
+  /** Milliseconds between heartbeat blocks while no records arrive. */
+  heartbeatMs: number
+  /** A governance change included at height h takes effect at h + governanceDelay. */
+  governanceDelay: number
+}
+
+export const DEFAULT_PARAMS: GenesisParams = { heartbeatMs: 10_000, governanceDelay: 2 }
+
+export interface GenesisMemberJson { name: string, peerId: string, publicKey: string }
+export interface GenesisJson {
+  chainId: string
+  genesisTime: string
+  validators: GenesisMemberJson[]
+  observers: GenesisMemberJson[]
+  params: GenesisParams
+}
+
+export class Genesis {
+  readonly chainId: string
+  readonly genesisTime: number
+  readonly validators: ValidatorSet
+  readonly observers: readonly Member[]
+  readonly params: GenesisParams
+  readonly hash: Uint8Array
+
+  constructor (g: { chainId: string, genesisTime: number, validators: Member[], observers: Member[], params: GenesisParams }) {
+    if (!/^[a-zA-Z0-9._-]{1,64}$/.test(g.chainId) || g.chainId.length > LIMITS.chainIdChars) throw genesisError('chainId must be 1-64 letters, digits, dot, dash or underscore')
+    this.chainId = g.chainId
+    this.genesisTime = g.genesisTime
+    this.validators = new ValidatorSet(g.validators)
+    this.observers = [...g.observers]
+    this.params = g.params
+    this.hash = sha256(encodeCbor([
+      DOMAIN.genesis, g.chainId, g.genesisTime,
+      this.validators.members.map(m => [m.name, m.publicKey]),
+      this.observers.map(m => [m.name, m.publicKey]),
+      [g.params.heartbeatMs, g.params.governanceDelay]
+    ]))
+  }
+
+  static fromJson (json: unknown): Genesis {
+    const j = json as Partial<GenesisJson>
+    if (typeof j !== 'object' || j === null) throw genesisError('the genesis file is not a JSON object')
+    if (typeof j.chainId !== 'string') throw genesisError('chainId is missing')
+    const time = Date.parse(String(j.genesisTime))
+    if (!Number.isFinite(time)) throw genesisError('genesisTime must be an ISO 8601 date')
+    if (!Array.isArray(j.validators) || j.validators.length === 0) throw genesisError('validators must be a non-empty list')
+    const params = { ...DEFAULT_PARAMS, ...(j.params ?? {}) }
+    if (!Number.isSafeInteger(params.heartbeatMs) || params.heartbeatMs < 100) throw genesisError('params.heartbeatMs must be an integer >= 100')
+    if (!Number.isSafeInteger(params.governanceDelay) || params.governanceDelay < 1) throw genesisError('params.governanceDelay must be an integer >= 1')
+    return new Genesis({
+      chainId: j.chainId,
+      genesisTime: time,
+      validators: j.validators.map((m, i) => memberFromJson(m, `validators[${i}]`)),
+      observers: (j.observers ?? []).map((m, i) => memberFromJson(m, `observers[${i}]`)),
+      params
+    })
+  }
+
+  static async load (file: string): Promise<Genesis> {
+    let text: string
+    try {
+      text = await readFile(file, 'utf8')
+    } catch (err) {
+      throw genesisError(`cannot read genesis file ${file}: ${(err as Error).message}`)
+    }
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch (err) {
+      throw genesisError(`genesis file ${file} is not valid JSON: ${(err as Error).message}`)
+    }
+    return Genesis.fromJson(json)
+  }
+
+  toJson (): GenesisJson {
+    const member = (m: Member): GenesisMemberJson => ({ name: m.name, peerId: peerIdOfPublicKey(m.publicKey), publicKey: toHex(m.publicKey) })
+    return {
+      chainId: this.chainId,
+      genesisTime: new Date(this.genesisTime).toISOString(),
+      validators: this.validators.members.map(member),
+      observers: this.observers.map(member),
+      params: this.params
+    }
+  }
+}
+
+export function publicKeyOfPeerId (peerId: string): Uint8Array {
+  let pk: Uint8Array | undefined
+  try {
+    const id = peerIdFromString(peerId)
+    if (id.type === 'Ed25519') pk = id.publicKey.raw
+  } catch {}
+  if (pk === undefined) throw genesisError(`${peerId} is not an Ed25519 peer id`)
+  return pk
+}
+
+function memberFromJson (m: unknown, where: string): Member {
+  const x = m as Partial<GenesisMemberJson>
+  if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || x.name.length === 0 || x.name.length > 64) throw genesisError(`${where}.name must be a non-empty string of at most 64 characters`)
+  let publicKey: Uint8Array | undefined
+  if (typeof x.publicKey === 'string') {
+    try { publicKey = fromHex(x.publicKey, 32) } catch { throw genesisError(`${where}.publicKey must be 64 hex characters`) }
+  }
+  if (typeof x.peerId === 'string') {
+    const fromPeer = publicKeyOfPeerId(x.peerId)
+    if (publicKey !== undefined && toHex(publicKey) !== toHex(fromPeer)) throw genesisError(`${where}: peerId and publicKey disagree`)
+    publicKey = fromPeer
+  }
+  if (publicKey === undefined) throw genesisError(`${where} needs a peerId or a publicKey`)
+  return { name: x.name, publicKey }
+}
+
+function genesisError (message: string): MedledgerError {
+  return new MedledgerError('GENESIS_INVALID', message)
+}
