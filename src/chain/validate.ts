@@ -1,0 +1,107 @@
+import { bytesEqual, toHex } from '../encoding/bytes.ts'
+import type { SignatureCheck } from '../crypto/verify-pool.ts'
+import { ChainError, ChainErrorCode } from './errors.ts'
+import { blockHash, blockRecordsRoot, batchRecordsRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, voteSignBytes } from './hashing.ts'
+import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type RecordBatch } from './types.ts'
+import type { ValidatorSet } from './validator-set.ts'
+
+/**
+ * The chain's validity rules as pure functions. Signature checks are returned, not run, so the
+ * caller can verify many of them at once in the worker pool; everything else throws ChainError.
+ */
+
+/** Record and batch rules that need no signature check. Returns the batch's signature check. */
+export function checkBatch (chainId: string, batch: RecordBatch, validators: ValidatorSet): SignatureCheck {
+  // [REJECT] Only a validator of the set in force may author records.
+  if (!validators.has(batch.author)) throw new ChainError(ChainErrorCode.BATCH_AUTHOR_UNKNOWN, `batch author ${toHex(batch.author).slice(0, 16)} is not a validator`)
+  for (const r of batch.records) {
+    // [REJECT] A batch carries only its author's records: the author signs for all of them.
+    if (!bytesEqual(r.author, batch.author)) throw new ChainError(ChainErrorCode.RECORD_AUTHOR, 'a record in the batch names another author')
+    // [REJECT] The type names what the record is; the codec already bounds sizes.
+    if (!/^[a-z][a-z0-9._-]*$/.test(r.type)) throw new ChainError(ChainErrorCode.RECORD_FIELD, `record type "${r.type}" must be lower-case letters, digits, dot, dash or underscore`)
+    if (r.contentType.length === 0) throw new ChainError(ChainErrorCode.RECORD_FIELD, 'record contentType is empty')
+  }
+  return {
+    publicKey: batch.author,
+    message: batchSignBytes(chainId, batch.author, batchRecordsRoot(batch.records), batch.records.length),
+    signature: batch.signature
+  }
+}
+
+export interface ParentLink {
+  height: number
+  hash: Uint8Array
+  time: number
+}
+
+/** Header rules against the parent and the body. Does not check the proposer's turn (round-dependent). */
+export function checkBlock (chainId: string, block: Block, parent: ParentLink, validators: ValidatorSet): void {
+  const h = block.header
+  // [REJECT] Every block belongs to one chain.
+  if (h.chainId !== chainId) throw new ChainError(ChainErrorCode.HEADER_CHAIN_ID, `block is for chain ${h.chainId}, not ${chainId}`)
+  // [REJECT] Heights follow one another; parentHash links to the previous header (or genesis).
+  if (h.height !== parent.height + 1) throw new ChainError(ChainErrorCode.HEADER_HEIGHT, `expected height ${parent.height + 1}, got ${h.height}`, { height: h.height })
+  if (!bytesEqual(h.parentHash, parent.hash)) throw new ChainError(ChainErrorCode.HEADER_PARENT, `block ${h.height} does not link to the previous block`, { height: h.height })
+  // [REJECT] Time never runs backwards (no wall clock: only the parent is compared).
+  if (h.time < parent.time) throw new ChainError(ChainErrorCode.HEADER_TIME, `block ${h.height} is older than its parent`, { height: h.height })
+  // [REJECT] The proposer is a validator; the header names the set in force.
+  if (!validators.has(h.proposer)) throw new ChainError(ChainErrorCode.HEADER_PROPOSER, `block ${h.height} proposer is not a validator`, { height: h.height })
+  if (!bytesEqual(h.validatorSetHash, validators.hash)) throw new ChainError(ChainErrorCode.HEADER_VALIDATOR_SET, `block ${h.height} names another validator set`, { height: h.height })
+  // [REJECT] The body is exactly what the header commits to.
+  if (!bytesEqual(h.recordsRoot, blockRecordsRoot(block.body.batches))) throw new ChainError(ChainErrorCode.HEADER_RECORDS_ROOT, `block ${h.height} records root does not match its batches`, { height: h.height })
+  if (!bytesEqual(h.evidenceHash, evidenceRoot(block.body.evidence))) throw new ChainError(ChainErrorCode.HEADER_EVIDENCE, `block ${h.height} evidence hash does not match its evidence`, { height: h.height })
+  const lc = block.body.lastCommit
+  if (h.height === 1 ? lc !== null : lc === null) throw new ChainError(ChainErrorCode.HEADER_LAST_COMMIT, `block ${h.height} must ${h.height === 1 ? 'not ' : ''}carry the previous certificate`, { height: h.height })
+  if (!bytesEqual(h.lastCommitHash, certificateHash(lc))) throw new ChainError(ChainErrorCode.HEADER_LAST_COMMIT, `block ${h.height} last commit hash does not match`, { height: h.height })
+  // The certificate inside must be one for the parent; its signatures are checked by the caller
+  // (checkCertificate against the parent header) unless it is the one the caller already holds.
+  if (lc !== null && !bytesEqual(lc.blockHash, parent.hash)) throw new ChainError(ChainErrorCode.HEADER_LAST_COMMIT, `block ${h.height} carries a certificate for another block`, { height: h.height })
+}
+
+/**
+ * Certificate rules: a quorum of distinct validators of the set in force precommitted this block
+ * hash at this height. Returns the signature checks.
+ */
+export function checkCertificate (chainId: string, cert: Certificate, header: BlockHeader, validators: ValidatorSet): SignatureCheck[] {
+  if (cert.height !== header.height) throw new ChainError(ChainErrorCode.CERT_HEIGHT, `certificate is for height ${cert.height}, block is ${header.height}`, { height: header.height })
+  if (!bytesEqual(cert.blockHash, blockHash(header))) throw new ChainError(ChainErrorCode.CERT_BLOCK_HASH, `certificate for height ${cert.height} is for another block`, { height: header.height })
+  const seen = new Set<string>()
+  const checks: SignatureCheck[] = []
+  const message = voteSignBytes(chainId, { type: VoteType.PRECOMMIT, height: cert.height, round: cert.round, blockHash: cert.blockHash })
+  for (const s of cert.signatures) {
+    const id = toHex(s.validator)
+    if (!validators.has(s.validator)) throw new ChainError(ChainErrorCode.CERT_NOT_VALIDATOR, `certificate for height ${cert.height} is signed by a non-validator`, { height: cert.height })
+    if (seen.has(id)) throw new ChainError(ChainErrorCode.CERT_DUPLICATE_SIGNER, `certificate for height ${cert.height} counts a validator twice`, { height: cert.height })
+    seen.add(id)
+    checks.push({ publicKey: s.validator, message, signature: s.signature })
+  }
+  // [REJECT] floor(2N/3) + 1 distinct validators: any two quorums share an honest validator.
+  if (seen.size < validators.quorum) throw new ChainError(ChainErrorCode.CERT_NO_QUORUM, `certificate for height ${cert.height} has ${seen.size} of the ${validators.quorum} signatures a quorum needs`, { height: cert.height })
+  return checks
+}
+
+/**
+ * Evidence rules: two messages of one validator for the same (height, round, type) with
+ * different hashes, both correctly signed. Checkable offline with the public keys alone.
+ */
+export function checkEvidence (chainId: string, e: Evidence, validators: ValidatorSet): SignatureCheck[] {
+  const bad = (why: string): ChainError => new ChainError(ChainErrorCode.EVIDENCE_INVALID, `evidence: ${why}`)
+  if (e.kind === 'vote') {
+    const { a, b } = e
+    if (a.type !== b.type || a.height !== b.height || a.round !== b.round) throw bad('votes are not for the same height, round and type')
+    if (!bytesEqual(a.validator, b.validator)) throw bad('votes are from different validators')
+    if (sameHash(a.blockHash, b.blockHash)) throw bad('votes do not conflict')
+    if (!validators.has(a.validator)) throw bad('the accused is not a validator')
+    return [a, b].map(v => ({ publicKey: v.validator, message: voteSignBytes(chainId, v), signature: v.signature }))
+  }
+  const { a, b } = e
+  if (a.height !== b.height || a.round !== b.round) throw bad('proposals are not for the same height and round')
+  if (!bytesEqual(a.proposer, b.proposer)) throw bad('proposals are from different validators')
+  if (bytesEqual(a.blockHash, b.blockHash) && a.validRound === b.validRound) throw bad('proposals do not conflict')
+  if (!validators.has(a.proposer)) throw bad('the accused is not a validator')
+  return [a, b].map(p => ({ publicKey: p.proposer, message: proposalSignBytes(chainId, p), signature: p.signature }))
+}
+
+function sameHash (a: Uint8Array | null, b: Uint8Array | null): boolean {
+  return a === null || b === null ? a === b : bytesEqual(a, b)
+}
