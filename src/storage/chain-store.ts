@@ -1,0 +1,384 @@
+import { decodeBlock, decodeCertificate, decodeEvidence, encodeBlock, encodeCertificate, encodeEvidence } from '../chain/codec.ts'
+import { blockHash, evidenceHash, recordId } from '../chain/hashing.ts'
+import type { Block, Certificate, Evidence, FinalizedBlock, MedRecord } from '../chain/types.ts'
+import { bytesEqual, heightFromKey, heightKey, toHex } from '../encoding/bytes.ts'
+import { type Buckets, ConsensusKey, MetaKey, openBuckets, RESERVED_META_KEYS, type RootDb } from './buckets.ts'
+import { StorageError, StorageErrorCode } from './errors.ts'
+import { openGuarded, type Identity } from './identity.ts'
+import { corruptAdvice, openLevel } from './open.ts'
+import {
+  compareLastSigned, decodeHead, decodeLastSigned, decodeLocation, encodeCommittedEvidence, encodeHead,
+  encodeLastSigned, encodeLocation, type Head, isValidLastSigned, type LastSigned, splitCommittedEvidence,
+  type StoredLocation
+} from './values.ts'
+
+export interface ChainStoreOptions {
+  /** Recorded on first open; a later open with another value fails with STORAGE_GENESIS_MISMATCH. */
+  chainId?: string
+  /** Recorded on first open; also the parent hash required of block 1. */
+  genesisHash?: Uint8Array
+  /** The node home to name in operator advice (defaults to dir). */
+  home?: string
+  /**
+   * Flush each commit to disk before it resolves (default true). Without it an acknowledged block
+   * survives kill -9 (the write is in the OS) but not a power cut.
+   */
+  syncCommits?: boolean
+}
+
+export interface StoredRecord { record: MedRecord, location: StoredLocation, block: Block, certificate: Certificate }
+
+/**
+ * The chain on disk: finalized blocks with their certificates and indexes, the double-sign guard,
+ * evidence and small metadata. Each commit is one atomic LevelDB batch that ends with the head
+ * pointer, so after a crash the database holds exactly the blocks up to some acknowledged head.
+ * Blocks are stored as given: consensus, sync and import verify them before they get here; the
+ * store only refuses blocks that do not extend its head.
+ */
+export class ChainStore {
+  readonly dir: string
+  readonly #db: RootDb
+  readonly #b: Buckets
+  readonly #identity: Identity
+  readonly #syncCommits: boolean
+  readonly #advice: string
+  #head: Head | null
+  #lastSigned: LastSigned | undefined
+  #closed = false
+  // Writes that check cached state (head, guard) run one at a time, in call order.
+  #commitQueue: Promise<unknown> = Promise.resolve()
+  #guardQueue: Promise<unknown> = Promise.resolve()
+
+  private constructor (dir: string, db: RootDb, b: Buckets, identity: Identity, head: Head | null, lastSigned: LastSigned | undefined, opts: ChainStoreOptions) {
+    this.dir = dir
+    this.#db = db
+    this.#b = b
+    this.#identity = identity
+    this.#head = head
+    this.#lastSigned = lastSigned
+    this.#syncCommits = opts.syncCommits ?? true
+    this.#advice = corruptAdvice(dir, opts.home ?? dir)
+  }
+
+  static async open (dir: string, opts: ChainStoreOptions = {}): Promise<ChainStore> {
+    const home = opts.home ?? dir
+    const db = await openLevel(dir, home)
+    try {
+      const b = openBuckets(db)
+      const identity = await openGuarded(b, dir, opts)
+      const head = await loadHead(b, dir, home)
+      const ls = await b.consensus.get(ConsensusKey.lastSigned)
+      return new ChainStore(dir, db, b, identity, head, ls === undefined ? undefined : decodeLastSigned(ls), opts)
+    } catch (err) {
+      await db.close()
+      throw err
+    }
+  }
+
+  async close (): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await Promise.allSettled([this.#commitQueue, this.#guardQueue])
+    await this.#db.close()
+  }
+
+  get head (): Head | null {
+    return this.#head === null ? null : { height: this.#head.height, hash: this.#head.hash }
+  }
+
+  get chainId (): string | undefined { return this.#identity.chainId }
+  get genesisHash (): Uint8Array | undefined { return this.#identity.genesisHash }
+
+  // ---- commits ----
+
+  async commit (block: FinalizedBlock, encodedBlock?: Uint8Array): Promise<void> {
+    await this.#commitRun([block], encodedBlock === undefined ? undefined : [encodedBlock])
+  }
+
+  /** A run of consecutive blocks (sync, import) in one atomic batch; callers bound its size. */
+  async commitMany (blocks: FinalizedBlock[]): Promise<void> {
+    await this.#commitRun(blocks)
+  }
+
+  #commitRun (blocks: FinalizedBlock[], encoded?: Uint8Array[]): Promise<void> {
+    return this.#serial('commit', async () => {
+      if (blocks.length === 0) return
+      // Check the whole run before creating the batch: a refused run writes nothing.
+      let head = this.#head
+      const checked: Array<{ fb: FinalizedBlock, hash: Uint8Array }> = []
+      for (const fb of blocks) {
+        const hash = blockHash(fb.block.header)
+        this.#checkExtends(head, fb, hash)
+        checked.push({ fb, hash })
+        head = { height: fb.block.header.height, hash }
+      }
+      const batch = this.#db.batch()
+      checked.forEach(({ fb, hash }, i) => this.#putBlock(batch, fb, hash, encoded?.[i] ?? encodeBlock(fb.block)))
+      // The head pointer rides in the same batch: it can never name a block that is not there.
+      batch.put(MetaKey.head, encodeHead(head as Head), { sublevel: this.#b.meta })
+      await batch.write({ sync: this.#syncCommits })
+      this.#head = head
+    })
+  }
+
+  #checkExtends (head: Head | null, fb: FinalizedBlock, hash: Uint8Array): void {
+    const h = fb.block.header
+    const expected = (head?.height ?? 0) + 1
+    if (h.height !== expected) {
+      throw new StorageError(StorageErrorCode.NOT_NEXT_HEIGHT, `block at height ${h.height} does not follow the head at ${expected - 1}`, { height: h.height, expected })
+    }
+    const parent = head?.hash ?? this.#identity.genesisHash
+    if (parent !== undefined && !bytesEqual(h.parentHash, parent)) {
+      throw new StorageError(StorageErrorCode.PARENT_MISMATCH, `block ${h.height} has parent ${toHex(h.parentHash)}, the stored chain has ${toHex(parent)}`, { height: h.height })
+    }
+    if (this.#identity.chainId !== undefined && h.chainId !== this.#identity.chainId) {
+      throw new StorageError(StorageErrorCode.WRONG_CHAIN, `block ${h.height} is for chain ${h.chainId}, this database holds ${this.#identity.chainId}`, { height: h.height })
+    }
+    const c = fb.certificate
+    if (c.height !== h.height || !bytesEqual(c.blockHash, hash)) {
+      throw new StorageError(StorageErrorCode.CERTIFICATE_MISMATCH, `the certificate (height ${c.height}, block ${toHex(c.blockHash)}) is not for block ${h.height} ${toHex(hash)}`, { height: h.height })
+    }
+  }
+
+  #putBlock (batch: ReturnType<RootDb['batch']>, fb: FinalizedBlock, hash: Uint8Array, bytes: Uint8Array): void {
+    const { blocks, certificates, hashIndex, recordIndex, evidence, pendingEvidence } = this.#b
+    const height = fb.block.header.height
+    const hk = heightKey(height)
+    batch.put(hk, bytes, { sublevel: blocks })
+    batch.put(hk, encodeCertificate(fb.certificate), { sublevel: certificates })
+    batch.put(hash, hk, { sublevel: hashIndex })
+    fb.block.body.batches.forEach((rb, bi) => {
+      rb.records.forEach((r, ri) => batch.put(recordId(r), encodeLocation(height, bi, ri), { sublevel: recordIndex }))
+    })
+    for (const e of fb.block.body.evidence) {
+      const eh = evidenceHash(e)
+      batch.put(eh, encodeCommittedEvidence(height, encodeEvidence(e)), { sublevel: evidence })
+      batch.del(eh, { sublevel: pendingEvidence })
+    }
+  }
+
+  // ---- block reads ----
+
+  async getBlockBytes (height: number): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#b.blocks.get(heightKey(height))
+  }
+
+  async getBlock (height: number): Promise<Block | undefined> {
+    const bytes = await this.getBlockBytes(height)
+    return bytes === undefined ? undefined : this.#decode(decodeBlock, bytes, `block ${height}`)
+  }
+
+  async getCertificate (height: number): Promise<Certificate | undefined> {
+    this.#assertOpen()
+    const bytes = await this.#b.certificates.get(heightKey(height))
+    return bytes === undefined ? undefined : this.#decode(decodeCertificate, bytes, `certificate ${height}`)
+  }
+
+  async getHeightByHash (hash: Uint8Array): Promise<number | undefined> {
+    this.#assertOpen()
+    const v = await this.#b.hashIndex.get(hash)
+    return v === undefined ? undefined : heightFromKey(v)
+  }
+
+  async getFinalized (height: number): Promise<FinalizedBlock | undefined> {
+    const [block, certificate] = await Promise.all([this.getBlock(height), this.getCertificate(height)])
+    if (block === undefined && certificate === undefined) return undefined
+    if (block === undefined || certificate === undefined) throw this.#corrupt(`height ${height} has a ${block === undefined ? 'certificate without a block' : 'block without a certificate'}`)
+    return { block, certificate }
+  }
+
+  /** Finalized blocks from..to (inclusive, clamped to the head), ascending, read by two iterators. */
+  async * iterateFinalized (from: number, to: number): AsyncGenerator<FinalizedBlock> {
+    this.#assertOpen()
+    const first = Math.max(from, 1)
+    const last = Math.min(to, this.#head?.height ?? 0)
+    if (first > last) return
+    const range = { gte: heightKey(first), lte: heightKey(last) }
+    const blocks = this.#b.blocks.iterator(range)
+    const certs = this.#b.certificates.iterator(range)
+    try {
+      let expected = first
+      for await (const [key, bytes] of blocks) {
+        const height = heightFromKey(key)
+        const c = await certs.next()
+        if (height !== expected || c === undefined || heightFromKey(c[0]) !== height) throw this.#corrupt(`the blocks and certificates from ${first} to ${last} do not line up at height ${expected}`)
+        yield { block: this.#decode(decodeBlock, bytes, `block ${height}`), certificate: this.#decode(decodeCertificate, c[1], `certificate ${height}`) }
+        expected++
+      }
+      if (expected !== last + 1) throw this.#corrupt(`block ${expected} is missing below the head ${last}`)
+    } finally {
+      await Promise.all([blocks.close(), certs.close()])
+    }
+  }
+
+  // ---- records ----
+
+  async getRecordLocation (id: Uint8Array): Promise<StoredLocation | undefined> {
+    this.#assertOpen()
+    const v = await this.#b.recordIndex.get(id)
+    return v === undefined ? undefined : this.#guardCorrupt(() => decodeLocation(v))
+  }
+
+  async getRecord (id: Uint8Array): Promise<StoredRecord | undefined> {
+    const location = await this.getRecordLocation(id)
+    if (location === undefined) return undefined
+    const fb = await this.getFinalized(location.height)
+    const record = fb?.block.body.batches[location.batchIndex]?.records[location.recordIndex]
+    if (fb === undefined || record === undefined) throw this.#corrupt(`record ${toHex(id)} is indexed at ${location.height}/${location.batchIndex}/${location.recordIndex}, which does not exist`)
+    return { record, location, block: fb.block, certificate: fb.certificate }
+  }
+
+  // ---- double-sign guard and consensus state ----
+
+  async getLastSigned (): Promise<LastSigned | undefined> {
+    this.#assertOpen()
+    return this.#lastSigned === undefined ? undefined : { ...this.#lastSigned }
+  }
+
+  /**
+   * Flushed (sync) before it resolves: await it before a vote or proposal leaves the node.
+   * The guard only moves forward; an older (height, round, step) is refused.
+   */
+  async putLastSigned (ls: LastSigned): Promise<void> {
+    // Everything up to the queued write runs synchronously, so racing calls see each other.
+    this.#assertOpen()
+    if (!isValidLastSigned(ls)) throw new TypeError(`putLastSigned: not a (height, round, step 0-2): ${JSON.stringify(ls)}`)
+    if (this.#lastSigned !== undefined && compareLastSigned(ls, this.#lastSigned) < 0) {
+      const s = this.#lastSigned
+      throw new StorageError(StorageErrorCode.GUARD_REGRESSION, `refusing to move the double-sign guard back from ${s.height}/${s.round}/${s.step} to ${ls.height}/${ls.round}/${ls.step}`, { stored: s, given: ls })
+    }
+    // Cached first so that a later call racing this one is compared with it; if the write fails
+    // the cache stays ahead of the disk, which only ever refuses more.
+    this.#lastSigned = { height: ls.height, round: ls.round, step: ls.step }
+    await this.#serial('guard', () => this.#putSynced(ConsensusKey.lastSigned, encodeLastSigned(ls)))
+  }
+
+  async putConsensusSnapshot (bytes: Uint8Array): Promise<void> {
+    this.#assertOpen()
+    await this.#putSynced(ConsensusKey.snapshot, bytes)
+  }
+
+  // A chained batch is the typed way to pass sync through a sublevel (and the fast one).
+  async #putSynced (key: string, value: Uint8Array): Promise<void> {
+    const batch = this.#db.batch()
+    batch.put(key, value, { sublevel: this.#b.consensus })
+    await batch.write({ sync: true })
+  }
+
+  async getConsensusSnapshot (): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#b.consensus.get(ConsensusKey.snapshot)
+  }
+
+  // ---- evidence ----
+
+  /** Keeps verified evidence until a block includes it; evidence already committed is skipped. */
+  async putPendingEvidence (e: Evidence): Promise<void> {
+    this.#assertOpen()
+    const hash = evidenceHash(e)
+    if (await this.#b.evidence.get(hash) !== undefined) return
+    await this.#b.pendingEvidence.put(hash, encodeEvidence(e))
+  }
+
+  async listPendingEvidence (): Promise<Evidence[]> {
+    this.#assertOpen()
+    const out: Evidence[] = []
+    for await (const v of this.#b.pendingEvidence.values()) out.push(this.#decode(decodeEvidence, v, 'pending evidence'))
+    return out
+  }
+
+  async removePendingEvidence (hash: Uint8Array): Promise<void> {
+    this.#assertOpen()
+    await this.#b.pendingEvidence.del(hash)
+  }
+
+  async getCommittedEvidence (hash: Uint8Array): Promise<{ height: number, evidence: Evidence } | undefined> {
+    this.#assertOpen()
+    const v = await this.#b.evidence.get(hash)
+    return v === undefined ? undefined : this.#committedEvidence(v)
+  }
+
+  /** Every evidence item included in a block, by height. */
+  async listCommittedEvidence (): Promise<Array<{ height: number, evidence: Evidence }>> {
+    this.#assertOpen()
+    const out: Array<{ height: number, evidence: Evidence }> = []
+    for await (const v of this.#b.evidence.values()) out.push(this.#committedEvidence(v))
+    return out.sort((a, b) => a.height - b.height)
+  }
+
+  #committedEvidence (v: Uint8Array): { height: number, evidence: Evidence } {
+    const { height, evidenceBytes } = this.#guardCorrupt(() => splitCommittedEvidence(v))
+    return { height, evidence: this.#decode(decodeEvidence, evidenceBytes, 'committed evidence') }
+  }
+
+  // ---- metadata ----
+
+  async getMeta (key: string): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#b.meta.get(key)
+  }
+
+  async putMeta (key: string, value: Uint8Array): Promise<void> {
+    this.#assertOpen()
+    if (RESERVED_META_KEYS.has(key)) throw new StorageError(StorageErrorCode.RESERVED_KEY, `meta key '${key}' belongs to the store`, { key })
+    await this.#b.meta.put(key, value)
+  }
+
+  // ---- helpers ----
+
+  #assertOpen (): void {
+    if (this.#closed) throw new StorageError(StorageErrorCode.CLOSED, `the store for ${this.dir} is closed`)
+  }
+
+  #serial<T> (queue: 'commit' | 'guard', fn: () => Promise<T>): Promise<T> {
+    this.#assertOpen()
+    const prev = queue === 'commit' ? this.#commitQueue : this.#guardQueue
+    const run = prev.then(fn, fn)
+    const settled = run.catch(() => {})
+    if (queue === 'commit') this.#commitQueue = settled
+    else this.#guardQueue = settled
+    return run
+  }
+
+  #corrupt (what: string): StorageError {
+    return new StorageError(StorageErrorCode.CORRUPT, `${this.#advice} (${what})`, { dir: this.dir, cause: what })
+  }
+
+  #guardCorrupt<T> (fn: () => T): T {
+    try {
+      return fn()
+    } catch (err) {
+      throw this.#corrupt((err as Error).message)
+    }
+  }
+
+  #decode<T> (decode: (b: Uint8Array) => T, bytes: Uint8Array, what: string): T {
+    return this.#guardCorrupt(() => {
+      try {
+        return decode(bytes)
+      } catch (err) {
+        throw new Error(`${what} does not decode: ${(err as Error).message}`)
+      }
+    })
+  }
+}
+
+// The head names a block that must exist with its certificate, and nothing may sit above it.
+async function loadHead (b: Buckets, dir: string, home: string): Promise<Head | null> {
+  const raw = await b.meta.get(MetaKey.head)
+  const fail = (what: string) => new StorageError(StorageErrorCode.CORRUPT, `${corruptAdvice(dir, home)} (${what})`, { dir, cause: what })
+  let head: Head | null = null
+  if (raw !== undefined) {
+    try { head = decodeHead(raw) } catch (err) { throw fail((err as Error).message) }
+  }
+  const height = head?.height ?? 0
+  const [block, cert, above] = await Promise.all([
+    height === 0 ? undefined : b.blocks.get(heightKey(height)),
+    height === 0 ? undefined : b.certificates.get(heightKey(height)),
+    b.blocks.keys({ gt: heightKey(height), limit: 1 }).all()
+  ])
+  if (height > 0 && (block === undefined || cert === undefined)) throw fail(`the head block ${height} or its certificate is missing`)
+  if (above.length > 0) throw fail(`block ${heightFromKey(above[0])} is stored above the head ${height}`)
+  return head
+}

@@ -1,0 +1,45 @@
+import { MedledgerError, PeerAction } from '../errors.ts'
+
+/**
+ * Storage failures. Open-time codes (LOCKED, CORRUPT, IO_ERROR, GENESIS_MISMATCH,
+ * UNSUPPORTED_SCHEMA) reach the operator: their messages say what to do. Commit-time codes are
+ * refusals of a block that does not extend the stored chain; the caller (consensus, sync, import)
+ * decides what that means. Storage never judges peers, so the action is always IGNORE.
+ */
+export enum StorageErrorCode {
+  /** Another process (or another store in this process) holds the LevelDB lock. */
+  LOCKED = 'STORAGE_LOCKED',
+  /** LevelDB reports corruption, or a stored invariant does not hold (missing certificate, bad head). */
+  CORRUPT = 'STORAGE_CORRUPT',
+  /** The directory cannot be read or written (permissions, not a directory, disk full). */
+  IO_ERROR = 'STORAGE_IO_ERROR',
+  /** The database belongs to another chain id or genesis. */
+  GENESIS_MISMATCH = 'STORAGE_GENESIS_MISMATCH',
+  /** The database was written by a newer medledger with a layout this one does not know. */
+  UNSUPPORTED_SCHEMA = 'STORAGE_UNSUPPORTED_SCHEMA',
+  /** A committed block's height is not head + 1. */
+  NOT_NEXT_HEIGHT = 'STORAGE_NOT_NEXT_HEIGHT',
+  /** A committed block's parent hash is not the head's hash (or the genesis hash at height 1). */
+  PARENT_MISMATCH = 'STORAGE_PARENT_MISMATCH',
+  /** A committed block names another chain id than the one the database was opened for. */
+  WRONG_CHAIN = 'STORAGE_WRONG_CHAIN',
+  /** The certificate is not for this block (other height or block hash). */
+  CERTIFICATE_MISMATCH = 'STORAGE_CERTIFICATE_MISMATCH',
+  /** putLastSigned with a (height, round, step) below the stored one: the guard only moves forward. */
+  GUARD_REGRESSION = 'STORAGE_GUARD_REGRESSION',
+  /** putMeta on a key the store itself owns (head, chain id, genesis hash, schema). */
+  RESERVED_KEY = 'STORAGE_RESERVED_KEY',
+  /** The store was used after close(). */
+  CLOSED = 'STORAGE_CLOSED'
+}
+
+export class StorageError extends MedledgerError {
+  constructor (code: StorageErrorCode, message: string, meta: Record<string, unknown> = {}) {
+    super(code, message, meta, PeerAction.IGNORE)
+    this.name = 'StorageError'
+  }
+}
+
+export function isStorageError (err: unknown, code?: StorageErrorCode): err is StorageError {
+  return err instanceof StorageError && (code === undefined || err.code === code)
+}
