@@ -1,7 +1,7 @@
 import { encodeCbor } from '../encoding/cbor.ts'
 import { sha256, ZERO_HASH } from '../crypto/hash.ts'
 import { merkleRoot } from '../merkle/rfc6962.ts'
-import { batchToCbor, certificateToCbor, encodeHeader, encodeRecord, evidenceToCbor } from './codec.ts'
+import { certificateToCbor, encodeHeader, encodeRecord, evidenceToCbor } from './codec.ts'
 import type { BlockHeader, Certificate, Evidence, MedRecord, ProposalHeader, RecordBatch, Vote } from './types.ts'
 
 /**
@@ -32,9 +32,16 @@ export function batchSignBytes (chainId: string, author: Uint8Array, recordsRoot
   return encodeCbor([DOMAIN.batch, chainId, author, recordsRoot, count])
 }
 
-/** A batch's id: covers its author, records and signature. */
+/**
+ * A batch's id: SHA-256 of [author, records root, record count, signature]. It commits to every
+ * record through the root, and a proof can recompute it from the batch's summary alone.
+ */
 export function batchId (b: RecordBatch): Uint8Array {
-  return sha256(encodeCbor(batchToCbor(b)))
+  return batchIdFromSummary(b.author, batchRecordsRoot(b.records), b.records.length, b.signature)
+}
+
+export function batchIdFromSummary (author: Uint8Array, recordsRoot: Uint8Array, count: number, signature: Uint8Array): Uint8Array {
+  return sha256(encodeCbor([author, recordsRoot, count, signature]))
 }
 
 /** The header's recordsRoot: RFC 6962 root over the block's batch ids. */

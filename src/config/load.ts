@@ -1,0 +1,123 @@
+import { readFile } from 'node:fs/promises'
+import { isAbsolute, join } from 'node:path'
+import { parse as parseToml } from 'smol-toml'
+import { MedledgerError } from '../errors.ts'
+import { ConfigSchema, type Config } from './schema.ts'
+
+export const CONFIG_FILE = 'config.toml'
+
+/**
+ * Loads the effective configuration: defaults < config.toml < MEDLEDGER_* environment < flags.
+ * Environment names are the dotted key upper-cased with dots as underscores after the prefix:
+ * MEDLEDGER_API__LISTEN for api.listen (double underscore between section and key). Values are
+ * parsed as TOML values when they look like one (numbers, booleans, arrays), else as strings.
+ */
+export async function loadConfig (home: string, overrides: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  const file = join(home, CONFIG_FILE)
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (err) {
+    throw new MedledgerError('CONFIG_MISSING', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
+  }
+  let raw: Record<string, unknown>
+  try {
+    raw = parseToml(text) as Record<string, unknown>
+  } catch (err) {
+    throw new MedledgerError('CONFIG_INVALID', `${file} is not valid TOML: ${(err as Error).message}`)
+  }
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith('MEDLEDGER_') || value === undefined) continue
+    const path = name.slice('MEDLEDGER_'.length).toLowerCase().split('__')
+    if (!knownPath(path)) continue
+    setPath(raw, path, parseValue(value))
+  }
+  for (const [key, value] of Object.entries(overrides)) setPath(raw, key.split('.'), parseValue(value))
+  const parsed = ConfigSchema.safeParse(raw)
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map(i => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
+    throw new MedledgerError('CONFIG_INVALID', `${file}: ${issues}`)
+  }
+  return parsed.data
+}
+
+export function resolvePath (home: string, p: string): string {
+  return isAbsolute(p) ? p : join(home, p)
+}
+
+function knownPath (path: string[]): boolean {
+  let shape: unknown = ConfigSchema.shape
+  for (const p of path) {
+    const s = shape as Record<string, { unwrap?: () => unknown, shape?: unknown, def?: { innerType?: { shape?: unknown } } }>
+    if (s === undefined || !(p in s)) return false
+    const field = s[p]
+    shape = field.def?.innerType?.shape ?? field.shape
+  }
+  return true
+}
+
+function setPath (obj: Record<string, unknown>, path: string[], value: unknown): void {
+  let cur = obj
+  for (const p of path.slice(0, -1)) {
+    if (typeof cur[p] !== 'object' || cur[p] === null) cur[p] = {}
+    cur = cur[p] as Record<string, unknown>
+  }
+  cur[path[path.length - 1]] = value
+}
+
+function parseValue (v: string): unknown {
+  try {
+    return (parseToml(`v = ${v}`) as { v: unknown }).v
+  } catch {
+    return v
+  }
+}
+
+/** A documented config.toml for `medledger init`. */
+export function renderConfig (c: { role: string, p2pListen: string, bootstrap: string[], apiListen: string }): string {
+  return `# medledger node configuration.
+# Precedence: command-line flags > MEDLEDGER_* environment variables > this file > defaults.
+# Environment names: MEDLEDGER_<SECTION>__<KEY>, e.g. MEDLEDGER_API__LISTEN="127.0.0.1:9000".
+# Relative paths are relative to this node's home directory.
+
+# validator: proposes and votes. observer: verifies everything, never votes (regulators).
+role = "${c.role}"
+genesis = "genesis.json"
+key = "node.key"
+data_dir = "data"
+
+[p2p]
+# libp2p listen addresses (TCP; Noise encryption, Yamux multiplexing).
+listen = ["${c.p2pListen}"]
+announce = []
+# Peers to dial at start: multiaddrs ending in /p2p/<peer id>. Only genesis members are admitted.
+bootstrap = [${c.bootstrap.map(b => `"${b}"`).join(', ')}]
+# Optional pre-shared network key file (libp2p pnet): a second fence beside the allowlist.
+psk_file = ""
+
+[api]
+# HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.
+listen = "${c.apiListen}"
+# Bearer token for POST /v1/records (created by init, mode 0600).
+token_file = "api.token"
+max_body_bytes = 8388608
+
+[consensus]
+# Tendermint timeouts: timeout(r) = base + r * delta (linear in the round).
+propose_timeout_ms = 3000
+prevote_timeout_ms = 1000
+precommit_timeout_ms = 1000
+timeout_delta_ms = 500
+# Re-send our messages when a round has not moved for this long (peers back from an outage).
+rebroadcast_ms = 2000
+max_block_bytes = 3145728
+max_batches_per_block = 2000
+
+[mempool]
+max_bytes = 268435456
+max_batches = 50000
+
+[log]
+level = "info"
+`
+}

@@ -1,0 +1,443 @@
+import { toHex, bytesEqual, bytesCompare } from '../encoding/bytes.ts'
+import { sha256 } from '../crypto/hash.ts'
+import type { Signer } from '../crypto/ed25519.ts'
+import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
+import { encodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
+import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
+import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../chain/validate.ts'
+import { buildBlock } from '../chain/block-builder.ts'
+import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
+import type { Genesis } from '../chain/genesis.ts'
+import type { Block, Certificate, Evidence, FinalizedBlock, Proposal, ProposalHeader, Vote, VoteType } from '../chain/types.ts'
+import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
+import { isMedledgerError } from '../errors.ts'
+import type { Mempool } from '../mempool/mempool.ts'
+import type { ChainStore, LastSigned } from '../storage/index.ts'
+import type { Logger } from '../logger.ts'
+import { ConsensusStateMachine } from './state-machine.ts'
+import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
+import { mayNotSign, SignStep } from './guard.ts'
+import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
+import type { DriverOptions } from './options.ts'
+
+export type Verdict = 'accept' | 'ignore' | 'reject'
+
+/** What the driver needs from the network: publish and ask for catch-up. */
+export interface ConsensusNetwork {
+  publishConsensus: (bytes: Uint8Array) => void
+  requestSync: () => void
+}
+
+export interface DriverModules {
+  genesis: Genesis
+  schedule: ValidatorSchedule
+  store: ChainStore
+  mempool: Mempool
+  pool: VerifyPool
+  verifier: ChainVerifier
+  /** null on an observer: it follows consensus but never proposes or votes. */
+  signer: Signer | null
+  network: ConsensusNetwork
+  logger: Logger
+  onFinalized: (fb: FinalizedBlock) => void
+  now?: () => number
+}
+
+const MAX_BLOCKS_PER_HEIGHT = 64
+
+/**
+ * Connects the pure state machine to the chain store, the mempool, the clock and the network.
+ * Every input runs through one serial queue, so the state machine, the tip and the store are only
+ * ever touched by one task at a time (sync's commits go through the same queue).
+ */
+export class ConsensusDriver {
+  private readonly sm: ConsensusStateMachine
+  private readonly chainId: string
+  private readonly now: () => number
+  private queue: Promise<void> = Promise.resolve()
+  private tip: VerifiedTip
+  private height = 0
+  private started = false
+  private stopped = false
+  private lastSigned: LastSigned | undefined
+  private readonly blocks = new Map<string, Block>()
+  private readonly validity = new Map<string, boolean>()
+  private readonly seenProposals = new Set<string>()
+  private future: ConsensusMessage[] = []
+  private readonly timers = new Set<NodeJS.Timeout>()
+  private heartbeatTimer: NodeJS.Timeout | undefined
+  private rebroadcastTimer: NodeJS.Timeout | undefined
+  private own: ConsensusMessage[] = []
+  private seq = 0
+  private readonly log: Logger
+
+  constructor (private readonly opts: DriverOptions, private readonly m: DriverModules) {
+    this.chainId = m.genesis.chainId
+    this.now = m.now ?? Date.now
+    this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
+    this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
+    this.log = m.logger.child({ module: 'consensus' })
+  }
+
+  get currentHeight (): number { return this.height }
+  get currentRound (): number { return this.started ? this.sm.round : 0 }
+  get currentTip (): VerifiedTip { return this.tip }
+
+  async start (): Promise<void> {
+    this.tip = await this.loadTip()
+    this.lastSigned = await this.m.store.getLastSigned()
+    await this.enterHeight(this.tip.link.height + 1)
+  }
+
+  async stop (): Promise<void> {
+    this.stopped = true
+    this.clearTimers()
+    await this.queue.catch(() => {})
+  }
+
+  /** Runs `task` after every task before it; errors are logged, never lost silently. */
+  enqueue<T> (task: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(async () => await task())
+    this.queue = run.then(() => {}, (err) => { this.log.error({ err }, 'consensus task failed') })
+    return run
+  }
+
+  // ---------------------------------------------------------------- inbound messages
+
+  /** Gossip validation of a consensus message: stateless checks here, the rest in the queue. */
+  async onMessage (msg: ConsensusMessage): Promise<Verdict> {
+    const height = msg.kind === 'vote' ? msg.vote.height : msg.proposal.header.height
+    // [IGNORE] Stale: that height is final here already.
+    if (height < this.height) return 'ignore'
+    // [IGNORE] Far ahead: we are behind; sync fetches the final blocks, the message is not kept.
+    if (height > this.height + 1) {
+      this.m.network.requestSync()
+      return 'ignore'
+    }
+    const validators = this.m.schedule.at(height)
+    if (msg.kind === 'vote') {
+      const v = msg.vote
+      // [REJECT] Only validators of the set in force vote, and their signatures must verify.
+      if (!validators.has(v.validator)) return 'reject'
+      if (!(await this.m.pool.verifyEvery([voteCheck(this.chainId, v)]))) return 'reject'
+    } else {
+      const p = msg.proposal.header
+      // [REJECT] Only the round's proposer, V[(h + r) mod N], proposes; the header must hash to what was signed.
+      if (!validators.isProposer(p.proposer, p.height, p.round)) return 'reject'
+      if (!bytesEqual(blockHash(msg.proposal.block.header), p.blockHash)) return 'reject'
+      if (!(await this.m.pool.verifyEvery([proposalCheck(this.chainId, p)]))) return 'reject'
+    }
+    if (height === this.height + 1) {
+      // [IGNORE] Bounded buffer for the next height; peers re-send if it overflows.
+      if (this.future.length >= this.opts.maxFutureMessages) return 'ignore'
+      this.future.push(msg)
+      return 'accept'
+    }
+    void this.enqueue(async () => { await this.deliver(msg) })
+    return 'accept'
+  }
+
+  private async deliver (msg: ConsensusMessage): Promise<void> {
+    if (this.stopped) return
+    const height = msg.kind === 'vote' ? msg.vote.height : msg.proposal.header.height
+    if (height !== this.height) {
+      if (height === this.height + 1 && this.future.length < this.opts.maxFutureMessages) this.future.push(msg)
+      return
+    }
+    // A peer is working on this height: start it even if we are idle.
+    if (!this.started) await this.startHeight()
+    if (msg.kind === 'vote') {
+      await this.input({ type: 'vote', vote: msg.vote })
+      return
+    }
+    await this.onProposal(msg.proposal)
+  }
+
+  private async onProposal (p: Proposal): Promise<void> {
+    const key = toHex(p.header.signature)
+    if (this.seenProposals.has(key)) return
+    this.seenProposals.add(key)
+    const hash = toHex(p.header.blockHash)
+    let valid = this.validity.get(hash)
+    if (valid === undefined) {
+      valid = await this.isValidBlock(p.block, p.header)
+      if (this.blocks.size < MAX_BLOCKS_PER_HEIGHT) {
+        this.blocks.set(hash, p.block)
+        this.validity.set(hash, valid)
+      }
+    }
+    await this.input({ type: 'proposal', proposal: p.header, valid })
+  }
+
+  /** The paper's valid(v): every rule a final block must satisfy, against our tip. */
+  private async isValidBlock (block: Block, p: ProposalHeader): Promise<boolean> {
+    try {
+      const validators = this.m.schedule.at(block.header.height)
+      if (!bytesEqual(block.header.proposer, p.proposer)) return false
+      if (block.header.round !== p.round && p.validRound < 0) return false
+      if (encodeBlock(block).length > this.opts.maxBlockBytes) return false
+      checkBlock(this.chainId, block, this.tip.link, validators)
+      const checks: SignatureCheck[] = []
+      const lc = block.body.lastCommit
+      if (lc !== null && this.tip.header !== null && !bytesEqual(certificateHash(lc), certificateHash(this.tip.certificate))) {
+        checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
+      }
+      const seen = new Set<string>()
+      for (const b of block.body.batches) {
+        const id = toHex(batchId(b))
+        if (seen.has(id)) return false
+        seen.add(id)
+        // Each batch is verified once per node: one from our mempool already was.
+        if (!this.m.mempool.hasBatch(id)) checks.push(checkBatch(this.chainId, b, validators))
+        if (await this.m.store.getRecordLocation(recordId(b.records[0])) !== undefined) return false
+      }
+      for (const e of block.body.evidence) checks.push(...checkEvidence(this.chainId, e, this.m.schedule.at(e.a.height)))
+      return await this.m.pool.verifyEvery(checks)
+    } catch (err) {
+      if (!isMedledgerError(err)) throw err
+      this.log.warn({ code: err.code, height: block.header.height }, 'proposal refused: %s', err.message)
+      return false
+    }
+  }
+
+  // ---------------------------------------------------------------- heights
+
+  private async enterHeight (height: number): Promise<void> {
+    this.clearTimers()
+    this.height = height
+    this.started = false
+    this.blocks.clear()
+    this.validity.clear()
+    this.seenProposals.clear()
+    this.own = []
+    const buffered = this.future.filter(m => (m.kind === 'vote' ? m.vote.height : m.proposal.header.height) === height)
+    this.future = []
+    // No empty blocks while idle: the height starts when records wait, a peer starts it, or the
+    // heartbeat is due (the last block's time + heartbeatMs).
+    const heartbeatIn = this.tip.link.time + this.opts.heartbeatMs - this.now()
+    if (buffered.length > 0 || this.m.mempool.size > 0 || heartbeatIn <= 0) {
+      await this.startHeight()
+    } else {
+      this.heartbeatTimer = setTimeout(() => { void this.enqueue(async () => { if (this.height === height && !this.started) await this.startHeight() }) }, heartbeatIn)
+      void this.m.mempool.whenNotEmpty().then(() => this.enqueue(async () => { if (this.height === height && !this.started && !this.stopped) await this.startHeight() }))
+    }
+    for (const msg of buffered) await this.deliver(msg)
+  }
+
+  private async startHeight (): Promise<void> {
+    if (this.stopped) return
+    this.started = true
+    const snapshotBytes = await this.m.store.getConsensusSnapshot()
+    const snapshot = snapshotBytes === undefined ? undefined : decodeSnapshot(snapshotBytes)
+    const outs = this.sm.startHeight(this.height, [...this.m.schedule.at(this.height).keys], snapshot?.height === this.height ? snapshot : undefined)
+    this.armRebroadcast()
+    await this.persistBeforeSigning(outs)
+    await this.process(outs)
+  }
+
+  private async input (i: ConsensusInput): Promise<void> {
+    const round = this.sm.round
+    const outs = this.sm.handle(i)
+    if (this.sm.round !== round) this.armRebroadcast()
+    await this.persistBeforeSigning(outs)
+    await this.process(outs)
+  }
+
+  /** Locks and valid round reach the disk before any message that depends on them is signed. */
+  private async persistBeforeSigning (outs: ConsensusOutput[]): Promise<void> {
+    if (this.m.signer === null || !outs.some(o => o.type === 'vote' || o.type === 'propose')) return
+    await this.m.store.putConsensusSnapshot(encodeSnapshot(this.sm.snapshot()))
+  }
+
+  private async process (outs: ConsensusOutput[]): Promise<void> {
+    for (const o of outs) {
+      if (this.stopped) return
+      switch (o.type) {
+        case 'schedule': {
+          const t = setTimeout(() => {
+            this.timers.delete(t)
+            void this.enqueue(async () => { if (this.height === o.height) await this.input({ type: 'timeout', kind: o.kind, height: o.height, round: o.round }) })
+          }, o.durationMs)
+          this.timers.add(t)
+          break
+        }
+        case 'propose': await this.propose(o.height, o.round, o.validRound, o.blockHash); break
+        case 'vote': await this.vote(o.voteType, o.height, o.round, o.blockHash); break
+        case 'evidence': await this.keepEvidence(o.evidence); break
+        case 'commit': await this.commit(o.height, o.round, o.blockHash, o.precommits); return
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- our own messages
+
+  /** Persists the guard (flushed) before the signature can leave; false when it must not sign. */
+  private async guard (height: number, round: number, step: SignStep): Promise<boolean> {
+    if (mayNotSign(this.lastSigned, height, round, step)) return false
+    const ls = { height, round, step }
+    await this.m.store.putLastSigned(ls)
+    this.lastSigned = ls
+    return true
+  }
+
+  private async propose (height: number, round: number, validRound: number, hash: Uint8Array | null): Promise<void> {
+    const signer = this.m.signer
+    if (signer === null) return
+    let block = hash === null ? undefined : this.blocks.get(toHex(hash))
+    if (block === undefined) block = await this.newBlock(round)
+    if (!(await this.guard(height, round, SignStep.PROPOSE))) return
+    const proposal = this.signProposal(block, round, validRound)
+    const bh = toHex(proposal.header.blockHash)
+    this.blocks.set(bh, block)
+    this.validity.set(bh, true)
+    this.publish({ kind: 'proposal', proposal })
+    if (this.opts.byzantine) {
+      // Test-only equivocation: a second, different block for the same (height, round).
+      const other = { ...block, header: { ...block.header, time: block.header.time + 1 } }
+      this.publish({ kind: 'proposal', proposal: this.signProposal(other, round, validRound) })
+    }
+    await this.onProposal(proposal)
+  }
+
+  private signProposal (block: Block, round: number, validRound: number): Proposal {
+    const signer = this.m.signer as Signer
+    const unsigned = { height: block.header.height, round, validRound, blockHash: blockHash(block.header) }
+    return { header: { ...unsigned, proposer: signer.publicKey, signature: signer.sign(proposalSignBytes(this.chainId, unsigned)) }, block }
+  }
+
+  private async newBlock (round: number): Promise<Block> {
+    const signer = this.m.signer as Signer
+    const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
+    const batches = []
+    // A batch that became final meanwhile (e.g. through sync) is left out.
+    for (const p of pooled) {
+      if (await this.m.store.getRecordLocation(recordId(p.batch.records[0])) === undefined) batches.push(p.batch)
+    }
+    const evidence = (await this.m.store.listPendingEvidence()).slice(0, 100)
+    return buildBlock({
+      chainId: this.chainId,
+      parent: this.tip.link,
+      round,
+      proposer: signer.publicKey,
+      validators: this.m.schedule.at(this.tip.link.height + 1),
+      batches,
+      lastCommit: this.tip.certificate,
+      evidence,
+      now: this.now()
+    })
+  }
+
+  private async vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Promise<void> {
+    const signer = this.m.signer
+    if (signer === null) return
+    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT))) return
+    const unsigned = { type, height, round, blockHash: hash }
+    const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, unsigned)) }
+    this.publish({ kind: 'vote', vote })
+    if (this.opts.byzantine) {
+      // Test-only equivocation: a conflicting vote for the same (height, round, type).
+      const other = { type, height, round, blockHash: hash === null ? sha256(new Uint8Array([round])) : null }
+      this.publish({ kind: 'vote', vote: { ...other, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, other)) } })
+    }
+    await this.input({ type: 'vote', vote })
+  }
+
+  private publish (msg: ConsensusMessage): void {
+    this.own.push(msg)
+    this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
+  }
+
+  /** Re-sends our messages of this height when the round stalls (peers may have been away). */
+  private armRebroadcast (): void {
+    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer)
+    this.rebroadcastTimer = setInterval(() => {
+      if (this.stopped) return
+      this.seq++
+      for (const msg of this.own) this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: this.seq }))
+    }, this.opts.rebroadcastMs)
+    this.rebroadcastTimer.unref()
+  }
+
+  // ---------------------------------------------------------------- outcomes
+
+  private async keepEvidence (e: Evidence): Promise<void> {
+    const accused = e.kind === 'vote' ? e.a.validator : e.a.proposer
+    this.log.warn({ validator: toHex(accused), height: e.a.height, round: e.a.round, kind: e.kind }, 'double signing detected: evidence kept for the next block')
+    await this.m.store.putPendingEvidence(e)
+  }
+
+  private async commit (height: number, round: number, hash: Uint8Array, precommits: Vote[]): Promise<void> {
+    const block = this.blocks.get(toHex(hash))
+    if (block === undefined) {
+      // The paper decides only with the proposal in hand; without it, sync fetches the block.
+      this.m.network.requestSync()
+      return
+    }
+    const certificate: Certificate = {
+      height,
+      round,
+      blockHash: hash,
+      signatures: precommits
+        .map(v => ({ validator: v.validator, signature: v.signature }))
+        .sort((a, b) => bytesCompare(a.validator, b.validator))
+    }
+    await this.applyFinal([{ block, certificate }])
+  }
+
+  /**
+   * Makes blocks final: from our own decision or from sync (already verified by the caller). One
+   * store batch, then the mempool, evidence and the next height follow.
+   */
+  async applyFinal (run: FinalizedBlock[]): Promise<void> {
+    const head = this.m.store.head?.height ?? 0
+    const fresh = run.filter(fb => fb.block.header.height > head)
+    if (fresh.length === 0) return
+    if (fresh.length === 1) await this.m.store.commit(fresh[0])
+    else await this.m.store.commitMany(fresh)
+    for (const fb of fresh) {
+      this.m.mempool.removeBatches(fb.block.body.batches.map(b => toHex(batchId(b))))
+      for (const e of fb.block.body.evidence) await this.m.store.removePendingEvidence(evidenceHash(e))
+      const h = fb.block.header
+      this.tip = { link: { height: h.height, hash: blockHash(h), time: h.time }, header: h, certificate: fb.certificate }
+      this.m.onFinalized(fb)
+    }
+    await this.enterHeight(this.tip.link.height + 1)
+  }
+
+  /** Verifies and commits blocks fetched by sync, in the consensus queue. */
+  async applySynced (run: FinalizedBlock[]): Promise<void> {
+    await this.enqueue(async () => {
+      const head = this.tip.link.height
+      const fresh = run.filter(fb => fb.block.header.height > head)
+      if (fresh.length === 0) return
+      await this.m.verifier.verifyRun(this.tip, fresh)
+      await this.applyFinal(fresh)
+    })
+  }
+
+  private async loadTip (): Promise<VerifiedTip> {
+    const head = this.m.store.head
+    if (head === null) return genesisTip(this.m.genesis.hash, this.m.genesis.genesisTime)
+    const fb = await this.m.store.getFinalized(head.height)
+    if (fb === undefined) throw new Error(`the store names head ${head.height} but has no block there`)
+    const h = fb.block.header
+    return { link: { height: h.height, hash: head.hash, time: h.time }, header: h, certificate: fb.certificate }
+  }
+
+  private clearTimers (): void {
+    for (const t of this.timers) clearTimeout(t)
+    this.timers.clear()
+    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer)
+    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer)
+    this.heartbeatTimer = undefined
+    this.rebroadcastTimer = undefined
+  }
+}
+
+function voteCheck (chainId: string, v: Vote): SignatureCheck {
+  return { publicKey: v.validator, message: voteSignBytes(chainId, v), signature: v.signature }
+}
+
+function proposalCheck (chainId: string, p: ProposalHeader): SignatureCheck {
+  return { publicKey: p.proposer, message: proposalSignBytes(chainId, p), signature: p.signature }
+}

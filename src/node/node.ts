@@ -1,0 +1,197 @@
+import { EventEmitter } from 'node:events'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Config } from '../config/schema.ts'
+import { resolvePath } from '../config/load.ts'
+import type { NodeKey } from '../crypto/ed25519.ts'
+import { VerifyPool } from '../crypto/verify-pool.ts'
+import { toHex } from '../encoding/bytes.ts'
+import { encodeCbor } from '../encoding/cbor.ts'
+import { batchId, recordId } from '../chain/hashing.ts'
+import { encodeBatch, finalizedToCbor } from '../chain/codec.ts'
+import { checkBatch } from '../chain/validate.ts'
+import type { Genesis } from '../chain/genesis.ts'
+import { fixedSchedule, type ValidatorSchedule } from '../chain/validator-schedule.ts'
+import { ChainVerifier } from '../chain/verifier.ts'
+import type { FinalizedBlock, MedRecord } from '../chain/types.ts'
+import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
+import { ChainStore } from '../storage/index.ts'
+import { Mempool } from '../mempool/mempool.ts'
+import { ConsensusDriver } from '../consensus/driver.ts'
+import { Network } from '../network/index.ts'
+import type { NetworkHandlers, Verdict } from '../network/interface.ts'
+import { isMedledgerError, MedledgerError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { signBatch } from './records.ts'
+
+export interface NodeModules {
+  config: Config
+  home: string
+  genesis: Genesis
+  key: NodeKey
+  logger: Logger
+}
+
+/**
+ * The one wiring file: builds store, verifier, mempool, network and consensus, starts them in
+ * that order and stops them in reverse. Everything else talks through the narrow interfaces
+ * each module exports.
+ */
+export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }> {
+  readonly config: Config
+  readonly genesis: Genesis
+  readonly key: NodeKey
+  readonly schedule: ValidatorSchedule
+  readonly mempool: Mempool
+  readonly pool: VerifyPool
+  readonly log: Logger
+  store!: ChainStore
+  network!: Network
+  consensus!: ConsensusDriver
+  private verifier!: ChainVerifier
+  private readonly home: string
+  readonly startedAt = Date.now()
+
+  constructor (m: NodeModules) {
+    super()
+    this.setMaxListeners(10_000)
+    this.config = m.config
+    this.genesis = m.genesis
+    this.key = m.key
+    this.home = m.home
+    this.log = m.logger
+    this.schedule = fixedSchedule(m.genesis.validators)
+    this.mempool = new Mempool({ maxBytes: m.config.mempool.max_bytes, maxBatches: m.config.mempool.max_batches })
+    this.pool = new VerifyPool()
+  }
+
+  get role (): 'validator' | 'observer' { return this.config.role }
+  get isValidator (): boolean { return this.role === 'validator' && this.genesis.validators.has(this.key.publicKey) }
+
+  async start (): Promise<void> {
+    const c = this.config
+    if (c.role === 'validator' && !this.genesis.validators.has(this.key.publicKey)) {
+      throw new MedledgerError('NODE_NOT_A_VALIDATOR', `role is validator but peer id ${this.key.peerId} is not a validator in the genesis file; use role = "observer" or fix the genesis`)
+    }
+    if (c.role === 'observer' && !this.genesis.observers.some(o => toHex(o.publicKey) === toHex(this.key.publicKey))) {
+      this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
+    }
+    this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash })
+    this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, async (id) => (await this.store.getRecordLocation(id)) !== undefined)
+    const psk = c.p2p.psk_file === '' ? undefined : await readFile(resolvePath(this.home, c.p2p.psk_file))
+    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk }, {
+      key: this.key,
+      genesis: this.genesis,
+      handlers: this.handlers(),
+      logger: this.log.child({ module: 'network' }),
+      allowed: this.allowedPeers()
+    })
+    this.consensus = new ConsensusDriver({
+      timeouts: { proposeMs: c.consensus.propose_timeout_ms, prevoteMs: c.consensus.prevote_timeout_ms, precommitMs: c.consensus.precommit_timeout_ms, deltaMs: c.consensus.timeout_delta_ms },
+      heartbeatMs: this.genesis.params.heartbeatMs,
+      rebroadcastMs: c.consensus.rebroadcast_ms,
+      maxBlockBytes: c.consensus.max_block_bytes,
+      maxBatchesPerBlock: c.consensus.max_batches_per_block,
+      maxFutureMessages: 10_000,
+      byzantine: c.consensus.byzantine
+    }, {
+      genesis: this.genesis,
+      schedule: this.schedule,
+      store: this.store,
+      mempool: this.mempool,
+      pool: this.pool,
+      verifier: this.verifier,
+      signer: this.isValidator ? this.key : null,
+      network: { publishConsensus: (b) => { this.network.publishConsensus(b) }, requestSync: () => { this.network.requestSync() } },
+      logger: this.log,
+      onFinalized: (fb) => { this.emit('finalized', fb) }
+    })
+    await this.network.start()
+    await this.consensus.start()
+  }
+
+  async stop (): Promise<void> {
+    await this.consensus?.stop()
+    await this.network?.stop()
+    await this.store?.close()
+    await this.pool.close()
+  }
+
+  /** Peer ids admitted by the gater: the validators and the listed observers. */
+  allowedPeers (): string[] {
+    return [...this.genesis.validators.keys, ...this.genesis.observers.map(o => o.publicKey)].map(peerIdOfPublicKey)
+  }
+
+  /**
+   * Signs the records as one batch by this node, admits it to the mempool and gossips it.
+   * Returns the record ids in order.
+   */
+  submit (records: Array<Omit<MedRecord, 'author'>>): { ids: string[], batchId: string } {
+    if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
+    const full = records.map(r => ({ ...r, author: this.key.publicKey }))
+    const batch = signBatch(this.genesis.chainId, this.key, full)
+    const bytes = encodeBatch(batch)
+    const id = toHex(batchId(batch))
+    const added = this.mempool.add(batch, bytes.length, id)
+    if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
+    if (added === 'duplicate') throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
+    this.network.publishBatch(bytes)
+    return { ids: full.map(r => toHex(recordId(r))), batchId: id }
+  }
+
+  /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
+  async waitFinal (ids: string[], timeoutMs: number): Promise<number> {
+    const pending = new Set(ids)
+    let height = 0
+    for (const id of ids) {
+      const loc = await this.store.getRecordLocation(Buffer.from(id, 'hex'))
+      if (loc !== undefined) { pending.delete(id); height = Math.max(height, loc.height) }
+    }
+    if (pending.size === 0) return height
+    return await new Promise<number>((resolve, reject) => {
+      const onBlock = (fb: FinalizedBlock): void => {
+        for (const b of fb.block.body.batches) for (const r of b.records) pending.delete(toHex(recordId(r)))
+        if (pending.size === 0) { cleanup(); resolve(fb.block.header.height) }
+      }
+      const timer = setTimeout(() => { cleanup(); reject(new MedledgerError('WAIT_TIMEOUT', `records not final after ${timeoutMs} ms; they may still become final`, {})) }, timeoutMs)
+      const cleanup = (): void => { clearTimeout(timer); this.off('finalized', onBlock) }
+      this.on('finalized', onBlock)
+    })
+  }
+
+  private handlers (): NetworkHandlers {
+    return {
+      onBatch: async (batch, bytes): Promise<Verdict> => {
+        const id = toHex(batchId(batch))
+        if (this.mempool.hasBatch(id)) return 'ignore'
+        let check
+        try {
+          check = checkBatch(this.genesis.chainId, batch, this.schedule.at((this.store.head?.height ?? 0) + 1))
+        } catch (err) {
+          if (isMedledgerError(err)) return 'reject'
+          throw err
+        }
+        if (!(await this.pool.verifyEvery([check]))) return 'reject'
+        if (await this.store.getRecordLocation(recordId(batch.records[0])) !== undefined) return 'ignore'
+        const added = this.mempool.add(batch, bytes.length, id)
+        return added === 'added' ? 'accept' : 'ignore'
+      },
+      onConsensus: async (msg) => await this.consensus.onMessage(msg),
+      localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),
+      readBlocks: async (from, to, maxBytes) => {
+        const out: Uint8Array[] = []
+        let size = 0
+        for await (const fb of this.store.iterateFinalized(from, to)) {
+          const bytes = encodeCbor(finalizedToCbor(fb))
+          if (size + bytes.length > maxBytes && out.length > 0) break
+          out.push(bytes)
+          size += bytes.length
+        }
+        return out
+      },
+      applyBlocks: async (blocks) => { await this.consensus.applySynced(blocks) }
+    }
+  }
+
+  dataDir (): string { return join(this.home, this.config.data_dir) }
+}
