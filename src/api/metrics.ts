@@ -1,0 +1,28 @@
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
+import type { MedledgerNode } from '../node/node.ts'
+
+/** Prometheus metrics: medledger_* for the chain, default process metrics beside them. */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly submitted: Counter
+  readonly contentType = this.registry.contentType
+
+  constructor (node: MedledgerNode) {
+    collectDefaultMetrics({ register: this.registry })
+    this.submitted = new Counter({ name: 'medledger_api_records_submitted_total', help: 'Records accepted by POST /v1/records', registers: [this.registry] })
+    const finalizedBlocks = new Counter({ name: 'medledger_blocks_finalized_total', help: 'Blocks made final on this node', registers: [this.registry] })
+    const finalizedRecords = new Counter({ name: 'medledger_records_finalized_total', help: 'Records made final on this node', registers: [this.registry] })
+    node.on('finalized', fb => {
+      finalizedBlocks.inc()
+      finalizedRecords.inc(fb.block.body.batches.reduce((n, b) => n + b.records.length, 0))
+    })
+    new Gauge({ name: 'medledger_chain_height', help: 'Height of the last final block', registers: [this.registry], collect () { this.set(node.store.head?.height ?? 0) } })
+    new Gauge({ name: 'medledger_consensus_round', help: 'Round of the height in progress', registers: [this.registry], collect () { this.set(node.consensus.currentRound) } })
+    new Gauge({ name: 'medledger_peers_connected', help: 'Connected peers', registers: [this.registry], collect () { this.set(node.network.connectedPeers().length) } })
+    new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
+  }
+
+  async render (): Promise<string> {
+    return await this.registry.metrics()
+  }
+}

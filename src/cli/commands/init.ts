@@ -1,0 +1,38 @@
+import { copyFile, mkdir, readFile, writeFile, access } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { join } from 'node:path'
+import type { Command } from 'commander'
+import { Genesis } from '../../chain/genesis.ts'
+import { readKeyFile } from '../../node/key-file.ts'
+import { CONFIG_FILE, renderConfig } from '../../config/load.ts'
+import { MedledgerError } from '../../errors.ts'
+import { action, printJson } from '../output.ts'
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v]
+
+export function initCommand (program: Command): void {
+  program.command('init')
+    .description('set up a node home directory: config.toml, genesis, key and API token')
+    .requiredOption('--home <dir>', 'node home directory')
+    .requiredOption('--genesis <file>', 'the genesis file')
+    .requiredOption('--key <file>', 'the node key file (from `keys generate`)')
+    .option('--role <role>', 'validator or observer', 'validator')
+    .option('--p2p-listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/26656')
+    .option('--api-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
+    .option('--bootstrap <multiaddr>', 'peer to dial at start, ending in /p2p/<peer id> (repeatable)', collect, [])
+    .action(action(async (o: { home: string, genesis: string, key: string, role: string, p2pListen: string, apiListen: string, bootstrap: string[] }) => {
+      if (o.role !== 'validator' && o.role !== 'observer') throw new MedledgerError('USAGE', `--role must be validator or observer, not ${o.role}`)
+      const genesis = await Genesis.load(o.genesis)
+      const key = await readKeyFile(o.key, { checkMode: false })
+      const listed = o.role === 'validator' ? genesis.validators.has(key.publicKey) : genesis.observers.some(m => Buffer.compare(m.publicKey, key.publicKey) === 0)
+      if (!listed) throw new MedledgerError('USAGE', `peer id ${key.peerId} is not listed as ${o.role === 'validator' ? 'a validator' : 'an observer'} in ${o.genesis}`)
+      await mkdir(o.home, { recursive: true, mode: 0o700 })
+      const exists = await access(join(o.home, CONFIG_FILE)).then(() => true, () => false)
+      if (exists) throw new MedledgerError('USAGE', `${join(o.home, CONFIG_FILE)} already exists; this home is set up already`)
+      await copyFile(o.genesis, join(o.home, 'genesis.json'))
+      await writeFile(join(o.home, 'node.key'), await readFile(o.key), { mode: 0o600 })
+      await writeFile(join(o.home, 'api.token'), randomBytes(24).toString('hex') + '\n', { mode: 0o600 })
+      await writeFile(join(o.home, CONFIG_FILE), renderConfig({ role: o.role, p2pListen: o.p2pListen, bootstrap: o.bootstrap, apiListen: o.apiListen }))
+      printJson({ home: o.home, role: o.role, peerId: key.peerId, chainId: genesis.chainId })
+    }))
+}

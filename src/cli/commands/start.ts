@@ -1,0 +1,93 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { loadConfig, resolvePath } from '../../config/load.ts'
+import { Genesis } from '../../chain/genesis.ts'
+import { readKeyFile } from '../../node/key-file.ts'
+import { MedledgerNode } from '../../node/node.ts'
+import { createApi } from '../../api/server.ts'
+import { createLogger } from '../../logger.ts'
+import { toHex } from '../../encoding/bytes.ts'
+import { MedledgerError } from '../../errors.ts'
+import { action, printJson } from '../output.ts'
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v]
+
+interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string }
+
+function overrides (o: StartFlags): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const s of o.set) {
+    const i = s.indexOf('=')
+    if (i <= 0) throw new MedledgerError('USAGE', `--set takes key=value (e.g. api.listen=127.0.0.1:9000), got "${s}"`)
+    out[s.slice(0, i)] = s.slice(i + 1)
+  }
+  if (o.apiListen !== undefined) out['api.listen'] = JSON.stringify(o.apiListen)
+  if (o.p2pListen !== undefined) out['p2p.listen'] = JSON.stringify([o.p2pListen])
+  if (o.logLevel !== undefined) out['log.level'] = JSON.stringify(o.logLevel)
+  return out
+}
+
+export function parseHostPort (listen: string): { host: string, port: number } {
+  const i = listen.lastIndexOf(':')
+  const port = Number(listen.slice(i + 1))
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new MedledgerError('CONFIG_INVALID', `api.listen must be host:port, got "${listen}"`)
+  return { host: listen.slice(0, i), port }
+}
+
+export function startCommand (program: Command): void {
+  const withFlags = (c: Command): Command => c
+    .requiredOption('--home <dir>', 'node home directory')
+    .option('--set <key=value>', 'override a config key (repeatable), e.g. --set consensus.rebroadcast_ms=1000', collect, [])
+    .option('--api-listen <host:port>', 'override api.listen')
+    .option('--p2p-listen <multiaddr>', 'override p2p.listen')
+    .option('--log-level <level>', 'override log.level')
+
+  program.command('config').description('inspect configuration')
+    .addCommand(withFlags(new (program.constructor as typeof Command)('show'))
+      .description('print the effective configuration (defaults < config.toml < MEDLEDGER_* env < flags)')
+      .action(action(async (o: StartFlags) => { printJson(await loadConfig(o.home, overrides(o))) })))
+
+  withFlags(program.command('start'))
+    .description('run the node daemon until SIGINT/SIGTERM')
+    .action(action(async (o: StartFlags) => {
+      const config = await loadConfig(o.home, overrides(o))
+      const log = createLogger({ level: config.log.level })
+      const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
+      const key = await readKeyFile(resolvePath(o.home, config.key))
+      const token = (await readFile(resolvePath(o.home, config.api.token_file), 'utf8').catch(() => {
+        throw new MedledgerError('CONFIG_INVALID', `cannot read the API token file ${resolvePath(o.home, config.api.token_file)}`)
+      })).trim()
+      const { host, port } = parseHostPort(config.api.listen)
+      const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log })
+      let stopping = false
+      const shutdown = async (signal: string): Promise<void> => {
+        if (stopping) {
+          log.warn({ signal }, 'second signal: exiting now')
+          process.exit(130)
+        }
+        stopping = true
+        log.info({ signal }, 'shutting down')
+        const deadline = setTimeout(() => { log.error('shutdown took longer than 10 s: exiting'); process.exit(1) }, 10_000)
+        deadline.unref()
+        await api?.close().catch(() => {})
+        await node.stop()
+        log.info('stopped cleanly')
+        process.exit(0)
+      }
+      process.on('SIGINT', () => { void shutdown('SIGINT') })
+      process.on('SIGTERM', () => { void shutdown('SIGTERM') })
+      let api: Awaited<ReturnType<typeof createApi>> | undefined
+      try {
+        await node.start()
+        api = await createApi(node, { host, port, token, maxBodyBytes: config.api.max_body_bytes })
+      } catch (err) {
+        await api?.close().catch(() => {})
+        await node.stop().catch(() => {})
+        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError('ADDRESS_IN_USE', `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
+        throw err
+      }
+      const addr = api.server.address()
+      const apiUrl = typeof addr === 'object' && addr !== null ? `http://${addr.address}:${addr.port}` : String(addr)
+      log.info({ chainId: genesis.chainId, genesisHash: toHex(genesis.hash), role: node.role, peerId: key.peerId, listen: node.network.addresses, api: apiUrl, height: node.store.head?.height ?? 0 }, 'medledger node started')
+    }))
+}

@@ -1,0 +1,22 @@
+import { Command } from 'commander'
+import { keysCommand } from './commands/keys.ts'
+import { genesisCommand } from './commands/genesis.ts'
+import { initCommand } from './commands/init.ts'
+import { startCommand } from './commands/start.ts'
+import { clientCommands } from './commands/client.ts'
+import { verifyCommand } from './commands/verify.ts'
+
+const program = new Command('medledger')
+  .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2) })
+
+keysCommand(program)
+genesisCommand(program)
+initCommand(program)
+startCommand(program)
+clientCommands(program)
+verifyCommand(program)
+
+await program.parseAsync(process.argv)

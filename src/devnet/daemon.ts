@@ -1,0 +1,52 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createWriteStream } from 'node:fs'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { DevnetNode } from './setup.ts'
+
+export const BIN = fileURLToPath(new URL('../../bin/medledger.js', import.meta.url))
+
+/** A node daemon run as a real child process through the CLI, its log in <home>/node.log. */
+export class Daemon {
+  proc: ChildProcess | undefined
+  exited: Promise<number | null> = Promise.resolve(null)
+
+  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = []) {}
+
+  get api (): string { return `http://127.0.0.1:${this.node.apiPort}` }
+  get running (): boolean { return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null }
+
+  start (): void {
+    const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
+    const proc = spawn(process.execPath, [BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+    proc.stdout?.pipe(log)
+    proc.stderr?.pipe(log)
+    this.proc = proc
+    this.exited = new Promise(resolve => proc.once('exit', (code) => { resolve(code) }))
+  }
+
+  /** Sends a signal; resolves with the exit code once the process is gone. */
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (!this.running) return await this.exited
+    this.proc?.kill(signal)
+    return await this.exited
+  }
+
+  async status (): Promise<{ height: number, headHash: string | null, peers: number, round: number } | undefined> {
+    try {
+      const res = await fetch(`${this.api}/v1/status`, { signal: AbortSignal.timeout(2000) })
+      return res.ok ? await res.json() as { height: number, headHash: string | null, peers: number, round: number } : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  async submit (records: unknown[], wait = true): Promise<{ status: number, body: { ids?: string[], height?: number, error?: { code: string } } }> {
+    const res = await fetch(`${this.api}/v1/records${wait ? '?wait=final' : ''}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${this.node.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ records })
+    })
+    return { status: res.status, body: await res.json() as { ids?: string[], height?: number } }
+  }
+}
