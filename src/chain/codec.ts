@@ -186,15 +186,22 @@ export function finalizedFromCbor (v: Cbor): FinalizedBlock {
 }
 
 // ---- consensus gossip: one topic carries proposals and votes ----
-export type ConsensusMessage = { kind: 'proposal', proposal: Proposal } | { kind: 'vote', vote: Vote }
+/**
+ * `seq` counts rebroadcasts of the same signed message: gossip ids are content hashes, so a
+ * message re-sent to a peer that missed it (after an outage) needs different bytes. Receivers
+ * deduplicate on the signed content, never on seq.
+ */
+export type ConsensusMessage = ({ kind: 'proposal', proposal: Proposal } | { kind: 'vote', vote: Vote }) & { seq?: number }
 const MSG_PROPOSAL = 1
 const MSG_VOTE = 2
 export function encodeConsensusMessage (m: ConsensusMessage): Uint8Array {
-  return encodeCbor(m.kind === 'proposal' ? [MSG_PROPOSAL, proposalToCbor(m.proposal)] : [MSG_VOTE, voteToCbor(m.vote)])
+  const seq = m.seq ?? 0
+  return encodeCbor(m.kind === 'proposal' ? [MSG_PROPOSAL, proposalToCbor(m.proposal), seq] : [MSG_VOTE, voteToCbor(m.vote), seq])
 }
 export function decodeConsensusMessage (b: Uint8Array): ConsensusMessage {
-  const [kind, body] = readTuple(decodeCbor(b, LIMITS.consensusMessageBytes), 2, 'consensus message')
-  if (kind === MSG_PROPOSAL) return { kind: 'proposal', proposal: proposalFromCbor(body) }
-  if (kind === MSG_VOTE) return { kind: 'vote', vote: voteFromCbor(body) }
+  const [kind, body, seqField] = readTuple(decodeCbor(b, LIMITS.consensusMessageBytes), 3, 'consensus message')
+  const seq = readUint(seqField, 'consensus message seq')
+  if (kind === MSG_PROPOSAL) return { kind: 'proposal', proposal: proposalFromCbor(body), seq }
+  if (kind === MSG_VOTE) return { kind: 'vote', vote: voteFromCbor(body), seq }
   throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: expected 1 (proposal) or 2 (vote)', { field: 'kind' })
 }
