@@ -33,7 +33,8 @@ export type ConsensusOutput =
 /**
  * What must survive a restart for the height in progress. Plain data (numbers, strings, bytes):
  * encode it with the canonical codec. Persist it before any vote the same handle() call produced
- * is signed: a validator that forgets its lock after precommitting can break safety.
+ * is signed: a validator that forgets its lock after precommitting can break safety. `step` is
+ * informative: a restore restarts `round` at its propose step.
  */
 export interface ConsensusSnapshot {
   height: number

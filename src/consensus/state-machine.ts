@@ -98,8 +98,9 @@ export class ConsensusStateMachine {
 
   /**
    * Starts consensus for `height` with the validator set in force there (sorted, distinct public
-   * keys): L10 / L52-54, StartRound(0). A snapshot of this same height restores the round, step,
-   * lock and valid value after a restart; a snapshot of another height is ignored.
+   * keys): L10 / L52-54, StartRound(0). A snapshot of this same height restores the round, lock and
+   * valid value after a restart (the round restarts at its propose step); a snapshot of another
+   * height is ignored.
    */
   startHeight (height: number, validators: Uint8Array[], snapshot?: ConsensusSnapshot): ConsensusOutput[] {
     if (!Number.isSafeInteger(height) || height < 1) throw new MedledgerError(ConsensusErrorCode.INVALID_HEIGHT, 'heights start at 1', { height })
@@ -127,14 +128,12 @@ export class ConsensusStateMachine {
       this.lockedValue = snapshot.lockedHash === null ? null : snapshot.lockedHash.slice()
       this.validRound = snapshot.validRound
       this.validValue = snapshot.validHash === null ? null : snapshot.validHash.slice()
-      if (snapshot.step === 'propose') {
-        this.startRound(snapshot.round, out)
-      } else {
-        // We already voted in this round: resume in the step we reached. The timeouts of L34
-        // and L47 are scheduled again when their 2f+1 votes arrive.
-        this.enterRound(snapshot.round)
-        this.s = snapshot.step
-      }
+      // The round restarts from its propose step whatever step was reached: the snapshot is
+      // persisted before signing, so a crash can leave a step "passed" whose vote never left the
+      // node, and resuming past it could leave a bare quorum waiting for that vote for ever. Votes
+      // re-derived here for a step already signed are the caller's double-sign guard's to refuse
+      // (it re-sends what it signed instead); the restored lock keeps them safe regardless.
+      this.startRound(snapshot.round, out)
     } else {
       this.startRound(0, out)
     }
@@ -296,8 +295,12 @@ export class ConsensusStateMachine {
 
   /** L11-21 StartRound(round). */
   private startRound (round: number, out: ConsensusOutput[]): void {
-    this.enterRound(round)
+    this.r = round
     this.s = 'propose'
+    this.prevoteTimeoutScheduled = false
+    this.polkaSeen = false
+    this.precommitTimeoutScheduled = false
+    for (const [idx, far] of this.farRounds) if (far <= round + this.maxRoundsAhead) this.farRounds.delete(idx)
     const proposer = proposerIndex(this.h, round, this.validators.length)
     if (proposer === this.selfIndex) {
       // L15-19: re-propose validValue with its validRound, else a new value (getValue())
@@ -305,14 +308,6 @@ export class ConsensusStateMachine {
     }
     // L21 (for the proposer too: see the class comment)
     this.schedule('propose', out)
-  }
-
-  private enterRound (round: number): void {
-    this.r = round
-    this.prevoteTimeoutScheduled = false
-    this.polkaSeen = false
-    this.precommitTimeoutScheduled = false
-    for (const [idx, far] of this.farRounds) if (far <= round + this.maxRoundsAhead) this.farRounds.delete(idx)
   }
 
   /** Beyond the window: remember each validator's highest round, and skip when f+1 are ahead. */

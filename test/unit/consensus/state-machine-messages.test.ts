@@ -157,7 +157,7 @@ test('an observer follows and commits but never proposes or votes; so does a key
   }
 })
 
-test('snapshot and restore: locks, valid value, round and step survive a restart at the same height', t => {
+test('snapshot and restore: locks, valid value and round survive a restart at the same height', t => {
   const m = vs.machine(0)
   m.startHeight(1, vs.publicKeys)
   feed(m, [{ proposal: vs.proposal(1, 0, v) }, vs.prevote(0, 1, 0, v), vs.prevote(1, 1, 0, v), vs.prevote(2, 1, 0, v)])
@@ -165,8 +165,11 @@ test('snapshot and restore: locks, valid value, round and step survive a restart
   t.deepEqual(snap, { height: 1, round: 0, step: 'precommit', lockedRound: 0, lockedHash: v, validRound: 0, validHash: v })
 
   const restarted = vs.machine(0)
-  t.deepEqual(restarted.startHeight(1, vs.publicKeys, snap), [], 'no vote is re-issued for a step already passed')
-  t.deepEqual(restarted.snapshot(), snap)
+  // the round restarts at its propose step, with the lock: what we signed before is the guard's to protect
+  t.deepEqual(restarted.startHeight(1, vs.publicKeys, snap), [{ type: 'schedule', kind: 'propose', height: 1, round: 0, durationMs: 300 }])
+  t.deepEqual(restarted.snapshot(), { ...snap, step: 'propose' })
+  // the re-derived prevote of the restarted round respects the lock (v is the locked value)
+  t.deepEqual(only(feed(restarted, [{ proposal: vs.proposal(1, 0, v) }]), 'vote'), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 0, blockHash: v }])
   // the lock holds after the restart: a fresh w in round 1 gets nil
   feed(restarted, [vs.precommit(1, 1, 1, null), vs.precommit(2, 1, 1, null)])
   t.deepEqual(only(feed(restarted, [{ proposal: vs.proposal(1, 1, w) }]), 'vote'), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 1, blockHash: null }])
