@@ -1,0 +1,102 @@
+import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
+import type { Libp2p } from 'libp2p'
+import type { Logger } from '../logger.ts'
+
+export interface DialerOptions {
+  reconnectBaseMs: number
+  reconnectMaxMs: number
+}
+
+export interface DialerModules {
+  libp2p: Libp2p
+  logger: Logger
+  /** Peers we should stay connected to: allowed, not banned, not ourselves. */
+  targets: () => string[]
+  bootstrap: string[]
+}
+
+interface Backoff { failures: number, nextAt: number, dialing: boolean }
+
+const TICK_MS = 250
+const DIAL_TIMEOUT_MS = 10_000
+
+/**
+ * Keeps a full mesh in a small network: dials the bootstrap peers and every allowed peer whose
+ * address we know (from bootstrap or from identify), and redials after a disconnect with
+ * exponential backoff and jitter. The backoff resets only once the peer proved useful
+ * (`markHealthy`, after a good status exchange), so a peer that accepts TCP and then hangs up
+ * (it does not allow us) is not redialled in a tight loop.
+ */
+export class PeerDialer {
+  private readonly backoff = new Map<string, Backoff>()
+  private readonly bootstrapAddrs = new Map<string, Multiaddr[]>()
+  private timer: NodeJS.Timeout | undefined
+  private running = false
+
+  constructor (private readonly opts: DialerOptions, private readonly modules: DialerModules) {
+    for (const s of modules.bootstrap) {
+      const ma = multiaddr(s)
+      const id = ma.getComponents().findLast(c => c.name === 'p2p')?.value
+      if (id === undefined) { modules.logger.warn({ addr: s }, 'bootstrap address has no /p2p/<peerId>: ignored'); continue }
+      this.bootstrapAddrs.set(id, [...(this.bootstrapAddrs.get(id) ?? []), ma])
+    }
+  }
+
+  async start (): Promise<void> {
+    this.running = true
+    for (const [id, addrs] of this.bootstrapAddrs) {
+      if (id === this.modules.libp2p.peerId.toString()) continue
+      await this.modules.libp2p.peerStore.merge(peerIdFromString(id), { multiaddrs: addrs })
+    }
+    this.tick()
+  }
+
+  stop (): void {
+    this.running = false
+    clearTimeout(this.timer)
+    this.timer = undefined
+  }
+
+  markHealthy (peerId: string): void {
+    this.backoff.delete(peerId)
+  }
+
+  /** Dial now whoever is due (also called on disconnects). */
+  tick (): void {
+    clearTimeout(this.timer)
+    if (!this.running) return
+    const now = Date.now()
+    const connected = new Set(this.modules.libp2p.getPeers().map(p => p.toString()))
+    for (const id of this.modules.targets()) {
+      if (connected.has(id)) continue
+      const b = this.backoff.get(id) ?? { failures: 0, nextAt: 0, dialing: false }
+      this.backoff.set(id, b)
+      if (b.dialing || b.nextAt > now) continue
+      void this.dial(id, b)
+    }
+    this.timer = setTimeout(() => { this.tick() }, TICK_MS)
+  }
+
+  private async dial (id: string, b: Backoff): Promise<void> {
+    const libp2p = this.modules.libp2p
+    const peerId = peerIdFromString(id)
+    // Only peers whose address we know; peers that dialled us are reached again through identify's addresses.
+    if (!this.bootstrapAddrs.has(id)) {
+      const known = await libp2p.peerStore.get(peerId).then(p => p.addresses.length > 0, () => false)
+      if (!known) return
+    }
+    b.dialing = true
+    // Every attempt pushes the next one back; only markHealthy resets it.
+    b.failures++
+    const wait = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectBaseMs * 2 ** (b.failures - 1))
+    b.nextAt = Date.now() + wait * (0.75 + Math.random() * 0.5)
+    try {
+      await libp2p.dial(peerId, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    } catch (err) {
+      if (this.running) this.modules.logger.debug({ peer: id, failures: b.failures, retryInMs: Math.round(b.nextAt - Date.now()), err: (err as Error).message }, 'dial failed')
+    } finally {
+      b.dialing = false
+    }
+  }
+}

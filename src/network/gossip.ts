@@ -1,0 +1,149 @@
+import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
+import { decodeBatch, decodeConsensusMessage } from '../chain/codec.ts'
+import { CodecError } from '../encoding/cbor.ts'
+import { isMedledgerError, PeerAction } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import type { MedledgerLibp2p } from './libp2p-node.ts'
+import type { NetworkHandlers, Verdict } from './interface.ts'
+import { MAX_GOSSIP_DATA_BYTES, topics } from './protocol-ids.ts'
+import { PublishQueue } from './publish-queue.ts'
+
+export interface GossipOptions {
+  maxQueuedBatches: number
+  maxQueuedConsensus: number
+  publishHighWaterBytes: number
+}
+
+export interface GossipModules {
+  libp2p: MedledgerLibp2p
+  chainId: string
+  handlers: Pick<NetworkHandlers, 'onBatch' | 'onConsensus'>
+  logger: Logger
+  admit: (peerId: string) => boolean
+  /** A peer sent a message that does not decode or that the application rejected. */
+  onInvalid: (peerId: string, reason: string) => void
+}
+
+const VERDICT: Record<Verdict, TopicValidatorResult> = {
+  accept: TopicValidatorResult.Accept,
+  ignore: TopicValidatorResult.Ignore,
+  reject: TopicValidatorResult.Reject
+}
+
+/** Gossip counters, for logs and tests. */
+export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number }
+
+/**
+ * The two gossip topics. Every received message is decoded and handed to the application before
+ * gossipsub may forward it (asyncValidation); the verdict goes back to gossipsub's own scoring and,
+ * for 'reject', to ours. Publishing goes through a paced queue (publish-queue.ts).
+ */
+export class Gossip {
+  private readonly topics: { batches: string, consensus: string }
+  private readonly queue: PublishQueue
+  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0 }
+  private readonly listener = (evt: CustomEvent<GossipsubMessage>): void => { void this.onMessage(evt.detail) }
+
+  constructor (opts: GossipOptions, private readonly modules: GossipModules) {
+    this.topics = topics(modules.chainId)
+    const pubsub = modules.libp2p.services.pubsub
+    this.queue = new PublishQueue([
+      { name: 'consensus', topic: this.topics.consensus, maxMessages: opts.maxQueuedConsensus, maxBytes: 256 * 1024 * 1024 },
+      { name: 'batches', topic: this.topics.batches, maxMessages: opts.maxQueuedBatches, maxBytes: 128 * 1024 * 1024 }
+    ], opts.publishHighWaterBytes, {
+      logger: modules.logger,
+      publish: async (topic, data) => await pubsub.publish(topic, data),
+      backlog: () => this.outboundBacklog()
+    })
+  }
+
+  start (): void {
+    const pubsub = this.modules.libp2p.services.pubsub
+    pubsub.addEventListener('gossipsub:message', this.listener)
+    pubsub.subscribe(this.topics.batches)
+    pubsub.subscribe(this.topics.consensus)
+    this.queue.start()
+  }
+
+  stop (): void {
+    const pubsub = this.modules.libp2p.services.pubsub
+    this.queue.stop()
+    pubsub.removeEventListener('gossipsub:message', this.listener)
+  }
+
+  publishBatch (bytes: Uint8Array): boolean {
+    return this.enqueue('batches', bytes)
+  }
+
+  publishConsensus (bytes: Uint8Array): boolean {
+    return this.enqueue('consensus', bytes)
+  }
+
+  pending (): Record<string, number> {
+    return this.queue.pending()
+  }
+
+  private enqueue (lane: 'batches' | 'consensus', bytes: Uint8Array): boolean {
+    // Over the cap gossipsub would drop the message silently while publish() resolves.
+    if (bytes.length > MAX_GOSSIP_DATA_BYTES) {
+      this.stats.refusedToPublish++
+      this.modules.logger.error({ lane, size: bytes.length, max: MAX_GOSSIP_DATA_BYTES }, 'message too large to gossip: not published')
+      return false
+    }
+    this.queue.push(lane, bytes)
+    return true
+  }
+
+  private async onMessage ({ propagationSource, msgId, msg }: GossipsubMessage): Promise<void> {
+    const peer = propagationSource.toString()
+    const pubsub = this.modules.libp2p.services.pubsub
+    this.stats.received++
+    let verdict: Verdict
+    let reason = ''
+    if (!this.modules.admit(peer)) {
+      // [REJECT] A peer that is no longer allowed (its connection is being closed).
+      verdict = 'reject'
+      reason = 'peer not allowed'
+    } else {
+      try {
+        if (msg.topic === this.topics.batches) {
+          verdict = await this.modules.handlers.onBatch(decodeBatch(msg.data), msg.data, peer)
+        } else if (msg.topic === this.topics.consensus) {
+          verdict = await this.modules.handlers.onConsensus(decodeConsensusMessage(msg.data), msg.data, peer)
+        } else {
+          verdict = 'ignore'
+        }
+        if (verdict === 'reject') reason = 'rejected by the application'
+      } catch (err) {
+        // [REJECT] Bytes that do not decode, or a handler that says the peer is to blame.
+        if (err instanceof CodecError || (isMedledgerError(err) && err.action === PeerAction.REJECT)) {
+          verdict = 'reject'
+          reason = (err as Error).message
+        } else {
+          // A handler failing for its own reasons is not the peer's fault.
+          verdict = 'ignore'
+          this.modules.logger.error({ peer, topic: msg.topic, err: (err as Error).message }, 'gossip handler failed')
+        }
+      }
+    }
+    this.stats[verdict === 'accept' ? 'accepted' : verdict === 'ignore' ? 'ignored' : 'rejected']++
+    try {
+      pubsub.reportMessageValidationResult(msgId, peer, VERDICT[verdict])
+    } catch {}
+    if (verdict === 'reject') {
+      this.modules.logger.debug({ peer, topic: msg.topic, reason }, 'gossip message rejected')
+      this.modules.onInvalid(peer, reason)
+    }
+  }
+
+  // Unsent bytes in the fullest outbound gossip stream: the pump waits while a peer lags.
+  private outboundBacklog (): number {
+    let max = 0
+    for (const conn of this.modules.libp2p.getConnections()) {
+      for (const s of conn.streams) {
+        if (s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true) max = Math.max(max, s.writeBufferLength)
+      }
+    }
+    return max
+  }
+}

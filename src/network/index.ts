@@ -1,0 +1,5 @@
+export { Network, type NetworkModules } from './network.ts'
+export { type NetworkOptions, type ResolvedNetworkOptions, DEFAULT_NETWORK_OPTIONS } from './options.ts'
+export type { Verdict, NetworkHandlers, ChainStatus, NetworkEvents, SyncedDetail } from './interface.ts'
+export { NetworkError, NetworkErrorCode } from './errors.ts'
+export { topics, protocols, MAX_GOSSIP_DATA_BYTES } from './protocol-ids.ts'

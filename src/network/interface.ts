@@ -1,0 +1,45 @@
+import type { ConsensusMessage } from '../chain/codec.ts'
+import type { FinalizedBlock, RecordBatch } from '../chain/types.ts'
+
+/** What the application says of a gossiped message: forward it, drop it, or drop it and penalise the sender. */
+export type Verdict = 'accept' | 'ignore' | 'reject'
+
+/** A node's view of its chain, exchanged by the status protocol. */
+export interface ChainStatus {
+  chainId: string
+  genesisHash: Uint8Array
+  height: number
+  headHash: Uint8Array
+}
+
+/** What the network needs from the rest of the node. `from` is always a peer id string. */
+export interface NetworkHandlers {
+  /** Called after the batch decoded; 'reject' penalises the peer that sent it. */
+  onBatch: (batch: RecordBatch, bytes: Uint8Array, from: string) => Promise<Verdict>
+  onConsensus: (msg: ConsensusMessage, bytes: Uint8Array, from: string) => Promise<Verdict>
+  localStatus: () => ChainStatus
+  /**
+   * Encoded finalized blocks (`encodeCbor(finalizedToCbor(fb))`) for consecutive heights starting
+   * at `from`, at most up to `to`; stops early once `maxBytes` would be exceeded.
+   */
+  readBlocks: (from: number, to: number, maxBytes: number) => Promise<Uint8Array[]>
+  /** Verifies and commits; throws MedledgerError, whose action REJECT means the peer served bad data. */
+  applyBlocks: (blocks: FinalizedBlock[], from: string) => Promise<void>
+}
+
+export interface SyncedDetail {
+  /** The peer the blocks came from. */
+  peer: string
+  /** First and last height applied by this step. */
+  from: number
+  to: number
+}
+
+export interface NetworkEvents {
+  'peer:connect': CustomEvent<string>
+  'peer:disconnect': CustomEvent<string>
+  /** A status exchange succeeded; detail has the peer's status. */
+  'peer:status': CustomEvent<{ peer: string, status: ChainStatus }>
+  /** Sync applied a range of blocks. */
+  synced: CustomEvent<SyncedDetail>
+}

@@ -1,0 +1,91 @@
+import { createLibp2p, type Libp2p } from 'libp2p'
+import { tcp } from '@libp2p/tcp'
+import { noise } from '@libp2p/noise'
+import { yamux } from '@libp2p/yamux'
+import { identify } from '@libp2p/identify'
+import { ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { gossipsub, type GossipSub, StrictNoSign, type TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Identify } from '@libp2p/identify'
+import type { Ping } from '@libp2p/ping'
+import type { ConnectionGater } from '@libp2p/interface'
+import type { NodeKey } from '../crypto/ed25519.ts'
+import { sha256 } from '../crypto/hash.ts'
+import { MAX_GOSSIP_RPC_BYTES } from './protocol-ids.ts'
+import type { ResolvedNetworkOptions } from './options.ts'
+
+/**
+ * The gossipsub class has reportMessageValidationResult (asyncValidation needs it) but the
+ * exported GossipSub interface does not list it.
+ */
+export interface ValidatingGossipSub extends GossipSub {
+  reportMessageValidationResult: (msgId: string, propagationSource: string, acceptance: TopicValidatorResult) => void
+}
+
+export interface MedledgerServices {
+  [key: string]: unknown
+  identify: Identify
+  ping: Ping
+  pubsub: ValidatingGossipSub
+}
+
+export type MedledgerLibp2p = Libp2p<MedledgerServices>
+
+/**
+ * Builds (without starting) the libp2p node: TCP, Noise, Yamux, identify, ping and gossipsub,
+ * with the node key as identity, the allowlist gater, and pnet when a swarm key is configured.
+ */
+export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater }): Promise<MedledgerLibp2p> {
+  return await createLibp2p<MedledgerServices>({
+    start: false,
+    privateKey: modules.key.toLibp2p(),
+    addresses: { listen: opts.listen, announce: opts.announce },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    ...(opts.preSharedKey !== undefined ? { connectionProtector: preSharedKey({ psk: opts.preSharedKey }) } : {}),
+    connectionGater: modules.gater,
+    connectionManager: {
+      // Our own keeper (dialer.ts) reconnects allowed peers; libp2p's reconnect queue stays idle.
+      reconnectRetries: 0,
+      maxConnections: 300
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub(gossipOptions()) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
+    }
+  })
+}
+
+/**
+ * Gossipsub for a small permissioned network (4-10 peers): a mesh wide enough to be a full mesh,
+ * floodPublish so our own messages reach every subscribed peer directly, no per-message libp2p
+ * signature (every application message is signed already) and a content-hash message id, and
+ * application-level validation before anything is forwarded.
+ */
+function gossipOptions (): Parameters<typeof gossipsub>[0] {
+  return {
+    globalSignaturePolicy: StrictNoSign,
+    msgIdFn: (msg) => sha256(msg.data),
+    asyncValidation: true,
+    emitSelf: false,
+    floodPublish: true,
+    batchPublish: true,
+    allowPublishToZeroTopicPeers: true,
+    ignoreDuplicatePublishError: true,
+    fallbackToFloodsub: false,
+    doPX: false,
+    D: 8,
+    Dlo: 6,
+    Dhi: 12,
+    Dscore: 4,
+    Dout: 2,
+    Dlazy: 6,
+    heartbeatInterval: 700,
+    maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+    // Every peer of a permissioned network may sit behind one NAT address or on one host (devnet):
+    // the IP colocation penalty would only hurt honest peers here.
+    scoreParams: { IPColocationFactorWeight: 0 }
+  }
+}

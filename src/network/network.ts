@@ -1,0 +1,269 @@
+import { TypedEventEmitter } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { NodeKey } from '../crypto/ed25519.ts'
+import type { Genesis } from '../chain/genesis.ts'
+import type { Logger } from '../logger.ts'
+import type { ChainStatus, NetworkEvents, NetworkHandlers } from './interface.ts'
+import { resolveOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.ts'
+import { createConnectionGater, PeerAllowlist } from './gater.ts'
+import { createLibp2pNode, type MedledgerLibp2p } from './libp2p-node.ts'
+import { PeerScores, PENALTY } from './peer-scores.ts'
+import { Gossip, type GossipStats } from './gossip.ts'
+import { PeerDialer } from './dialer.ts'
+import { BlockSync } from './sync.ts'
+import { protocols } from './protocol-ids.ts'
+import { assertSameChain, registerStatusHandler, requestStatus, type StatusModules } from './reqresp/status.ts'
+import { registerBlocksHandler, requestBlocks, type BlocksModules } from './reqresp/blocks.ts'
+import { isUnsupportedProtocol } from './reqresp/stream.ts'
+
+export interface NetworkModules {
+  key: NodeKey
+  genesis: Genesis
+  handlers: NetworkHandlers
+  logger: Logger
+  /** Peer ids allowed to connect at start: validators and observers. */
+  allowed: string[]
+}
+
+/**
+ * The node's network: a libp2p host fenced by an allowlist, gossip for batches and consensus
+ * messages, status and block-range protocols, catch-up sync and per-peer accounting.
+ * Construct, `start()`, and `stop()`; the allowlist follows governance through `setAllowed`.
+ */
+export class Network extends TypedEventEmitter<NetworkEvents> {
+  readonly opts: ResolvedNetworkOptions
+  private readonly modules: NetworkModules
+  private readonly log: Logger
+  private readonly allowlist: PeerAllowlist
+  private readonly scores: PeerScores
+  private readonly ownId: string
+  private readonly heights = new Map<string, number>()
+  private readonly protocolIds: { status: string, blocks: string }
+  private libp2p: MedledgerLibp2p | undefined
+  private gossip: Gossip | undefined
+  private dialer: PeerDialer | undefined
+  private sync: BlockSync | undefined
+  private statusModules: StatusModules | undefined
+  private blocksModules: BlocksModules | undefined
+  private started = false
+
+  constructor (opts: NetworkOptions & Partial<ResolvedNetworkOptions>, modules: NetworkModules) {
+    super()
+    this.opts = resolveOptions(opts)
+    this.modules = modules
+    this.log = modules.logger.child({ module: 'network' })
+    this.ownId = modules.key.peerId
+    this.allowlist = new PeerAllowlist(modules.allowed)
+    this.protocolIds = protocols(modules.genesis.chainId)
+    this.scores = new PeerScores(this.opts, {
+      logger: this.log,
+      // At most f = floor((n - 1) / 3) of the n listed peers (at least one) are banned at once.
+      maxBanned: () => Math.max(1, Math.floor((this.allowlist.list().length - 1) / 3)),
+      onPenalty: (peer) => { this.hangUp(peer) }
+    })
+  }
+
+  get peerId (): string {
+    return this.ownId
+  }
+
+  get addresses (): string[] {
+    return this.libp2p?.getMultiaddrs().map(String) ?? []
+  }
+
+  /** The libp2p host, for diagnostics and tests; undefined until started. */
+  get host (): MedledgerLibp2p | undefined {
+    return this.libp2p
+  }
+
+  get gossipStats (): GossipStats | undefined {
+    return this.gossip?.stats
+  }
+
+  async start (): Promise<void> {
+    if (this.started) return
+    const { handlers, genesis, key } = this.modules
+    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id)) })
+    this.libp2p = libp2p
+    const timeoutMs = this.opts.requestTimeoutMs
+    const onBadPeer = (peer: string, err: Error): void => { this.penalise(peer, PENALTY.badRequest, err.message) }
+    this.statusModules = {
+      libp2p, protocol: this.protocolIds.status, timeoutMs, logger: this.log,
+      admit: id => this.admit(id),
+      localStatus: () => handlers.localStatus(),
+      onStatus: (peer, status) => { this.onStatus(peer, status) },
+      onBadPeer
+    }
+    this.blocksModules = {
+      libp2p, protocol: this.protocolIds.blocks, timeoutMs, logger: this.log,
+      maxBlocksPerRequest: this.opts.maxBlocksPerRequest,
+      maxResponseBytes: this.opts.maxResponseBytes,
+      admit: id => this.admit(id),
+      localHeight: () => handlers.localStatus().height,
+      readBlocks: async (from, to, maxBytes) => await handlers.readBlocks(from, to, maxBytes),
+      onBadPeer
+    }
+    // Handlers before start: a peer that connects at once must find them.
+    await registerStatusHandler(this.statusModules)
+    await registerBlocksHandler(this.blocksModules)
+    libp2p.addEventListener('peer:connect', this.onPeerConnect)
+    libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
+    await libp2p.start()
+
+    this.gossip = new Gossip(this.opts, {
+      libp2p, chainId: genesis.chainId, handlers, logger: this.log,
+      admit: id => this.admit(id),
+      onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) }
+    })
+    this.gossip.start()
+    this.sync = new BlockSync({ ...this.opts, badPeerCooldownMs: this.opts.banBaseMs }, {
+      logger: this.log,
+      localHeight: () => handlers.localStatus().height,
+      connectedPeers: () => this.connectedPeers(),
+      refreshStatus: async (peer, signal) => await this.refreshStatus(peer, signal),
+      peerHeight: peer => this.heights.get(peer),
+      requestBlocks: async (peer, from, count, signal) => await requestBlocks(this.blocksModules!, peer, from, count, signal),
+      applyBlocks: async (blocks, peer) => { await handlers.applyBlocks(blocks, peer) },
+      onBadPeer: (peer, err) => { this.penalise(peer, PENALTY.fatal, `served invalid blocks: ${err.message}`) },
+      onSynced: detail => { this.safeDispatch('synced', detail) }
+    })
+    this.dialer = new PeerDialer(this.opts, {
+      libp2p, logger: this.log, bootstrap: this.opts.bootstrap,
+      targets: () => this.allowlist.list().filter(id => id !== this.ownId && this.admit(id))
+    })
+    this.started = true
+    this.sync.start()
+    await this.dialer.start()
+    this.log.info({ peerId: this.ownId, addresses: this.addresses, allowed: this.allowlist.list().length, pnet: this.opts.preSharedKey !== undefined }, 'network started')
+  }
+
+  async stop (): Promise<void> {
+    if (!this.started) return
+    this.started = false
+    this.dialer?.stop()
+    await this.sync?.stop()
+    this.gossip?.stop()
+    const libp2p = this.libp2p
+    if (libp2p !== undefined) {
+      libp2p.removeEventListener('peer:connect', this.onPeerConnect)
+      libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+      await libp2p.stop()
+    }
+    this.heights.clear()
+    this.log.info('network stopped')
+  }
+
+  /** Replaces the allowlist (governance, observer list) and hangs up on peers no longer on it. */
+  setAllowed (peerIds: string[]): void {
+    const removed = this.allowlist.set(peerIds)
+    for (const id of peerIds) if (!this.allowlist.has(id)) this.scores.unban(id)
+    if (removed.length > 0) this.log.info({ removed }, 'allowlist changed: disconnecting peers no longer allowed')
+    for (const peer of this.libp2p?.getPeers() ?? []) {
+      const id = peer.toString()
+      if (!this.admit(id)) this.hangUp(id)
+    }
+    this.dialer?.tick()
+  }
+
+  publishBatch (bytes: Uint8Array): boolean {
+    if (this.gossip === undefined) { this.log.warn('publishBatch before start: dropped'); return false }
+    return this.gossip.publishBatch(bytes)
+  }
+
+  publishConsensus (bytes: Uint8Array): boolean {
+    if (this.gossip === undefined) { this.log.warn('publishConsensus before start: dropped'); return false }
+    return this.gossip.publishConsensus(bytes)
+  }
+
+  /** Connected peers that are allowed (a refused peer may linger for milliseconds while libp2p closes it). */
+  connectedPeers (): string[] {
+    return (this.libp2p?.getPeers() ?? []).map(String).filter(id => this.admit(id))
+  }
+
+  /** Each peer's last reported height (status protocol), for peers connected and on our chain. */
+  peerHeights (): Map<string, number> {
+    return new Map(this.heights)
+  }
+
+  /** Catch up now, e.g. because consensus saw messages for a height above ours. */
+  requestSync (): void {
+    this.sync?.trigger()
+  }
+
+  /** Invalid-message weight held against a peer, and whether it is banned. */
+  peerScore (peerId: string): { invalid: number, banned: boolean } {
+    return { invalid: this.scores.invalidCount(peerId), banned: this.scores.isBanned(peerId) }
+  }
+
+  private admit (peerId: string): boolean {
+    return this.allowlist.has(peerId) && !this.scores.isBanned(peerId)
+  }
+
+  private penalise (peer: string, weight: number, reason: string): void {
+    this.scores.penalise(peer, weight, reason)
+  }
+
+  private hangUp (peer: string): void {
+    this.heights.delete(peer)
+    this.libp2p?.hangUp(peerIdFromString(peer)).catch(err => {
+      this.log.debug({ peer, err: (err as Error).message }, 'hang up failed')
+    })
+  }
+
+  private async refreshStatus (peer: string, signal?: AbortSignal): Promise<ChainStatus | undefined> {
+    if (this.statusModules === undefined) return undefined
+    try {
+      return await requestStatus(this.statusModules, peer, signal)
+    } catch (err) {
+      if (isUnsupportedProtocol(err)) {
+        this.log.error({ peer, protocol: this.protocolIds.status }, `peer ${peer} does not speak ${this.protocolIds.status}: it runs another chain or an incompatible version; refusing it`)
+        this.penalise(peer, PENALTY.fatal, 'status protocol not supported')
+      } else if ((err as { action?: string }).action === 'REJECT') {
+        this.penalise(peer, PENALTY.badResponse, (err as Error).message)
+      } else if (this.started) {
+        this.log.debug({ peer, err: (err as Error).message }, 'status request failed')
+      }
+      return undefined
+    }
+  }
+
+  private onStatus (peer: string, status: ChainStatus): void {
+    try {
+      assertSameChain(this.modules.handlers.localStatus(), status, peer)
+    } catch (err) {
+      this.log.error({ peer, chainId: status.chainId }, `refusing peer: ${(err as Error).message}`)
+      this.heights.delete(peer)
+      this.penalise(peer, PENALTY.fatal, 'another chain')
+      return
+    }
+    if (!this.admit(peer)) return
+    this.heights.set(peer, status.height)
+    this.dialer?.markHealthy(peer)
+    this.safeDispatch('peer:status', { peer, status })
+    if (status.height > this.modules.handlers.localStatus().height) this.sync?.trigger()
+  }
+
+  private readonly onPeerConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
+    const peer = evt.detail.toString()
+    if (!this.admit(peer)) { this.hangUp(peer); return }
+    this.log.debug({ peer }, 'peer connected')
+    this.safeDispatch('peer:connect', peer)
+    void this.refreshStatus(peer)
+  }
+
+  private readonly onPeerDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => {
+    const peer = evt.detail.toString()
+    this.heights.delete(peer)
+    this.log.debug({ peer }, 'peer disconnected')
+    this.safeDispatch('peer:disconnect', peer)
+    this.dialer?.tick()
+  }
+
+  private safeDispatch<K extends keyof NetworkEvents> (type: K, detail: NetworkEvents[K]['detail']): void {
+    try {
+      this.safeDispatchEvent(type, { detail })
+    } catch (err) {
+      this.log.error({ event: type, err: (err as Error).message }, 'network event listener failed')
+    }
+  }
+}

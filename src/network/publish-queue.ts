@@ -1,0 +1,128 @@
+import type { Logger } from '../logger.ts'
+
+/**
+ * Gossipsub has no send backpressure: publish() writes into every peer's stream buffer at once,
+ * and a burst of thousands of messages overruns yamux windows and drops connections. Messages
+ * therefore wait here and a pump hands them to gossipsub only while the outbound gossip streams
+ * have room. Consensus messages go first. Each lane is bounded (count and bytes): when one
+ * overflows its oldest message is dropped with a warning. Dropping is safe for both lanes
+ * (consensus recovers lost votes through round timeouts, a batch stays in its author's mempool)
+ * but it is never silent.
+ */
+export interface Lane {
+  name: string
+  topic: string
+  maxMessages: number
+  maxBytes: number
+}
+
+export interface PublishQueueModules {
+  logger: Logger
+  publish: (topic: string, data: Uint8Array) => Promise<unknown>
+  /** Largest number of unsent bytes in any outbound gossip stream. */
+  backlog: () => number
+}
+
+interface LaneState extends Lane {
+  items: Uint8Array[]
+  head: number
+  bytes: number
+  dropped: number
+  lastDropLog: number
+}
+
+export class PublishQueue {
+  private readonly lanes: LaneState[]
+  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined
+  private running = false
+  published = 0
+
+  /** Lanes in priority order. */
+  constructor (lanes: Lane[], private readonly highWaterBytes: number, private readonly modules: PublishQueueModules) {
+    this.lanes = lanes.map(l => ({ ...l, items: [], head: 0, bytes: 0, dropped: 0, lastDropLog: 0 }))
+  }
+
+  start (): void {
+    this.running = true
+    this.schedule(0)
+  }
+
+  stop (): void {
+    this.running = false
+    if (this.timer !== undefined) { clearTimeout(this.timer as NodeJS.Timeout); clearImmediate(this.timer as NodeJS.Immediate) }
+    this.timer = undefined
+    for (const l of this.lanes) { l.items = []; l.head = 0; l.bytes = 0 }
+  }
+
+  push (laneName: string, data: Uint8Array): void {
+    const lane = this.lanes.find(l => l.name === laneName)
+    if (lane === undefined) throw new Error(`no publish lane ${laneName}`)
+    lane.items.push(data)
+    lane.bytes += data.length
+    while (this.length(lane) > lane.maxMessages || (lane.bytes > lane.maxBytes && this.length(lane) > 1)) {
+      const old = lane.items[lane.head]
+      lane.items[lane.head++] = EMPTY
+      lane.bytes -= old.length
+      lane.dropped++
+      this.logDrop(lane)
+    }
+    this.compact(lane)
+    if (this.running && this.timer === undefined) this.schedule(0)
+  }
+
+  /** Messages waiting, per lane. */
+  pending (): Record<string, number> {
+    return Object.fromEntries(this.lanes.map(l => [l.name, this.length(l)]))
+  }
+
+  dropped (): Record<string, number> {
+    return Object.fromEntries(this.lanes.map(l => [l.name, l.dropped]))
+  }
+
+  private pump (): void {
+    this.timer = undefined
+    if (!this.running) return
+    let sent = 0
+    let count = 0
+    while (true) {
+      const lane = this.lanes.find(l => this.length(l) > 0)
+      if (lane === undefined) return
+      if (this.modules.backlog() > this.highWaterBytes) { this.schedule(2); return }
+      const data = lane.items[lane.head]
+      lane.items[lane.head++] = EMPTY
+      lane.bytes -= data.length
+      this.compact(lane)
+      this.published++
+      this.modules.publish(lane.topic, data).catch(err => {
+        this.modules.logger.warn({ topic: lane.topic, err: (err as Error).message }, 'gossip publish failed')
+      })
+      sent += data.length
+      // Yield after a high-water's worth (so the sockets write before we measure again) or a
+      // handful of messages (so receiving and consensus timers are not starved by a burst).
+      if (sent >= this.highWaterBytes || ++count >= MESSAGES_PER_TICK) { this.schedule(0); return }
+    }
+  }
+
+  private schedule (ms: number): void {
+    if (this.timer !== undefined) return
+    this.timer = ms === 0 ? setImmediate(() => { this.pump() }) : setTimeout(() => { this.pump() }, ms)
+  }
+
+  private length (l: LaneState): number {
+    return l.items.length - l.head
+  }
+
+  private compact (l: LaneState): void {
+    if (l.head > 1024 && l.head * 2 > l.items.length) { l.items = l.items.slice(l.head); l.head = 0 }
+  }
+
+  private logDrop (l: LaneState): void {
+    const now = Date.now()
+    if (now - l.lastDropLog < 1_000) return
+    l.lastDropLog = now
+    this.modules.logger.warn({ lane: l.name, dropped: l.dropped, maxMessages: l.maxMessages, maxBytes: l.maxBytes }, 'publish queue full: dropped the oldest message')
+  }
+}
+
+const EMPTY = new Uint8Array(0)
+const MESSAGES_PER_TICK = 32

@@ -1,0 +1,101 @@
+import test from 'ava'
+import { decodeConsensusMessage, encodeBatch, encodeConsensusMessage } from '../../src/chain/codec.ts'
+import { VoteType } from '../../src/chain/types.ts'
+import { topics } from '../../src/network/index.ts'
+import { connections, fullyConnected, makeGenesis, makeKeys, sampleBatch, sleep, startMesh, startNode, waitFor, type TestNode } from './network/helpers.ts'
+
+function subscribedToAll (nodes: TestNode[], topic: string): boolean {
+  return nodes.every(n => {
+    const subs = new Set(n.net.host!.services.pubsub.getSubscribers(topic).map(String))
+    return nodes.every(m => m === n || subs.has(m.net.peerId))
+  })
+}
+
+test.serial('4 validators and 1 observer form a full mesh and gossip batches and consensus messages to all', async t => {
+  const keys = await makeKeys(5)
+  const genesis = makeGenesis('mesh-test', keys.slice(0, 4), keys.slice(4))
+  const allowed = keys.map(k => k.peerId)
+  const started = Date.now()
+  // The burst below is queued at once: room for all of it.
+  const nodes = await startMesh(t, keys, genesis, allowed, undefined, { maxQueuedBatches: 4_096 })
+  await waitFor('full mesh', () => fullyConnected(nodes))
+  const t0 = topics(genesis.chainId)
+  await waitFor('subscriptions', () => subscribedToAll(nodes, t0.batches) && subscribedToAll(nodes, t0.consensus))
+  t.log(`mesh of 5 ready in ${Date.now() - started} ms`)
+
+  const batch = sampleBatch(1)
+  t.true(nodes[0].net.publishBatch(encodeBatch(batch)))
+  const vote = { type: VoteType.PREVOTE, height: 1, round: 0, blockHash: null, validator: keys[2].publicKey, signature: new Uint8Array(64).fill(3) }
+  const voteBytes = encodeConsensusMessage({ kind: 'vote', vote })
+  t.true(nodes[2].net.publishConsensus(voteBytes))
+  await waitFor('gossip everywhere', () => nodes.every((n, i) => (i === 0 || n.chain.batches.length === 1) && (i === 2 || n.chain.consensus.length === 1)))
+  for (const [i, n] of nodes.entries()) {
+    if (i !== 0) t.deepEqual(n.chain.batches[0].batch, batch)
+    if (i !== 2) t.deepEqual(n.chain.consensus[0].msg, decodeConsensusMessage(voteBytes))
+  }
+  // Each node reported its status to the others.
+  await waitFor('status heights', () => nodes.every(n => n.net.peerHeights().size === 4))
+
+  // Throughput: 2,000 batches of ~200 B from one node, counted at the observer.
+  const count = 2_000
+  const before = nodes[4].chain.batches.length
+  const t1 = Date.now()
+  for (let i = 0; i < count; i++) nodes[1].net.publishBatch(encodeBatch(sampleBatch(10 + i, 100)))
+  await waitFor('burst delivered', () => nodes[4].chain.batches.length - before === count, 90_000)
+  const ms = Date.now() - t1
+  t.log(`gossip: ${count} batches of ${encodeBatch(sampleBatch(0, 100)).length} B delivered to the observer in ${ms} ms (${Math.round(count * 1000 / ms)} msg/s)`)
+  t.true(fullyConnected(nodes), 'the burst dropped no connection')
+  // No duplicates reached the application (content-hash message ids).
+  t.is(nodes[4].chain.batches.length - before, count)
+})
+
+test.serial('a peer not on the allowlist is refused: no connection survives and its requests fail', async t => {
+  const keys = await makeKeys(3)
+  const [rogueKey] = await makeKeys(1)
+  const genesis = makeGenesis('fence-test', keys)
+  const allowed = keys.map(k => k.peerId)
+  const nodes = await startMesh(t, keys, genesis, allowed)
+  await waitFor('full mesh', () => fullyConnected(nodes))
+
+  // The rogue knows the chain and lists everyone (itself included): only the others' fence stops it.
+  const rogue = await startNode(t, { key: rogueKey, genesis, allowed: [...allowed, rogueKey.peerId], bootstrap: nodes.flatMap(n => n.net.addresses) })
+  const libp2p = rogue.net.host!
+  // A refused dial may resolve and then close: what matters is that nothing works.
+  await libp2p.dial(nodes[0].net.host!.getMultiaddrs()[0]).catch(() => {})
+  const protocol = `/medledger/${genesis.chainId}/status/1`
+  await t.throwsAsync(async () => {
+    const s = await libp2p.dialProtocol(nodes[0].net.host!.getMultiaddrs()[0], protocol, { signal: AbortSignal.timeout(5_000) })
+    // If negotiation raced the gater, the stream still dies before any response.
+    for await (const chunk of s) if (chunk.byteLength > 0) break
+    throw new Error('stream stayed open')
+  })
+  rogue.net.publishBatch(new Uint8Array([1, 2, 3]))
+  await sleep(1_500)
+  for (const n of nodes) {
+    t.is(connections(n, rogueKey.peerId), 0, 'no node holds a connection to the rogue')
+    t.false(n.net.peerHeights().has(rogueKey.peerId))
+    t.is(n.chain.batches.length, 0)
+  }
+  t.deepEqual(rogue.net.connectedPeers(), [])
+})
+
+test.serial('setAllowed removing the observer disconnects it and keeps it out', async t => {
+  const keys = await makeKeys(5)
+  const genesis = makeGenesis('allow-test', keys.slice(0, 4), keys.slice(4))
+  const allowed = keys.map(k => k.peerId)
+  const nodes = await startMesh(t, keys, genesis, allowed)
+  await waitFor('full mesh', () => fullyConnected(nodes))
+  const observer = nodes[4]
+  const validators = nodes.slice(0, 4)
+  const withoutObserver = allowed.slice(0, 4)
+  for (const v of validators) v.net.setAllowed(withoutObserver)
+  await waitFor('observer cut off', () => validators.every(v => connections(v, observer.net.peerId) === 0) && observer.net.connectedPeers().length === 0)
+  // The observer keeps redialling (its own list still has them): the fence holds.
+  await sleep(2_000)
+  for (const v of validators) t.is(connections(v, observer.net.peerId), 0)
+  t.true(fullyConnected(validators), 'validators stay connected to each other')
+  // Re-admitting it restores the connection without a restart.
+  for (const v of validators) v.net.setAllowed(allowed)
+  await waitFor('observer back', () => fullyConnected(nodes), 40_000)
+  t.pass()
+})
