@@ -89,3 +89,16 @@ test('the proposer is taken from the validator list sorted by public key bytes',
     for (let r = 0; r < 4; r++) t.deepEqual(set.proposer(h, r), sorted[(h + r) % 4], `h = ${h}, r = ${r}`)
   }
 })
+
+test('2f + 1 is a safe quorum only when N = 3f + 1, which is why Q is floor(2N/3) + 1', t => {
+  for (let n = 1; n <= 10; n++) {
+    const f = maxFaulty(n)
+    if (n === 3 * f + 1) {
+      t.is(quorum(n), 2 * f + 1, `N = ${n}`)
+    } else {
+      // Two sets of 2f + 1 could overlap in f validators or fewer, all of them possibly faulty.
+      t.true(2 * (2 * f + 1) - n < f + 1, `N = ${n}`)
+      t.true(quorum(n) > 2 * f + 1, `N = ${n}`)
+    }
+  }
+})

@@ -124,3 +124,16 @@ test('a fixture chain links and verifies: parent hashes, last commits and every 
     }
   })
 })
+
+test('signatures are not malleable: S + L (the same signature, non-canonical) is refused', t => {
+  // A malleable signature would give one signed batch two batch ids.
+  const L = 2n ** 252n + 27742317777372353535851937790883648493n
+  const msg = batchSignBytes(TEST_CHAIN_ID, key.publicKey, HASH, 1)
+  const sig = key.sign(msg)
+  let s = 0n
+  for (let i = 31; i >= 0; i--) s = (s << 8n) | BigInt(sig[32 + i])
+  const twin = sig.slice()
+  for (let i = 0; i < 32; i++) twin[32 + i] = Number(((s + L) >> BigInt(8 * i)) & 0xffn)
+  t.true(verifySignature(key.publicKey, msg, sig))
+  t.false(verifySignature(key.publicKey, msg, twin))
+})

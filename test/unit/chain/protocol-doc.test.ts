@@ -1,0 +1,259 @@
+import test from 'ava'
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { bytesEqual, fromHex, toHex } from '../../../src/encoding/bytes.ts'
+import { decodeCbor, encodeCbor } from '../../../src/encoding/cbor.ts'
+import { verifySignature } from '../../../src/crypto/ed25519.ts'
+import { sha256 } from '../../../src/crypto/hash.ts'
+import { EMPTY_ROOT, inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../../src/merkle/rfc6962.ts'
+import {
+  decodeCertificate, decodeRecord, decodeVote, encodeCertificate, encodeHeader, encodeRecord, encodeVote,
+  headerFromCbor
+} from '../../../src/chain/codec.ts'
+import {
+  batchId, batchRecordsRoot, batchSignBytes, blockHash, blockRecordsRoot, certificateHash, DOMAIN,
+  proposalSignBytes, recordId, voteSignBytes
+} from '../../../src/chain/hashing.ts'
+import { LIMITS } from '../../../src/chain/limits.ts'
+import { Genesis } from '../../../src/chain/genesis.ts'
+import { ValidatorSet } from '../../../src/chain/validator-set.ts'
+import type { BlockHeader, Certificate, MedRecord, Vote, VoteType } from '../../../src/chain/types.ts'
+import { keyFromSeed, publicKeyOfSeed } from '../../helpers/fixtures.ts'
+
+/*
+ * docs/protocol.md carries test vectors in fenced blocks tagged `vector <name>`. This test parses
+ * them and recomputes every value from the code, so the document cannot drift from the
+ * implementation: change an encoding, a domain tag or a limit and this fails until the document
+ * is updated too.
+ */
+
+type Value = number | string | null | Uint8Array | Uint8Array[]
+type Vector = Map<string, Value>
+
+const DOC = readFileSync(fileURLToPath(new URL('../../../docs/protocol.md', import.meta.url)), 'utf8')
+
+/** Parses `name = value` lines; values are integers, null, JSON strings, h'..' bytes or [h'..', ...]. */
+function parseVector (body: string): Vector {
+  const out: Vector = new Map()
+  let rest = body
+  const bytesOf = (s: string): Uint8Array => fromHex(s.replace(/#[^\n]*/g, '').replace(/\s+/g, ''))
+  for (;;) {
+    rest = rest.replace(/^(\s*(#[^\n]*)?\n)*\s*/, '')
+    if (rest === '') return out
+    const m = /^([A-Za-z][\w-]*)\s*=\s*/.exec(rest)
+    if (m === null) throw new Error(`cannot parse vector line: ${rest.split('\n')[0]}`)
+    const name = m[1]
+    rest = rest.slice(m[0].length)
+    let value: Value
+    let len: number
+    if (rest.startsWith("h'")) {
+      len = rest.indexOf("'", 2) + 1
+      value = bytesOf(rest.slice(2, len - 1))
+    } else if (rest.startsWith('[')) {
+      len = rest.indexOf(']') + 1
+      value = [...rest.slice(1, len - 1).matchAll(/h'([^']*)'/g)].map(x => bytesOf(x[1]))
+    } else if (rest.startsWith('"')) {
+      const s = /^"(?:[^"\\]|\\.)*"/.exec(rest)
+      if (s === null) throw new Error(`unterminated string for ${name}`)
+      len = s[0].length
+      value = JSON.parse(s[0]) as string
+    } else {
+      const s = /^(null|-?\d+)(?=\s|$)/.exec(rest)
+      if (s === null) throw new Error(`cannot parse the value of ${name}: ${rest.split('\n')[0]}`)
+      len = s[0].length
+      value = s[1] === 'null' ? null : Number(s[1])
+    }
+    if (len <= 0) throw new Error(`unterminated value for ${name}`)
+    if (out.has(name)) throw new Error(`${name} is given twice`)
+    out.set(name, value)
+    rest = rest.slice(len)
+  }
+}
+
+function parseDoc (doc: string): Map<string, Vector> {
+  const vectors = new Map<string, Vector>()
+  for (const m of doc.matchAll(/^```vector ([a-z-]+)\n([\s\S]*?)^```$/gm)) {
+    if (vectors.has(m[1])) throw new Error(`vector ${m[1]} appears twice`)
+    vectors.set(m[1], parseVector(m[2]))
+  }
+  return vectors
+}
+
+const VECTORS = parseDoc(DOC)
+
+/** Typed accessors that fail loudly when the document lacks a value or gives the wrong kind. */
+function getter (name: string): { bytes: (k: string) => Uint8Array, int: (k: string) => number, text: (k: string) => string, list: (k: string) => Uint8Array[] } {
+  const v = VECTORS.get(name)
+  if (v === undefined) throw new Error(`docs/protocol.md has no vector ${name}`)
+  const get = (k: string): Value => {
+    if (!v.has(k)) throw new Error(`vector ${name} has no ${k}`)
+    return v.get(k) as Value
+  }
+  const check = <T>(k: string, ok: (x: Value) => boolean, what: string): T => {
+    const x = get(k)
+    if (!ok(x)) throw new Error(`vector ${name}.${k} is not ${what}`)
+    return x as T
+  }
+  return {
+    bytes: k => check<Uint8Array>(k, x => x instanceof Uint8Array, 'bytes'),
+    int: k => check<number>(k, x => typeof x === 'number', 'an integer'),
+    text: k => check<string>(k, x => typeof x === 'string', 'a string'),
+    list: k => check<Uint8Array[]>(k, x => Array.isArray(x), 'a list')
+  }
+}
+
+const hex = toHex
+
+test('the document has exactly the vectors this test checks', t => {
+  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'header', 'keys', 'limits', 'merkle', 'proposal', 'record', 'vote'])
+})
+
+test('the vector parser reads every value form and refuses malformed lines', t => {
+  const v = parseVector('# comment\na = 12\nb = -1\nc = null\nd = "x y"\ne = h\'01 02 # note\n  03\'\nf = [h\'\', h\'ff\']\n')
+  t.deepEqual([...v.entries()], [['a', 12], ['b', -1], ['c', null], ['d', 'x y'], ['e', new Uint8Array([1, 2, 3])], ['f', [new Uint8Array(0), new Uint8Array([255])]]])
+  t.throws(() => parseVector('a 12'))
+  t.throws(() => parseVector('a = 12x'))
+  t.throws(() => parseVector('a = 1\na = 2'))
+})
+
+test('limits: the document lists every limit of src/chain/limits.ts with its value', t => {
+  const v = VECTORS.get('limits') as Vector
+  t.deepEqual(Object.fromEntries(v), { ...LIMITS })
+})
+
+test('domains: the document lists every domain tag of src/chain/hashing.ts', t => {
+  const v = VECTORS.get('domains') as Vector
+  t.deepEqual(Object.fromEntries(v), { ...DOMAIN })
+})
+
+test('keys: the public key of the seed, by node:crypto and by NodeKey', t => {
+  const k = getter('keys')
+  t.is(hex(publicKeyOfSeed(k.bytes('seed'))), hex(k.bytes('publicKey')))
+  t.is(hex(keyFromSeed(k.bytes('seed')).publicKey), hex(k.bytes('publicKey')))
+})
+
+const KEY = keyFromSeed(getter('keys').bytes('seed'))
+
+test('genesis: the hash preimage and the hash of the Genesis class', t => {
+  const g = getter('genesis')
+  const genesis = new Genesis({
+    chainId: g.text('chainId'),
+    genesisTime: g.int('genesisTime'),
+    validators: [{ name: g.text('validatorName'), publicKey: g.bytes('validatorKey') }],
+    observers: [],
+    params: { heartbeatMs: g.int('heartbeatMs'), governanceDelay: g.int('governanceDelay') }
+  })
+  t.is(hex(g.bytes('validatorKey')), hex(KEY.publicKey))
+  t.is(hex(sha256(g.bytes('preimage'))), hex(g.bytes('hash')))
+  t.is(hex(genesis.hash), hex(g.bytes('hash')))
+  t.deepEqual(decodeCbor(g.bytes('preimage'), 4096), [
+    DOMAIN.genesis, genesis.chainId, genesis.genesisTime, [[g.text('validatorName'), KEY.publicKey]], [],
+    [genesis.params.heartbeatMs, genesis.params.governanceDelay]
+  ])
+})
+
+function docRecord (): MedRecord {
+  const r = getter('record')
+  return { type: r.text('type'), subject: r.bytes('subject'), contentType: r.text('contentType'), payload: r.bytes('payload'), author: r.bytes('author'), timestamp: r.int('timestamp') }
+}
+
+test('record: encoding and id', t => {
+  const r = getter('record')
+  const record = docRecord()
+  t.is(hex(encodeRecord(record)), hex(r.bytes('encoding')))
+  t.is(hex(recordId(record)), hex(r.bytes('id')))
+  t.deepEqual(decodeRecord(r.bytes('encoding')), record)
+})
+
+test('batch: records root, sign bytes, signature and batch id', t => {
+  const b = getter('batch')
+  const records = [docRecord()]
+  const chainId = b.text('chainId')
+  t.is(records.length, b.int('count'))
+  t.is(hex(batchRecordsRoot(records)), hex(b.bytes('recordsRoot')))
+  t.is(hex(b.bytes('recordsRoot')), hex(leafHash(recordId(records[0]))))
+  const signBytes = batchSignBytes(chainId, KEY.publicKey, b.bytes('recordsRoot'), b.int('count'))
+  t.is(hex(signBytes), hex(b.bytes('signBytes')))
+  t.is(hex(KEY.sign(signBytes)), hex(b.bytes('signature')))
+  t.true(verifySignature(KEY.publicKey, signBytes, b.bytes('signature')))
+  t.is(hex(batchId({ author: KEY.publicKey, records, signature: b.bytes('signature') })), hex(b.bytes('id')))
+})
+
+function docBatch (): { author: Uint8Array, records: MedRecord[], signature: Uint8Array } {
+  return { author: KEY.publicKey, records: [docRecord()], signature: getter('batch').bytes('signature') }
+}
+
+test('header: records root over the batch ids, validator set hash, encoding and block hash', t => {
+  const h = getter('header')
+  const header: BlockHeader = {
+    chainId: h.text('chainId'),
+    height: h.int('height'),
+    round: h.int('round'),
+    time: h.int('time'),
+    proposer: h.bytes('proposer'),
+    parentHash: h.bytes('parentHash'),
+    recordsRoot: h.bytes('recordsRoot'),
+    validatorSetHash: h.bytes('validatorSetHash'),
+    lastCommitHash: h.bytes('lastCommitHash'),
+    evidenceHash: h.bytes('evidenceHash')
+  }
+  t.is(hex(header.parentHash), hex(getter('genesis').bytes('hash')))
+  t.is(hex(blockRecordsRoot([docBatch()])), hex(header.recordsRoot))
+  const set = new ValidatorSet(h.list('validators').map((publicKey, i) => ({ name: `v${i}`, publicKey })))
+  t.is(hex(set.hash), hex(header.validatorSetHash))
+  t.is(hex(set.hash), hex(sha256(encodeCbor([DOMAIN.validatorSet, [...set.keys]]))))
+  t.is(hex(certificateHash(null)), hex(header.lastCommitHash))
+  t.is(hex(EMPTY_ROOT), hex(header.evidenceHash))
+  t.is(hex(encodeHeader(header)), hex(h.bytes('encoding')))
+  t.is(hex(blockHash(header)), hex(h.bytes('blockHash')))
+  t.deepEqual(headerFromCbor(decodeCbor(h.bytes('encoding'), 4096)), header)
+})
+
+test('vote: sign bytes, signature and encoding of a precommit for the header', t => {
+  const v = getter('vote')
+  const chainId = v.text('chainId')
+  t.is(hex(v.bytes('blockHash')), hex(getter('header').bytes('blockHash')))
+  const fields = { type: v.int('type') as VoteType, height: v.int('height'), round: v.int('round'), blockHash: v.bytes('blockHash') }
+  const signBytes = voteSignBytes(chainId, fields)
+  t.is(hex(signBytes), hex(v.bytes('signBytes')))
+  t.is(hex(KEY.sign(signBytes)), hex(v.bytes('signature')))
+  t.true(verifySignature(KEY.publicKey, signBytes, v.bytes('signature')))
+  const vote: Vote = { ...fields, validator: KEY.publicKey, signature: v.bytes('signature') }
+  t.is(hex(encodeVote(vote)), hex(v.bytes('encoding')))
+  t.deepEqual(decodeVote(v.bytes('encoding')), vote)
+})
+
+test('certificate: encoding and hash of the one-precommit certificate', t => {
+  const c = getter('certificate')
+  const v = getter('vote')
+  const cert: Certificate = {
+    height: v.int('height'),
+    round: v.int('round'),
+    blockHash: v.bytes('blockHash'),
+    signatures: [{ validator: KEY.publicKey, signature: v.bytes('signature') }]
+  }
+  t.is(hex(encodeCertificate(cert)), hex(c.bytes('encoding')))
+  t.is(hex(certificateHash(cert)), hex(c.bytes('hash')))
+  t.deepEqual(decodeCertificate(c.bytes('encoding')), cert)
+})
+
+test('proposal: sign bytes and signature', t => {
+  const p = getter('proposal')
+  const fields = { height: p.int('height'), round: p.int('round'), validRound: p.int('validRound'), blockHash: p.bytes('blockHash') }
+  const signBytes = proposalSignBytes(p.text('chainId'), fields)
+  t.is(hex(signBytes), hex(p.bytes('signBytes')))
+  t.is(hex(KEY.sign(signBytes)), hex(p.bytes('signature')))
+  t.true(verifySignature(KEY.publicKey, signBytes, p.bytes('signature')))
+})
+
+test('merkle: root, inclusion proof and empty root', t => {
+  const m = getter('merkle')
+  const leaves = m.list('leaves')
+  t.is(hex(merkleRoot(leaves)), hex(m.bytes('root')))
+  const i = m.int('index')
+  const path = inclusionProof(leaves.map(leafHash), i)
+  t.deepEqual(path.map(hex), m.list('path').map(hex))
+  t.true(verifyInclusion(leafHash(leaves[i]), i, leaves.length, m.list('path'), m.bytes('root')))
+  t.is(hex(EMPTY_ROOT), hex(m.bytes('emptyRoot')))
+  t.true(bytesEqual(merkleRoot([]), m.bytes('emptyRoot')))
+})
