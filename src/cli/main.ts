@@ -5,6 +5,7 @@ import { initCommand } from './commands/init.ts'
 import { startCommand } from './commands/start.ts'
 import { clientCommands } from './commands/client.ts'
 import { verifyCommand } from './commands/verify.ts'
+import { proofCommand } from './commands/proof.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
@@ -18,5 +19,6 @@ initCommand(program)
 startCommand(program)
 clientCommands(program)
 verifyCommand(program)
+proofCommand(program)
 
 await program.parseAsync(process.argv)

@@ -1,0 +1,24 @@
+import { readFile } from 'node:fs/promises'
+import type { Command } from 'commander'
+import { Genesis } from '../../chain/genesis.ts'
+import { verifyRecordProof } from '../../audit/proof-verify.ts'
+import { MedledgerError } from '../../errors.ts'
+import { action, printJson } from '../output.ts'
+
+export function proofCommand (program: Command): void {
+  const proof = program.command('proof').description('record proofs')
+  proof.command('verify')
+    .description('check a record proof offline against a genesis file (exit 0 only if it holds)')
+    .requiredOption('--genesis <file>', 'the genesis file you trust')
+    .argument('<proof>', 'proof JSON file (from `medledger get` or GET /v1/records/:id/proof)')
+    .action(action(async (file: string, o: { genesis: string }) => {
+      const genesis = await Genesis.load(o.genesis)
+      let json: unknown
+      try {
+        json = JSON.parse(await readFile(file, 'utf8'))
+      } catch (err) {
+        throw new MedledgerError('PROOF_INVALID', `cannot read ${file} as JSON: ${(err as Error).message}`)
+      }
+      printJson({ valid: true, ...verifyRecordProof(json, genesis) })
+    }))
+}
