@@ -2,11 +2,20 @@ import type { ProposalHeader, Vote } from '../chain/types.ts'
 import { bytesEqual, toHex } from '../encoding/bytes.ts'
 
 /**
- * The message log of one height, split by round (the paper keeps "a local message log" and
- * evaluates its upon rules against it). Only the first message of each validator for a
- * (round, type) counts; a later different one is equivocation and is returned to the caller
- * for evidence, never counted. Votes are keyed by validator index in the height's set.
+ * The message log of one height, split by round. The paper evaluates its upon rules against "a
+ * local message log" holding every message received, and counts "2f+1 ⟨PREVOTE, h, r, id(v)⟩" as
+ * distinct senders of a prevote for v. So a validator that equivocates counts towards each value
+ * it voted for: counting only its first vote would let it hide a polka from the honest nodes that
+ * happened to receive its other vote first, and the ones locked on that polka could then never
+ * win them over (a liveness failure the simulation found). This stays safe: two 2f+1 sets
+ * intersect in f+1 validators, at least one of them honest, and an honest one never votes twice.
+ *
+ * Memory stays bounded: each validator's first vote per (round, type) is always kept, plus at
+ * most MAX_EXTRA_VALUES further values; a round keeps at most MAX_PROPOSALS distinct proposals.
  */
+
+export const MAX_EXTRA_VALUES = 8
+export const MAX_PROPOSALS = 8
 
 const NIL_KEY = 'nil'
 
@@ -22,38 +31,45 @@ export function sameValue (a: Uint8Array | null, b: Uint8Array | null): boolean 
 export type AddResult =
   | { kind: 'added' }
   | { kind: 'duplicate' }
-  | { kind: 'conflict', first: Vote }
+  /** A second value from the same validator: equivocation. `counted` says whether it was kept. */
+  | { kind: 'conflict', first: Vote, counted: boolean }
 
-/** The votes of one type in one round, with a running count per value for the 2f+1 rules. */
+/** The votes of one type in one round, counted per value by distinct validators. */
 export class VoteTally {
-  private readonly byValidator = new Map<number, Vote>()
-  private readonly counts = new Map<string, number>()
+  private readonly first = new Map<number, Vote>()
+  private readonly byValue = new Map<string, Map<number, Vote>>()
+  private readonly extraValues = new Map<number, number>()
 
   add (validatorIndex: number, vote: Vote): AddResult {
-    const first = this.byValidator.get(validatorIndex)
-    if (first !== undefined) {
-      return sameValue(first.blockHash, vote.blockHash) ? { kind: 'duplicate' } : { kind: 'conflict', first }
-    }
-    this.byValidator.set(validatorIndex, vote)
     const key = valueKey(vote.blockHash)
-    this.counts.set(key, (this.counts.get(key) ?? 0) + 1)
-    return { kind: 'added' }
+    let voters = this.byValue.get(key)
+    if (voters?.has(validatorIndex) === true) return { kind: 'duplicate' }
+    const first = this.first.get(validatorIndex)
+    if (first !== undefined) {
+      const extra = this.extraValues.get(validatorIndex) ?? 0
+      if (extra >= MAX_EXTRA_VALUES) return { kind: 'conflict', first, counted: false }
+      this.extraValues.set(validatorIndex, extra + 1)
+    } else {
+      this.first.set(validatorIndex, vote)
+    }
+    if (voters === undefined) { voters = new Map(); this.byValue.set(key, voters) }
+    voters.set(validatorIndex, vote)
+    return first === undefined ? { kind: 'added' } : { kind: 'conflict', first, counted: true }
   }
 
-  /** Validators whose counted vote is for `hash` (null: nil). */
+  /** Distinct validators that voted for `hash` (null: nil). */
   count (hash: Uint8Array | null): number {
-    return this.counts.get(valueKey(hash)) ?? 0
+    return this.byValue.get(valueKey(hash))?.size ?? 0
   }
 
-  /** Validators with any counted vote: the paper's "2f+1 ⟨..., *⟩". */
+  /** Distinct validators with any vote: the paper's "2f+1 ⟨..., *⟩". */
   get total (): number {
-    return this.byValidator.size
+    return this.first.size
   }
 
+  /** One vote per validator that voted for `hash`. */
   votesFor (hash: Uint8Array): Vote[] {
-    const out: Vote[] = []
-    for (const v of this.byValidator.values()) if (v.blockHash !== null && bytesEqual(v.blockHash, hash)) out.push(v)
-    return out
+    return [...(this.byValue.get(valueKey(hash))?.values() ?? [])]
   }
 }
 
@@ -64,7 +80,8 @@ export interface StoredProposal {
 
 /** Everything received for one round of the current height. */
 export class RoundMessages {
-  proposal: StoredProposal | undefined = undefined
+  /** The round proposer's proposals, first first; more than one only if it equivocated. */
+  readonly proposals: StoredProposal[] = []
   readonly prevotes = new VoteTally()
   readonly precommits = new VoteTally()
   /** Validators with any message in this round: the paper's f+1 round-skip rule (line 55) counts them. */

@@ -3,7 +3,7 @@ import { oneHonest, proposerIndex, quorum } from '../chain/quorum.ts'
 import { bytesCompare, bytesEqual, toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { duration, validateTimeouts, type TimeoutConfig, type TimeoutKind } from './timeouts.ts'
-import { RoundMessages, sameValue } from './state-machine-log.ts'
+import { MAX_PROPOSALS, RoundMessages, sameValue } from './state-machine-log.ts'
 import {
   ConsensusErrorCode,
   type ConsensusInput,
@@ -27,17 +27,24 @@ export * from './state-machine-types.ts'
  * valid(v), signs what this machine asks it to sign, feeds its own signed messages back as inputs
  * (the paper's broadcast reaches the sender too), and delivers the timeouts it schedules.
  *
- * Where this departs from the pseudocode, and why (each is safe: it only adds prevotes for nil or
- * round changes, which the paper's safety argument never depends on):
+ * Where this departs from, or makes concrete, the pseudocode, and why it stays safe:
  * - The proposer also schedules timeoutPropose (L21 schedules it for the others only). The paper's
  *   broadcast is instantaneous; here the caller builds, signs and feeds back the block, which can
  *   fail (a double-sign guard refusing after a restart, a failing mempool), and without the
- *   timeout the proposer would then wait in the propose step for ever.
+ *   timeout the proposer would then wait in the propose step for ever. It only adds a nil prevote.
  * - Memory is bounded: messages more than maxRoundsAhead rounds ahead are not stored; f+1
  *   validators whose highest message lies beyond that window move us to the (f+1)-th highest of
- *   those rounds (L55 applied to "a message in round >= r" rather than "in round r").
+ *   those rounds (L55 applied to "a message in round >= r" rather than "in round r"). Round
+ *   changes never matter to safety.
+ * - Equivocation: a second different vote (or proposal) of one validator for one (h, r, type)
+ *   gives one evidence output, and is counted towards its own value as the paper's message log
+ *   would (state-machine-log.ts says why counting only the first vote loses liveness and why
+ *   counting both is safe), up to a bound per validator.
  * - Decision (L49-54) stops the machine for that height; the caller calls startHeight(h+1) with
  *   the validator set in force there (L52-54 as a separate call, so the set can change).
+ * - A restart restores lockedRound/lockedValue/validRound/validValue and restarts the persisted
+ *   round at its propose step (see startHeight); the caller's double-sign guard refuses anything
+ *   that conflicts with what was signed before the crash.
  */
 export class ConsensusStateMachine {
   private readonly self: Uint8Array | null
@@ -161,11 +168,14 @@ export class ConsensusStateMachine {
     if (!bytesEqual(p.proposer, this.validators[idx])) return
     if (p.round > this.r + this.maxRoundsAhead) { this.noteFarRound(idx, p.round, out); return }
     const rm = this.roundMessages(p.round)
-    if (rm.proposal !== undefined) {
-      if (!bytesEqual(rm.proposal.header.blockHash, p.blockHash)) this.giveEvidence(`p:${p.round}`, { kind: 'proposal', a: rm.proposal.header, b: p }, out)
-      return
+    if (rm.proposals.some(x => bytesEqual(x.header.blockHash, p.blockHash))) return // duplicate
+    if (rm.proposals.length > 0) {
+      // A second block from one proposer for one (h, r): evidence. Kept too (bounded): the paper's
+      // log holds every message, and L36/L49 may need the proposal others acted on.
+      this.giveEvidence(`p:${p.round}`, { kind: 'proposal', a: rm.proposals[0].header, b: p }, out)
+      if (rm.proposals.length >= MAX_PROPOSALS) return
     }
-    rm.proposal = { header: p, valid }
+    rm.proposals.push({ header: p, valid })
     rm.senders.add(idx)
     this.afterMessage(p.round, out)
   }
@@ -182,7 +192,7 @@ export class ConsensusStateMachine {
     if (added.kind === 'duplicate') return
     if (added.kind === 'conflict') {
       this.giveEvidence(`v:${v.type}:${v.round}:${idx}`, { kind: 'vote', a: added.first, b: v }, out)
-      return
+      if (!added.counted) return
     }
     rm.senders.add(idx)
     this.afterMessage(v.round, out)
@@ -221,10 +231,11 @@ export class ConsensusStateMachine {
   /** L49-54: PROPOSAL(h, r, v, *) from proposer(h, r) and 2f+1 PRECOMMIT(h, r, id(v)), in any round r. */
   private tryDecide (round: number, out: ConsensusOutput[]): boolean {
     const rm = this.rounds.get(round)
-    const p = rm?.proposal
-    if (rm === undefined || p === undefined) return false
-    if (rm.precommits.count(p.header.blockHash) < quorum(this.validators.length)) return false
-    if (!p.valid) return false // L50: if valid(v)
+    if (rm === undefined) return false
+    const q = quorum(this.validators.length)
+    // L50: if valid(v); an invalid v with a quorum of precommits means more than f are faulty
+    const p = rm.proposals.find(x => x.valid && rm.precommits.count(x.header.blockHash) >= q)
+    if (p === undefined) return false
     this.decided = true // L51
     out.push({ type: 'commit', height: this.h, round, blockHash: p.header.blockHash, precommits: rm.precommits.votesFor(p.header.blockHash) })
     return true
@@ -239,29 +250,32 @@ export class ConsensusStateMachine {
     const n = this.validators.length
     const q = quorum(n)
     const rm = this.rounds.get(this.r)
-    const proposal = rm?.proposal
+    const proposals = rm?.proposals ?? []
     const prevotes = rm?.prevotes
-    if (this.s === 'propose' && proposal !== undefined) {
-      const { blockHash: v, validRound: vr } = proposal.header
-      if (vr === -1) {
-        // L22-27
-        const accept = proposal.valid && (this.lockedRound === -1 || sameValue(this.lockedValue, v))
-        this.vote(VoteType.PREVOTE, accept ? v : null, out)
-        this.s = 'prevote'
-        return true
-      }
-      if (vr >= 0 && vr < this.r && (this.rounds.get(vr)?.prevotes.count(v) ?? 0) >= q) {
-        // L28-33
-        const accept = proposal.valid && (this.lockedRound <= vr || sameValue(this.lockedValue, v))
-        this.vote(VoteType.PREVOTE, accept ? v : null, out)
-        this.s = 'prevote'
-        return true
+    if (this.s === 'propose') {
+      for (const proposal of proposals) {
+        const { blockHash: v, validRound: vr } = proposal.header
+        if (vr === -1) {
+          // L22-27
+          const accept = proposal.valid && (this.lockedRound === -1 || sameValue(this.lockedValue, v))
+          this.vote(VoteType.PREVOTE, accept ? v : null, out)
+          this.s = 'prevote'
+          return true
+        }
+        if (vr >= 0 && vr < this.r && (this.rounds.get(vr)?.prevotes.count(v) ?? 0) >= q) {
+          // L28-33
+          const accept = proposal.valid && (this.lockedRound <= vr || sameValue(this.lockedValue, v))
+          this.vote(VoteType.PREVOTE, accept ? v : null, out)
+          this.s = 'prevote'
+          return true
+        }
       }
     }
-    if (!this.polkaSeen && this.s !== 'propose' && proposal !== undefined && proposal.valid && prevotes!.count(proposal.header.blockHash) >= q) {
+    const polka = this.polkaSeen || this.s === 'propose' ? undefined : proposals.find(p => p.valid && prevotes!.count(p.header.blockHash) >= q)
+    if (polka !== undefined) {
       // L36-43, for the first time in this round
       this.polkaSeen = true
-      const v = proposal.header.blockHash
+      const v = polka.header.blockHash
       if (this.s === 'prevote') {
         this.lockedValue = v
         this.lockedRound = this.r

@@ -101,16 +101,35 @@ test('a polka seen after precommitting nil sets validValue but not the lock, and
   t.deepEqual(only(next, 'propose'), [{ type: 'propose', height: 1, round: 3, validRound: 2, blockHash: v }])
 })
 
-test('the first vote of a validator counts: a later different one neither adds nor replaces', t => {
+test('an equivocating validator counts towards each value it voted for, once per value (the paper counts senders per value)', t => {
   const m = vs.machine(0)
   m.startHeight(1, vs.publicKeys)
-  feed(m, [{ proposal: vs.proposal(1, 0, v) }])
+  feed(m, [{ proposal: vs.proposal(1, 0, v) }]) // we prevote v
   feed(m, [vs.prevote(1, 1, 0, null), vs.prevote(2, 1, 0, v)])
-  // V[1] now says v: equivocation, not a third vote for v
+  // V[1] now also says v: evidence, and a second sender for v besides V[2]
   const outs = feed(m, [vs.prevote(1, 1, 0, v)])
   t.deepEqual(outs.map(o => o.type), ['evidence'])
-  t.like(m.snapshot(), { step: 'prevote', lockedRound: -1 })
-  // our own v makes 2 for v and 1 nil: no polka yet, only the prevote timeout
-  t.deepEqual(feed(m, [vs.prevote(0, 1, 0, v)]).map(o => o.type), ['schedule'])
-  t.deepEqual(only(feed(m, [vs.prevote(3, 1, 0, v)]), 'vote'), [{ type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: v }])
+  t.deepEqual(feed(m, [vs.prevote(1, 1, 0, v), vs.prevote(1, 1, 0, null)]), [], 'repeats of either vote change nothing')
+  // our own v makes three senders for v: a polka. (V[1] counts once towards "any" for L34.)
+  t.deepEqual(only(feed(m, [vs.prevote(0, 1, 0, v)]), 'vote'), [{ type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: v }])
+})
+
+test('a polka that includes an equivocator\'s second vote still unlocks a node that got its first vote (seed 10 of the simulation)', t => {
+  // Round 0, height 1, Byzantine proposer V[1]: it sends block a to us (V[0]) and block b to V[2] and V[3],
+  // and prevotes a to us, b to them. V[2] and V[3] lock b. We can only follow them once we see its b prevote too.
+  const a = value('a')
+  const b = value('b')
+  const m = vs.machine(0)
+  m.startHeight(1, vs.publicKeys)
+  feed(m, [{ proposal: vs.proposal(1, 0, a) }, vs.prevote(1, 1, 0, a), vs.prevote(2, 1, 0, b), vs.prevote(3, 1, 0, b)])
+  m.handle({ type: 'timeout', kind: 'prevote', height: 1, round: 0 })
+  feed(m, [vs.precommit(2, 1, 0, b), vs.precommit(3, 1, 0, b), vs.precommit(1, 1, 0, null)])
+  m.handle({ type: 'timeout', kind: 'precommit', height: 1, round: 0 })
+  // round 1: V[2] proposes b with validRound 0; with only two b prevotes of round 0 we cannot accept it
+  t.is(m.round, 1)
+  t.deepEqual(feed(m, [{ proposal: vs.proposal(1, 1, b, 0) }]), [])
+  // gossip brings V[1]'s other prevote of round 0: evidence, and the proof of lock is complete
+  const outs = feed(m, [vs.prevote(1, 1, 0, b)])
+  t.deepEqual(outs.map(o => o.type), ['evidence', 'vote'])
+  t.deepEqual(only(outs, 'vote'), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 1, blockHash: b }])
 })

@@ -4,6 +4,7 @@ import { proposalSignBytes, voteSignBytes } from '../../../src/chain/hashing.ts'
 import { verifySignature } from '../../../src/crypto/ed25519.ts'
 import { isMedledgerError } from '../../../src/errors.ts'
 import { ConsensusErrorCode, ConsensusStateMachine } from '../../../src/consensus/state-machine.ts'
+import { MAX_EXTRA_VALUES, MAX_PROPOSALS } from '../../../src/consensus/state-machine-log.ts'
 import { signVote, TEST_CHAIN_ID, testKey } from '../../helpers/fixtures.ts'
 import { feed, only, TIMEOUTS, value, Validators } from './helpers.ts'
 
@@ -106,7 +107,7 @@ test('conflicting votes give one piece of evidence, verifiable with the public k
   t.deepEqual(only(feed(m, [vs.prevote(3, 1, 1, v), vs.prevote(3, 1, 1, w)]), 'evidence').length, 1)
 })
 
-test('two proposals of the round\'s proposer give proposal evidence; the first one counts', t => {
+test('two proposals of the round\'s proposer give proposal evidence; both stay in the log (L36 may need either)', t => {
   const m = vs.machine(0)
   m.startHeight(1, vs.publicKeys)
   const a = vs.proposal(1, 0, v)
@@ -114,10 +115,43 @@ test('two proposals of the round\'s proposer give proposal evidence; the first o
   const first = feed(m, [{ proposal: a }])
   t.deepEqual(only(first, 'vote'), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 0, blockHash: v }])
   t.deepEqual(feed(m, [{ proposal: b }]), [{ type: 'evidence', evidence: { kind: 'proposal', a, b } }])
-  t.deepEqual(feed(m, [{ proposal: a }, { proposal: b }]), [])
+  t.deepEqual(feed(m, [{ proposal: a }, { proposal: b }]), [], 'no second prevote, no second evidence')
   for (const x of [a, b]) t.true(verifySignature(vs.publicKeys[1], proposalSignBytes(TEST_CHAIN_ID, x), x.signature))
-  // w never becomes the round's proposal: its polka does not lock
-  t.deepEqual(only(feed(m, [vs.prevote(1, 1, 0, w), vs.prevote(2, 1, 0, w), vs.prevote(3, 1, 0, w)]), 'vote'), [])
+  // the others saw w first and prevoted it: with proposal w in our log, their polka locks w (L36)
+  const outs = feed(m, [vs.prevote(1, 1, 0, w), vs.prevote(2, 1, 0, w), vs.prevote(3, 1, 0, w)])
+  t.deepEqual(only(outs, 'vote'), [{ type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: w }])
+  t.like(m.snapshot(), { lockedRound: 0, lockedHash: w })
+  // and their precommits decide w
+  const pcs = [vs.precommit(1, 1, 0, w), vs.precommit(2, 1, 0, w), vs.precommit(3, 1, 0, w)]
+  t.deepEqual(only(feed(m, pcs), 'commit'), [{ type: 'commit', height: 1, round: 0, blockHash: w, precommits: pcs }])
+})
+
+test('memory stays bounded against a spamming equivocator: its first vote plus MAX_EXTRA_VALUES values, MAX_PROPOSALS proposals', t => {
+  const m = vs.machine(0)
+  m.startHeight(1, vs.publicKeys)
+  const junk = Array.from({ length: MAX_EXTRA_VALUES + 5 }, (_, i) => value(`junk-${i}`))
+  const outs = feed(m, junk.map(h => vs.prevote(3, 1, 0, h)))
+  t.is(only(outs, 'evidence').length, 1)
+  // a value beyond the bound is not counted: with V[1] and V[2] it makes no polka
+  const late = junk[junk.length - 1]
+  feed(m, [{ proposal: vs.proposal(1, 0, late) }, vs.prevote(1, 1, 0, late), vs.prevote(2, 1, 0, late)])
+  t.is(m.step, 'prevote')
+  // a value within the bound is: V[3]'s second value plus V[1] and V[2] make a polka
+  const m2 = vs.machine(0)
+  m2.startHeight(1, vs.publicKeys)
+  feed(m2, junk.slice(0, MAX_EXTRA_VALUES + 1).map(h => vs.prevote(3, 1, 0, h)))
+  const kept = junk[MAX_EXTRA_VALUES]
+  const polka = feed(m2, [{ proposal: vs.proposal(1, 0, kept) }, vs.prevote(1, 1, 0, kept), vs.prevote(2, 1, 0, kept)])
+  t.deepEqual(only(polka, 'vote').map(o => o.voteType), [VoteType.PREVOTE, VoteType.PRECOMMIT])
+  // proposals: a proposer's blocks beyond MAX_PROPOSALS are dropped (one evidence in all)
+  const m3 = vs.machine(0)
+  m3.startHeight(1, vs.publicKeys)
+  m3.handle({ type: 'timeout', kind: 'propose', height: 1, round: 0 })
+  const many = junk.map(h => ({ proposal: vs.proposal(1, 0, h) }))
+  t.is(only(feed(m3, many), 'evidence').length, 1)
+  const dropped = junk[MAX_PROPOSALS]
+  const noPolka = feed(m3, [vs.prevote(1, 1, 0, dropped), vs.prevote(2, 1, 0, dropped), vs.prevote(3, 1, 0, dropped)])
+  t.deepEqual(only(noPolka, 'vote'), [])
 })
 
 test('messages the machine must ignore: other heights, non-validators, wrong proposer, malformed', t => {
