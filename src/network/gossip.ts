@@ -24,6 +24,9 @@ export interface GossipModules {
   onInvalid: (peerId: string, reason: string) => void
 }
 
+/** Messages handed to the application and not yet judged; beyond this new ones are ignored. */
+const MAX_IN_FLIGHT = 8_192
+
 const VERDICT: Record<Verdict, TopicValidatorResult> = {
   accept: TopicValidatorResult.Accept,
   ignore: TopicValidatorResult.Ignore,
@@ -42,6 +45,8 @@ export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
   readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0 }
+  private inFlight = 0
+  private lastShedLog = 0
   private readonly listener = (evt: CustomEvent<GossipsubMessage>): void => { void this.onMessage(evt.detail) }
 
   constructor (opts: GossipOptions, private readonly modules: GossipModules) {
@@ -100,11 +105,19 @@ export class Gossip {
     this.stats.received++
     let verdict: Verdict
     let reason = ''
-    if (!this.modules.admit(peer)) {
+    if (this.inFlight >= MAX_IN_FLIGHT) {
+      // [IGNORE] Overload: the application is this far behind; shed rather than queue without bound.
+      verdict = 'ignore'
+      if (Date.now() - this.lastShedLog > 1_000) {
+        this.lastShedLog = Date.now()
+        this.modules.logger.warn({ inFlight: this.inFlight }, 'gossip validation overloaded: ignoring new messages')
+      }
+    } else if (!this.modules.admit(peer)) {
       // [REJECT] A peer that is no longer allowed (its connection is being closed).
       verdict = 'reject'
       reason = 'peer not allowed'
     } else {
+      this.inFlight++
       try {
         if (msg.topic === this.topics.batches) {
           verdict = await this.modules.handlers.onBatch(decodeBatch(msg.data), msg.data, peer)
@@ -124,6 +137,8 @@ export class Gossip {
           verdict = 'ignore'
           this.modules.logger.error({ peer, topic: msg.topic, err: (err as Error).message }, 'gossip handler failed')
         }
+      } finally {
+        this.inFlight--
       }
     }
     this.stats[verdict === 'accept' ? 'accepted' : verdict === 'ignore' ? 'ignored' : 'rejected']++

@@ -83,6 +83,10 @@ function gossipOptions (): Parameters<typeof gossipsub>[0] {
     Dout: 2,
     Dlazy: 6,
     heartbeatInterval: 700,
+    // asyncValidation forwards a message only while it is in the message cache: keep it ~7 s so a
+    // burst queued behind signature verification still propagates.
+    mcacheLength: 10,
+    mcacheGossip: 3,
     maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
     // Every peer of a permissioned network may sit behind one NAT address or on one host (devnet):
     // the IP colocation penalty would only hurt honest peers here.

@@ -44,7 +44,14 @@ export async function requestResponse (x: Exchange): Promise<Uint8Array> {
 export async function readRequest (stream: Stream, maxBytes: number, timeoutMs: number): Promise<{ request: Uint8Array, respond: (response: Uint8Array) => Promise<void> }> {
   const signal = AbortSignal.timeout(timeoutMs)
   const lp = lpStream(stream, frameLimits(maxBytes))
-  const request = (await lp.read({ signal })).subarray()
+  let request: Uint8Array
+  try {
+    request = (await lp.read({ signal })).subarray()
+  } catch (err) {
+    // An oversize or malformed frame is the requester breaking the protocol; a timeout is not.
+    if (FRAME_ERRORS.has((err as Error)?.name)) throw new NetworkError(NetworkErrorCode.BAD_REQUEST, `${stream.protocol}: ${(err as Error).message}`)
+    throw err
+  }
   return {
     request,
     respond: async (response) => {
@@ -53,6 +60,8 @@ export async function readRequest (stream: Stream, maxBytes: number, timeoutMs: 
     }
   }
 }
+
+const FRAME_ERRORS = new Set(['InvalidDataLengthError', 'InvalidDataLengthLengthError', 'InvalidMessageLengthError', 'StreamBufferError'])
 
 export function frameLimits (maxBytes: number): { maxDataLength: number, maxBufferSize: number } {
   // The buffer holds the varint length prefix (at most 10 bytes) besides the frame.
@@ -68,7 +77,7 @@ function asNoResponse (err: unknown, x: Exchange): NetworkError {
   const e = err as Error
   const unsupported = e?.name === 'UnsupportedProtocolError'
   // Too large a frame is the peer breaking the protocol; a timeout or reset may be the network.
-  const tooLarge = e?.name === 'InvalidDataLengthError' || e?.name === 'StreamBufferError'
+  const tooLarge = FRAME_ERRORS.has(e?.name)
   return new NetworkError(
     tooLarge ? NetworkErrorCode.BAD_RESPONSE : NetworkErrorCode.NO_RESPONSE,
     `${x.protocol} to ${x.peerId}: ${e?.name ?? 'Error'}: ${e?.message ?? String(err)}`,
