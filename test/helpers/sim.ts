@@ -1,0 +1,466 @@
+import { mkdtemp, readFile, rm, writeFile, appendFile } from 'node:fs/promises'
+import { readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import type { ExecutionContext } from 'ava'
+import { createDevnet, type DevnetLayout, type DevnetSpec } from '../../src/devnet/setup.ts'
+import { Daemon, BIN } from '../../src/devnet/daemon.ts'
+import { FAST_CONSENSUS, waitFor } from './devnet.ts'
+
+const exec = promisify(execFile)
+
+/**
+ * The fault-injection simulation's toolkit (test/sim): a network of real daemon processes that
+ * can be killed, frozen and restarted, a load generator that remembers every acknowledged record,
+ * the checks every scenario ends with, and the run report.
+ */
+
+/** True in the full-length run (`npm run test:sim`); the default is the short form `npm test` runs. */
+export const LONG = process.env.MEDLEDGER_SIM_LONG === '1'
+
+/** Picks the short or the long value. */
+export function len<T> (short: T, long: T): T {
+  return LONG ? long : short
+}
+
+export const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
+
+export interface NodeStatus { height: number, headHash: string | null, peers: number, round: number, mempool?: { batches: number, records: number } }
+
+export interface SimSpec {
+  validators?: number
+  observers?: number
+  heartbeatMs?: number
+  consensus?: DevnetSpec['consensus']
+  /** Extra `start` arguments per node index, e.g. { 0: ['--set', 'consensus.byzantine=true'] }. */
+  extraArgs?: Record<number, string[]>
+  /** Called after the homes exist and before any daemon starts (e.g. to rewrite config.toml). */
+  beforeStart?: (layout: DevnetLayout) => Promise<void>
+}
+
+/** A network of daemon processes under test, with the fault operations the scenarios use. */
+export class SimNet {
+  readonly daemons: Daemon[]
+  /** Daemons the load generator may use: started and neither killed nor frozen. */
+  readonly up = new Set<Daemon>()
+  readonly frozen = new Set<Daemon>()
+  faults = 0
+
+  constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}) {
+    this.daemons = layout.nodes.map((n, i) => new Daemon(n, extraArgs[i] ?? []))
+  }
+
+  get validators (): Daemon[] { return this.daemons.filter(d => d.node.role === 'validator') }
+  get observers (): Daemon[] { return this.daemons.filter(d => d.node.role === 'observer') }
+  get dir (): string { return this.layout.dir }
+
+  static async start (t: ExecutionContext, spec: SimSpec = {}): Promise<SimNet> {
+    const dir = await mkdtemp(join(tmpdir(), 'medledger-sim-'))
+    const nv = spec.validators ?? 4
+    const no = spec.observers ?? 0
+    const names = ['hospital-a', 'hospital-b', 'hospital-c', 'ministry', 'hospital-d', 'hospital-e', 'hospital-f']
+    const layout = await createDevnet({
+      dir,
+      validators: Array.from({ length: nv }, (_, i) => names[i] ?? `validator-${i}`),
+      observers: Array.from({ length: no }, (_, i) => `regulator-${i}`),
+      heartbeatMs: spec.heartbeatMs ?? 3000,
+      consensus: { ...FAST_CONSENSUS, ...spec.consensus }
+    })
+    await spec.beforeStart?.(layout)
+    const net = new SimNet(t, layout, spec.extraArgs)
+    t.teardown(async () => {
+      for (const d of net.frozen) d.proc?.kill('SIGCONT')
+      await Promise.all(net.daemons.map(async d => await d.stop('SIGKILL')))
+      if (t.passed && process.env.MEDLEDGER_SIM_KEEP !== '1') await rm(dir, { recursive: true, force: true })
+      else console.error(`medledger sim: kept ${dir} (node logs in <home>/node.log)`)
+    })
+    t.log(`devnet in ${dir}: ${nv} validators, ${no} observers`)
+    for (const d of net.daemons) net.launch(d)
+    await Promise.all(net.daemons.map(async d => await net.waitApi(d)))
+    return net
+  }
+
+  private launch (d: Daemon): void {
+    d.start()
+    this.up.add(d)
+  }
+
+  /** Resolves once the daemon's API answers /v1/status. */
+  async waitApi (d: Daemon, timeoutMs = 60_000): Promise<NodeStatus> {
+    return await waitFor(`${d.node.name} API`, async () => {
+      if (!d.running) throw new Error(`${d.node.name} exited (code ${d.proc?.exitCode}, signal ${d.proc?.signalCode}); see ${d.node.home}/node.log`)
+      return await status(d)
+    }, timeoutMs, 100)
+  }
+
+  /** kill -9. */
+  async kill (d: Daemon): Promise<void> {
+    this.up.delete(d)
+    this.faults++
+    await d.stop('SIGKILL')
+  }
+
+  async restart (d: Daemon): Promise<NodeStatus> {
+    if (d.running) throw new Error(`${d.node.name} is still running`)
+    this.launch(d)
+    return await this.waitApi(d)
+  }
+
+  /** SIGSTOP: the process and its sockets stay, but it answers nothing. */
+  freeze (d: Daemon): void {
+    this.up.delete(d)
+    this.frozen.add(d)
+    this.faults++
+    d.proc?.kill('SIGSTOP')
+  }
+
+  thaw (d: Daemon): void {
+    d.proc?.kill('SIGCONT')
+    this.frozen.delete(d)
+    this.up.add(d)
+  }
+
+  async statuses (daemons: Daemon[] = this.daemons): Promise<Array<NodeStatus | undefined>> {
+    return await Promise.all(daemons.map(async d => this.frozen.has(d) ? undefined : await status(d)))
+  }
+
+  /** The highest height any of these daemons reports (0 when none answers). */
+  async maxHeight (daemons: Daemon[] = this.daemons): Promise<number> {
+    return Math.max(0, ...(await this.statuses(daemons)).map(s => s?.height ?? 0))
+  }
+
+  async minHeight (daemons: Daemon[] = this.daemons): Promise<number> {
+    return Math.min(...(await this.statuses(daemons)).map(s => s?.height ?? 0))
+  }
+
+  /** Waits until every one of `daemons` reports at least `height`. */
+  async waitHeight (height: number, daemons: Daemon[] = this.daemons, timeoutMs = 60_000): Promise<void> {
+    await waitFor(`height ${height} on ${daemons.map(d => d.node.name).join(', ')}`, async () => (await this.minHeight(daemons)) >= height, timeoutMs)
+  }
+
+  /** Waits until the daemons report one head (same height and hash) at one moment; returns it. */
+  async waitEqualHeads (daemons: Daemon[] = this.daemons, timeoutMs = 60_000, minHeight = 0): Promise<NodeStatus> {
+    let last: Array<NodeStatus | undefined> = []
+    try {
+      return await waitFor('equal heads', async () => {
+        last = await this.statuses(daemons)
+        const first = last[0]
+        if (first === undefined || first.height < minHeight) return undefined
+        return last.every(s => s !== undefined && s.height === first.height && s.headHash === first.headHash) ? first : undefined
+      }, timeoutMs, 150)
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${daemons.map((d, i) => `${d.node.name}=${last[i]?.height ?? '?'}/${last[i]?.headHash?.slice(0, 12) ?? '?'}`).join(' ')}`)
+    }
+  }
+
+  /** Resident set size of the daemon's process in KiB (Linux /proc), undefined when it is not running. */
+  rssKiB (d: Daemon): number | undefined {
+    const pid = d.proc?.pid
+    if (pid === undefined || !d.running) return undefined
+    try {
+      const m = /VmRSS:\s+(\d+)\s+kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+      return m === null ? undefined : Number(m[1])
+    } catch {
+      return undefined
+    }
+  }
+
+  /** Log lines of a node at pino level >= `minLevel` (50 = error, 60 = fatal). */
+  async logLines (d: Daemon, minLevel = 50): Promise<string[]> {
+    const text = await readFile(join(d.node.home, 'node.log'), 'utf8').catch(() => '')
+    return text.split('\n').filter(line => {
+      try {
+        return (JSON.parse(line) as { level?: number }).level! >= minLevel
+      } catch {
+        // Non-JSON output (a stack trace printed by the CLI) counts as an error line.
+        return line.trim() !== ''
+      }
+    })
+  }
+
+  /** Rewrites one key of a node's config.toml (value in TOML syntax). */
+  static async setConfig (home: string, key: string, tomlValue: string): Promise<void> {
+    const file = join(home, 'config.toml')
+    const text = await readFile(file, 'utf8')
+    const re = new RegExp(`^${key} = .*$`, 'm')
+    if (!re.test(text)) throw new Error(`no ${key} in ${file}`)
+    await writeFile(file, text.replace(re, `${key} = ${tomlValue}`))
+  }
+}
+
+export async function status (d: Daemon): Promise<NodeStatus | undefined> {
+  return await d.status() as NodeStatus | undefined
+}
+
+// ------------------------------------------------------------------------------------ load
+
+export interface SubmittedRecord { type: string, subject: string, contentType: string, payload: string, timestamp: number }
+
+export interface LoadOptions {
+  /** Concurrent submitters. */
+  workers?: number
+  /** Records per request (one signed batch). */
+  batch?: number
+  /** Client-side limit on one wait=final request; an aborted request's records are not acknowledged. */
+  requestTimeoutMs?: number
+  /** Pause between a worker's requests (steady, lighter load for the soak). */
+  pauseMs?: number
+}
+
+/**
+ * Submits records with wait=final to the live validators and remembers every acknowledged record
+ * (HTTP 200, final on the node that answered). Errors (a node going down mid-request, 504 while
+ * there is no quorum, refused connections) are counted, never fatal.
+ */
+export class LoadGen {
+  readonly acked = new Map<string, SubmittedRecord>()
+  readonly errors = new Map<string, number>()
+  /** Acknowledgement times (ms since epoch), one entry per acknowledged record. */
+  readonly ackTimes: number[] = []
+  requests = 0
+  private seq = 0
+  private stopping = false
+  private workers: Array<Promise<void>> = []
+  private readonly tag = randomBytes(4).toString('hex')
+  private readonly opts: Required<LoadOptions>
+  maxAckedHeight = 0
+
+  constructor (private readonly targets: () => Daemon[], opts: LoadOptions = {}) {
+    this.opts = { workers: 4, batch: 2, requestTimeoutMs: 30_000, pauseMs: 0, ...opts }
+  }
+
+  start (): this {
+    this.stopping = false
+    for (let w = 0; w < this.opts.workers; w++) this.workers.push(this.worker())
+    return this
+  }
+
+  /** Stops submitting and waits for every request in flight to settle. */
+  async stop (): Promise<void> {
+    this.stopping = true
+    await Promise.all(this.workers)
+    this.workers = []
+  }
+
+  /** Acknowledged records per second between two times. */
+  rate (from: number, to: number): number {
+    const n = this.ackTimes.filter(x => x >= from && x < to).length
+    return n / Math.max(0.001, (to - from) / 1000)
+  }
+
+  ackedBetween (from: number, to: number): number {
+    return this.ackTimes.filter(x => x >= from && x < to).length
+  }
+
+  errorSummary (): string {
+    return [...this.errors].map(([k, v]) => `${k}:${v}`).join(' ') || 'none'
+  }
+
+  nextRecord (): SubmittedRecord {
+    const n = this.seq++
+    return {
+      type: 'sim.load',
+      subject: randomBytes(32).toString('hex'),
+      contentType: 'application/octet-stream',
+      payload: Buffer.concat([Buffer.from(`sim-${this.tag}-${n}-`), randomBytes(24)]).toString('base64'),
+      timestamp: Date.now()
+    }
+  }
+
+  /** One wait=final submission; resolves to the acknowledged ids or undefined. */
+  async submitOnce (d: Daemon, records: SubmittedRecord[]): Promise<string[] | undefined> {
+    this.requests++
+    try {
+      const res = await fetch(`${d.api}/v1/records?wait=final`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${d.node.token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ records }),
+        signal: AbortSignal.timeout(this.opts.requestTimeoutMs)
+      })
+      const body = await res.json() as { ids?: string[], height?: number, error?: { code: string } }
+      if (res.status === 200 && body.ids?.length === records.length) {
+        const now = Date.now()
+        body.ids.forEach((id, i) => { this.acked.set(id, records[i]); this.ackTimes.push(now) })
+        this.maxAckedHeight = Math.max(this.maxAckedHeight, body.height ?? 0)
+        return body.ids
+      }
+      this.count(`${res.status}${body.error?.code !== undefined ? `/${body.error.code}` : ''}`)
+    } catch (err) {
+      const e = err as Error & { cause?: { code?: string } }
+      this.count(e.name === 'TimeoutError' ? 'client-timeout' : (e.cause?.code ?? e.name))
+    }
+    return undefined
+  }
+
+  private count (what: string): void {
+    this.errors.set(what, (this.errors.get(what) ?? 0) + 1)
+  }
+
+  private async worker (): Promise<void> {
+    while (!this.stopping) {
+      const live = this.targets()
+      if (live.length === 0) { await sleep(100); continue }
+      const d = live[Math.floor(Math.random() * live.length)]
+      const records = Array.from({ length: this.opts.batch }, () => this.nextRecord())
+      const ids = await this.submitOnce(d, records)
+      // A failed request's records may or may not become final: only acknowledged ones are checked.
+      if (ids === undefined) {
+        await sleep(100)
+      } else if (this.opts.pauseMs > 0) {
+        await sleep(this.opts.pauseMs)
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------------------------ checks
+
+export interface CheckResult {
+  height: number
+  headHash: string
+  acked: number
+  lost: number
+  verified: Array<{ node: string, ok: boolean, height: number, records: number }>
+}
+
+interface RecordView { recordId: string, record: Record<string, unknown>, block: { header: Record<string, unknown> }, certificate: { signatures: unknown[] } }
+
+async function mapLimit<T, R> (items: T[], limit: number, fn: (x: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const i = next++
+      out[i] = await fn(items[i])
+    }
+  }))
+  return out
+}
+
+/**
+ * The checks every scenario ends with. The load stops first; then, with every daemon running:
+ * all heads equal; every acknowledged record is served by every node (so final there: a record is
+ * only served with its certificate), identical to what was submitted and in the same block
+ * everywhere; then SIGTERM (exit 0) and `medledger verify --home` on every database.
+ */
+export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadGen | undefined, opts: { nodes?: Daemon[], expectNoEvidence?: boolean } = {}): Promise<CheckResult> {
+  await load?.stop()
+  const nodes = opts.nodes ?? net.daemons
+  for (const d of nodes) t.true(d.running && !net.frozen.has(d), `${d.node.name} runs at the end of the scenario`)
+  const acked = [...(load?.acked ?? new Map<string, SubmittedRecord>())]
+  const head = await net.waitEqualHeads(nodes, 90_000, load?.maxAckedHeight ?? 0)
+  t.log(`heads equal on ${nodes.length} nodes at height ${head.height} (${head.headHash?.slice(0, 16)})`)
+
+  // Every acknowledged record, on every node, identical, final, in the same block.
+  let lost = 0
+  const problems: string[] = []
+  const quorum = Math.floor(2 * net.validators.length / 3) + 1
+  await mapLimit(acked, 8, async ([id, sent]) => {
+    const views = await Promise.all(nodes.map(async d => {
+      const res = await fetch(`${d.api}/v1/records/${id}`, { signal: AbortSignal.timeout(10_000) })
+      return { d, status: res.status, body: res.status === 200 ? await res.json() as RecordView : undefined }
+    }))
+    let missing = false
+    for (const v of views) {
+      if (v.body === undefined) { missing = true; problems.push(`${id} on ${v.d.node.name}: HTTP ${v.status}`); continue }
+      const r = v.body.record
+      const same = v.body.recordId === id && r.type === sent.type && r.subject === sent.subject && r.contentType === sent.contentType && r.payload === sent.payload && r.timestamp === sent.timestamp
+      if (!same) problems.push(`${id} on ${v.d.node.name} differs from what was submitted: ${JSON.stringify(r)}`)
+      if (v.body.certificate.signatures.length < quorum) problems.push(`${id} on ${v.d.node.name}: certificate with ${v.body.certificate.signatures.length} < ${quorum} signatures`)
+      if (JSON.stringify(v.body.block.header) !== JSON.stringify(views[0].body?.block.header)) problems.push(`${id}: ${v.d.node.name} holds it in another block than ${views[0].d.node.name}`)
+    }
+    if (missing) lost++
+  })
+  t.deepEqual(problems.slice(0, 20), [], `acknowledged records: ${problems.length} problems`)
+  t.is(lost, 0, 'no acknowledged record is lost')
+  t.log(`${acked.length} acknowledged records present and identical on ${nodes.length} nodes`)
+
+  if (opts.expectNoEvidence === true) {
+    for (const d of nodes) {
+      const ev = await (await fetch(`${d.api}/v1/evidence`)).json() as { committed: unknown[], pending: unknown[] }
+      t.is(ev.committed.length + ev.pending.length, 0, `${d.node.name}: no evidence among honest validators (no double-sign after a crash)`)
+    }
+  }
+
+  // Clean shutdown and offline verification of every database.
+  const codes = await Promise.all(nodes.map(async d => { net.up.delete(d); return await d.stop('SIGTERM') }))
+  t.deepEqual(codes, nodes.map(() => 0), 'every daemon exits 0 on SIGTERM')
+  const verified = await mapLimit(nodes, 3, async d => {
+    try {
+      const { stdout } = await exec(process.execPath, [BIN, 'verify', '--home', d.node.home, '--json'], { maxBuffer: 16 * 1024 * 1024 })
+      const r = JSON.parse(stdout) as { ok: boolean, height: number, records: number }
+      return { node: d.node.name, ok: r.ok, height: r.height, records: r.records }
+    } catch (err) {
+      const e = err as { code?: number, stdout?: string, stderr?: string }
+      t.log(`verify ${d.node.name} failed (exit ${e.code}): ${e.stdout ?? ''} ${e.stderr ?? ''}`)
+      return { node: d.node.name, ok: false, height: -1, records: -1 }
+    }
+  })
+  for (const v of verified) t.true(v.ok, `medledger verify passes on ${v.node}`)
+  const heights = new Set(verified.map(v => v.height))
+  t.is(heights.size, 1, `every database ends at one height: ${verified.map(v => `${v.node}=${v.height}`).join(' ')}`)
+  t.log(`medledger verify ok on ${verified.filter(v => v.ok).length}/${verified.length} databases (height ${verified[0]?.height}, ${verified[0]?.records} records)`)
+  return { height: head.height, headHash: head.headHash ?? '', acked: acked.length, lost, verified }
+}
+
+// ------------------------------------------------------------------------------------ report
+
+export interface ScenarioReport {
+  scenario: string
+  mode: 'short' | 'long'
+  faults: number
+  acked: number
+  lost: number
+  /** Worst time to recover after a fault, ms (undefined when not applicable). */
+  recoveryMs?: number
+  durationMs: number
+  passed?: boolean
+  notes: string[]
+}
+
+/**
+ * Appends one scenario's line to the report file named by MEDLEDGER_SIM_REPORT (JSON lines; the
+ * sim runner turns it into the summary table and JSON report) and logs it.
+ */
+export async function report (t: ExecutionContext, r: Omit<ScenarioReport, 'mode'>): Promise<void> {
+  const line: ScenarioReport = { ...r, mode: LONG ? 'long' : 'short' }
+  t.log(`report: ${JSON.stringify(line)}`)
+  const file = process.env.MEDLEDGER_SIM_REPORT
+  if (file !== undefined && file !== '') await appendFile(file, JSON.stringify(line) + '\n')
+}
+
+/** Runs `body` as a scenario: times it and writes its report line even when an assertion fails. */
+export async function scenario (t: ExecutionContext, name: string, body: (r: Omit<ScenarioReport, 'mode' | 'durationMs' | 'scenario'>) => Promise<void>): Promise<void> {
+  const started = Date.now()
+  const r = { faults: 0, acked: 0, lost: 0, notes: [] as string[], recoveryMs: undefined as number | undefined, passed: false }
+  try {
+    await body(r)
+    r.passed = t.passed
+  } catch (err) {
+    r.notes.push(`error: ${(err as Error).message}`)
+    throw err
+  } finally {
+    t.log(`${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    await report(t, { scenario: name, ...r, durationMs: Date.now() - started })
+  }
+}
+
+// ------------------------------------------------------------------------------------ randomness
+
+/** A seeded PRNG (mulberry32), so a failing run's fault schedule can be replayed with MEDLEDGER_SIM_SEED. */
+export function seededRandom (t: ExecutionContext, name: string): { next: () => number, int: (lo: number, hi: number) => number, pick: <T>(xs: T[]) => T, seed: number } {
+  const seed = process.env.MEDLEDGER_SIM_SEED !== undefined ? Number(process.env.MEDLEDGER_SIM_SEED) : randomBytes(4).readUInt32LE(0)
+  t.log(`${name}: seed ${seed} (replay with MEDLEDGER_SIM_SEED=${seed})`)
+  let a = seed >>> 0
+  const next = (): number => {
+    a = (a + 0x6D2B79F5) >>> 0
+    let x = a
+    x = Math.imul(x ^ (x >>> 15), x | 1)
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
+  }
+  return { next, seed, int: (lo, hi) => lo + Math.floor(next() * (hi - lo + 1)), pick: xs => xs[Math.floor(next() * xs.length)] }
+}

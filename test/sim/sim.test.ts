@@ -1,0 +1,12 @@
+import test from 'ava'
+import { killRestart, noQuorum, oneDown } from './scenarios/crash.ts'
+
+/**
+ * The fault-injection simulation tier (issue 7, docs/simulation.md): real daemon processes on
+ * loopback under kill -9, frozen processes, loss of quorum, a Byzantine validator, a hostile peer
+ * and fuzzed API input, each scenario ending with the same checks (helpers/sim.ts finalChecks).
+ * `npm test` runs the short form; `npm run test:sim` the full length. One devnet at a time.
+ */
+test.serial('sim 1: kill -9 of a random validator, restarted each time', killRestart)
+test.serial('sim 2: one of four validators down for a period', oneDown)
+test.serial('sim 3: two of four down (no quorum), then one back', noQuorum)
