@@ -155,8 +155,9 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   /** Replaces the allowlist (governance, observer list) and hangs up on peers no longer on it. */
   setAllowed (peerIds: string[]): void {
-    const removed = this.allowlist.set(peerIds)
+    // A peer that governance (re-)admits starts with a clean slate.
     for (const id of peerIds) if (!this.allowlist.has(id)) this.scores.unban(id)
+    const removed = this.allowlist.set(peerIds)
     if (removed.length > 0) this.log.info({ removed }, 'allowlist changed: disconnecting peers no longer allowed')
     for (const peer of this.libp2p?.getPeers() ?? []) {
       const id = peer.toString()

@@ -99,3 +99,22 @@ test.serial('setAllowed removing the observer disconnects it and keeps it out', 
   await waitFor('observer back', () => fullyConnected(nodes), 40_000)
   t.pass()
 })
+
+test.serial('a node that restarts is redialled by the others (backoff) without bootstrapping to them', async t => {
+  const keys = await makeKeys(3)
+  const genesis = makeGenesis('redial-test', keys)
+  const allowed = keys.map(k => k.peerId)
+  const nodes = await startMesh(t, keys, genesis, allowed)
+  await waitFor('full mesh', () => fullyConnected(nodes))
+  // The first node bootstrapped to nobody: the others know its address from their bootstrap list.
+  const addr = nodes[0].net.addresses[0]
+  const port = addr.split('/')[4]
+  await nodes[0].net.stop()
+  await waitFor('others see it gone', () => nodes.slice(1).every(n => !n.net.connectedPeers().includes(keys[0].peerId)))
+  await sleep(2_000)
+  const again = await startNode(t, { key: keys[0], genesis, allowed, opts: { listen: [`/ip4/127.0.0.1/tcp/${port}`] } })
+  const started = Date.now()
+  await waitFor('redialled', () => fullyConnected([again, ...nodes.slice(1)]), 40_000)
+  t.log(`redialled ${Date.now() - started} ms after the restart`)
+  t.pass()
+})
