@@ -1,15 +1,15 @@
-import { decodeBlock, decodeCertificate, decodeEvidence, encodeBlock, encodeCertificate, encodeEvidence } from '../chain/codec.ts'
-import { blockHash, evidenceHash, recordId } from '../chain/hashing.ts'
+import { decodeBlock, decodeCertificate, decodeEvidence, encodeBlock, encodeEvidence } from '../chain/codec.ts'
+import { blockHash, evidenceHash } from '../chain/hashing.ts'
 import type { Block, Certificate, Evidence, FinalizedBlock, MedRecord } from '../chain/types.ts'
-import { bytesEqual, heightFromKey, heightKey, toHex } from '../encoding/bytes.ts'
+import { heightFromKey, heightKey, toHex } from '../encoding/bytes.ts'
 import { type Buckets, ConsensusKey, MetaKey, openBuckets, RESERVED_META_KEYS, type RootDb } from './buckets.ts'
+import { checkExtends, loadHead, putBlock } from './commit.ts'
 import { StorageError, StorageErrorCode } from './errors.ts'
 import { openGuarded, type Identity } from './identity.ts'
 import { corruptAdvice, openLevel } from './open.ts'
 import {
-  compareLastSigned, decodeHead, decodeLastSigned, decodeLocation, encodeCommittedEvidence, encodeHead,
-  encodeLastSigned, encodeLocation, type Head, isValidLastSigned, type LastSigned, splitCommittedEvidence,
-  type StoredLocation
+  compareLastSigned, decodeLastSigned, decodeLocation, encodeHead, encodeLastSigned, type Head, isValidLastSigned,
+  type LastSigned, splitCommittedEvidence, type StoredLocation
 } from './values.ts'
 
 export interface ChainStoreOptions {
@@ -108,53 +108,17 @@ export class ChainStore {
       const checked: Array<{ fb: FinalizedBlock, hash: Uint8Array }> = []
       for (const fb of blocks) {
         const hash = blockHash(fb.block.header)
-        this.#checkExtends(head, fb, hash)
+        checkExtends(head, this.#identity, fb, hash)
         checked.push({ fb, hash })
         head = { height: fb.block.header.height, hash }
       }
       const batch = this.#db.batch()
-      checked.forEach(({ fb, hash }, i) => this.#putBlock(batch, fb, hash, encoded?.[i] ?? encodeBlock(fb.block)))
+      checked.forEach(({ fb, hash }, i) => putBlock(batch, this.#b, fb, hash, encoded?.[i] ?? encodeBlock(fb.block)))
       // The head pointer rides in the same batch: it can never name a block that is not there.
       batch.put(MetaKey.head, encodeHead(head as Head), { sublevel: this.#b.meta })
-      await batch.write({ sync: this.#syncCommits })
+      await this.#write(batch, this.#syncCommits, `blocks ${checked[0].fb.block.header.height}-${(head as Head).height}`)
       this.#head = head
     })
-  }
-
-  #checkExtends (head: Head | null, fb: FinalizedBlock, hash: Uint8Array): void {
-    const h = fb.block.header
-    const expected = (head?.height ?? 0) + 1
-    if (h.height !== expected) {
-      throw new StorageError(StorageErrorCode.NOT_NEXT_HEIGHT, `block at height ${h.height} does not follow the head at ${expected - 1}`, { height: h.height, expected })
-    }
-    const parent = head?.hash ?? this.#identity.genesisHash
-    if (parent !== undefined && !bytesEqual(h.parentHash, parent)) {
-      throw new StorageError(StorageErrorCode.PARENT_MISMATCH, `block ${h.height} has parent ${toHex(h.parentHash)}, the stored chain has ${toHex(parent)}`, { height: h.height })
-    }
-    if (this.#identity.chainId !== undefined && h.chainId !== this.#identity.chainId) {
-      throw new StorageError(StorageErrorCode.WRONG_CHAIN, `block ${h.height} is for chain ${h.chainId}, this database holds ${this.#identity.chainId}`, { height: h.height })
-    }
-    const c = fb.certificate
-    if (c.height !== h.height || !bytesEqual(c.blockHash, hash)) {
-      throw new StorageError(StorageErrorCode.CERTIFICATE_MISMATCH, `the certificate (height ${c.height}, block ${toHex(c.blockHash)}) is not for block ${h.height} ${toHex(hash)}`, { height: h.height })
-    }
-  }
-
-  #putBlock (batch: ReturnType<RootDb['batch']>, fb: FinalizedBlock, hash: Uint8Array, bytes: Uint8Array): void {
-    const { blocks, certificates, hashIndex, recordIndex, evidence, pendingEvidence } = this.#b
-    const height = fb.block.header.height
-    const hk = heightKey(height)
-    batch.put(hk, bytes, { sublevel: blocks })
-    batch.put(hk, encodeCertificate(fb.certificate), { sublevel: certificates })
-    batch.put(hash, hk, { sublevel: hashIndex })
-    fb.block.body.batches.forEach((rb, bi) => {
-      rb.records.forEach((r, ri) => batch.put(recordId(r), encodeLocation(height, bi, ri), { sublevel: recordIndex }))
-    })
-    for (const e of fb.block.body.evidence) {
-      const eh = evidenceHash(e)
-      batch.put(eh, encodeCommittedEvidence(height, encodeEvidence(e)), { sublevel: evidence })
-      batch.del(eh, { sublevel: pendingEvidence })
-    }
   }
 
   // ---- block reads ----
@@ -263,7 +227,17 @@ export class ChainStore {
   async #putSynced (key: string, value: Uint8Array): Promise<void> {
     const batch = this.#db.batch()
     batch.put(key, value, { sublevel: this.#b.consensus })
-    await batch.write({ sync: true })
+    await this.#write(batch, true, key)
+  }
+
+  // A failed write (disk full, I/O error) leaves the previous state: nothing of the batch applies.
+  async #write (batch: ReturnType<RootDb['batch']>, sync: boolean, what: string): Promise<void> {
+    try {
+      await batch.write({ sync })
+    } catch (err) {
+      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
+      throw new StorageError(StorageErrorCode.IO_ERROR, `writing ${what} to ${this.dir} failed: ${cause}. Check free disk space and the disk's health`, { dir: this.dir, cause })
+    }
   }
 
   async getConsensusSnapshot (): Promise<Uint8Array | undefined> {
@@ -362,23 +336,4 @@ export class ChainStore {
       }
     })
   }
-}
-
-// The head names a block that must exist with its certificate, and nothing may sit above it.
-async function loadHead (b: Buckets, dir: string, home: string): Promise<Head | null> {
-  const raw = await b.meta.get(MetaKey.head)
-  const fail = (what: string) => new StorageError(StorageErrorCode.CORRUPT, `${corruptAdvice(dir, home)} (${what})`, { dir, cause: what })
-  let head: Head | null = null
-  if (raw !== undefined) {
-    try { head = decodeHead(raw) } catch (err) { throw fail((err as Error).message) }
-  }
-  const height = head?.height ?? 0
-  const [block, cert, above] = await Promise.all([
-    height === 0 ? undefined : b.blocks.get(heightKey(height)),
-    height === 0 ? undefined : b.certificates.get(heightKey(height)),
-    b.blocks.keys({ gt: heightKey(height), limit: 1 }).all()
-  ])
-  if (height > 0 && (block === undefined || cert === undefined)) throw fail(`the head block ${height} or its certificate is missing`)
-  if (above.length > 0) throw fail(`block ${heightFromKey(above[0])} is stored above the head ${height}`)
-  return head
 }

@@ -34,7 +34,8 @@ function openError (err: unknown, dir: string, home: string): StorageError {
       `another medledger process is using ${dir} (the database is locked). Stop that process first, ` +
       'or give this one its own --home', meta)
   }
-  if (code === 'LEVEL_IO_ERROR') {
+  // LevelDB's own I/O failures, and Node's (classic-level creates the directory with fs.mkdir).
+  if (code === 'LEVEL_IO_ERROR' || (code !== undefined && /^E[A-Z]+$/.test(code))) {
     return new StorageError(StorageErrorCode.IO_ERROR,
       `cannot open the ledger database in ${dir}: ${detail}. Check that the path is a directory this ` +
       'user can read and write and that the disk is not full', meta)
