@@ -67,8 +67,14 @@ export class ChainStore {
       const b = openBuckets(db)
       const identity = await openGuarded(b, dir, opts)
       const head = await loadHead(b, dir, home)
-      const ls = await b.consensus.get(ConsensusKey.lastSigned)
-      return new ChainStore(dir, db, b, identity, head, ls === undefined ? undefined : decodeLastSigned(ls), opts)
+      const raw = await b.consensus.get(ConsensusKey.lastSigned)
+      let ls: LastSigned | undefined
+      try {
+        ls = raw === undefined ? undefined : decodeLastSigned(raw)
+      } catch (err) {
+        throw new StorageError(StorageErrorCode.CORRUPT, `${corruptAdvice(dir, home)} (${(err as Error).message})`, { dir })
+      }
+      return new ChainStore(dir, db, b, identity, head, ls, opts)
     } catch (err) {
       await db.close()
       throw err
@@ -113,9 +119,14 @@ export class ChainStore {
         head = { height: fb.block.header.height, hash }
       }
       const batch = this.#db.batch()
-      checked.forEach(({ fb, hash }, i) => putBlock(batch, this.#b, fb, hash, encoded?.[i] ?? encodeBlock(fb.block)))
-      // The head pointer rides in the same batch: it can never name a block that is not there.
-      batch.put(MetaKey.head, encodeHead(head as Head), { sublevel: this.#b.meta })
+      try {
+        checked.forEach(({ fb, hash }, i) => putBlock(batch, this.#b, fb, hash, encoded?.[i] ?? encodeBlock(fb.block)))
+        // The head pointer rides in the same batch: it can never name a block that is not there.
+        batch.put(MetaKey.head, encodeHead(head as Head), { sublevel: this.#b.meta })
+      } catch (err) {
+        await batch.close()
+        throw err
+      }
       await this.#write(batch, this.#syncCommits, `blocks ${checked[0].fb.block.header.height}-${(head as Head).height}`)
       this.#head = head
     })

@@ -30,6 +30,8 @@ function corrupt (what: string, b: Uint8Array | undefined, length: number): Stor
 }
 
 export function encodeLocation (height: number, batchIndex: number, recordIndex: number): Uint8Array {
+  // DataView would wrap silently; a block over the protocol limits must not be indexed wrongly.
+  if (batchIndex > 0xffff || recordIndex > 0xffff) throw new RangeError(`record location ${height}/${batchIndex}/${recordIndex} exceeds the u16 indexes`)
   const b = new Uint8Array(LOCATION_LENGTH)
   const v = view(b)
   v.setBigUint64(0, BigInt(height))

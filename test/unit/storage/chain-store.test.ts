@@ -222,3 +222,15 @@ test('close waits for queued writes and is idempotent', async t => {
   t.is(reopened.head?.height, 5)
   t.deepEqual(await reopened.getLastSigned(), { height: 6, round: 0, step: 0 })
 })
+
+test('a block that cannot be encoded is refused without leaving anything behind', async t => {
+  const store = await openStore(t, await tempDir(t))
+  const [good] = sampleChain(1)
+  const bad = structuredClone(good)
+  ;(bad.block.body.batches[0].records[0] as { payload: unknown }).payload = Symbol('not bytes')
+  await t.throwsAsync(store.commit(bad))
+  t.is(store.head, null)
+  t.is(await store.getBlock(1), undefined)
+  await store.commit(good)
+  t.is(store.head?.height, 1)
+})
