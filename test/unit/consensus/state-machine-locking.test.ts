@@ -133,3 +133,15 @@ test('a polka that includes an equivocator\'s second vote still unlocks a node t
   t.deepEqual(outs.map(o => o.type), ['evidence', 'vote'])
   t.deepEqual(only(outs, 'vote'), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 1, blockHash: b }])
 })
+
+test('L29 accepts a proof of lock from the very round of our lock (lockedRound <= vr), as the paper says', t => {
+  // Only reachable with more than f faulty validators (two polkas in one round): the arithmetic is checked as written.
+  const m = vs.machine(0)
+  m.startHeight(1, vs.publicKeys)
+  feed(m, [vs.precommit(1, 1, 1, null), vs.precommit(2, 1, 1, null)]) // to round 1 (proposer V[2])
+  feed(m, [{ proposal: vs.proposal(1, 1, v) }, vs.prevote(0, 1, 1, v), vs.prevote(1, 1, 1, v), vs.prevote(2, 1, 1, v)])
+  t.like(m.snapshot(), { lockedRound: 1, lockedHash: v })
+  feed(m, [vs.prevote(1, 1, 1, w), vs.prevote(2, 1, 1, w), vs.prevote(3, 1, 1, w)]) // a second polka in round 1
+  feed(m, [vs.prevote(1, 1, 2, null), vs.prevote(3, 1, 2, null)]) // to round 2 (proposer V[3])
+  t.deepEqual(feed(m, [{ proposal: vs.proposal(1, 2, w, 1) }]), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 2, blockHash: w }])
+})

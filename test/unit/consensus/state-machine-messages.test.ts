@@ -168,8 +168,8 @@ test('messages the machine must ignore: other heights, non-validators, wrong pro
   t.deepEqual(ignored, [])
   t.is(m.round, 0)
   t.is(m.step, 'propose')
-  // a non-validator cannot help a round skip either: V[1] plus an outsider is not f+1
-  feed(m, [vs.prevote(1, 2, 4, null)])
+  // outsiders cannot help a round skip either: V[1] plus two outsiders in round 5 is not f+1
+  feed(m, [vs.prevote(1, 2, 5, null)])
   t.is(m.round, 0)
 })
 

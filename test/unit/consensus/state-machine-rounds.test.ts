@@ -169,6 +169,18 @@ test('2f+1 prevotes for nil: precommit nil at once (L44)', t => {
   t.deepEqual(only(outs, 'vote'), [{ type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: null }])
 })
 
+test('2f+1 nil prevotes while still in the propose step wait for our own prevote (L44 needs step = prevote)', t => {
+  const vs = new Validators(4)
+  const m = vs.machine(0)
+  m.startHeight(1, vs.publicKeys)
+  t.deepEqual(feed(m, [vs.prevote(1, 1, 0, null), vs.prevote(2, 1, 0, null), vs.prevote(3, 1, 0, null)]), [])
+  t.is(m.step, 'propose')
+  t.deepEqual(only(m.handle({ type: 'timeout', kind: 'propose', height: 1, round: 0 }), 'vote'), [
+    { type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 0, blockHash: null },
+    { type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: null }
+  ])
+})
+
 test('an invalid proposal gets a nil prevote (L23 valid(v))', t => {
   const vs = new Validators(4)
   const m = vs.machine(0)
@@ -214,9 +226,35 @@ test('a proposal with validRound >= 0 waits for the 2f+1 prevotes of that round 
   t.deepEqual(feed(m, [vs.prevote(1, 1, 1, v), vs.prevote(2, 1, 1, v)]), [])
   t.deepEqual(feed(m, [vs.prevote(3, 1, 1, v)]), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 2, blockHash: v }])
 
-  // validRound not below the round: neither L22 nor L28 applies; only the timeout ends the step
+  // validRound not below the round: neither L22 nor L28 applies (not even with a polka in that
+  // round); only the timeout ends the step
   const m2 = vs.machine(0)
   m2.startHeight(1, vs.publicKeys)
+  t.deepEqual(feed(m2, [vs.prevote(1, 1, 0, v), vs.prevote(2, 1, 0, v), vs.prevote(3, 1, 0, v)]), [])
   t.deepEqual(feed(m2, [{ proposal: vs.proposal(1, 0, v, 0) }]), [])
-  t.deepEqual(only(m2.handle({ type: 'timeout', kind: 'propose', height: 1, round: 0 }), 'vote'), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 0, blockHash: null }])
+  // after the timeout's nil prevote, the round's polka for v still locks it (L36)
+  t.deepEqual(only(m2.handle({ type: 'timeout', kind: 'propose', height: 1, round: 0 }), 'vote'), [
+    { type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 0, blockHash: null },
+    { type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: v }
+  ])
+})
+
+test('a polka seen while still in the propose step locks once we prevote, even nil (L36 needs step >= prevote, first time)', t => {
+  const vs = new Validators(4)
+  const m = vs.machine(0)
+  m.startHeight(1, vs.publicKeys)
+  feed(m, [vs.precommit(1, 1, 2, null), vs.precommit(2, 1, 2, null)]) // to round 2
+  const v = value('unproven')
+  // the proposal claims validRound 1, but we hold no proof of that polka: we stay in propose,
+  // even as the others' polka for v in round 2 completes
+  const outs = feed(m, [{ proposal: vs.proposal(1, 2, v, 1) }, vs.prevote(1, 1, 2, v), vs.prevote(2, 1, 2, v), vs.prevote(3, 1, 2, v)])
+  t.deepEqual(outs, [])
+  t.is(m.step, 'propose')
+  t.like(m.snapshot(), { lockedRound: -1, validRound: -1 })
+  const afterTimeout = m.handle({ type: 'timeout', kind: 'propose', height: 1, round: 2 })
+  t.deepEqual(only(afterTimeout, 'vote'), [
+    { type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 2, blockHash: null },
+    { type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 2, blockHash: v }
+  ])
+  t.like(m.snapshot(), { lockedRound: 2, lockedHash: v, validRound: 2, validHash: v })
 })
