@@ -1,9 +1,9 @@
 import { VoteType, type Evidence, type ProposalHeader, type Vote } from '../chain/types.ts'
 import { oneHonest, proposerIndex, quorum } from '../chain/quorum.ts'
-import { bytesCompare, bytesEqual, toHex } from '../encoding/bytes.ts'
+import { bytesCompare, bytesEqual } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { duration, validateTimeouts, type TimeoutConfig, type TimeoutKind } from './timeouts.ts'
-import { MAX_PROPOSALS, RoundMessages, sameValue } from './state-machine-log.ts'
+import { bytesKey, MAX_PROPOSALS, RoundMessages, sameValue } from './state-machine-log.ts'
 import {
   ConsensusErrorCode,
   type ConsensusInput,
@@ -117,8 +117,8 @@ export class ConsensusStateMachine {
     this.decided = false
     this.validators = validators.map(v => v.slice())
     this.indexOf.clear()
-    this.validators.forEach((v, i) => this.indexOf.set(toHex(v), i))
-    this.selfIndex = this.self === null ? -1 : (this.indexOf.get(toHex(this.self)) ?? -1)
+    this.validators.forEach((v, i) => this.indexOf.set(bytesKey(v), i))
+    this.selfIndex = this.self === null ? -1 : (this.indexOf.get(bytesKey(this.self)) ?? -1)
     this.rounds = new Map()
     this.farRounds = new Map()
     this.evidenceGiven.clear()
@@ -184,7 +184,7 @@ export class ConsensusStateMachine {
     if (v.height !== this.h || !isRound(v.round)) return
     if (v.type !== VoteType.PREVOTE && v.type !== VoteType.PRECOMMIT) return
     if (v.blockHash !== null && !isHash(v.blockHash)) return
-    const idx = this.indexOf.get(toHex(v.validator))
+    const idx = this.indexOf.get(bytesKey(v.validator))
     if (idx === undefined) return // not in this height's validator set
     if (v.round > this.r + this.maxRoundsAhead) { this.noteFarRound(idx, v.round, out); return }
     const rm = this.roundMessages(v.round)
