@@ -38,7 +38,12 @@ export interface SimEnv {
   trace?: (line: string) => void
 }
 
-export type CrashPoint = 'between-events' | 'after-snapshot' | 'after-guard'
+/**
+ * Where a crash strikes: between two events; at the next signature, after the snapshot reached
+ * disk but before the guard did; after the guard but before the message left; or right after a
+ * precommit left (the node is then locked, and must still be after the restart).
+ */
+export type CrashPoint = 'between-events' | 'after-snapshot' | 'after-guard' | 'after-precommit'
 
 /** What a node keeps on disk: it survives crashes. */
 interface Persisted {
@@ -204,6 +209,7 @@ export class SimNode {
   private run (call: () => ConsensusOutput[], input?: ConsensusInput): void {
     const outs = call()
     this.disk.snapshot = this.machine.snapshot()
+    if (this.key === null && outs.some(o => o.type === 'vote' || o.type === 'propose')) this.env.violation(`observer ${this.id} was asked to sign`)
     if (this.env.trace !== undefined && (input === undefined || input.type === 'timeout' || outs.length > 0)) {
       this.env.trace(`t=${this.env.now().toFixed(1)} node ${this.id} h=${this.height} r=${this.machine.round} ${this.machine.step} lock=${this.disk.snapshot.lockedRound} valid=${this.disk.snapshot.validRound}${this.disk.snapshot.validHash !== null ? '/' + hex(this.disk.snapshot.validHash).slice(0, 6) : ''} <- ${describeInput(input)} -> ${outs.map(describeOutput).join(', ')}`)
     }
@@ -304,6 +310,10 @@ export class SimNode {
     this.env.onSigned(this, msg)
     if (this.pendingCrash === 'after-guard') { this.crash(); return undefined }
     this.broadcast(msg)
+    if (this.pendingCrash === 'after-precommit' && msg.kind === 'vote' && msg.vote.type === VoteType.PRECOMMIT && msg.vote.blockHash !== null) {
+      this.crash()
+      return undefined
+    }
     return msg
   }
 

@@ -89,6 +89,18 @@ export function runSimulation (seed: number): SimReport {
       })
     }
   }
+  if (lockAttack) {
+    // locked validators crash just after precommitting and come back soon: they must remember their lock
+    for (let i = 1 + prng.int(4); i > 0; i--) {
+      const id = prng.pick(world.honest.filter(x => x.id < n).map(x => x.id))
+      const at = prng.int(gst)
+      world.at(at, () => world.crash(id, 'after-precommit'))
+      world.at(Math.min(gst, at + 300 + prng.int(1500)), () => {
+        if (!nodes[id].up) nodes[id].restart()
+        else nodes[id].pendingCrash = undefined
+      })
+    }
+  }
   const downForGood = new Set<number>()
   const spareDown = n - quorum(n) - (byz >= 0 ? 1 : 0)
   if (spareDown > 0 && prng.chance(0.2)) {
