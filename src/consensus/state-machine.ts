@@ -168,13 +168,12 @@ export class ConsensusStateMachine {
     if (!bytesEqual(p.proposer, this.validators[idx])) return
     if (p.round > this.r + this.maxRoundsAhead) { this.noteFarRound(idx, p.round, out); return }
     const rm = this.roundMessages(p.round)
-    if (rm.proposals.some(x => bytesEqual(x.header.blockHash, p.blockHash))) return // duplicate
-    if (rm.proposals.length > 0) {
-      // A second block from one proposer for one (h, r): evidence. Kept too (bounded): the paper's
-      // log holds every message, and L36/L49 may need the proposal others acted on.
-      this.giveEvidence(`p:${p.round}`, { kind: 'proposal', a: rm.proposals[0].header, b: p }, out)
-      if (rm.proposals.length >= MAX_PROPOSALS) return
-    }
+    if (rm.proposals.some(x => x.header.validRound === p.validRound && bytesEqual(x.header.blockHash, p.blockHash))) return // duplicate
+    // A second block from one proposer for one (h, r) is evidence. Every version is kept (within
+    // a bound), as in the paper's log: L28, L36 and L49 may need the one others acted on.
+    const other = rm.proposals.find(x => !bytesEqual(x.header.blockHash, p.blockHash))
+    if (other !== undefined) this.giveEvidence(`p:${p.round}`, { kind: 'proposal', a: other.header, b: p }, out)
+    if (rm.proposals.length >= MAX_PROPOSALS) return
     rm.proposals.push({ header: p, valid })
     rm.senders.add(idx)
     this.afterMessage(p.round, out)

@@ -126,6 +126,16 @@ test('two proposals of the round\'s proposer give proposal evidence; both stay i
   t.deepEqual(only(feed(m, pcs), 'commit'), [{ type: 'commit', height: 1, round: 0, blockHash: w, precommits: pcs }])
 })
 
+test('the same block proposed twice with different validRounds is no evidence, and either version can be acted on', t => {
+  const m = vs.machine(0)
+  m.startHeight(1, vs.publicKeys)
+  feed(m, [vs.precommit(1, 1, 2, null), vs.precommit(3, 1, 2, null)]) // to round 2 (proposer V[3])
+  // the first version claims a polka in round 1 we never saw: we wait
+  t.deepEqual(feed(m, [{ proposal: vs.proposal(1, 2, v, 1) }]), [])
+  // the second, plain version is accepted at once (L22)
+  t.deepEqual(feed(m, [{ proposal: vs.proposal(1, 2, v, -1) }]), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 2, blockHash: v }])
+})
+
 test('memory stays bounded against a spamming equivocator: its first vote plus MAX_EXTRA_VALUES values, MAX_PROPOSALS proposals', t => {
   const m = vs.machine(0)
   m.startHeight(1, vs.publicKeys)
