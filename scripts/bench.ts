@@ -27,12 +27,12 @@ const profileDir = profile ? join(tmpdir(), `medledger-bench-profiles-${new Date
 const P = quick
   ? {
       single: [
-        { batch: 1000, conns: 4, window: 60_000, warmupMs: 3000, measureMs: 8000, loads: [], loadMs: 0 },
-        { batch: 1, conns: 64, window: 8000, warmupMs: 3000, measureMs: 8000, loads: [], loadMs: 0 }
+        { batch: 1000, conns: 4, window: 30_000, warmupMs: 3000, measureMs: 8000, loads: [], loadMs: 0 },
+        { batch: 1, conns: 64, window: 6000, warmupMs: 3000, measureMs: 8000, loads: [], loadMs: 0 }
       ],
       cluster: [
-        { batch: 1000, conns: 8, window: 60_000, warmupMs: 5000, measureMs: 12_000, loads: [0.5], loadMs: 8000 },
-        { batch: 1, conns: 64, window: 8000, warmupMs: 5000, measureMs: 12_000, loads: [0.5], loadMs: 8000 }
+        { batch: 1000, conns: 8, window: 30_000, warmupMs: 5000, measureMs: 12_000, loads: [0.5], loadMs: 8000 },
+        { batch: 1, conns: 64, window: 6000, warmupMs: 5000, measureMs: 12_000, loads: [0.5], loadMs: 8000 }
       ],
       sync1000: { records: 100_000, inProcess: 50_000, timeoutMs: 60_000 },
       sync1: { records: 10_000, inProcess: 10_000, timeoutMs: 60_000 },
@@ -40,12 +40,12 @@ const P = quick
     }
   : {
       single: [
-        { batch: 1000, conns: 4, window: 60_000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 },
-        { batch: 1, conns: 64, window: 8000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 }
+        { batch: 1000, conns: 4, window: 30_000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 },
+        { batch: 1, conns: 64, window: 6000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 }
       ],
       cluster: [
-        { batch: 1000, conns: 8, window: 60_000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 },
-        { batch: 1, conns: 64, window: 8000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 }
+        { batch: 1000, conns: 8, window: 30_000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 },
+        { batch: 1, conns: 64, window: 6000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 }
       ],
       sync1000: { records: 1_000_000, inProcess: 200_000, timeoutMs: 300_000 },
       sync1: { records: 50_000, inProcess: 50_000, timeoutMs: 120_000 },
@@ -198,8 +198,9 @@ function minCpuUs (r: RawLimits, nodes: number, batch: number): number {
 function fmtN (x: number | undefined): string {
   return x === undefined || Number.isNaN(x) ? 'n/a' : Math.round(x).toLocaleString('en-US')
 }
-function fmtBlocks (p: { saturation: { blocks: number, recordsPerBlock: number, blockIntervalMs: number } }): string {
-  return `${p.saturation.blocks} blocks, ${fmtN(p.saturation.recordsPerBlock)} records each, one per ${fmtN(p.saturation.blockIntervalMs)} ms`
+function fmtBlocks (p: { saturation: { blocks: number, recordsPerBlock: number, blockIntervalMs: number, firstBlockMs: number, roundsAboveZero: number, maxRound: number } }): string {
+  const s = p.saturation
+  return `${s.blocks} blocks in the window, ${fmtN(s.recordsPerBlock)} records each, one per ${fmtN(s.blockIntervalMs)} ms; first block ${fmtN(s.firstBlockMs)} ms after load began; ${s.roundsAboveZero} blocks needed round > 0 (max ${s.maxRound})`
 }
 
 // ---------------------------------------------------------------- profiles

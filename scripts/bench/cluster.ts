@@ -26,7 +26,7 @@ export class BenchDaemon extends Daemon {
   }
 }
 
-export interface BlockEvent { height: number, records: number, at: number }
+export interface BlockEvent { height: number, round: number, records: number, at: number }
 
 /** The block events of one node's /v1/events stream, with the time each reached this process. */
 export class BlockFeed {
@@ -51,9 +51,9 @@ export class BlockFeed {
             const msg = buf.slice(0, i)
             buf = buf.slice(i + 2)
             if (!msg.startsWith('event: block')) continue
-            const data = JSON.parse(msg.slice(msg.indexOf('data: ') + 6)) as { height: number, records: number }
+            const data = JSON.parse(msg.slice(msg.indexOf('data: ') + 6)) as { height: number, round: number, records: number }
             const at = performance.now()
-            this.events.push({ height: data.height, records: data.records, at })
+            this.events.push({ height: data.height, round: data.round, records: data.records, at })
             this.heightAt.set(data.height, at)
             this.total += data.records
             for (const w of this.waiters) w()

@@ -33,9 +33,11 @@ export interface PhaseResult {
    * was final, per record made final in that time: µs summed over the nodes, and per node.
    */
   cpuPerRecordUs: { total: number, byNode: Record<string, number>, records: number, seconds: number }
-  saturation: { finalPerSec: number, submittedPerSec: number, accepted: number, busy: number, failed: number, blocks: number, recordsPerBlock: number, blockIntervalMs: number, clientCpuSeconds: number, latency: Latency, cpu: { busyCores: number, ownCores: number, foreignCores: number } }
+  saturation: { finalPerSec: number, submittedPerSec: number, accepted: number, busy: number, failed: number, blocks: number, recordsPerBlock: number, firstBlockMs: number, roundsAboveZero: number, maxRound: number, blockIntervalMs: number, clientCpuSeconds: number, latency: Latency, cpu: { busyCores: number, ownCores: number, foreignCores: number } }
   loads: LoadPoint[]
   rssMaxBytes: Record<string, number>
+  /** Blocks on the counting node from the start of saturation until its backlog was final: [ms since start, height, round, records]. */
+  timeline: Array<[number, number, number, number]>
 }
 
 export interface ClusterResult {
@@ -69,7 +71,7 @@ export async function measureCluster (o: { validators: number, observers: number
     for (const d of cluster.daemons) feeds.set(d.node.name, await cluster.feed(d))
     const counter = feeds.get((cluster.observers[0] ?? cluster.validators[0]).node.name) as BlockFeed
     const watch = new CpuWatch(() => cluster.daemons.map(d => d.proc?.pid))
-    const raw: Array<{ spec: PhaseSpec, cpuPerRecordUs: PhaseResult['cpuPerRecordUs'], sat: LoadResult, satCpu: Awaited<ReturnType<CpuWatch['stop']>>, satFrom: number, satTo: number, loads: Array<{ fraction: number, offered: number, r: LoadResult, cpu: Awaited<ReturnType<CpuWatch['stop']>>, finalPerSec: number }>, rss: Record<string, number> }> = []
+    const raw: Array<{ spec: PhaseSpec, drainedAt: number, cpuPerRecordUs: PhaseResult['cpuPerRecordUs'], sat: LoadResult, satCpu: Awaited<ReturnType<CpuWatch['stop']>>, satFrom: number, satTo: number, loads: Array<{ fraction: number, offered: number, r: LoadResult, cpu: Awaited<ReturnType<CpuWatch['stop']>>, finalPerSec: number }>, rss: Record<string, number> }> = []
     for (const spec of o.phases) {
       if (!(await cluster.drain(60_000))) notes.push(`${o.label}: backlog not drained before the batch-${spec.batch} phase`)
       cluster.resetRss()
@@ -83,7 +85,8 @@ export async function measureCluster (o: { validators: number, observers: number
       const satTo = performance.now()
       const satCpu = await watch.stop()
       log(`${o.label}: batch ${spec.batch}: ${Math.round(sat.finalPerSec)} final records/s (${Math.round(sat.submittedPerSec)}/s accepted, ${sat.busy} busy, ${sat.failed} failed); waiting for the backlog`)
-      if (!(await cluster.drain(120_000))) notes.push(`${o.label}: the batch-${spec.batch} backlog was not final within 120 s`)
+      if (!(await cluster.drain(90_000))) notes.push(`${o.label}: the batch-${spec.batch} backlog was not final within 90 s`)
+      const drainedAt = performance.now()
       const cpu1 = await cluster.cpuByNode()
       const records = counter.total - final0
       const byNode = Object.fromEntries(Object.entries(cpu1).map(([k, v]) => [k, (v - (cpu0[k] ?? 0)) * 1e6 / Math.max(1, records)]))
@@ -103,7 +106,7 @@ export async function measureCluster (o: { validators: number, observers: number
         loads.push({ fraction, offered, r, cpu, finalPerSec: counter.recordsBetween(from, to) * 1000 / (to - from) })
       }
       await cluster.sample()
-      raw.push({ spec, cpuPerRecordUs, sat, satCpu, satFrom, satTo, loads, rss: Object.fromEntries(cluster.rssMax) })
+      raw.push({ spec, drainedAt, cpuPerRecordUs, sat, satCpu, satFrom, satTo, loads, rss: Object.fromEntries(cluster.rssMax) })
     }
     if (!(await cluster.drain(60_000))) notes.push(`${o.label}: backlog not drained at the end`)
     await sleep(500)
@@ -132,6 +135,9 @@ export async function measureCluster (o: { validators: number, observers: number
           busy: p.sat.busy,
           failed: p.sat.failed,
           blocks: blocks.length,
+          firstBlockMs: (counter.events.find(e => e.at >= p.satFrom - p.spec.warmupMs)?.at ?? NaN) - (p.satFrom - p.spec.warmupMs),
+          roundsAboveZero: counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt && e.round > 0).length,
+          maxRound: Math.max(0, ...counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt).map(e => e.round)),
           recordsPerBlock: blocks.length === 0 ? NaN : blocks.reduce((n, e) => n + e.records, 0) / blocks.length,
           blockIntervalMs: span,
           clientCpuSeconds: p.sat.clientCpuSeconds,
@@ -139,7 +145,8 @@ export async function measureCluster (o: { validators: number, observers: number
           cpu: p.satCpu
         },
         loads: p.loads.map(l => ({ fraction: l.fraction, offeredPerSec: l.offered, submittedPerSec: l.r.submittedPerSec, finalPerSec: l.finalPerSec, busy: l.r.busy, failed: l.r.failed, latency: latencies(l.r.sent, heights, feeds), cpu: l.cpu })),
-        rssMaxBytes: p.rss
+        rssMaxBytes: p.rss,
+        timeline: counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt).map(e => [Math.round(e.at - (p.satFrom - p.spec.warmupMs)), e.height, e.round, e.records])
       }
     })
     return {

@@ -13,7 +13,23 @@ export interface ProfileSummary {
   byFile: Array<{ where: string, selfMs: number, share: number }>
   /** Inclusive time (share of busy) of functions whose name matches the given list. */
   inclusive: Array<{ name: string, ms: number, share: number }>
+  /** Self time rolled up into groups of packages (libp2p stack, CBOR, LevelDB, HTTP, ...). */
+  groups: Array<{ group: string, share: number }>
+  /** Where recordId's time comes from: the nearest caller among the hot paths, share of busy. */
+  recordIdCallers: Array<{ caller: string, share: number }>
 }
+
+const GROUPS: Array<[string, RegExp]> = [
+  ['libp2p (gossipsub, noise, yamux, streams)', /libp2p|chainsafe|yamux|noise|gossipsub|uint8arraylist|^it-|multiformats|protons|race-|p-queue|abort|progress-events|@noble|weald|main-event|any-signal|denque/],
+  ['CBOR (cborg + src/encoding)', /^cborg|src\/encoding\/cbor/],
+  ['LevelDB (classic-level, abstract-level)', /level/],
+  ['HTTP API (fastify, zod, JSON)', /fastify|find-my-way|avvio|light-my-request|zod|secure-json-parse|fast-json|src\/api/],
+  ['node internals (crypto, streams, buffers)', /^node:|\(native\/vm\)/],
+  ['garbage collector', /garbage collector/],
+  ['medledger src', /^src\//]
+]
+
+const RECORD_ID_CALLERS = ['signBatch', 'submit', 'add', 'checkBatch', 'checkBlock', 'isValidBlock', 'newBlock', 'onMessage', 'putBlock', 'removeBatches', 'applyFinal', 'verifyRun', 'waitFinal', 'onBlock', 'readBlocks', 'buildBlock']
 
 function where (url: string): string {
   if (url === '') return '(native/vm)'
@@ -66,8 +82,29 @@ export async function summarize (file: string, inclusiveNames: string[] = [], to
     }
     return { name, ms, share: ms / busy }
   })
+  const groups = new Map<string, number>()
+  for (const [w, ms] of files) {
+    const g = GROUPS.find(([, re]) => re.test(w))?.[0] ?? 'other'
+    groups.set(g, (groups.get(g) ?? 0) + ms)
+  }
+  // recordId's samples, attributed to the innermost of the listed callers above it (batchId is
+  // attributed further up: it is itself only a wrapper over the records root).
+  const callers = new Map<string, number>()
+  for (const [id, t] of self) {
+    let cur: number | undefined = id
+    let inside = false
+    let who = '(other)'
+    while (cur !== undefined) {
+      const name = byId.get(cur)?.callFrame.functionName ?? ''
+      if (!inside) { if (name === 'recordId') inside = true } else if (name !== 'batchId' && name !== 'batchRecordsRoot' && RECORD_ID_CALLERS.includes(name)) { who = name; break }
+      cur = parent.get(cur)
+    }
+    if (inside) callers.set(who, (callers.get(who) ?? 0) + t)
+  }
   return {
     file,
+    groups: [...groups.entries()].map(([group, ms]) => ({ group, share: ms / busy })).sort((a, b) => b.share - a.share),
+    recordIdCallers: [...callers.entries()].map(([caller, ms]) => ({ caller, share: ms / busy })).sort((a, b) => b.share - a.share),
     totalMs: total,
     busyMs: busy,
     topFunctions: [...fn.values()].sort((a, b) => b.selfMs - a.selfMs).slice(0, top).map(e => ({ ...e, share: e.selfMs / busy })),
@@ -83,7 +120,9 @@ export async function profilesIn (dir: string): Promise<string[]> {
 export function renderSummary (s: ProfileSummary, label: string): string {
   const pct = (x: number): string => `${(x * 100).toFixed(1)}%`
   const lines = [`${label}: ${(s.busyMs / 1000).toFixed(1)} s busy of ${(s.totalMs / 1000).toFixed(1)} s sampled`]
+  lines.push('  self time by group: ' + s.groups.map(g => `${g.group} ${pct(g.share)}`).join(', '))
   lines.push('  self time by file/package: ' + s.byFile.slice(0, 8).map(f => `${f.where} ${pct(f.share)}`).join(', '))
+  if (s.recordIdCallers.length > 0) lines.push('  recordId (canonical encode + sha256) by caller: ' + s.recordIdCallers.map(c => `${c.caller} ${pct(c.share)}`).join(', '))
   lines.push('  top functions (self): ' + s.topFunctions.slice(0, 8).map(f => `${f.name} (${f.where}) ${pct(f.share)}`).join(', '))
   const inc = s.inclusive.filter(i => i.share >= 0.01).sort((a, b) => b.share - a.share)
   if (inc.length > 0) lines.push('  inclusive (synchronous stacks only): ' + inc.map(i => `${i.name} ${pct(i.share)}`).join(', '))
