@@ -1,4 +1,4 @@
-import { VoteType, type Evidence, type Vote } from '../../../../src/chain/types.ts'
+import { VoteType, type Evidence } from '../../../../src/chain/types.ts'
 import type { NodeKey } from '../../../../src/crypto/ed25519.ts'
 import {
   ConsensusStateMachine,
@@ -68,7 +68,7 @@ export class SimNode {
   readonly key: NodeKey | null
   up = false
   readonly disk: Persisted = { commits: [], snapshot: undefined, guard: undefined, own: [], ownHeight: 0, evidence: [] }
-  readonly stats = { decided: 0, synced: 0, guardRefusals: 0, restarts: 0, evidence: 0 }
+  readonly stats = { decided: 0, synced: 0, guardRefusals: 0, restarts: 0 }
   /** (validator, height, round, kind) the machine was fed two different messages for: it must hold evidence. */
   readonly mustHaveEvidence = new Map<string, { validator: number }>()
   /** A crash waiting for the next signature: at that point rather than between events. */
@@ -173,7 +173,7 @@ export class SimNode {
     }
   }
 
-  /** A consensus message of our height: into the log (first per slot), then into the machine. */
+  /** A consensus message of our height: into the gossip log, then into the machine. */
   private consider (msg: Wire & { kind: 'proposal' | 'vote' }): void {
     if (!this.up) return
     const indexOf = (pk: Uint8Array): number => this.validatorIndex(pk)
@@ -239,7 +239,6 @@ export class SimNode {
           break
         }
         case 'evidence':
-          this.stats.evidence++
           this.disk.evidence.push(o.evidence)
           break
         case 'commit':
