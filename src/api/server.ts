@@ -76,7 +76,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     try {
       submitted = node.submit(records)
     } catch (err) {
-      if (isMedledgerError(err)) return sendError(reply, err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : 409, err.code, err.message)
+      if (isMedledgerError(err)) return sendError(reply, err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code.startsWith('CHAIN_') ? 400 : 409, err.code, err.message)
       throw err
     }
     metrics.submitted.inc(records.length)
@@ -121,12 +121,17 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     return { head, blocks: out.reverse() }
   })
 
-  app.get('/v1/validators', async () => ({
-    height: (node.store.head?.height ?? 0) + 1,
-    quorum: node.genesis.validators.quorum,
-    validators: node.genesis.validators.members.map((m, index) => ({ index, name: m.name, publicKey: toHex(m.publicKey), peerId: peerIdOfPublicKey(m.publicKey) })),
+  app.get('/v1/validators', async () => {
+    const height = (node.store.head?.height ?? 0) + 1
+    const set = node.schedule.at(height)
+    return {
+    height,
+    quorum: set.quorum,
+    changes: node.schedule.changes().map(c => ({ includedAt: c.includedAt, effective: c.effective, action: c.change.action, name: c.change.name, publicKey: toHex(c.change.publicKey) })),
+    validators: set.members.map((m, index) => ({ index, name: m.name, publicKey: toHex(m.publicKey), peerId: peerIdOfPublicKey(m.publicKey) })),
     observers: node.genesis.observers.map(m => ({ name: m.name, publicKey: toHex(m.publicKey), peerId: peerIdOfPublicKey(m.publicKey) }))
-  }))
+    }
+  })
 
   app.get('/v1/evidence', async () => ({
     committed: (await node.store.listCommittedEvidence()).map(e => ({ includedAt: e.height, ...evidenceJson(e.evidence) })),

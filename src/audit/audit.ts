@@ -1,7 +1,7 @@
 import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import { blockHash, recordId } from '../chain/hashing.ts'
 import type { Genesis } from '../chain/genesis.ts'
-import { fixedSchedule } from '../chain/validator-schedule.ts'
+import { GovernanceSchedule } from '../governance/schedule.ts'
 import { ChainVerifier, genesisTip } from '../chain/verifier.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import type { VerifyPool } from '../crypto/verify-pool.ts'
@@ -29,7 +29,8 @@ const RUN = 64
 export async function auditStore (store: ChainStore, genesis: Genesis, pool: VerifyPool, progress?: (done: number, total: number) => void): Promise<AuditReport> {
   const started = Date.now()
   const head = store.head?.height ?? 0
-  const verifier = new ChainVerifier(genesis.chainId, fixedSchedule(genesis.validators), pool)
+  // Validator-set changes are followed from genesis, as the chain made them.
+  const verifier = new ChainVerifier(genesis.chainId, new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay), pool)
   let tip = genesisTip(genesis.hash, genesis.genesisTime)
   const report: AuditReport = { ok: true, height: head, blocks: 0, records: 0, signatures: 0, ms: 0 }
   let run: FinalizedBlock[] = []

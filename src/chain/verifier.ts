@@ -37,7 +37,23 @@ export class ChainVerifier {
     // Replays are refused across the whole run, not just within one block.
     const seen = new Set<string>()
     let cur = tip
-    for (const { block, certificate } of run) {
+    // The schedule learns a block's validator-set change only once every signature up to and
+    // including that block verified; a forged change never enters it.
+    let unobserved: FinalizedBlock[] = []
+    const settle = async (): Promise<void> => {
+      const ok = await this.pool.verifyAll(checks)
+      const bad = ok.indexOf(false)
+      if (bad >= 0) {
+        const o = owners[bad]
+        throw new ChainError(o.code, `block ${o.height}: ${o.what} does not verify`, { height: o.height })
+      }
+      checks.length = 0
+      owners.length = 0
+      for (const fb of unobserved) this.schedule.observe?.(fb.block)
+      unobserved = []
+    }
+    for (const fb of run) {
+      const { block, certificate } = fb
       const h = block.header.height
       const validators = this.schedule.at(h)
       checkBlock(this.chainId, block, cur.link, validators)
@@ -55,14 +71,13 @@ export class ChainVerifier {
       }
       for (const e of block.body.evidence) add(h, ChainErrorCode.EVIDENCE_INVALID, 'an evidence signature', checkEvidence(this.chainId, e, this.schedule.at(e.a.height)))
       add(h, ChainErrorCode.CERT_SIGNATURE, 'its commit certificate', checkCertificate(this.chainId, certificate, block.header, validators))
+      const governance = this.schedule.checkBlock?.(this.chainId, block) ?? []
+      add(h, ChainErrorCode.GOVERNANCE_INVALID, 'a governance approval', governance)
       cur = { link: { height: h, hash: blockHash(block.header), time: block.header.time }, header: block.header, certificate }
+      unobserved.push(fb)
+      if (governance.length > 0) await settle()
     }
-    const ok = await this.pool.verifyAll(checks)
-    const bad = ok.indexOf(false)
-    if (bad >= 0) {
-      const o = owners[bad]
-      throw new ChainError(o.code, `block ${o.height}: ${o.what} does not verify`, { height: o.height })
-    }
+    await settle()
     return cur
   }
 }

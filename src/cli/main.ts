@@ -6,6 +6,9 @@ import { startCommand } from './commands/start.ts'
 import { clientCommands } from './commands/client.ts'
 import { verifyCommand } from './commands/verify.ts'
 import { proofCommand } from './commands/proof.ts'
+import { exportCommand } from './commands/export.ts'
+import { importCommand } from './commands/import.ts'
+import { governanceCommand } from './commands/governance.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
@@ -20,5 +23,8 @@ startCommand(program)
 clientCommands(program)
 verifyCommand(program)
 proofCommand(program)
+exportCommand(program)
+importCommand(program)
+governanceCommand(program)
 
 await program.parseAsync(process.argv)

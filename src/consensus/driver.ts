@@ -177,7 +177,7 @@ export class ConsensusDriver {
       if (block.header.round !== p.round && p.validRound < 0) return false
       if (encodeBlock(block).length > this.opts.maxBlockBytes) return false
       checkBlock(this.chainId, block, this.tip.link, validators)
-      const checks: SignatureCheck[] = []
+      const checks: SignatureCheck[] = [...(this.m.schedule.checkBlock?.(this.chainId, block) ?? [])]
       const lc = block.body.lastCommit
       if (lc !== null && this.tip.header !== null && !bytesEqual(certificateHash(lc), certificateHash(this.tip.certificate))) {
         checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
@@ -311,7 +311,10 @@ export class ConsensusDriver {
     const batches = []
     // A batch that became final meanwhile (e.g. through sync) is left out.
     for (const p of pooled) {
-      if (await this.m.store.getRecordLocation(recordId(p.batch.records[0])) === undefined) batches.push(p.batch)
+      if (await this.m.store.getRecordLocation(recordId(p.batch.records[0])) !== undefined) continue
+      // A validator-set change that is not admissible now (one at a time) waits for a later block.
+      if (!this.governanceAdmissible([...batches, p.batch])) continue
+      batches.push(p.batch)
     }
     const evidence = (await this.m.store.listPendingEvidence()).slice(0, 100)
     return buildBlock({
@@ -325,6 +328,17 @@ export class ConsensusDriver {
       evidence,
       now: this.now()
     })
+  }
+
+  private governanceAdmissible (batches: Block['body']['batches']): boolean {
+    if (this.m.schedule.checkBlock === undefined) return true
+    try {
+      this.m.schedule.checkBlock(this.chainId, { header: { ...(this.tip.header as Block['header']), height: this.tip.link.height + 1 }, body: { batches, lastCommit: null, evidence: [] } })
+      return true
+    } catch (err) {
+      if (isMedledgerError(err)) return false
+      throw err
+    }
   }
 
   private async vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Promise<void> {
@@ -399,6 +413,7 @@ export class ConsensusDriver {
       for (const e of fb.block.body.evidence) await this.m.store.removePendingEvidence(evidenceHash(e))
       const h = fb.block.header
       this.tip = { link: { height: h.height, hash: blockHash(h), time: h.time }, header: h, certificate: fb.certificate }
+      this.m.schedule.observe?.(fb.block)
       this.m.onFinalized(fb)
     }
     await this.enterHeight(this.tip.link.height + 1)

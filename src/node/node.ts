@@ -11,7 +11,8 @@ import { batchId, recordId } from '../chain/hashing.ts'
 import { encodeBatch, finalizedToCbor } from '../chain/codec.ts'
 import { checkBatch } from '../chain/validate.ts'
 import type { Genesis } from '../chain/genesis.ts'
-import { fixedSchedule, type ValidatorSchedule } from '../chain/validator-schedule.ts'
+import { GovernanceSchedule } from '../governance/schedule.ts'
+import { checkGovernanceRecords } from '../governance/admission.ts'
 import { ChainVerifier } from '../chain/verifier.ts'
 import type { FinalizedBlock, MedRecord } from '../chain/types.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
@@ -23,6 +24,8 @@ import type { NetworkHandlers, Verdict } from '../network/interface.ts'
 import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { signBatch } from './records.ts'
+
+const GOVERNANCE_META = 'governance'
 
 export interface NodeModules {
   config: Config
@@ -41,7 +44,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   readonly config: Config
   readonly genesis: Genesis
   readonly key: NodeKey
-  readonly schedule: ValidatorSchedule
+  readonly schedule: GovernanceSchedule
   readonly mempool: Mempool
   readonly pool: VerifyPool
   readonly log: Logger
@@ -60,23 +63,29 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     this.key = m.key
     this.home = m.home
     this.log = m.logger
-    this.schedule = fixedSchedule(m.genesis.validators)
+    this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay)
     this.mempool = new Mempool({ maxBytes: m.config.mempool.max_bytes, maxBatches: m.config.mempool.max_batches })
     this.pool = new VerifyPool()
   }
 
   get role (): 'validator' | 'observer' { return this.config.role }
-  get isValidator (): boolean { return this.role === 'validator' && this.genesis.validators.has(this.key.publicKey) }
+  /** A validator-role node signs once governance has put it in the set (or genesis did). */
+  get isValidator (): boolean { return this.role === 'validator' && this.schedule.at((this.store?.head?.height ?? 0) + 1).has(this.key.publicKey) }
 
   async start (): Promise<void> {
     const c = this.config
-    if (c.role === 'validator' && !this.genesis.validators.has(this.key.publicKey)) {
-      throw new MedledgerError('NODE_NOT_A_VALIDATOR', `role is validator but peer id ${this.key.peerId} is not a validator in the genesis file; use role = "observer" or fix the genesis`)
+    this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash })
+    await this.loadGovernance()
+    if (c.role === 'validator' && !this.schedule.latest().has(this.key.publicKey)) {
+      if (!this.allowedPeers().includes(this.key.peerId)) {
+        await this.store.close()
+        throw new MedledgerError('NODE_NOT_A_VALIDATOR', `role is validator but peer id ${this.key.peerId} is neither a validator nor a listed observer; use role = "observer" or fix the genesis`)
+      }
+      this.log.warn({ peerId: this.key.peerId }, 'not a validator (yet): following the chain; this node votes once a governance change adds it')
     }
-    if (c.role === 'observer' && !this.genesis.observers.some(o => toHex(o.publicKey) === toHex(this.key.publicKey))) {
+    if (c.role === 'observer' && !this.allowedPeers().includes(this.key.peerId)) {
       this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
     }
-    this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash })
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, async (id) => (await this.store.getRecordLocation(id)) !== undefined)
     const psk = c.p2p.psk_file === '' ? undefined : await readFile(resolvePath(this.home, c.p2p.psk_file))
     this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk }, {
@@ -101,10 +110,10 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       mempool: this.mempool,
       pool: this.pool,
       verifier: this.verifier,
-      signer: this.isValidator ? this.key : null,
+      signer: this.role === 'validator' ? this.key : null,
       network: { publishConsensus: (b) => { this.network.publishConsensus(b) }, requestSync: () => { this.network.requestSync() } },
       logger: this.log,
-      onFinalized: (fb) => { this.emit('finalized', fb) }
+      onFinalized: (fb) => { this.onFinalized(fb) }
     })
     await this.network.start()
     await this.consensus.start()
@@ -117,9 +126,38 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     await this.pool.close()
   }
 
-  /** Peer ids admitted by the gater: the validators and the listed observers. */
+  /** Peer ids admitted by the gater: the validators in force and next, and the listed observers. */
   allowedPeers (): string[] {
-    return [...this.genesis.validators.keys, ...this.genesis.observers.map(o => o.publicKey)].map(peerIdOfPublicKey)
+    const h = (this.store?.head?.height ?? 0) + 1
+    const keys = [...this.schedule.at(h).keys, ...this.schedule.latest().keys, ...this.genesis.observers.map(o => o.publicKey)]
+    return [...new Set(keys.map(peerIdOfPublicKey))]
+  }
+
+  private governanceSeen = 0
+
+  private onFinalized (fb: FinalizedBlock): void {
+    // The allowlist and the persisted governance state follow validator-set changes.
+    if (this.schedule.changes().length !== this.governanceSeen || fb.block.header.height % 64 === 0) {
+      if (this.schedule.changes().length !== this.governanceSeen) {
+        this.governanceSeen = this.schedule.changes().length
+        this.network.setAllowed(this.allowedPeers())
+        this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
+      }
+      void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
+    }
+    this.emit('finalized', fb)
+  }
+
+  /** Restores the governance state, then learns from any blocks committed after it was saved. */
+  private async loadGovernance (): Promise<void> {
+    const saved = await this.store.getMeta(GOVERNANCE_META)
+    if (saved !== undefined) this.schedule.restore(saved)
+    const head = this.store.head?.height ?? 0
+    if (this.schedule.scannedTo < head) {
+      for await (const fb of this.store.iterateFinalized(this.schedule.scannedTo + 1, head)) this.schedule.observe(fb.block)
+      await this.store.putMeta(GOVERNANCE_META, this.schedule.serialize())
+    }
+    this.governanceSeen = this.schedule.changes().length
   }
 
   /**
@@ -129,6 +167,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   submit (records: Array<Omit<MedRecord, 'author'>>): { ids: string[], batchId: string } {
     if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
     const full = records.map(r => ({ ...r, author: this.key.publicKey }))
+    checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
     const batch = signBatch(this.genesis.chainId, this.key, full)
     const bytes = encodeBatch(batch)
     const id = toHex(batchId(batch))
@@ -167,6 +206,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
         let check
         try {
           check = checkBatch(this.genesis.chainId, batch, this.schedule.at((this.store.head?.height ?? 0) + 1))
+          checkGovernanceRecords(this.genesis.chainId, batch.records, this.schedule)
         } catch (err) {
           if (isMedledgerError(err)) return 'reject'
           throw err

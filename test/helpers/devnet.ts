@@ -2,16 +2,17 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
-import { createDevnet, type DevnetSpec } from '../../src/devnet/setup.ts'
+import { createDevnet, type DevnetLayout, type DevnetSpec } from '../../src/devnet/setup.ts'
 import { Daemon } from '../../src/devnet/daemon.ts'
 
 /** Fast timeouts for tests: rounds fail over in about a second. */
 export const FAST_CONSENSUS = { propose_timeout_ms: 1000, prevote_timeout_ms: 500, precommit_timeout_ms: 500, timeout_delta_ms: 200, rebroadcast_ms: 1000 }
 
 /** A devnet of real daemon processes in a temp dir, torn down (processes killed, dir removed) after the test. */
-export async function startDevnet (t: ExecutionContext, spec: Omit<DevnetSpec, 'dir'>): Promise<Daemon[]> {
+export async function startDevnet (t: ExecutionContext, spec: Omit<DevnetSpec, 'dir'>, prepare?: (layout: DevnetLayout) => Promise<void>): Promise<Daemon[]> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-e2e-'))
   const layout = await createDevnet({ consensus: FAST_CONSENSUS, ...spec, dir })
+  await prepare?.(layout)
   const daemons = layout.nodes.map(n => new Daemon(n))
   t.teardown(async () => {
     await Promise.all(daemons.map(async d => await d.stop('SIGKILL')))
