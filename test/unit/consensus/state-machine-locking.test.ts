@@ -114,7 +114,7 @@ test('an equivocating validator counts towards each value it voted for, once per
   t.deepEqual(only(feed(m, [vs.prevote(0, 1, 0, v)]), 'vote'), [{ type: 'vote', voteType: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: v }])
 })
 
-test('a polka that includes an equivocator\'s second vote still unlocks a node that got its first vote (seed 10 of the simulation)', t => {
+test('a polka that includes an equivocator\'s second vote still unlocks a node that got its first vote (a liveness failure the simulation found)', t => {
   // Round 0, height 1, Byzantine proposer V[1]: it sends block a to us (V[0]) and block b to V[2] and V[3],
   // and prevotes a to us, b to them. V[2] and V[3] lock b. We can only follow them once we see its b prevote too.
   const a = value('a')
