@@ -21,6 +21,17 @@ const exec = promisify(execFile)
 /** True in the full-length run (`npm run test:sim`); the default is the short form `npm test` runs. */
 export const LONG = process.env.MEDLEDGER_SIM_LONG === '1'
 
+/** Progress on stderr as it happens (t.log shows only once a test ends): MEDLEDGER_SIM_VERBOSE=1. */
+export function progress (msg: string): void {
+  if (process.env.MEDLEDGER_SIM_VERBOSE === '1') process.stderr.write(`[sim ${new Date().toISOString().slice(11, 23)}] ${msg}\n`)
+}
+
+/** t.log, and progress on stderr at once when MEDLEDGER_SIM_VERBOSE=1. */
+export function say (t: ExecutionContext, msg: string): void {
+  t.log(msg)
+  progress(msg)
+}
+
 /** Picks the short or the long value. */
 export function len<T> (short: T, long: T): T {
   return LONG ? long : short
@@ -37,6 +48,8 @@ export interface SimSpec {
   consensus?: DevnetSpec['consensus']
   /** Extra `start` arguments per node index, e.g. { 0: ['--set', 'consensus.byzantine=true'] }. */
   extraArgs?: Record<number, string[]>
+  /** Node indices whose daemon is not started (their identity is used by the test itself). */
+  skip?: number[]
   /** Called after the homes exist and before any daemon starts (e.g. to rewrite config.toml). */
   beforeStart?: (layout: DevnetLayout) => Promise<void>
 }
@@ -56,6 +69,8 @@ export class SimNet {
   get validators (): Daemon[] { return this.daemons.filter(d => d.node.role === 'validator') }
   get observers (): Daemon[] { return this.daemons.filter(d => d.node.role === 'observer') }
   get dir (): string { return this.layout.dir }
+  /** Daemons this test has started at least once. */
+  get launched (): Daemon[] { return this.daemons.filter(d => d.proc !== undefined) }
 
   static async start (t: ExecutionContext, spec: SimSpec = {}): Promise<SimNet> {
     const dir = await mkdtemp(join(tmpdir(), 'medledger-sim-'))
@@ -77,9 +92,10 @@ export class SimNet {
       if (t.passed && process.env.MEDLEDGER_SIM_KEEP !== '1') await rm(dir, { recursive: true, force: true })
       else console.error(`medledger sim: kept ${dir} (node logs in <home>/node.log)`)
     })
-    t.log(`devnet in ${dir}: ${nv} validators, ${no} observers`)
-    for (const d of net.daemons) net.launch(d)
-    await Promise.all(net.daemons.map(async d => await net.waitApi(d)))
+    say(t, `devnet in ${dir}: ${nv} validators, ${no} observers`)
+    const launched = net.daemons.filter((_d, i) => !(spec.skip ?? []).includes(i))
+    for (const d of launched) net.launch(d)
+    await Promise.all(launched.map(async d => await net.waitApi(d)))
     return net
   }
 
@@ -123,26 +139,26 @@ export class SimNet {
     this.up.add(d)
   }
 
-  async statuses (daemons: Daemon[] = this.daemons): Promise<Array<NodeStatus | undefined>> {
+  async statuses (daemons: Daemon[] = this.launched): Promise<Array<NodeStatus | undefined>> {
     return await Promise.all(daemons.map(async d => this.frozen.has(d) ? undefined : await status(d)))
   }
 
   /** The highest height any of these daemons reports (0 when none answers). */
-  async maxHeight (daemons: Daemon[] = this.daemons): Promise<number> {
+  async maxHeight (daemons: Daemon[] = this.launched): Promise<number> {
     return Math.max(0, ...(await this.statuses(daemons)).map(s => s?.height ?? 0))
   }
 
-  async minHeight (daemons: Daemon[] = this.daemons): Promise<number> {
+  async minHeight (daemons: Daemon[] = this.launched): Promise<number> {
     return Math.min(...(await this.statuses(daemons)).map(s => s?.height ?? 0))
   }
 
   /** Waits until every one of `daemons` reports at least `height`. */
-  async waitHeight (height: number, daemons: Daemon[] = this.daemons, timeoutMs = 60_000): Promise<void> {
+  async waitHeight (height: number, daemons: Daemon[] = this.launched, timeoutMs = 60_000): Promise<void> {
     await waitFor(`height ${height} on ${daemons.map(d => d.node.name).join(', ')}`, async () => (await this.minHeight(daemons)) >= height, timeoutMs)
   }
 
   /** Waits until the daemons report one head (same height and hash) at one moment; returns it. */
-  async waitEqualHeads (daemons: Daemon[] = this.daemons, timeoutMs = 60_000, minHeight = 0): Promise<NodeStatus> {
+  async waitEqualHeads (daemons: Daemon[] = this.launched, timeoutMs = 60_000, minHeight = 0): Promise<NodeStatus> {
     let last: Array<NodeStatus | undefined> = []
     try {
       return await waitFor('equal heads', async () => {
@@ -348,11 +364,11 @@ async function mapLimit<T, R> (items: T[], limit: number, fn: (x: T) => Promise<
  */
 export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadGen | undefined, opts: { nodes?: Daemon[], expectNoEvidence?: boolean } = {}): Promise<CheckResult> {
   await load?.stop()
-  const nodes = opts.nodes ?? net.daemons
+  const nodes = opts.nodes ?? net.launched
   for (const d of nodes) t.true(d.running && !net.frozen.has(d), `${d.node.name} runs at the end of the scenario`)
   const acked = [...(load?.acked ?? new Map<string, SubmittedRecord>())]
   const head = await net.waitEqualHeads(nodes, 90_000, load?.maxAckedHeight ?? 0)
-  t.log(`heads equal on ${nodes.length} nodes at height ${head.height} (${head.headHash?.slice(0, 16)})`)
+  say(t, `heads equal on ${nodes.length} nodes at height ${head.height} (${head.headHash?.slice(0, 16)})`)
 
   // Every acknowledged record, on every node, identical, final, in the same block.
   let lost = 0
@@ -376,7 +392,7 @@ export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadG
   })
   t.deepEqual(problems.slice(0, 20), [], `acknowledged records: ${problems.length} problems`)
   t.is(lost, 0, 'no acknowledged record is lost')
-  t.log(`${acked.length} acknowledged records present and identical on ${nodes.length} nodes`)
+  say(t, `${acked.length} acknowledged records present and identical on ${nodes.length} nodes`)
 
   if (opts.expectNoEvidence === true) {
     for (const d of nodes) {
@@ -395,14 +411,14 @@ export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadG
       return { node: d.node.name, ok: r.ok, height: r.height, records: r.records }
     } catch (err) {
       const e = err as { code?: number, stdout?: string, stderr?: string }
-      t.log(`verify ${d.node.name} failed (exit ${e.code}): ${e.stdout ?? ''} ${e.stderr ?? ''}`)
+      say(t, `verify ${d.node.name} failed (exit ${e.code}): ${e.stdout ?? ''} ${e.stderr ?? ''}`)
       return { node: d.node.name, ok: false, height: -1, records: -1 }
     }
   })
   for (const v of verified) t.true(v.ok, `medledger verify passes on ${v.node}`)
   const heights = new Set(verified.map(v => v.height))
   t.is(heights.size, 1, `every database ends at one height: ${verified.map(v => `${v.node}=${v.height}`).join(' ')}`)
-  t.log(`medledger verify ok on ${verified.filter(v => v.ok).length}/${verified.length} databases (height ${verified[0]?.height}, ${verified[0]?.records} records)`)
+  say(t, `medledger verify ok on ${verified.filter(v => v.ok).length}/${verified.length} databases (height ${verified[0]?.height}, ${verified[0]?.records} records)`)
   return { height: head.height, headHash: head.headHash ?? '', acked: acked.length, lost, verified }
 }
 
@@ -427,7 +443,7 @@ export interface ScenarioReport {
  */
 export async function report (t: ExecutionContext, r: Omit<ScenarioReport, 'mode'>): Promise<void> {
   const line: ScenarioReport = { ...r, mode: LONG ? 'long' : 'short' }
-  t.log(`report: ${JSON.stringify(line)}`)
+  say(t, `report: ${JSON.stringify(line)}`)
   const file = process.env.MEDLEDGER_SIM_REPORT
   if (file !== undefined && file !== '') await appendFile(file, JSON.stringify(line) + '\n')
 }
@@ -443,7 +459,7 @@ export async function scenario (t: ExecutionContext, name: string, body: (r: Omi
     r.notes.push(`error: ${(err as Error).message}`)
     throw err
   } finally {
-    t.log(`${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    say(t, `${name}: ${((Date.now() - started) / 1000).toFixed(1)} s`)
     await report(t, { scenario: name, ...r, durationMs: Date.now() - started })
   }
 }
@@ -453,7 +469,7 @@ export async function scenario (t: ExecutionContext, name: string, body: (r: Omi
 /** A seeded PRNG (mulberry32), so a failing run's fault schedule can be replayed with MEDLEDGER_SIM_SEED. */
 export function seededRandom (t: ExecutionContext, name: string): { next: () => number, int: (lo: number, hi: number) => number, pick: <T>(xs: T[]) => T, seed: number } {
   const seed = process.env.MEDLEDGER_SIM_SEED !== undefined ? Number(process.env.MEDLEDGER_SIM_SEED) : randomBytes(4).readUInt32LE(0)
-  t.log(`${name}: seed ${seed} (replay with MEDLEDGER_SIM_SEED=${seed})`)
+  say(t, `${name}: seed ${seed} (replay with MEDLEDGER_SIM_SEED=${seed})`)
   let a = seed >>> 0
   const next = (): number => {
     a = (a + 0x6D2B79F5) >>> 0

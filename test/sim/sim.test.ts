@@ -1,5 +1,7 @@
 import test from 'ava'
 import { killRestart, noQuorum, oneDown } from './scenarios/crash.ts'
+import { byzantine } from './scenarios/byzantine.ts'
+import { hostilePeers } from './scenarios/hostile.ts'
 
 /**
  * The fault-injection simulation tier (issue 7, docs/simulation.md): real daemon processes on
@@ -10,3 +12,5 @@ import { killRestart, noQuorum, oneDown } from './scenarios/crash.ts'
 test.serial('sim 1: kill -9 of a random validator, restarted each time', killRestart)
 test.serial('sim 2: one of four validators down for a period', oneDown)
 test.serial('sim 3: two of four down (no quorum), then one back', noQuorum)
+test.serial('sim 4: a Byzantine validator', byzantine)
+test.serial('sim 5: hostile peers', hostilePeers)

@@ -1,5 +1,5 @@
 import type { ExecutionContext } from 'ava'
-import { LoadGen, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
+import { say, LoadGen, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
 import { waitFor } from '../../helpers/devnet.ts'
 
 const validatorsUp = (net: SimNet) => () => [...net.up].filter(d => d.node.role === 'validator')
@@ -31,7 +31,7 @@ export async function killRestart (t: ExecutionContext): Promise<void> {
       const target = await net.maxHeight(others)
       await net.waitHeight(target, [victim], 60_000)
       recoveries.push(Date.now() - restartedAt)
-      t.log(`kill ${i + 1}/${kills}: ${victim.node.name} at height ${before}, caught up to ${target} ${Date.now() - restartedAt} ms after restart; ${load.acked.size} acked`)
+      say(t, `kill ${i + 1}/${kills}: ${victim.node.name} at height ${before}, caught up to ${target} ${Date.now() - restartedAt} ms after restart; ${load.acked.size} acked`)
     }
     r.faults = kills
     r.recoveryMs = Math.max(...recoveries)
@@ -79,7 +79,7 @@ export async function oneDown (t: ExecutionContext): Promise<void> {
     const before = load.rate(b0, b1)
     const during = load.rate(d0, d1)
     const drop = before > 0 ? Math.round((1 - during / before) * 100) : 0
-    t.log(`throughput: ${before.toFixed(1)} records/s with 4 validators, ${during.toFixed(1)} records/s with ${victim.node.name} frozen (${drop}% drop); heights ${h0} -> ${h1}; longest stall ${longestStallMs} ms`)
+    say(t, `throughput: ${before.toFixed(1)} records/s with 4 validators, ${during.toFixed(1)} records/s with ${victim.node.name} frozen (${drop}% drop); heights ${h0} -> ${h1}; longest stall ${longestStallMs} ms`)
     t.true(h1 > h0, 'blocks become final while one validator is down')
     t.true(during > 0, 'records are acknowledged while one validator is down')
     t.true(longestStallMs < 15_000, `finality never stalls for long (longest ${longestStallMs} ms)`)
@@ -127,7 +127,7 @@ export async function noQuorum (t: ExecutionContext): Promise<void> {
     }
     for (const d of survivors) t.is((await fetch(`${d.api}/livez`)).status, 200)
     t.is(load.acked.size, ackedAtStop, 'nothing is acknowledged without a quorum')
-    t.log(`no quorum for ${outageMs} ms: height stays ${h0}, rounds now ${statuses.map(s => s?.round).join('/')}`)
+    say(t, `no quorum for ${outageMs} ms: height stays ${h0}, rounds now ${statuses.map(s => s?.round).join('/')}`)
     const newErrors = (await Promise.all(survivors.map(async d => (await net.logLines(d)).slice(errorsBefore.get(d)!)))).flat()
     t.deepEqual(newErrors.slice(0, 5), [], 'the survivors log no errors while they wait for a quorum')
 
@@ -138,7 +138,7 @@ export async function noQuorum (t: ExecutionContext): Promise<void> {
     await net.waitHeight(h0 + 1, survivors, 60_000)
     const resumeMs = Date.now() - back
     t.deepEqual(survivors.map(d => d.proc?.pid), pids, 'the survivors were not restarted')
-    t.log(`chain resumed ${resumeMs} ms after ${downA.node.name} was restarted (rounds ${(await net.statuses(survivors)).map(s => s?.round).join('/')})`)
+    say(t, `chain resumed ${resumeMs} ms after ${downA.node.name} was restarted (rounds ${(await net.statuses(survivors)).map(s => s?.round).join('/')})`)
     t.true(resumeMs < len(20_000, 45_000), `the chain resumes within seconds (${resumeMs} ms)`)
     await waitFor('records acknowledged again', async () => load.acked.size > ackedAtStop, 30_000)
     await net.restart(downB)
