@@ -271,11 +271,21 @@ export class ConsensusDriver {
 
   // ---------------------------------------------------------------- our own messages
 
-  /** Persists the guard (flushed) before the signature can leave; false when it must not sign. */
-  private async guard (height: number, round: number, step: SignStep): Promise<boolean> {
-    if (mayNotSign(this.lastSigned, height, round, step)) return false
+  /**
+   * Persists the guard (flushed) with the exact bytes about to be signed, before the signature can
+   * leave; false when it must not sign. Signing the very same bytes again at the guarded
+   * (height, round, step) is allowed: Ed25519 is deterministic, so it is the same signature, and
+   * a vote lost in a crash between guard and publish can still be sent after the restart.
+   */
+  private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array): Promise<boolean> {
+    const last = this.lastSigned
+    if (mayNotSign(last, height, round, step)) {
+      if (last === undefined || last.height !== height || last.round !== round || last.step !== step) return false
+      const stored = await this.m.store.getLastSignedBytes()
+      return stored !== undefined && bytesEqual(stored, signBytes)
+    }
     const ls = { height, round, step }
-    await this.m.store.putLastSigned(ls)
+    await this.m.store.putLastSigned(ls, signBytes)
     this.lastSigned = ls
     return true
   }
@@ -285,7 +295,8 @@ export class ConsensusDriver {
     if (signer === null) return
     let block = hash === null ? undefined : this.blocks.get(toHex(hash))
     if (block === undefined) block = await this.newBlock(round)
-    if (!(await this.guard(height, round, SignStep.PROPOSE))) return
+    const unsigned = { height, round, validRound, blockHash: blockHash(block.header) }
+    if (!(await this.guard(height, round, SignStep.PROPOSE, proposalSignBytes(this.chainId, unsigned)))) return
     const proposal = this.signProposal(block, round, validRound)
     const bh = toHex(proposal.header.blockHash)
     this.blocks.set(bh, block)
@@ -344,8 +355,8 @@ export class ConsensusDriver {
   private async vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Promise<void> {
     const signer = this.m.signer
     if (signer === null) return
-    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT))) return
     const unsigned = { type, height, round, blockHash: hash }
+    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT, voteSignBytes(this.chainId, unsigned)))) return
     const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, unsigned)) }
     this.publish({ kind: 'vote', vote })
     if (this.opts.byzantine) {

@@ -39,7 +39,9 @@ export const ConsensusKey = {
   /** 13 B: height u64 BE | round u32 BE | step u8. Written with sync before any signature leaves. */
   lastSigned: 'lastSigned',
   /** Opaque bytes owned by the consensus module. */
-  snapshot: 'snapshot'
+  snapshot: 'snapshot',
+  /** The exact bytes signed at lastSigned, written in the same batch: re-signing them is not a conflict. */
+  lastSignedBytes: 'lastSignedBytes'
 } as const
 
 /** Keys of the meta bucket that the store owns; putMeta refuses them. */

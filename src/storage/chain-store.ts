@@ -215,7 +215,7 @@ export class ChainStore {
    * Flushed (sync) before it resolves: await it before a vote or proposal leaves the node.
    * The guard only moves forward; an older (height, round, step) is refused.
    */
-  async putLastSigned (ls: LastSigned): Promise<void> {
+  async putLastSigned (ls: LastSigned, signBytes?: Uint8Array): Promise<void> {
     // Everything up to the queued write runs synchronously, so racing calls see each other.
     this.#assertOpen()
     if (!isValidLastSigned(ls)) throw new TypeError(`putLastSigned: not a (height, round, step 0-2): ${JSON.stringify(ls)}`)
@@ -226,7 +226,19 @@ export class ChainStore {
     // Cached first so that a later call racing this one is compared with it; if the write fails
     // the cache stays ahead of the disk, which only ever refuses more.
     this.#lastSigned = { height: ls.height, round: ls.round, step: ls.step }
-    await this.#serial('guard', () => this.#putSynced(ConsensusKey.lastSigned, encodeLastSigned(ls)))
+    await this.#serial('guard', async () => {
+      const batch = this.#db.batch()
+      batch.put(ConsensusKey.lastSigned, encodeLastSigned(ls), { sublevel: this.#b.consensus })
+      if (signBytes !== undefined) batch.put(ConsensusKey.lastSignedBytes, signBytes, { sublevel: this.#b.consensus })
+      else batch.del(ConsensusKey.lastSignedBytes, { sublevel: this.#b.consensus })
+      await this.#write(batch, true, ConsensusKey.lastSigned)
+    })
+  }
+
+  /** The bytes signed at the guard's (height, round, step), if they were recorded with it. */
+  async getLastSignedBytes (): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#b.consensus.get(ConsensusKey.lastSignedBytes)
   }
 
   async putConsensusSnapshot (bytes: Uint8Array): Promise<void> {
