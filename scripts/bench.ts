@@ -3,6 +3,7 @@
 // daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore`;
 // `--docs` rewrites the results section of docs/benchmarks.md.
 import '../src/polyfill.ts'
+import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -72,7 +73,19 @@ const results: {
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
   errors: string[]
-} = { machine: machine(), mode: quick ? 'quick' : 'full', loadavgStart: loadavg(), errors: [] }
+  git?: { commit: string, dirtyFiles: number }
+} = { machine: machine(), mode: quick ? 'quick' : 'full', loadavgStart: loadavg(), errors: [], git: gitState() }
+
+/** The commit measured, and how many tracked files under src/ differ from it (uncommitted work). */
+function gitState (): { commit: string, dirtyFiles: number } | undefined {
+  try {
+    const commit = execFileSync('git', ['rev-parse', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).split('\n').filter(Boolean).length
+    return { commit, dirtyFiles: dirty }
+  } catch {
+    return undefined
+  }
+}
 
 async function step<T> (name: string, fn: () => Promise<T>): Promise<T | undefined> {
   if (!wants(name)) return undefined
@@ -129,7 +142,7 @@ if (single !== undefined) {
   if (b1 !== undefined) rows.push(row({ section: s, name: 'final records/s, batches of 1', value: b1.saturation.finalPerSec, unit: '/s', limit: raw?.sign, limitName: 'sign, 1 core', note: `${fmtBlocks(b1)}` }))
   for (const p of single.phases) rows.push(row({ section: s, name: `daemon CPU per final record, batches of ${p.batch.toLocaleString('en-US')}`, value: p.cpuPerRecordUs.total, unit: 'µs', limit: raw === undefined ? undefined : minCpuUs(raw, 1, p.batch), limitName: `µs minimum (${p.batch === 1 ? 'sign + ' : ''}floor)`, target: `<= ${fmtN(cores * 1e6 / (p.batch === 1 ? 3000 : 100_000))} µs for the target`, note: `${p.cpuPerRecordUs.records.toLocaleString('en-US')} records` }))
   rows.push(row({ section: s, name: 'start to ready (/readyz 200)', value: ms(Math.max(...Object.values(single.readyMs))), unit: 'ms' }))
-  rows.push(row({ section: s, name: 'resident memory under load (max)', value: Math.max(...Object.values(single.rssMaxBytes)) / MB, unit: 'MB', target: '<= 250 MB', met: Math.max(...Object.values(single.rssMaxBytes)) / MB <= 250, note: `${Math.round(Math.max(...Object.values(single.rssReadyBytes)) / MB)} MB when ready, idle` }))
+  rows.push(row({ section: s, name: 'resident memory under load (max)', value: Math.max(...Object.values(single.rssMaxBytes)) / MB, unit: 'MB', target: '<= 250 MB', met: Math.max(...Object.values(single.rssMaxBytes)) / MB <= 250, note: `${Math.round(Math.max(...Object.values(single.rssReadyBytes)) / MB)} MB when ready, idle; ${memNote(single)}` }))
   rows.push(row({ section: s, name: 'bytes on disk per record', value: Object.values(single.diskBytesPerRecord)[0], unit: 'B/record', limit: raw?.encodedRecordBytes, limitName: 'B encoded record', target: '<= 1.5x', met: Object.values(single.diskBytesPerRecord)[0] <= 1.5 * (raw?.encodedRecordBytes ?? 215) }))
 }
 const cluster = results.cluster
@@ -154,7 +167,7 @@ if (cluster !== undefined) {
   rows.push(row({ section: s, name: 'start to ready, 5 daemons started together (slowest)', value: Math.max(...ready), unit: 'ms', note: `fastest ${Math.round(Math.min(...ready))} ms` }))
   const rss = Object.entries(cluster.rssMaxBytes)
   const maxRss = Math.max(...rss.map(([, v]) => v)) / MB
-  rows.push(row({ section: s, name: 'resident memory per node under load (max over nodes)', value: maxRss, unit: 'MB', target: '<= 250 MB', met: maxRss <= 250, note: rss.map(([k, v]) => `${k} ${Math.round(v / MB)}`).join(', ') + `; ${Math.round(Math.max(...Object.values(cluster.rssReadyBytes)) / MB)} MB when ready, idle` }))
+  rows.push(row({ section: s, name: 'resident memory per node under load (max over nodes)', value: maxRss, unit: 'MB', target: '<= 250 MB', met: maxRss <= 250, note: rss.map(([k, v]) => `${k} ${Math.round(v / MB)}`).join(', ') + `; ${Math.round(Math.max(...Object.values(cluster.rssReadyBytes)) / MB)} MB when ready, idle; ${memNote(cluster)}` }))
   const obsDisk = cluster.diskBytesPerRecord.obs1
   rows.push(row({ section: s, name: 'bytes on disk per record (observer)', value: obsDisk, unit: 'B/record', limit: raw?.encodedRecordBytes, limitName: 'B encoded record', target: '<= 1.5x', met: obsDisk <= 1.5 * (raw?.encodedRecordBytes ?? 215), note: `${cluster.finalRecords.toLocaleString('en-US')} records in ${cluster.height} blocks` }))
 }
@@ -172,7 +185,7 @@ if (sync !== undefined) {
   const big = sync.batch1000
   if (big !== undefined) {
     rows.push(row({ section: s, name: 'bytes on disk per record after sync (observer)', value: big.diskBytesPerRecord, unit: 'B/record', limit: big.chain.encodedRecordBytes, limitName: 'B encoded record', target: '<= 1.5x', met: big.diskBytesPerRecord <= 1.5 * big.chain.encodedRecordBytes, note: `source written by commitMany: ${Math.round(big.sourceDiskBytesPerRecord)} B/record` }))
-    rows.push(row({ section: s, name: `start to ready, node holding ${big.chain.records.toLocaleString('en-US')} records`, value: big.sourceReadyMs, unit: 'ms' }))
+    rows.push(row({ section: s, name: `start to ready, node holding ${big.chain.records.toLocaleString('en-US')} records`, value: big.sourceReadyMs, unit: 'ms', note: `API up after ${fmtN(big.sourceApiUpMs)} ms; ready also waits for a peer (the observer, started together)` }))
     rows.push(row({ section: s, name: 'resident memory during sync: observer / source', value: big.observerRssMaxBytes / MB, unit: 'MB', target: '<= 250 MB', met: Math.max(big.observerRssMaxBytes, big.sourceRssMaxBytes) / MB <= 250, note: `source ${Math.round(big.sourceRssMaxBytes / MB)} MB` }))
   }
 }
@@ -193,6 +206,17 @@ results.table = rows
 /** The least CPU per record the protocol needs on `nodes` nodes: each encodes, hashes and writes it once; with batches of 1 the author signs and every other node verifies. */
 function minCpuUs (r: RawLimits, nodes: number, batch: number): number {
   return nodes * 1e6 / r.floor1 + (batch === 1 ? 1e6 / r.sign + (nodes - 1) * 1e6 / r.verify1 : 0)
+}
+
+/** Heap and off-heap memory of the node that was largest at the end of a saturation phase. */
+function memNote (c: ClusterResult): string {
+  let best: { name: string, batch: number, m: Record<string, number> } | undefined
+  for (const p of c.phases) {
+    for (const [name, m] of Object.entries(p.memoryAtSaturation)) if (m !== undefined && (best === undefined || m.rss > best.m.rss)) best = { name, batch: p.batch, m }
+  }
+  if (best === undefined) return ''
+  const M = (x: number): string => `${Math.round(x / 1024 / 1024)} MB`
+  return `${best.name} at the end of batch-${best.batch} saturation: RSS ${M(best.m.rss)} = V8 heap ${M(best.m.heapTotal)} (${M(best.m.heapUsed)} used) + external ${M(best.m.external)} + rest; mempool ${fmtN(best.m.mempoolRecords)} records`
 }
 
 function fmtN (x: number | undefined): string {
@@ -216,7 +240,8 @@ if (profileDir !== undefined) {
   }
 }
 
-const header = `medledger bench, ${results.mode} run, ${new Date(started).toISOString()}: ${String(results.machine.cpus)} x ${String(results.machine.model)}, ${String(results.machine.memoryGiB)} GiB, node ${process.version}; load average at start ${results.loadavgStart.map(x => x.toFixed(2)).join(' ')}, at end ${results.loadavgEnd.map(x => x.toFixed(2)).join(' ')}; ${Math.round(results.durationS)} s`
+const gitNote = results.git === undefined ? '' : `; commit ${results.git.commit.slice(0, 10)}${results.git.dirtyFiles > 0 ? ` with ${results.git.dirtyFiles} uncommitted src files` : ''}`
+const header = `medledger bench, ${results.mode} run, ${new Date(started).toISOString()}${gitNote}: ${String(results.machine.cpus)} x ${String(results.machine.model)}, ${String(results.machine.memoryGiB)} GiB, node ${process.version}; load average at start ${results.loadavgStart.map(x => x.toFixed(2)).join(' ')}, at end ${results.loadavgEnd.map(x => x.toFixed(2)).join(' ')}; ${Math.round(results.durationS)} s`
 process.stdout.write(`\n${header}\n\n${renderText(rows)}\n`)
 if (results.errors.length > 0) process.stdout.write(`\nerrors:\n${results.errors.map(e => `  ${e}`).join('\n')}\n`)
 for (const n of [...(single?.notes ?? []), ...(cluster?.notes ?? [])]) process.stdout.write(`note: ${n}\n`)

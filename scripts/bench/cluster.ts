@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -89,6 +89,8 @@ export class Cluster {
   readonly readyMs = new Map<string, number>()
   readonly rssMax = new Map<string, number>()
   readonly rssLast = new Map<string, number>()
+  /** Start to the first answer of /livez (the node started and its API listens), before peers. */
+  readonly apiUpMs = new Map<string, number>()
   /** Resident memory right after each node became ready (idle). */
   readonly rssReady = new Map<string, number>()
   private sampler: NodeJS.Timeout | undefined
@@ -113,8 +115,12 @@ export class Cluster {
     for (const d of which) d.start()
     await Promise.all(which.map(async (d) => {
       for (;;) {
-        if (!d.running) throw new Error(`${d.node.name} exited during start; see ${d.node.home}/node.log`)
+        if (!d.running) {
+          const tail = (await readFile(join(d.node.home, 'node.log'), 'utf8').catch(() => '')).trim().split('\n').slice(-5).join('\n')
+          throw new Error(`${d.node.name} exited during start; its log ends:\n${tail}`)
+        }
         const r = await request(`${d.api}/readyz`, { timeoutMs: 1000 }).catch(() => undefined)
+        if (r !== undefined && !this.apiUpMs.has(d.node.name)) this.apiUpMs.set(d.node.name, performance.now() - t0)
         if (r?.status === 200) {
           this.readyMs.set(d.node.name, performance.now() - t0)
           this.rssReady.set(d.node.name, (await rssOf(d.proc?.pid)) ?? NaN)
@@ -151,6 +157,22 @@ export class Cluster {
   async status (d: Daemon): Promise<{ height: number, mempool: { batches: number, records: number } } | undefined> {
     const r = await request(`${d.api}/v1/status`, { timeoutMs: 5000 }).catch(() => undefined)
     return r?.status === 200 ? JSON.parse(r.body) : undefined
+  }
+
+  /** Heap and off-heap memory of a node from its Prometheus metrics, with its mempool. */
+  async memory (d: Daemon): Promise<Record<string, number> | undefined> {
+    const r = await request(`${d.api}/metrics`, { timeoutMs: 10_000 }).catch(() => undefined)
+    if (r?.status !== 200) return undefined
+    const get = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(r.body)?.[1] ?? NaN)
+    const st = await this.status(d)
+    return {
+      rss: get('process_resident_memory_bytes'),
+      heapUsed: get('nodejs_heap_size_used_bytes'),
+      heapTotal: get('nodejs_heap_size_total_bytes'),
+      external: get('nodejs_external_memory_bytes'),
+      mempoolRecords: st?.mempool.records ?? NaN,
+      mempoolBatches: st?.mempool.batches ?? NaN
+    }
   }
 
   /** Waits until no validator holds records waiting for a block and all nodes share one height. */

@@ -35,6 +35,8 @@ export interface PhaseResult {
   cpuPerRecordUs: { total: number, byNode: Record<string, number>, records: number, seconds: number }
   saturation: { finalPerSec: number, submittedPerSec: number, accepted: number, busy: number, failed: number, blocks: number, recordsPerBlock: number, firstBlockMs: number, roundsAboveZero: number, maxRound: number, blockIntervalMs: number, clientCpuSeconds: number, latency: Latency, cpu: { busyCores: number, ownCores: number, foreignCores: number } }
   loads: LoadPoint[]
+  /** Heap, off-heap and mempool of each node at the end of saturation (from /metrics). */
+  memoryAtSaturation: Record<string, Record<string, number> | undefined>
   rssMaxBytes: Record<string, number>
   /** Blocks on the counting node from the start of saturation until its backlog was final: [ms since start, height, round, records]. */
   timeline: Array<[number, number, number, number]>
@@ -44,6 +46,7 @@ export interface ClusterResult {
   validators: number
   observers: number
   readyMs: Record<string, number>
+  apiUpMs: Record<string, number>
   phases: PhaseResult[]
   finalRecords: number
   height: number
@@ -71,7 +74,7 @@ export async function measureCluster (o: { validators: number, observers: number
     for (const d of cluster.daemons) feeds.set(d.node.name, await cluster.feed(d))
     const counter = feeds.get((cluster.observers[0] ?? cluster.validators[0]).node.name) as BlockFeed
     const watch = new CpuWatch(() => cluster.daemons.map(d => d.proc?.pid))
-    const raw: Array<{ spec: PhaseSpec, drainedAt: number, cpuPerRecordUs: PhaseResult['cpuPerRecordUs'], sat: LoadResult, satCpu: Awaited<ReturnType<CpuWatch['stop']>>, satFrom: number, satTo: number, loads: Array<{ fraction: number, offered: number, r: LoadResult, cpu: Awaited<ReturnType<CpuWatch['stop']>>, finalPerSec: number }>, rss: Record<string, number> }> = []
+    const raw: Array<{ spec: PhaseSpec, memory: Record<string, Record<string, number> | undefined>, drainedAt: number, cpuPerRecordUs: PhaseResult['cpuPerRecordUs'], sat: LoadResult, satCpu: Awaited<ReturnType<CpuWatch['stop']>>, satFrom: number, satTo: number, loads: Array<{ fraction: number, offered: number, r: LoadResult, cpu: Awaited<ReturnType<CpuWatch['stop']>>, finalPerSec: number }>, rss: Record<string, number> }> = []
     for (const spec of o.phases) {
       if (!(await cluster.drain(60_000))) notes.push(`${o.label}: backlog not drained before the batch-${spec.batch} phase`)
       cluster.resetRss()
@@ -84,6 +87,8 @@ export async function measureCluster (o: { validators: number, observers: number
       const sat = await saturate({ targets: cluster.validators, feed: counter, batch: spec.batch, conns: spec.conns, window: spec.window, warmupMs: spec.warmupMs, measureMs: spec.measureMs })
       const satTo = performance.now()
       const satCpu = await watch.stop()
+      const memory: Record<string, Record<string, number> | undefined> = {}
+      for (const d of cluster.daemons) memory[d.node.name] = await cluster.memory(d)
       log(`${o.label}: batch ${spec.batch}: ${Math.round(sat.finalPerSec)} final records/s (${Math.round(sat.submittedPerSec)}/s accepted, ${sat.busy} busy, ${sat.failed} failed); waiting for the backlog`)
       if (!(await cluster.drain(90_000))) notes.push(`${o.label}: the batch-${spec.batch} backlog was not final within 90 s`)
       const drainedAt = performance.now()
@@ -106,7 +111,7 @@ export async function measureCluster (o: { validators: number, observers: number
         loads.push({ fraction, offered, r, cpu, finalPerSec: counter.recordsBetween(from, to) * 1000 / (to - from) })
       }
       await cluster.sample()
-      raw.push({ spec, drainedAt, cpuPerRecordUs, sat, satCpu, satFrom, satTo, loads, rss: Object.fromEntries(cluster.rssMax) })
+      raw.push({ spec, memory, drainedAt, cpuPerRecordUs, sat, satCpu, satFrom, satTo, loads, rss: Object.fromEntries(cluster.rssMax) })
     }
     if (!(await cluster.drain(60_000))) notes.push(`${o.label}: backlog not drained at the end`)
     await sleep(500)
@@ -146,6 +151,7 @@ export async function measureCluster (o: { validators: number, observers: number
         },
         loads: p.loads.map(l => ({ fraction: l.fraction, offeredPerSec: l.offered, submittedPerSec: l.r.submittedPerSec, finalPerSec: l.finalPerSec, busy: l.r.busy, failed: l.r.failed, latency: latencies(l.r.sent, heights, feeds), cpu: l.cpu })),
         rssMaxBytes: p.rss,
+        memoryAtSaturation: p.memory,
         timeline: counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt).map(e => [Math.round(e.at - (p.satFrom - p.spec.warmupMs)), e.height, e.round, e.records])
       }
     })
@@ -153,6 +159,7 @@ export async function measureCluster (o: { validators: number, observers: number
       validators: o.validators,
       observers: o.observers,
       readyMs: Object.fromEntries(cluster.readyMs),
+      apiUpMs: Object.fromEntries(cluster.apiUpMs),
       phases,
       finalRecords,
       height,

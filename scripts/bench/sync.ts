@@ -78,6 +78,8 @@ export interface SyncResult {
   /** The source node (holding the whole chain) from start to /readyz 200. */
   sourceReadyMs: number
   observerReadyMs: number
+  /** The source from start to its API answering (node started; /readyz also waits for a peer). */
+  sourceApiUpMs: number
   /** Observer CPU (all threads) per synced record, µs. */
   observerCpuPerRecordUs: number
   sourceCpuPerRecordUs: number
@@ -133,6 +135,7 @@ export async function measureSync (o: { records: number, batch: number, batchesP
       syncMs,
       sourceReadyMs: cluster.readyMs.get(source.node.name) ?? tReady - t0,
       observerReadyMs: cluster.readyMs.get(observer.node.name) ?? tReady - t0,
+      sourceApiUpMs: cluster.apiUpMs.get(source.node.name) ?? NaN,
       observerCpuPerRecordUs: cpuUs(observer),
       sourceCpuPerRecordUs: cpuUs(source),
       observerRssMaxBytes: stats.find(s => s.name === observer.node.name)?.rssMaxBytes ?? NaN,

@@ -20,6 +20,8 @@ export interface ApiOptions {
   maxBodyBytes: number
   /** Longest wait=final may hold a request. */
   maxWaitMs?: number
+  /** Registers more routes and hooks before the built-in routes (the privacy API). */
+  extend?: (app: FastifyInstance) => Promise<void>
 }
 
 const RecordInput = z.object({
@@ -49,6 +51,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     return sendError(reply, 500, 'INTERNAL', 'internal error; see the node log')
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url}`))
+  await opts.extend?.(app)
 
   const authorised = (req: FastifyRequest): boolean => {
     const h = req.headers.authorization ?? ''

@@ -22,7 +22,8 @@ export interface GenesisParams {
 
 export const DEFAULT_PARAMS: GenesisParams = { heartbeatMs: 10_000, governanceDelay: 2 }
 
-export interface GenesisMemberJson { name: string, peerId: string, publicKey: string }
+/** `encryptionKey`: optional X25519 public key (hex) records are encrypted to (docs/privacy.md). */
+export interface GenesisMemberJson { name: string, peerId: string, publicKey: string, encryptionKey?: string }
 export interface GenesisJson {
   chainId: string
   genesisTime: string
@@ -48,8 +49,8 @@ export class Genesis {
     this.params = g.params
     this.hash = sha256(encodeCbor([
       DOMAIN.genesis, g.chainId, g.genesisTime,
-      this.validators.members.map(m => [m.name, m.publicKey]),
-      this.observers.map(m => [m.name, m.publicKey]),
+      this.validators.members.map(memberHashItem),
+      this.observers.map(memberHashItem),
       [g.params.heartbeatMs, g.params.governanceDelay]
     ]))
   }
@@ -90,7 +91,7 @@ export class Genesis {
   }
 
   toJson (): GenesisJson {
-    const member = (m: Member): GenesisMemberJson => ({ name: m.name, peerId: peerIdOfPublicKey(m.publicKey), publicKey: toHex(m.publicKey) })
+    const member = (m: Member): GenesisMemberJson => ({ name: m.name, peerId: peerIdOfPublicKey(m.publicKey), publicKey: toHex(m.publicKey), ...(m.encryptionKey === undefined ? {} : { encryptionKey: toHex(m.encryptionKey) }) })
     return {
       chainId: this.chainId,
       genesisTime: new Date(this.genesisTime).toISOString(),
@@ -124,7 +125,16 @@ function memberFromJson (m: unknown, where: string): Member {
     publicKey = fromPeer
   }
   if (publicKey === undefined) throw genesisError(`${where} needs a peerId or a publicKey`)
-  return { name: x.name, publicKey }
+  if (x.encryptionKey === undefined) return { name: x.name, publicKey }
+  let encryptionKey: Uint8Array
+  try { encryptionKey = fromHex(String(x.encryptionKey), 32) } catch { throw genesisError(`${where}.encryptionKey must be 64 hex characters (an X25519 public key)`) }
+  return { name: x.name, publicKey, encryptionKey }
+}
+
+// A member's encryption key enters the hash only when present, so genesis files without one keep
+// their hash (docs/protocol.md section 5).
+function memberHashItem (m: Member): Array<string | Uint8Array> {
+  return m.encryptionKey === undefined ? [m.name, m.publicKey] : [m.name, m.publicKey, m.encryptionKey]
 }
 
 function genesisError (message: string): MedledgerError {

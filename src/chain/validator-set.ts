@@ -7,6 +7,8 @@ import { proposerIndex, quorum } from './quorum.ts'
 export interface Member {
   name: string
   publicKey: Uint8Array
+  /** Optional X25519 key that records are encrypted to (docs/privacy.md); not part of the set hash. */
+  encryptionKey?: Uint8Array
 }
 
 /** The validators in force at some height: sorted by public key, equal voting power. */

@@ -9,6 +9,7 @@ import { proofCommand } from './commands/proof.ts'
 import { exportCommand } from './commands/export.ts'
 import { importCommand } from './commands/import.ts'
 import { governanceCommand } from './commands/governance.ts'
+import { privacyCommands } from './commands/privacy.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
@@ -26,5 +27,6 @@ proofCommand(program)
 exportCommand(program)
 importCommand(program)
 governanceCommand(program)
+privacyCommands(program)
 
 await program.parseAsync(process.argv)

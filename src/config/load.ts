@@ -84,6 +84,8 @@ export function renderConfig (c: { role: string, p2pListen: string, bootstrap: s
 role = "${c.role}"
 genesis = "genesis.json"
 key = "node.key"
+# Passphrase of a protected key file: a 0600 file, or set MEDLEDGER_KEY_PASSPHRASE instead.
+key_passphrase_file = ""
 data_dir = "data"
 
 [p2p]
@@ -100,6 +102,11 @@ psk_file = ""
 listen = "${c.apiListen}"
 # Bearer token for POST /v1/records (created by init, mode 0600).
 token_file = "api.token"
+# Metadata reads and plaintext reads have their own tokens (docs/privacy.md, "API roles").
+read_token_file = "api.read.token"
+plaintext_token_file = "api.plaintext.token"
+# Require the read token for records, blocks, evidence and events (status and health stay open).
+require_read_token = false
 max_body_bytes = 8388608
 
 [consensus]
@@ -112,6 +119,16 @@ timeout_delta_ms = 500
 rebroadcast_ms = 2000
 max_block_bytes = 3145728
 max_batches_per_block = 2000
+
+[privacy]
+# Off-chain key store (delivery keys, record data keys), privacy index and rotation state.
+dir = "privacy"
+# The hospital's secret for pseudonymous subjects (HMAC-SHA256 of patient identifiers).
+subject_secret_file = "subject.secret"
+# A superseded encryption key is destroyed this long after its successor is final.
+retire_grace_ms = 30000
+# A plaintext read waits this long for its access record to be final, else it is refused.
+audit_wait_ms = 30000
 
 [mempool]
 max_bytes = 268435456

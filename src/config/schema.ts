@@ -9,6 +9,8 @@ export const ConfigSchema = z.object({
   role: z.enum(['validator', 'observer']).default('validator'),
   genesis: z.string().default('genesis.json'),
   key: z.string().default('node.key'),
+  /** File whose first line is the key file's passphrase (docs/privacy.md); else MEDLEDGER_KEY_PASSPHRASE. */
+  key_passphrase_file: z.string().default(''),
   data_dir: z.string().default('data'),
   p2p: z.object({
     listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/26656']),
@@ -21,6 +23,12 @@ export const ConfigSchema = z.object({
     listen: z.string().default('127.0.0.1:8080'),
     /** File holding the bearer token that authorises POST /v1/records. */
     token_file: z.string().default('api.token'),
+    /** Bearer token for metadata reads when require_read_token is set. */
+    read_token_file: z.string().default('api.read.token'),
+    /** Bearer token for GET /v1/records/:id/plaintext. */
+    plaintext_token_file: z.string().default('api.plaintext.token'),
+    /** Gate metadata reads (records, blocks, evidence, events, privacy views) behind the read token. */
+    require_read_token: z.boolean().default(false),
     max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024)
   }).strict().default({} as never),
   consensus: z.object({
@@ -33,6 +41,16 @@ export const ConfigSchema = z.object({
     max_batches_per_block: z.number().int().positive().default(2000),
     /** Test-only: this validator signs conflicting messages (the simulation's Byzantine node). */
     byzantine: z.boolean().default(false)
+  }).strict().default({} as never),
+  privacy: z.object({
+    /** Off-chain key store, privacy index snapshot and rotation state (docs/privacy.md). */
+    dir: z.string().default('privacy'),
+    /** The hospital's secret for pseudonymous subjects (HMAC-SHA256). */
+    subject_secret_file: z.string().default('subject.secret'),
+    /** A superseded delivery key is destroyed this long after its successor is final. */
+    retire_grace_ms: z.number().int().nonnegative().default(30_000),
+    /** A plaintext read waits this long for its access record to be final, else it is refused. */
+    audit_wait_ms: z.number().int().positive().default(30_000)
   }).strict().default({} as never),
   mempool: z.object({
     max_bytes: z.number().int().positive().default(256 * 1024 * 1024),

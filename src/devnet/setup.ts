@@ -6,6 +6,8 @@ import { Genesis, DEFAULT_PARAMS } from '../chain/genesis.ts'
 import { writeKeyFile } from '../node/key-file.ts'
 import { CONFIG_FILE, renderConfig } from '../config/load.ts'
 import { freePort } from './ports.ts'
+import { generateX25519 } from '../privacy/x25519.ts'
+import { writePrivacyFiles } from '../privacy/setup.ts'
 
 export interface DevnetNode {
   name: string
@@ -44,10 +46,12 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
   const chainId = spec.chainId ?? 'medledger-devnet'
   const all = [...spec.validators.map(n => ({ name: n, role: 'validator' as const })), ...spec.observers.map(n => ({ name: n, role: 'observer' as const }))]
   const keys = await Promise.all(all.map(async () => await NodeKey.generate()))
+  // Validators publish an X25519 encryption key in genesis (observers are never recipients).
+  const encryption = all.map(() => generateX25519())
   const genesis = new Genesis({
     chainId,
     genesisTime: Date.now(),
-    validators: all.flatMap((n, i) => n.role === 'validator' ? [{ name: n.name, publicKey: keys[i].publicKey }] : []),
+    validators: all.flatMap((n, i) => n.role === 'validator' ? [{ name: n.name, publicKey: keys[i].publicKey, encryptionKey: encryption[i].publicKey }] : []),
     observers: all.flatMap((n, i) => n.role === 'observer' ? [{ name: n.name, publicKey: keys[i].publicKey }] : []),
     params: { ...DEFAULT_PARAMS, heartbeatMs: spec.heartbeatMs ?? DEFAULT_PARAMS.heartbeatMs }
   })
@@ -59,9 +63,10 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
   }
   for (const [i, n] of nodes.entries()) {
     await mkdir(n.home, { recursive: true, mode: 0o700 })
-    await writeKeyFile(join(n.home, 'node.key'), keys[i])
+    await writeKeyFile(join(n.home, 'node.key'), keys[i], n.role === 'validator' ? encryption[i] : undefined)
     await writeFile(join(n.home, 'genesis.json'), await readFile(genesisFile))
     await writeFile(join(n.home, 'api.token'), n.token + '\n', { mode: 0o600 })
+    await writePrivacyFiles(n.home, n.role)
     const bootstrap = nodes.filter(p => p !== n).map(p => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`)
     let config = renderConfig({ role: n.role, p2pListen: `/ip4/127.0.0.1/tcp/${n.p2pPort}`, bootstrap, apiListen: `127.0.0.1:${n.apiPort}` })
     for (const [k, v] of Object.entries(spec.consensus ?? {})) config = config.replace(new RegExp(`^${k} = .*$`, 'm'), `${k} = ${v}`)

@@ -2,15 +2,28 @@ import { readFile, writeFile, stat } from 'node:fs/promises'
 import { NodeKey } from '../crypto/ed25519.ts'
 import { fromBase64, toBase64, toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
+import { isKeystore, openKeystore, PASSPHRASE_ENV } from '../privacy/keystore.ts'
+import { x25519KeyPair, type X25519KeyPair } from '../privacy/x25519.ts'
 
 /**
  * Key file: JSON with the libp2p protobuf form of the Ed25519 private key (base64), and the
  * peer id and public key for people. Written 0600; refused at start if others can read it.
+ * Optionally the node's X25519 encryption key (raw, base64) and its public key (hex); files
+ * without them still load. The whole file may be a passphrase keystore (docs/privacy.md).
  */
-interface KeyFileJson { type: 'medledger-ed25519', peerId: string, publicKey: string, privateKey: string }
+export interface KeyFileJson { type: 'medledger-ed25519', peerId: string, publicKey: string, privateKey: string, encryptionPublicKey?: string, encryptionPrivateKey?: string }
 
-export async function writeKeyFile (file: string, key: NodeKey): Promise<void> {
+export function keyFileJson (key: NodeKey, encryption?: X25519KeyPair): KeyFileJson {
   const json: KeyFileJson = { type: 'medledger-ed25519', peerId: key.peerId, publicKey: toHex(key.publicKey), privateKey: toBase64(key.toProtobuf()) }
+  if (encryption !== undefined) {
+    json.encryptionPublicKey = toHex(encryption.publicKey)
+    json.encryptionPrivateKey = toBase64(encryption.privateKey)
+  }
+  return json
+}
+
+export async function writeKeyFile (file: string, key: NodeKey, encryption?: X25519KeyPair): Promise<void> {
+  const json = keyFileJson(key, encryption)
   try {
     await writeFile(file, JSON.stringify(json, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
   } catch (err) {
@@ -19,7 +32,12 @@ export async function writeKeyFile (file: string, key: NodeKey): Promise<void> {
   }
 }
 
-export async function readKeyFile (file: string, opts: { checkMode?: boolean } = {}): Promise<NodeKey> {
+export async function readKeyFile (file: string, opts: { checkMode?: boolean, passphrase?: string } = {}): Promise<NodeKey> {
+  return (await readKeyMaterial(file, opts)).key
+}
+
+/** The signing key, the encryption key if the file has one, and whether the file is passphrase-protected. */
+export async function readKeyMaterial (file: string, opts: { checkMode?: boolean, passphrase?: string } = {}): Promise<{ key: NodeKey, encryption?: X25519KeyPair, protected: boolean }> {
   let text: string
   try {
     if (opts.checkMode !== false) {
@@ -31,10 +49,29 @@ export async function readKeyFile (file: string, opts: { checkMode?: boolean } =
     if (err instanceof MedledgerError) throw err
     throw new MedledgerError('KEY_MISSING', `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
+  let raw: unknown
   try {
-    const json = JSON.parse(text) as KeyFileJson
+    raw = JSON.parse(text)
+  } catch (err) {
+    throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file: ${(err as Error).message}`)
+  }
+  let locked = false
+  if (isKeystore(raw)) {
+    locked = true
+    const passphrase = opts.passphrase ?? process.env[PASSPHRASE_ENV]
+    if (passphrase === undefined || passphrase === '') throw new MedledgerError('KEY_LOCKED', `${file} is protected by a passphrase: set ${PASSPHRASE_ENV} or key_passphrase_file in config.toml`)
+    raw = await openKeystore(raw, passphrase, file)
+  }
+  const json = raw as KeyFileJson
+  try {
     if (json.type !== 'medledger-ed25519') throw new Error(`unknown key type ${String(json.type)}`)
-    return NodeKey.fromProtobuf(fromBase64(json.privateKey))
+    const key = NodeKey.fromProtobuf(fromBase64(json.privateKey))
+    let encryption: X25519KeyPair | undefined
+    if (typeof json.encryptionPrivateKey === 'string') {
+      encryption = x25519KeyPair(fromBase64(json.encryptionPrivateKey))
+      if (json.encryptionPublicKey !== undefined && json.encryptionPublicKey !== toHex(encryption.publicKey)) throw new Error('encryptionPublicKey does not match encryptionPrivateKey')
+    }
+    return { key, encryption, protected: locked }
   } catch (err) {
     throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file: ${(err as Error).message}`)
   }

@@ -3,9 +3,9 @@ import type { Command } from 'commander'
 import { MedledgerError } from '../../errors.ts'
 import { action, printJson } from '../output.ts'
 
-interface ApiFlags { api: string, token?: string, tokenFile?: string }
+export interface ApiFlags { api: string, token?: string, tokenFile?: string }
 
-async function call (o: ApiFlags, method: string, path: string, body?: unknown): Promise<unknown> {
+export async function call (o: ApiFlags, method: string, path: string, body?: unknown): Promise<unknown> {
   const headers: Record<string, string> = {}
   let token = o.token ?? process.env.MEDLEDGER_API_TOKEN
   if (token === undefined && o.tokenFile !== undefined) token = (await readFile(o.tokenFile, 'utf8')).trim()
@@ -22,7 +22,7 @@ async function call (o: ApiFlags, method: string, path: string, body?: unknown):
   return json
 }
 
-const apiOption = (c: Command): Command => c.option('--api <url>', 'node API base URL', process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080')
+export const apiOption = (c: Command): Command => c.option('--api <url>', 'node API base URL', process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080')
 
 export function clientCommands (program: Command): void {
   apiOption(program.command('status').description('show a node\'s chain status'))

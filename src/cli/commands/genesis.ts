@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { Genesis, DEFAULT_PARAMS, publicKeyOfPeerId } from '../../chain/genesis.ts'
-import { toHex } from '../../encoding/bytes.ts'
+import { fromHex, toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
 import { action, printJson } from '../output.ts'
 
@@ -15,6 +15,17 @@ function members (list: string[], what: string): Array<{ name: string, publicKey
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
+/** --encryption-key NAME=HEX: the member's X25519 public key (from `keys generate`). */
+function withEncryptionKeys (list: Array<{ name: string, publicKey: Uint8Array }>, keys: string[]): Array<{ name: string, publicKey: Uint8Array, encryptionKey?: Uint8Array }> {
+  const byName = new Map(keys.map(s => {
+    const i = s.indexOf('=')
+    if (i <= 0 || !/^[0-9a-fA-F]{64}$/.test(s.slice(i + 1))) throw new MedledgerError('USAGE', `--encryption-key takes NAME=HEX (64 hex characters), got "${s}"`)
+    return [s.slice(0, i), fromHex(s.slice(i + 1).toLowerCase())] as const
+  }))
+  for (const name of byName.keys()) if (!list.some(m => m.name === name)) throw new MedledgerError('USAGE', `--encryption-key names ${name}, which is not a --validator`)
+  return list.map(m => byName.has(m.name) ? { ...m, encryptionKey: byName.get(m.name) } : m)
+}
+
 export function genesisCommand (program: Command): void {
   const g = program.command('genesis').description('create and inspect the genesis file every node and verifier trusts')
   g.command('create')
@@ -22,14 +33,15 @@ export function genesisCommand (program: Command): void {
     .requiredOption('--chain-id <id>', 'chain id (letters, digits, . _ -)')
     .requiredOption('--validator <name=peerId>', 'a validator (repeatable)', collect, [])
     .option('--observer <name=peerId>', 'an observer admitted to the network (repeatable)', collect, [])
+    .option('--encryption-key <name=hex>', 'a validator\'s X25519 encryption key, printed by keys generate (repeatable)', collect, [])
     .option('--heartbeat-ms <ms>', 'empty block interval while idle', String(DEFAULT_PARAMS.heartbeatMs))
     .option('--time <iso>', 'genesis time (default now)')
     .requiredOption('--out <file>', 'where to write it')
-    .action(action(async (o: { chainId: string, validator: string[], observer: string[], heartbeatMs: string, time?: string, out: string }) => {
+    .action(action(async (o: { chainId: string, validator: string[], observer: string[], encryptionKey: string[], heartbeatMs: string, time?: string, out: string }) => {
       const genesis = new Genesis({
         chainId: o.chainId,
         genesisTime: o.time === undefined ? Date.now() : Date.parse(o.time),
-        validators: members(o.validator, 'validator'),
+        validators: withEncryptionKeys(members(o.validator, 'validator'), o.encryptionKey),
         observers: members(o.observer, 'observer'),
         params: { ...DEFAULT_PARAMS, heartbeatMs: Number(o.heartbeatMs) }
       })

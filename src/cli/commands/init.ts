@@ -6,6 +6,7 @@ import { Genesis } from '../../chain/genesis.ts'
 import { readKeyFile } from '../../node/key-file.ts'
 import { CONFIG_FILE, renderConfig } from '../../config/load.ts'
 import { MedledgerError } from '../../errors.ts'
+import { writePrivacyFiles } from '../../privacy/setup.ts'
 import { action, printJson } from '../output.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
@@ -32,6 +33,7 @@ export function initCommand (program: Command): void {
       await copyFile(o.genesis, join(o.home, 'genesis.json'))
       await writeFile(join(o.home, 'node.key'), await readFile(o.key), { mode: 0o600 })
       await writeFile(join(o.home, 'api.token'), randomBytes(24).toString('hex') + '\n', { mode: 0o600 })
+      await writePrivacyFiles(o.home, o.role)
       await writeFile(join(o.home, CONFIG_FILE), renderConfig({ role: o.role, p2pListen: o.p2pListen, bootstrap: o.bootstrap, apiListen: o.apiListen }))
       printJson({ home: o.home, role: o.role, peerId: key.peerId, chainId: genesis.chainId })
     }))

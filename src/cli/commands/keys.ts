@@ -1,7 +1,9 @@
 import type { Command } from 'commander'
 import { NodeKey } from '../../crypto/ed25519.ts'
 import { toHex } from '../../encoding/bytes.ts'
-import { readKeyFile, writeKeyFile } from '../../node/key-file.ts'
+import { readKeyMaterial, writeKeyFile } from '../../node/key-file.ts'
+import { generateX25519 } from '../../privacy/x25519.ts'
+import { readKeyHeader } from '../../privacy/key-file-edit.ts'
 import { action, printJson } from '../output.ts'
 
 export function keysCommand (program: Command): void {
@@ -11,14 +13,18 @@ export function keysCommand (program: Command): void {
     .requiredOption('--out <file>', 'where to write the key')
     .action(action(async (o: { out: string }) => {
       const key = await NodeKey.generate()
-      await writeKeyFile(o.out, key)
-      printJson({ file: o.out, peerId: key.peerId, publicKey: toHex(key.publicKey) })
+      // The X25519 key records are encrypted to; publish it with genesis create --encryption-key.
+      const encryption = generateX25519()
+      await writeKeyFile(o.out, key, encryption)
+      printJson({ file: o.out, peerId: key.peerId, publicKey: toHex(key.publicKey), encryptionKey: toHex(encryption.publicKey) })
     }))
   keys.command('show')
     .description('print the peer id and public key of a key file')
     .argument('<file>', 'key file')
     .action(action(async (file: string) => {
-      const key = await readKeyFile(file, { checkMode: false })
-      printJson({ peerId: key.peerId, publicKey: toHex(key.publicKey) })
+      const header = await readKeyHeader(file)
+      if (header !== undefined) { printJson(header); return }
+      const { key, encryption } = await readKeyMaterial(file, { checkMode: false })
+      printJson({ peerId: key.peerId, publicKey: toHex(key.publicKey), ...(encryption === undefined ? {} : { encryptionKey: toHex(encryption.publicKey) }), protected: false })
     }))
 }

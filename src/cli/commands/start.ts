@@ -8,6 +8,9 @@ import { createApi } from '../../api/server.ts'
 import { createLogger } from '../../logger.ts'
 import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
+import { privacyRoutes } from '../../api/privacy-routes.ts'
+import { ApiTokens, loadSubjectSecret, nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
+import type { PrivacyService } from '../../privacy/service.ts'
 import { action, printJson } from '../output.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
@@ -53,7 +56,8 @@ export function startCommand (program: Command): void {
       const config = await loadConfig(o.home, overrides(o))
       const log = createLogger({ level: config.log.level })
       const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
-      const key = await readKeyFile(resolvePath(o.home, config.key))
+      const passphrase = await nodePassphrase(o.home, config)
+      const key = await readKeyFile(resolvePath(o.home, config.key), { passphrase })
       const token = (await readFile(resolvePath(o.home, config.api.token_file), 'utf8').catch(() => {
         throw new MedledgerError('CONFIG_INVALID', `cannot read the API token file ${resolvePath(o.home, config.api.token_file)}`)
       })).trim()
@@ -70,6 +74,7 @@ export function startCommand (program: Command): void {
         const deadline = setTimeout(() => { log.error('shutdown took longer than 10 s: exiting'); process.exit(1) }, 10_000)
         deadline.unref()
         await api?.close().catch(() => {})
+        await privacy?.close().catch(() => {})
         await node.stop()
         log.info('stopped cleanly')
         process.exit(0)
@@ -77,11 +82,16 @@ export function startCommand (program: Command): void {
       process.on('SIGINT', () => { void shutdown('SIGINT') })
       process.on('SIGTERM', () => { void shutdown('SIGTERM') })
       let api: Awaited<ReturnType<typeof createApi>> | undefined
+      let privacy: PrivacyService | undefined
       try {
         await node.start()
-        api = await createApi(node, { host, port, token, maxBodyBytes: config.api.max_body_bytes })
+        privacy = await startPrivacy(node, o.home, config, passphrase)
+        const tokens = await ApiTokens.load(o.home, config, token)
+        const extend = privacyRoutes({ node, privacy, tokens, requireReadToken: config.api.require_read_token, subjectSecret: await loadSubjectSecret(o.home, config) })
+        api = await createApi(node, { host, port, token, maxBodyBytes: config.api.max_body_bytes, extend })
       } catch (err) {
         await api?.close().catch(() => {})
+        await privacy?.close().catch(() => {})
         await node.stop().catch(() => {})
         if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError('ADDRESS_IN_USE', `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
         throw err

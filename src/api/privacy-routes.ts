@@ -1,0 +1,208 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { LIMITS } from '../chain/limits.ts'
+import type { MedRecord } from '../chain/types.ts'
+import { fromBase64, fromHex, toBase64, toHex } from '../encoding/bytes.ts'
+import { isMedledgerError } from '../errors.ts'
+import { isPrivacyError } from '../privacy/errors.ts'
+import { isReservedType, MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
+import { MAX_RECIPIENTS } from '../privacy/envelope.ts'
+import { subjectPseudonym } from '../privacy/pseudonym.ts'
+import type { PrivacyService } from '../privacy/service.ts'
+import type { ApiTokens } from '../privacy/setup.ts'
+
+export interface PrivacyRouteDeps {
+  node: {
+    readonly role: 'validator' | 'observer'
+    submit: (records: Array<Omit<MedRecord, 'author'>>) => { ids: string[] }
+    waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
+  }
+  privacy: PrivacyService
+  tokens: ApiTokens
+  /** Gate metadata reads behind the read (or plaintext) token. */
+  requireReadToken: boolean
+  /** The hospital's subject secret, for POST /v1/privacy/subjects. */
+  subjectSecret?: Uint8Array
+  maxWaitMs?: number
+}
+
+const HEX32 = /^[0-9a-fA-F]{64}$/
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
+const RecordType = z.string().min(1).max(LIMITS.recordTypeChars).regex(/^[a-z][a-z0-9._-]*$/, 'lower-case letters, digits, dot, dash or underscore')
+const Subject = z.string().regex(HEX32, 'a pseudonymous subject: 64 hex characters (a keyed hash, never a name)')
+
+const PlaintextRecord = z.object({
+  type: RecordType,
+  subject: Subject,
+  contentType: z.string().min(1).max(LIMITS.contentTypeChars),
+  plaintext: z.string().max(Math.ceil(LIMITS.payloadBytes / 3) * 4, 'plaintext too large').regex(BASE64, 'base64'),
+  recipients: z.array(z.string().min(1).max(128)).max(MAX_RECIPIENTS - 1).default([]),
+  timestamp: z.number().int().nonnegative().optional()
+}).strict()
+
+const GrantBody = z.object({
+  subject: Subject,
+  grantee: z.string().min(1).max(128),
+  types: z.array(RecordType).max(MAX_GRANT_TYPES).default([]),
+  notAfter: z.number().int().nonnegative().default(0),
+  consentHash: z.string().regex(HEX32, '64 hex characters (SHA-256 of the consent document)').optional()
+}).strict()
+const RevokeBody = z.object({ subject: Subject, grantee: z.string().min(1).max(128) }).strict()
+const ShredBody = z.object({ recordId: z.string().regex(HEX32, 'a record id: 64 hex characters'), reason: z.string().max(MAX_REASON_CHARS).default('') }).strict()
+const SubjectBody = z.object({ patientId: z.string().min(1).max(256) }).strict()
+
+function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+  return reply.code(status).send({ error: { code, message } })
+}
+
+function issues (e: z.ZodError, prefix = ''): string {
+  return e.issues.map(i => `${[prefix, ...i.path].filter(x => x !== '').join('.')}: ${i.message}`).join('; ')
+}
+
+/** Maps privacy and node errors to HTTP; anything else goes to the server's error handler. */
+function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
+  if (isPrivacyError(err)) return sendError(reply, err.status, err.code, err.message)
+  if (isMedledgerError(err)) {
+    const status = err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
+    return sendError(reply, status, err.code, err.message)
+  }
+  throw err
+}
+
+/**
+ * The privacy API (docs/privacy.md): encryption on submit, plaintext reads with their own token
+ * and an access record on the chain, grants, revocations, shreds, subject pseudonyms, and
+ * metadata views. Registered by createApi before its own routes, so the hooks here see them.
+ */
+export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) => Promise<void> {
+  const { node, privacy, tokens } = deps
+  const may = (req: FastifyRequest, roles: Array<'submit' | 'read' | 'plaintext'>): boolean => tokens.allows(req.headers.authorization, roles)
+
+  return async (app) => {
+    // Role tokens: metadata reads need the read (or plaintext) token when the node gates them;
+    // status, health, metrics and anything outside /v1 (the explorer) stay open.
+    if (deps.requireReadToken) {
+      app.addHook('onRequest', async (req, reply) => {
+        if (req.method !== 'GET') return
+        const path = req.url.split('?')[0]
+        if (!path.startsWith('/v1/') || path === '/v1/status' || /^\/v1\/records\/[^/]+\/plaintext$/.test(path)) return
+        if (!may(req, ['read', 'plaintext'])) return sendError(reply, 401, 'UNAUTHORISED', 'a read token is required for metadata on this node (GET /v1/status stays open)')
+      })
+    }
+
+    // POST /v1/records: records with `plaintext` and `recipients` are encrypted here, before the
+    // submit handler sees them, so the chain only ever gets the envelope.
+    app.addHook('preValidation', async (req, reply) => {
+      if (req.method !== 'POST' || req.routeOptions.url !== '/v1/records') return
+      if (!may(req, ['submit'])) return // the submit handler answers 401
+      const body = req.body as { records?: unknown } | null
+      if (typeof body !== 'object' || body === null || !Array.isArray(body.records)) return
+      const out: unknown[] = []
+      for (const [i, r] of (body.records as unknown[]).entries()) {
+        const rec = r as Record<string, unknown> | null
+        if (typeof rec !== 'object' || rec === null) { out.push(r); continue }
+        if (typeof rec.type === 'string' && isReservedType(rec.type)) return sendError(reply, 400, 'PRIVACY_RESERVED_TYPE', `records.${i}.type: ${rec.type} records are written by the node itself (see /v1/privacy)`)
+        if (!('plaintext' in rec) && !('recipients' in rec)) { out.push(r); continue }
+        const p = PlaintextRecord.safeParse(rec)
+        if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error, `records.${i}`))
+        try {
+          const sealed = privacy.sealRecord({ type: p.data.type, subject: fromHex(p.data.subject.toLowerCase()), contentType: p.data.contentType, plaintext: fromBase64(p.data.plaintext), recipients: p.data.recipients, timestamp: p.data.timestamp ?? Date.now() })
+          out.push({ type: sealed.type, subject: toHex(sealed.subject), contentType: sealed.contentType, payload: toBase64(sealed.payload), timestamp: sealed.timestamp })
+        } catch (err) {
+          return sendKnown(reply, err)
+        }
+      }
+      body.records = out
+    })
+
+    app.get('/v1/records/:id/plaintext', async (req, reply) => {
+      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers never serve plaintext')
+      if (tokens.plaintext === undefined) return sendError(reply, 503, 'PRIVACY_NOT_CONFIGURED', 'this node has no plaintext token file (api.plaintext_token_file)')
+      if (!may(req, ['plaintext'])) return sendError(reply, 401, 'UNAUTHORISED', 'the read-plaintext token is required')
+      const { id } = req.params as { id: string }
+      if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
+      const h = req.headers['x-medledger-reader']
+      const reader = typeof h === 'string' ? h : ''
+      if (reader.length > MAX_READER_CHARS) return sendError(reply, 400, 'INVALID_READER', `x-medledger-reader is at most ${MAX_READER_CHARS} characters`)
+      try {
+        const r = await privacy.readPlaintext(id.toLowerCase(), reader)
+        return { recordId: r.recordId, type: r.type, subject: r.subject, author: r.author, contentType: r.contentType, plaintext: toBase64(r.body), access: r.access }
+      } catch (err) {
+        return sendKnown(reply, err)
+      }
+    })
+
+    const submitOne = async (req: FastifyRequest, reply: FastifyReply, build: () => Promise<Omit<MedRecord, 'author'>> | Omit<MedRecord, 'author'>): Promise<unknown> => {
+      if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
+      try {
+        const { ids } = node.submit([await build()])
+        if ((req.query as { wait?: string }).wait !== 'final') return reply.code(202).send({ recordId: ids[0], final: false })
+        const height = await node.waitFinal(ids, deps.maxWaitMs ?? 60_000)
+        return reply.code(200).send({ recordId: ids[0], final: true, height })
+      } catch (err) {
+        return sendKnown(reply, err)
+      }
+    }
+
+    app.post('/v1/privacy/grants', async (req, reply) => {
+      const p = GrantBody.safeParse(req.body)
+      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      const g = p.data
+      return await submitOne(req, reply, () => privacy.grantRecord(fromHex(g.subject.toLowerCase()), g.grantee, { types: g.types, notAfter: g.notAfter, consentHash: g.consentHash === undefined ? new Uint8Array(0) : fromHex(g.consentHash.toLowerCase()) }))
+    })
+
+    app.post('/v1/privacy/revocations', async (req, reply) => {
+      const p = RevokeBody.safeParse(req.body)
+      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      return await submitOne(req, reply, () => privacy.revokeRecord(fromHex(p.data.subject.toLowerCase()), p.data.grantee))
+    })
+
+    app.post('/v1/privacy/shreds', async (req, reply) => {
+      const p = ShredBody.safeParse(req.body)
+      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      return await submitOne(req, reply, async () => await privacy.shredRecord(p.data.recordId.toLowerCase(), p.data.reason))
+    })
+
+    app.post('/v1/privacy/rotate', async (req, reply) => {
+      if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
+      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers hold no encryption keys')
+      return reply.code(202).send(await privacy.rotate())
+    })
+
+    app.post('/v1/privacy/subjects', async (req, reply) => {
+      if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
+      if (deps.subjectSecret === undefined) return sendError(reply, 503, 'PRIVACY_NOT_CONFIGURED', 'this node has no subject secret (privacy.subject_secret_file)')
+      const p = SubjectBody.safeParse(req.body)
+      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      return { subject: toHex(subjectPseudonym(deps.subjectSecret, p.data.patientId)) }
+    })
+
+    const lower = (s: string | undefined): string | undefined => s === undefined ? undefined : s.toLowerCase()
+    const named = (hex: string): { name: string, publicKey: string } => ({ name: privacy.nameOf(hex), publicKey: hex })
+
+    app.get('/v1/privacy/grants', async (req) => {
+      const q = req.query as { subject?: string, grantee?: string, custodian?: string }
+      return {
+        grants: privacy.grants({ subject: lower(q.subject), grantee: lower(q.grantee), custodian: lower(q.custodian) })
+          .map(g => ({ ...g, custodian: named(g.custodian), grantee: named(g.grantee) }))
+      }
+    })
+
+    app.get('/v1/privacy/access', async (req) => {
+      const q = req.query as { record?: string, subject?: string, node?: string }
+      return { reads: privacy.accessLog({ recordId: lower(q.record), subject: lower(q.subject), node: lower(q.node) }).map(a => ({ ...a, node: named(a.node) })) }
+    })
+
+    app.get('/v1/privacy/records/:id', async (req, reply) => {
+      const { id } = req.params as { id: string }
+      if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
+      try {
+        return await privacy.recordStatus(id.toLowerCase())
+      } catch (err) {
+        return sendKnown(reply, err)
+      }
+    })
+
+    app.get('/v1/privacy/keys', async () => privacy.keyStatus())
+  }
+}

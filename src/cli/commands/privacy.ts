@@ -1,0 +1,147 @@
+import { readFile, writeFile } from 'node:fs/promises'
+import { createHash } from 'node:crypto'
+import type { Command } from 'commander'
+import { toHex } from '../../encoding/bytes.ts'
+import { MedledgerError } from '../../errors.ts'
+import { DEFAULT_SCRYPT, PASSPHRASE_ENV, readPassphrase } from '../../privacy/keystore.ts'
+import { protectKeyFile, unprotectKeyFile } from '../../privacy/key-file-edit.ts'
+import { checkRecordOffline } from '../../privacy/offline-check.ts'
+import { readSubjectSecret, subjectPseudonym, writeSubjectSecret } from '../../privacy/pseudonym.ts'
+import { action, printJson } from '../output.ts'
+import { apiOption, call, type ApiFlags } from './client.ts'
+
+const collect = (v: string, prev: string[]): string[] => [...prev, v]
+
+const withToken = (c: Command, which: string): Command => c
+  .option('--token <token>', `${which} token (or MEDLEDGER_API_TOKEN)`)
+  .option('--token-file <file>', `file holding the ${which} token`)
+
+async function passphraseFrom (file: string | undefined): Promise<string> {
+  const p = await readPassphrase(file)
+  if (p === undefined) throw new MedledgerError('KEY_PASSPHRASE', `give --passphrase-file or set ${PASSPHRASE_ENV}`)
+  return p
+}
+
+/** `medledger privacy ...`: client commands over the privacy API, and offline helpers. */
+export function privacyCommands (program: Command): void {
+  const p = program.command('privacy').description('encrypted records, pseudonymous subjects, access grants, reads and crypto-shredding (docs/privacy.md)')
+
+  p.command('secret')
+    .description('write a new hospital subject secret (hex, mode 0600); refuses to overwrite')
+    .requiredOption('--out <file>', 'where to write it')
+    .action(action(async (o: { out: string }) => {
+      await writeSubjectSecret(o.out)
+      printJson({ file: o.out })
+    }))
+
+  p.command('subject')
+    .description('the pseudonymous subject of a patient identifier: HMAC-SHA256(secret, id), computed here so the identifier never leaves this machine')
+    .requiredOption('--secret-file <file>', 'the hospital subject secret (a node home has subject.secret)')
+    .requiredOption('--patient-id <id>', 'the patient identifier')
+    .action(action(async (o: { secretFile: string, patientId: string }) => {
+      printJson({ subject: toHex(subjectPseudonym(await readSubjectSecret(o.secretFile), o.patientId)) })
+    }))
+
+  withToken(apiOption(p.command('submit').description('submit a record encrypted by the node for itself and the recipients')), 'submit')
+    .requiredOption('--type <type>', 'record type, e.g. consultation')
+    .requiredOption('--subject <hex>', 'pseudonymous subject (see privacy subject)')
+    .option('--content-type <type>', 'content type of the plaintext (kept inside the ciphertext)', 'application/octet-stream')
+    .option('--plaintext <text>', 'content as UTF-8 text')
+    .option('--plaintext-file <file>', 'content from a file')
+    .option('--recipient <name>', 'another validator that may read it (name, peer id or public key; repeatable)', collect, [])
+    .option('--wait', 'wait until the record is final')
+    .action(action(async (o: ApiFlags & { type: string, subject: string, contentType: string, plaintext?: string, plaintextFile?: string, recipient: string[], wait?: boolean }) => {
+      const body = o.plaintextFile !== undefined ? await readFile(o.plaintextFile) : Buffer.from(o.plaintext ?? '')
+      printJson(await call(o, 'POST', `/v1/records${o.wait === true ? '?wait=final' : ''}`, { records: [{ type: o.type, subject: o.subject, contentType: o.contentType, plaintext: body.toString('base64'), recipients: o.recipient }] }))
+    }))
+
+  withToken(apiOption(p.command('read').description('decrypt a record this node received (writes an access.read record first)')), 'read-plaintext')
+    .argument('<id>', 'record id')
+    .option('--out <file>', 'write the plaintext bytes to a file instead of printing JSON')
+    .action(action(async (id: string, o: ApiFlags & { out?: string }) => {
+      const res = await call(o, 'GET', `/v1/records/${id}/plaintext`) as { plaintext: string }
+      if (o.out !== undefined) {
+        await writeFile(o.out, Buffer.from(res.plaintext, 'base64'), { mode: 0o600 })
+        printJson({ ...res, plaintext: undefined, file: o.out })
+      } else {
+        printJson({ ...res, text: Buffer.from(res.plaintext, 'base64').toString('utf8') })
+      }
+    }))
+
+  withToken(apiOption(p.command('grant').description('grant a hospital access to this node\'s records of a subject (the patient\'s consent)')), 'submit')
+    .requiredOption('--subject <hex>', 'pseudonymous subject')
+    .requiredOption('--grantee <name>', 'the hospital (validator name, peer id or public key)')
+    .option('--type <type>', 'record type covered (repeatable; default all)', collect, [])
+    .option('--not-after <iso>', 'the grant lapses at this time')
+    .option('--consent-file <file>', 'the consent document: its SHA-256 goes on the chain, the document does not')
+    .option('--wait', 'wait until the grant is final')
+    .action(action(async (o: ApiFlags & { subject: string, grantee: string, type: string[], notAfter?: string, consentFile?: string, wait?: boolean }) => {
+      const notAfter = o.notAfter === undefined ? 0 : Date.parse(o.notAfter)
+      if (!Number.isFinite(notAfter)) throw new MedledgerError('USAGE', `--not-after must be an ISO 8601 time, got ${o.notAfter}`)
+      const consentHash = o.consentFile === undefined ? undefined : createHash('sha256').update(await readFile(o.consentFile)).digest('hex')
+      printJson(await call(o, 'POST', `/v1/privacy/grants${o.wait === true ? '?wait=final' : ''}`, { subject: o.subject, grantee: o.grantee, types: o.type, notAfter, consentHash }))
+    }))
+
+  withToken(apiOption(p.command('revoke').description('revoke a hospital\'s access to this node\'s records of a subject')), 'submit')
+    .requiredOption('--subject <hex>', 'pseudonymous subject')
+    .requiredOption('--grantee <name>', 'the hospital')
+    .option('--wait', 'wait until the revocation is final')
+    .action(action(async (o: ApiFlags & { subject: string, grantee: string, wait?: boolean }) => {
+      printJson(await call(o, 'POST', `/v1/privacy/revocations${o.wait === true ? '?wait=final' : ''}`, { subject: o.subject, grantee: o.grantee }))
+    }))
+
+  withToken(apiOption(p.command('shred').description('crypto-shred an encrypted record: every holder destroys its keys; the chain still verifies')), 'submit')
+    .argument('<id>', 'record id')
+    .option('--reason <text>', 'why (kept on the chain; no patient data)', '')
+    .option('--wait', 'wait until the shred is final')
+    .action(action(async (id: string, o: ApiFlags & { reason: string, wait?: boolean }) => {
+      printJson(await call(o, 'POST', `/v1/privacy/shreds${o.wait === true ? '?wait=final' : ''}`, { recordId: id, reason: o.reason }))
+    }))
+
+  withToken(apiOption(p.command('rotate').description('publish a new encryption key; the old one is destroyed after the grace period')), 'submit')
+    .action(action(async (o: ApiFlags) => { printJson(await call(o, 'POST', '/v1/privacy/rotate')) }))
+
+  withToken(apiOption(p.command('status').description('what a node knows of an encrypted record: recipients, shred, keys held')), 'read')
+    .argument('<id>', 'record id')
+    .action(action(async (id: string, o: ApiFlags) => { printJson(await call(o, 'GET', `/v1/privacy/records/${id}`)) }))
+
+  withToken(apiOption(p.command('access').description('the access log: who read which record when (no content)')), 'read')
+    .option('--record <id>', 'only reads of this record')
+    .option('--subject <hex>', 'only reads of this subject\'s records')
+    .action(action(async (o: ApiFlags & { record?: string, subject?: string }) => {
+      const q = new URLSearchParams({ ...(o.record === undefined ? {} : { record: o.record }), ...(o.subject === undefined ? {} : { subject: o.subject }) })
+      printJson(await call(o, 'GET', `/v1/privacy/access?${q.toString()}`))
+    }))
+
+  withToken(apiOption(p.command('grants').description('grants and revocations on the chain')), 'read')
+    .option('--subject <hex>', 'only this subject')
+    .action(action(async (o: ApiFlags & { subject?: string }) => {
+      printJson(await call(o, 'GET', `/v1/privacy/grants${o.subject === undefined ? '' : `?subject=${o.subject}`}`))
+    }))
+
+  p.command('check')
+    .description('offline: try every key this (stopped) node holds against an encrypted record; after a completed shred nothing opens it')
+    .requiredOption('--home <dir>', 'node home directory (the node must be stopped)')
+    .argument('<id>', 'record id')
+    .action(action(async (id: string, o: { home: string }) => { printJson(await checkRecordOffline(o.home, id)) }))
+
+  // Passphrase protection of key files sits with the other key commands.
+  const keys = program.commands.find(c => c.name() === 'keys') ?? program.command('keys')
+  keys.command('protect')
+    .description('encrypt a key file with a passphrase (scrypt + AES-256-GCM, docs/privacy.md); the node then needs the passphrase to start')
+    .argument('<file>', 'key file')
+    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}`)
+    .option('--scrypt-n <n>', 'scrypt cost N (a power of two)', String(DEFAULT_SCRYPT.N))
+    .action(action(async (file: string, o: { passphraseFile?: string, scryptN: string }) => {
+      const ks = await protectKeyFile(file, await passphraseFrom(o.passphraseFile), { ...DEFAULT_SCRYPT, N: Number(o.scryptN) })
+      printJson({ file, protected: true, peerId: ks.peerId, kdf: { ...ks.kdf, salt: undefined } })
+    }))
+  keys.command('unprotect')
+    .description('remove the passphrase protection of a key file')
+    .argument('<file>', 'key file')
+    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}`)
+    .action(action(async (file: string, o: { passphraseFile?: string }) => {
+      await unprotectKeyFile(file, await passphraseFrom(o.passphraseFile))
+      printJson({ file, protected: false })
+    }))
+}

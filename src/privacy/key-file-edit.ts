@@ -1,0 +1,80 @@
+import { open, readFile, rename, rm } from 'node:fs/promises'
+import { MedledgerError } from '../errors.ts'
+import { DEFAULT_SCRYPT, isKeystore, openKeystore, sealKeystore, type KeyFileHeader, type KeystoreJson } from './keystore.ts'
+
+/**
+ * Rewrites of a key file in place: protect with a passphrase, remove the protection, or drop the
+ * encryption private key once it is retired. Each writes a 0600 temporary file, flushes it and
+ * renames it over the original, so a crash leaves the old file or the new one, never half.
+ */
+export async function writeFileAtomic (file: string, text: string): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`
+  const fh = await open(tmp, 'wx', 0o600)
+  try {
+    await fh.writeFile(text)
+    await fh.sync()
+  } finally {
+    await fh.close()
+  }
+  try {
+    await rename(tmp, file)
+  } catch (err) {
+    await rm(tmp, { force: true })
+    throw err
+  }
+}
+
+async function readJson (file: string): Promise<Record<string, unknown>> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
+  } catch (err) {
+    throw new MedledgerError('KEY_INVALID', `cannot read ${file} as a key file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+  }
+}
+
+export async function protectKeyFile (file: string, passphrase: string, cost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
+  const json = await readJson(file)
+  if (isKeystore(json)) throw new MedledgerError('KEY_PROTECTED', `${file} is already protected by a passphrase`)
+  if (json.type !== 'medledger-ed25519') throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file`)
+  const sealed = await sealKeystore(json as unknown as KeyFileHeader & Record<string, unknown>, passphrase, cost)
+  await writeFileAtomic(file, JSON.stringify(sealed, null, 2) + '\n')
+  return sealed
+}
+
+export async function unprotectKeyFile (file: string, passphrase: string): Promise<void> {
+  const json = await readJson(file)
+  if (!isKeystore(json)) throw new MedledgerError('KEY_NOT_PROTECTED', `${file} is not protected by a passphrase`)
+  const plain = await openKeystore(json, passphrase, file)
+  await writeFileAtomic(file, JSON.stringify(plain, null, 2) + '\n')
+}
+
+/**
+ * Removes the X25519 private (and public) key from a key file, keeping the signing key and the
+ * passphrase protection (same scrypt cost, fresh salt and nonce). Used when the key is retired
+ * (crypto-shredding, rotation): after this the file cannot unwrap data keys wrapped to it.
+ */
+export async function removeEncryptionKey (file: string, passphrase: string | undefined): Promise<boolean> {
+  const json = await readJson(file)
+  if (isKeystore(json)) {
+    if (passphrase === undefined) throw new MedledgerError('KEY_LOCKED', `${file} is protected by a passphrase; cannot remove its retired encryption key without it`)
+    const plain = await openKeystore(json, passphrase, file)
+    if (plain.encryptionPrivateKey === undefined && plain.encryptionPublicKey === undefined) return false
+    delete plain.encryptionPrivateKey
+    delete plain.encryptionPublicKey
+    const sealed = await sealKeystore(plain as unknown as KeyFileHeader & Record<string, unknown>, passphrase, { N: json.kdf.N, r: json.kdf.r, p: json.kdf.p })
+    await writeFileAtomic(file, JSON.stringify(sealed, null, 2) + '\n')
+    return true
+  }
+  if (json.encryptionPrivateKey === undefined && json.encryptionPublicKey === undefined) return false
+  delete json.encryptionPrivateKey
+  delete json.encryptionPublicKey
+  await writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n')
+  return true
+}
+
+/** The readable header of a protected key file, or undefined for a plain one. */
+export async function readKeyHeader (file: string): Promise<{ peerId: string, publicKey: string, encryptionKey?: string, protected: true } | undefined> {
+  const json = await readJson(file)
+  if (!isKeystore(json)) return undefined
+  return { peerId: json.peerId, publicKey: json.publicKey, ...(json.encryptionPublicKey === undefined ? {} : { encryptionKey: json.encryptionPublicKey }), protected: true }
+}

@@ -1,0 +1,67 @@
+import { Genesis } from '../chain/genesis.ts'
+import { loadConfig, resolvePath } from '../config/load.ts'
+import { fromHex, toHex } from '../encoding/bytes.ts'
+import { readKeyMaterial } from '../node/key-file.ts'
+import { ChainStore } from '../storage/index.ts'
+import { decodeEnvelope, ENVELOPE_CONTENT_TYPE, openContent, unwrapDataKey, wrapsFor, type EnvelopeContext } from './envelope.ts'
+import { isPrivacyError, PrivacyError, PrivacyErrorCode } from './errors.ts'
+import { LocalKeyStore } from './local-store.ts'
+import { nodePassphrase } from './setup.ts'
+
+export interface OfflineCheck {
+  recordId: string
+  recipient: boolean
+  dataKeyHeld: boolean
+  deliveryKeysHeld: string[]
+  /** Whether any key material in this home opens the record's content. */
+  decryptable: boolean
+  how?: 'data-key' | 'delivery-key'
+}
+
+/**
+ * Tries every piece of key material a (stopped) node's home holds against one encrypted record:
+ * the cached data key, and each delivery private key in the key file and the key store. After a
+ * completed shred, none opens it: the check an auditor runs with the node's disk in hand.
+ */
+export async function checkRecordOffline (home: string, id: string): Promise<OfflineCheck> {
+  const config = await loadConfig(home)
+  const genesis = await Genesis.load(resolvePath(home, config.genesis))
+  const passphrase = await nodePassphrase(home, config)
+  const material = await readKeyMaterial(resolvePath(home, config.key), { passphrase })
+  const store = await ChainStore.open(resolvePath(home, config.data_dir), { chainId: genesis.chainId, genesisHash: genesis.hash })
+  let record
+  try {
+    record = (await store.getRecord(fromHex(id)))?.record
+  } finally {
+    await store.close()
+  }
+  if (record === undefined) throw new PrivacyError(PrivacyErrorCode.RECORD_NOT_FOUND, `no final record ${id} in ${home}`)
+  if (record.contentType !== ENVELOPE_CONTENT_TYPE) throw new PrivacyError(PrivacyErrorCode.NOT_ENCRYPTED, `record ${id} is not encrypted`)
+  const env = decodeEnvelope(record.payload)
+  const ctx: EnvelopeContext = { chainId: genesis.chainId, type: record.type, subject: record.subject, author: record.author }
+  const keys = await LocalKeyStore.open(resolvePath(home, config.privacy.dir), material.key.seed)
+  const pairs = [...(material.encryption === undefined ? [] : [material.encryption]), ...await keys.deliveryKeys()]
+  const me = material.key.publicKey
+  const mine = wrapsFor(env, me)
+  const held = mine.map(w => toHex(w.deliveryKey)).filter(k => pairs.some(p => toHex(p.publicKey) === k))
+  const out: OfflineCheck = { recordId: id, recipient: mine.length > 0, dataKeyHeld: false, deliveryKeysHeld: held, decryptable: false }
+  const dk = await keys.getDataKey(id)
+  if (dk !== undefined) {
+    out.dataKeyHeld = true
+    if (opens(() => openContent(ctx, env, dk))) return { ...out, decryptable: true, how: 'data-key' }
+  }
+  for (const p of pairs) {
+    if (opens(() => openContent(ctx, env, unwrapDataKey(ctx, env, me, p)))) return { ...out, decryptable: true, how: 'delivery-key' }
+  }
+  return out
+}
+
+function opens (fn: () => unknown): boolean {
+  try {
+    fn()
+    return true
+  } catch (err) {
+    if (isPrivacyError(err)) return false
+    throw err
+  }
+}
