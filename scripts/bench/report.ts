@@ -13,6 +13,8 @@ export interface Row {
   target?: string
   met?: boolean
   note?: string
+  /** Shown instead of the formatted value (e.g. "120 / 340 / 610 ms"). */
+  display?: string
 }
 
 export function row (r: Omit<Row, 'ratio'> & { lowerIsBetter?: boolean }): Row {
@@ -25,7 +27,7 @@ function cell (r: Row): string[] {
   const v = r.value === undefined || Number.isNaN(r.value) ? 'n/a' : r.unit === 'ms' || r.unit === 'MB' || r.unit === 'B' || r.unit === 'B/record' ? Math.round(r.value).toLocaleString('en-US') : fmt(r.value)
   return [
     r.name,
-    `${v} ${r.unit}`,
+    r.display ?? `${v} ${r.unit}`,
     r.limit === undefined ? '' : `${fmt(r.limit)} ${r.limitName ?? ''}`.trim(),
     r.ratio === undefined ? '' : r.ratio >= 10 ? `${r.ratio.toFixed(0)}x` : r.ratio >= 0.1 ? `${r.ratio.toFixed(2)}x` : `${r.ratio.toFixed(3)}x`,
     r.target ?? '',
