@@ -131,6 +131,7 @@ if (raw !== undefined) {
   rows.push(row({ section: s, name: 'recordId (canonical encode + sha256)', value: raw.recordId, unit: '/s' }))
   rows.push(row({ section: s, name: 'LevelDB batch write 1,000 x 300 B, sequential keys', value: raw.levelSeq, unit: 'records/s' }))
   rows.push(row({ section: s, name: 'LevelDB batch write 1,000 x 300 B, random 32 B keys', value: raw.levelRandom, unit: 'records/s' }))
+  rows.push(row({ section: s, name: 'LevelDB small write flushed to disk (sync: true), median', value: raw.levelSyncWriteMs, unit: 'ms', display: `${raw.levelSyncWriteMs.toFixed(2)} ms` }))
   rows.push(row({ section: s, name: 'floor: encode + sha256 + LevelDB write per record, 1 core', value: raw.floor1, unit: 'records/s' }))
 }
 const ms = (x: number | undefined): number | undefined => x

@@ -11,7 +11,7 @@ import { batchSignBytes, recordId } from '../../src/chain/hashing.ts'
 import { merkleRoot } from '../../src/merkle/rfc6962.ts'
 import { heightKey } from '../../src/encoding/bytes.ts'
 import { chainRecords } from './records.ts'
-import { CpuWatch, du, rate as measureRate } from './util.ts'
+import { CpuWatch, du, median, rate as measureRate } from './util.ts'
 
 export interface RawLimits {
   /** Medians of the timed runs (the fields below are the best runs: the limits). */
@@ -31,6 +31,8 @@ export interface RawLimits {
   levelRandom: number
   levelBytesPerRecord: number
   encodedRecordBytes: number
+  /** Median latency of one small LevelDB write flushed to disk (sync: true), ms: consensus pays several per height. */
+  levelSyncWriteMs: number
   /** Per-record floor on one core with batches of 1,000: encode + sha256 + LevelDB write once each. */
   floor1: number
 }
@@ -98,6 +100,24 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
     await rm(dir, { recursive: true, force: true })
     return { rate: r, bytesPerRecord: total === undefined ? NaN : bytes / total }
   }
+  const syncWrite = async (): Promise<number> => {
+    const dir = await mkdtemp(join(tmpdir(), 'medledger-raw-sync-'))
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    await db.open()
+    const times: number[] = []
+    const v = randomBytes(100)
+    for (let i = 0; i < (quick ? 50 : 200); i++) {
+      const t = performance.now()
+      const b = db.batch()
+      b.put(heightKey(i), v)
+      await b.write({ sync: true })
+      times.push(performance.now() - t)
+    }
+    await db.close()
+    await rm(dir, { recursive: true, force: true })
+    return median(times)
+  }
+  const levelSyncWriteMs = await syncWrite()
   const seq = await level(false)
   const rnd = await level(true)
   const floor1 = 1 / (1 / cborEncodeRecord + 1 / sha256_200 + 1 / seq.rate)
@@ -118,6 +138,7 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
     levelRandom: rnd.rate,
     levelBytesPerRecord: seq.bytesPerRecord,
     encodedRecordBytes: encoded.length,
+    levelSyncWriteMs,
     floor1
   }
 }
