@@ -1,6 +1,6 @@
 import { open, readFile, rename, rm } from 'node:fs/promises'
 import { MedledgerError } from '../errors.ts'
-import { DEFAULT_SCRYPT, isKeystore, openKeystore, sealKeystore, type KeyFileHeader, type KeystoreJson } from './keystore.ts'
+import { DEFAULT_SCRYPT, isKeystore, openKeystore, sealKeystore, type KeyFileHeader, type KeystoreJson, type ScryptCost } from './keystore.ts'
 
 /**
  * Rewrites of a key file in place: protect with a passphrase, remove the protection, or drop the
@@ -32,7 +32,7 @@ async function readJson (file: string): Promise<Record<string, unknown>> {
   }
 }
 
-export async function protectKeyFile (file: string, passphrase: string, cost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
+export async function protectKeyFile (file: string, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
   const json = await readJson(file)
   if (isKeystore(json)) throw new MedledgerError('KEY_PROTECTED', `${file} is already protected by a passphrase`)
   if (json.type !== 'medledger-ed25519') throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file`)

@@ -20,7 +20,8 @@ export const KEYSTORE_DOMAIN = 'medledger/keystore/v1'
 export const PASSPHRASE_ENV = 'MEDLEDGER_KEY_PASSPHRASE'
 
 /** scrypt cost: N = 2^17, r = 8, p = 1 (128 MiB, about half a second here). */
-export const DEFAULT_SCRYPT = { N: 2 ** 17, r: 8, p: 1 } as const
+export interface ScryptCost { N: number, r: number, p: number }
+export const DEFAULT_SCRYPT: Readonly<ScryptCost> = Object.freeze({ N: 2 ** 17, r: 8, p: 1 })
 // Bounds for reading: refuse parameters that would take minutes or gigabytes to try.
 const MAX_N = 2 ** 20
 const MAX_R = 32
@@ -59,7 +60,7 @@ function checkPassphrase (passphrase: string): void {
 }
 
 /** Encrypts a plain key file's JSON (an object with peerId, publicKey, ...) under a passphrase. */
-export async function sealKeystore (plain: KeyFileHeader & Record<string, unknown>, passphrase: string, cost: { N: number, r: number, p: number } = DEFAULT_SCRYPT): Promise<KeystoreJson> {
+export async function sealKeystore (plain: KeyFileHeader & Record<string, unknown>, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
   checkPassphrase(passphrase)
   if (!Number.isSafeInteger(cost.N) || cost.N < 2 ** 10 || cost.N > MAX_N || (cost.N & (cost.N - 1)) !== 0) throw new MedledgerError('USAGE', `scrypt N must be a power of two from 1024 to ${MAX_N}`)
   const head: Omit<KeystoreJson, 'ciphertext'> = {

@@ -101,6 +101,8 @@ export class PrivacyService {
   private queue: Promise<unknown> = Promise.resolve()
   private timer: NodeJS.Timeout | undefined
   private closed = false
+  private savedAt = 0
+  private savedHeight = 0
   private readonly me: Uint8Array
   private readonly meHex: string
   private readonly log: Logger
@@ -131,6 +133,7 @@ export class PrivacyService {
     if (this.timer !== undefined) clearInterval(this.timer)
     this.node.off('finalized', this.onFinalized)
     await this.queue.catch(() => {})
+    if (this.index.height !== this.savedHeight) await this.saveIndex().catch(() => {})
   }
 
   private enqueue<T> (fn: () => Promise<T>): Promise<T> {
@@ -156,8 +159,13 @@ export class PrivacyService {
     for (const pair of await this.keys.deliveryKeys()) this.held.set(toHex(pair.publicKey), { pair, source: 'store' })
   }
 
-  private async saveIndex (): Promise<void> {
+  // The snapshot is the whole index at one height, so replaying from an older one after a crash
+  // reaches the same state: at most one write a second.
+  private async saveIndex (force = true): Promise<void> {
+    if (!force && Date.now() - this.savedAt < 1000) return
     await writeFileAtomic(join(this.o.dir, 'index.json'), JSON.stringify(this.index.toJson()))
+    this.savedAt = Date.now()
+    this.savedHeight = this.index.height
   }
 
   private async saveState (): Promise<void> {
@@ -171,7 +179,7 @@ export class PrivacyService {
     const head = this.node.store.head?.height ?? 0
     if (this.index.height >= head) return
     for await (const fb of this.node.store.iterateFinalized(this.index.height + 1, head)) await this.applyBlock(fb)
-    await this.saveIndex()
+    await this.saveIndex(false)
   }
 
   private async applyBlock (fb: FinalizedBlock): Promise<void> {
