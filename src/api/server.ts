@@ -11,6 +11,7 @@ import type { FinalizedBlock } from '../chain/types.ts'
 import { blockJson, evidenceJson } from './json.ts'
 import { recordProof } from './proof.ts'
 import { Metrics } from './metrics.ts'
+import { registerExplorer } from './explorer/index.ts'
 
 export interface ApiOptions {
   host: string
@@ -155,6 +156,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   })
 
   app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()))
+  registerExplorer(app, node)
 
   await app.listen({ host: opts.host, port: opts.port })
   return app

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs'
+import type { FastifyInstance } from 'fastify'
+import { toHex } from '../../encoding/bytes.ts'
+import { blockHash, recordId } from '../../chain/hashing.ts'
+import type { MedledgerNode } from '../../node/node.ts'
+
+/**
+ * The explorer: a page every node serves at GET / for people who are not engineers (chain head,
+ * hospitals and their participation, blocks, records' metadata, record proofs checked in the
+ * browser, evidence), live from /v1/events. Plain files beside this one, no build step:
+ * index.html, app.js (the page) and verify.js (proof checking with WebCrypto, also run by the
+ * tests under Node). Also GET /v1/blocks/:height/records: a block's records without payloads.
+ */
+const FILES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'verify.js': 'text/javascript; charset=utf-8'
+}
+
+// Read once at start: the files ship with the code and never change while the node runs.
+const CONTENT = new Map(Object.keys(FILES).map(f => [f, readFileSync(new URL(f, import.meta.url))]))
+
+export function registerExplorer (app: FastifyInstance, node: MedledgerNode): void {
+  const send = (file: string) => async (_req: unknown, reply: import('fastify').FastifyReply) => reply
+    .header('content-type', FILES[file])
+    .header('cache-control', 'no-cache')
+    .header('x-content-type-options', 'nosniff')
+    .header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+    .send(CONTENT.get(file))
+  app.get('/', send('index.html'))
+  app.get('/explorer', async (_req, reply) => reply.redirect('/'))
+  for (const file of Object.keys(FILES)) app.get(`/explorer/${file}`, send(file))
+
+  app.get('/v1/blocks/:height/records', async (req, reply) => {
+    const height = Number((req.params as { height: string }).height)
+    if (!Number.isSafeInteger(height) || height < 1) return reply.code(400).send({ error: { code: 'INVALID_HEIGHT', message: 'height is a positive integer' } })
+    const fb = await node.store.getFinalized(height)
+    if (fb === undefined) return reply.code(404).send({ error: { code: 'BLOCK_NOT_FOUND', message: `no final block at height ${height}` } })
+    return {
+      height,
+      hash: toHex(blockHash(fb.block.header)),
+      batches: fb.block.body.batches.map((b, index) => ({
+        index,
+        author: toHex(b.author),
+        records: b.records.map((r, ri) => ({ index: ri, id: toHex(recordId(r)), type: r.type, subject: toHex(r.subject), contentType: r.contentType, payloadBytes: r.payload.length, timestamp: r.timestamp }))
+      }))
+    }
+  })
+}
