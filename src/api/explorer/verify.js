@@ -189,8 +189,11 @@ export async function readGenesis (json) {
     if (typeof m?.name !== 'string' || m.name.length === 0) throw new Error(`${where}: a member needs a name`)
     const pk = typeof m.publicKey === 'string' ? fromHex(m.publicKey, 32) : publicKeyOfPeerId(String(m.peerId))
     if (typeof m.publicKey === 'string' && typeof m.peerId === 'string' && !bytesEqual(pk, publicKeyOfPeerId(m.peerId))) throw new Error(`${where}: peerId and publicKey disagree`)
-    return { name: m.name, publicKey: pk }
+    // An optional X25519 encryption key (hex) enters the hash only when present.
+    const encryptionKey = m.encryptionKey === undefined ? undefined : fromHex(String(m.encryptionKey), 32)
+    return { name: m.name, publicKey: pk, encryptionKey }
   }
+  const item = (m) => m.encryptionKey === undefined ? [m.name, m.publicKey] : [m.name, m.publicKey, m.encryptionKey]
   if (typeof json.chainId !== 'string') throw new Error('the genesis file has no chainId')
   const time = Date.parse(String(json.genesisTime))
   if (!Number.isFinite(time)) throw new Error('the genesis file has no valid genesisTime')
@@ -200,8 +203,8 @@ export async function readGenesis (json) {
   const params = { heartbeatMs: 10000, governanceDelay: 2, ...(json.params ?? {}) }
   const hash = await sha256(encodeCbor([
     DOMAIN.genesis, json.chainId, time,
-    validators.map(m => [m.name, m.publicKey]),
-    observers.map(m => [m.name, m.publicKey]),
+    validators.map(item),
+    observers.map(item),
     [params.heartbeatMs, params.governanceDelay]
   ]))
   return { chainId: json.chainId, hash, validators, observers }
