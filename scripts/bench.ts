@@ -58,6 +58,26 @@ const INCLUSIVE = ['recordId', 'batchId', 'batchRecordsRoot', 'signBatch', 'subm
   'newBlock', 'applyFinal', 'commitMany', 'encodeBlock', 'decodeBlock', 'decodeCbor', 'verifyRun', 'checkBlock', 'readBlocks', 'applySynced', 'publishBatch', 'onBatch', 'onMessage', 'waitFinal', 'verifySignature', 'getRecordLocation', 'checkBatch', 'merkleRoot', 'encodeCbor', 'iterateFinalized', 'finalizedToCbor']
 
 const cores = Number(machine().availableParallelism)
+// `--show[=file]`: print the table of an earlier run (and with --docs, put it in docs/benchmarks.md).
+const show = args.find(a => a === '--show' || a.startsWith('--show='))
+if (show !== undefined) {
+  const file = show.includes('=') ? show.slice(7) : out
+  const prev = JSON.parse(await readFile(join(root, file), 'utf8')) as { header: string, table: Row[] }
+  process.stdout.write(`\n${prev.header}\n\n${renderText(prev.table)}\n`)
+  if (docs) await updateDocs(prev.header, prev.table)
+  process.exit(0)
+}
+
+/** Replaces the generated section of docs/benchmarks.md (between the bench markers) with this table. */
+async function updateDocs (header: string, rows: Row[]): Promise<void> {
+  const file = join(root, 'docs', 'benchmarks.md')
+  const text = await readFile(file, 'utf8').catch(() => '')
+  const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
+  const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => block) : `${text}\n${block}\n`
+  await writeFile(file, next)
+  process.stdout.write(`updated ${file}\n`)
+}
+
 const started = Date.now()
 const results: {
   machine: Record<string, unknown>
@@ -72,6 +92,7 @@ const results: {
   hypercore?: HypercoreResult
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
+  header?: string
   errors: string[]
   git?: { commit: string, dirtyFiles: number }
 } = { machine: machine(), mode: quick ? 'quick' : 'full', loadavgStart: loadavg(), errors: [], git: gitState() }
@@ -244,6 +265,7 @@ if (profileDir !== undefined) {
 
 const gitNote = results.git === undefined ? '' : `; commit ${results.git.commit.slice(0, 10)}${results.git.dirtyFiles > 0 ? ` with ${results.git.dirtyFiles} uncommitted src files` : ''}`
 const header = `medledger bench, ${results.mode} run, ${new Date(started).toISOString()}${gitNote}: ${String(results.machine.cpus)} x ${String(results.machine.model)}, ${String(results.machine.memoryGiB)} GiB, node ${process.version}; load average at start ${results.loadavgStart.map(x => x.toFixed(2)).join(' ')}, at end ${results.loadavgEnd.map(x => x.toFixed(2)).join(' ')}; ${Math.round(results.durationS)} s`
+results.header = header
 process.stdout.write(`\n${header}\n\n${renderText(rows)}\n`)
 if (results.errors.length > 0) process.stdout.write(`\nerrors:\n${results.errors.map(e => `  ${e}`).join('\n')}\n`)
 for (const n of [...(single?.notes ?? []), ...(cluster?.notes ?? [])]) process.stdout.write(`note: ${n}\n`)
@@ -258,12 +280,5 @@ if (results.profiles !== undefined) {
 await mkdir(join(root, 'bench'), { recursive: true })
 await writeFile(join(root, out), JSON.stringify(results, null, 2) + '\n')
 process.stdout.write(`\nwrote ${out}\n`)
-if (docs) {
-  const file = join(root, 'docs', 'benchmarks.md')
-  const text = await readFile(file, 'utf8').catch(() => '')
-  const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
-  const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, block) : `${text}\n${block}\n`
-  await writeFile(file, next)
-  process.stdout.write(`updated ${file}\n`)
-}
+if (docs) await updateDocs(header, rows)
 process.exit(results.errors.length > 0 ? 1 : 0)
