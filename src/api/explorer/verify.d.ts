@@ -1,6 +1,6 @@
 // Types of verify.js (plain JavaScript, loaded as is by the browser).
 export interface TrustedMember { name: string, publicKey: Uint8Array }
-export interface Trust { chainId: string, genesisHash: Uint8Array, validators: TrustedMember[], source: 'genesis' | 'node' }
+export interface Trust { chainId: string, genesisHash: Uint8Array, validators: TrustedMember[], source: 'genesis' | 'genesis+node' | 'node' }
 export interface ProofStep { id: string, ok: boolean, text: string, detail?: string }
 export interface ProofResult {
   ok: boolean
