@@ -106,8 +106,20 @@ export class PrivacyService {
   private readonly me: Uint8Array
   private readonly meHex: string
   private readonly log: Logger
-  private readonly onFinalized = (): void => {
-    if (!this.closed) void this.enqueue(async () => { await this.catchUp() }).catch(() => {})
+  // The event's block is used as is when it is the next height (no second read and decode from
+  // the store on the hot path); a gap is filled from the store.
+  private readonly onFinalized = (fb: FinalizedBlock): void => {
+    if (this.closed) return
+    void this.enqueue(async () => {
+      const h = fb.block.header.height
+      if (h <= this.index.height) return
+      if (h === this.index.height + 1) {
+        await this.applyBlock(fb)
+        await this.saveIndex(false)
+      } else {
+        await this.catchUp()
+      }
+    }).catch(() => {})
   }
 
   private constructor (private readonly node: PrivacyNode, private readonly keys: LocalKeyStore, private readonly o: PrivacyOptions) {
