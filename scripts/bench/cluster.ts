@@ -15,10 +15,12 @@ import { cpuSecondsOf, du, request, rssOf, sleep } from './util.ts'
  */
 export class BenchDaemon extends Daemon {
   nodeArgs: string[] = []
+  /** Node flags for every daemon of this run (`npm run bench -- --node-args="--max-old-space-size=192"`). */
+  static commonNodeArgs: string[] = []
 
   override start (): void {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
-    const proc = spawn(process.execPath, [...this.nodeArgs, BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+    const proc = spawn(process.execPath, [...BenchDaemon.commonNodeArgs, ...this.nodeArgs, BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
     proc.stdout?.pipe(log, { end: false })
     proc.stderr?.pipe(log, { end: false })
     this.proc = proc

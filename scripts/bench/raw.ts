@@ -31,6 +31,8 @@ export interface RawLimits {
   levelRandom: number
   levelBytesPerRecord: number
   encodedRecordBytes: number
+  /** Median latency of one LevelDB get awaited on its own (what a loop of awaited lookups pays per item), µs. */
+  levelGetSerialUs: number
   /** Median latency of one small LevelDB write flushed to disk (sync: true), ms: consensus pays several per height. */
   levelSyncWriteMs: number
   /** Per-record floor on one core with batches of 1,000: encode + sha256 + LevelDB write once each. */
@@ -118,6 +120,28 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
     return median(times)
   }
   const levelSyncWriteMs = await syncWrite()
+  // Awaited one at a time, as a loop of `await store.getRecordLocation(id)` does.
+  const serialGet = async (): Promise<number> => {
+    const dir = await mkdtemp(join(tmpdir(), 'medledger-raw-get-'))
+    const db = new Level<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' })
+    await db.open()
+    const keys = Array.from({ length: 20_000 }, () => randomBytes(32))
+    for (let i = 0; i < keys.length; i += 1000) {
+      const b = db.batch()
+      for (const k of keys.slice(i, i + 1000)) b.put(k, randomBytes(12))
+      await b.write()
+    }
+    const times: number[] = []
+    for (let round = 0; round < (quick ? 3 : 5); round++) {
+      const t = performance.now()
+      for (let i = 0; i < 2000; i++) await db.get(i % 2 === 0 ? keys[(i * 7919) % keys.length] : randomBytes(32))
+      times.push((performance.now() - t) * 1000 / 2000)
+    }
+    await db.close()
+    await rm(dir, { recursive: true, force: true })
+    return Math.min(...times)
+  }
+  const levelGetSerialUs = await serialGet()
   const seq = await level(false)
   const rnd = await level(true)
   const floor1 = 1 / (1 / cborEncodeRecord + 1 / sha256_200 + 1 / seq.rate)
@@ -139,6 +163,7 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
     levelBytesPerRecord: seq.bytesPerRecord,
     encodedRecordBytes: encoded.length,
     levelSyncWriteMs,
+    levelGetSerialUs,
     floor1
   }
 }
