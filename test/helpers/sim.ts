@@ -48,6 +48,8 @@ export interface SimSpec {
   consensus?: DevnetSpec['consensus']
   /** Extra `start` arguments per node index, e.g. { 0: ['--set', 'consensus.byzantine=true'] }. */
   extraArgs?: Record<number, string[]>
+  /** Remove the directory even when the test fails (tests that are expected to fail). */
+  alwaysCleanUp?: boolean
   /** Node indices whose daemon is not started (their identity is used by the test itself). */
   skip?: number[]
   /** Called after the homes exist and before any daemon starts (e.g. to rewrite config.toml). */
@@ -60,7 +62,11 @@ export class SimNet {
   /** Daemons the load generator may use: started and neither killed nor frozen. */
   readonly up = new Set<Daemon>()
   readonly frozen = new Set<Daemon>()
+  /** Run at teardown, first: stop load generators, samplers and hostile hosts of a failed scenario. */
+  readonly cleanups: Array<() => Promise<void>> = []
   faults = 0
+  /** Set at teardown: a scenario body still running after a failure or timeout starts nothing more. */
+  closed = false
 
   constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}) {
     this.daemons = layout.nodes.map((n, i) => new Daemon(n, extraArgs[i] ?? []))
@@ -87,9 +93,13 @@ export class SimNet {
     await spec.beforeStart?.(layout)
     const net = new SimNet(t, layout, spec.extraArgs)
     t.teardown(async () => {
+      // Whatever failed, nothing of the scenario may outlive it (ava waits for open handles for ever).
+      net.closed = true
+      net.up.clear()
+      for (const fn of net.cleanups.splice(0)) await fn().catch(() => {})
       for (const d of net.frozen) d.proc?.kill('SIGCONT')
       await Promise.all(net.daemons.map(async d => await d.stop('SIGKILL')))
-      if (t.passed && process.env.MEDLEDGER_SIM_KEEP !== '1') await rm(dir, { recursive: true, force: true })
+      if ((t.passed || spec.alwaysCleanUp === true) && process.env.MEDLEDGER_SIM_KEEP !== '1') await rm(dir, { recursive: true, force: true })
       else console.error(`medledger sim: kept ${dir} (node logs in <home>/node.log)`)
     })
     say(t, `devnet in ${dir}: ${nv} validators, ${no} observers`)
@@ -99,7 +109,21 @@ export class SimNet {
     return net
   }
 
+  /** A load generator on the live validators (or `targets`), stopped at teardown whatever happens. */
+  load (opts: LoadOptions = {}, targets?: () => Daemon[]): LoadGen {
+    const gen = new LoadGen(targets ?? (() => [...this.up].filter(d => d.node.role === 'validator')), opts)
+    this.cleanups.push(async () => { gen.halt() })
+    if (this.closed) return gen
+    return gen.start()
+  }
+
+  /** Runs `fn` at teardown (before the daemons are killed). */
+  onCleanup (fn: () => Promise<void>): void {
+    this.cleanups.push(fn)
+  }
+
   private launch (d: Daemon): void {
+    if (this.closed) throw new Error('the simulation network was torn down')
     d.start()
     this.up.add(d)
   }
@@ -252,6 +276,11 @@ export class LoadGen {
     this.stopping = false
     for (let w = 0; w < this.opts.workers; w++) this.workers.push(this.worker())
     return this
+  }
+
+  /** Stops submitting at once, without waiting for requests in flight. */
+  halt (): void {
+    this.stopping = true
   }
 
   /** Stops submitting and waits for every request in flight to settle. */

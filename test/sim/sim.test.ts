@@ -2,6 +2,7 @@ import test from 'ava'
 import { killRestart, noQuorum, oneDown } from './scenarios/crash.ts'
 import { byzantine } from './scenarios/byzantine.ts'
 import { hostilePeers } from './scenarios/hostile.ts'
+import { badUrl, fuzzApi, oversizedBatch } from './scenarios/fuzz.ts'
 
 /**
  * The fault-injection simulation tier (issue 7, docs/simulation.md): real daemon processes on
@@ -14,3 +15,8 @@ test.serial('sim 2: one of four validators down for a period', oneDown)
 test.serial('sim 3: two of four down (no quorum), then one back', noQuorum)
 test.serial('sim 4: a Byzantine validator', byzantine)
 test.serial('sim 5: hostile peers', hostilePeers)
+test.serial('sim 6: API fuzzing against a live node', fuzzApi)
+// Known product bugs found by the simulation (docs/simulation.md, "Findings"): they assert the correct
+// behaviour and are marked failing until the product is fixed.
+test.serial.failing('sim 6b: a malformed URL is answered with the API\'s JSON error (known bug)', badUrl)
+test.serial.failing('sim 6c: a batch too large for any block is refused up front (known bug)', oversizedBatch)

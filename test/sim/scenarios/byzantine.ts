@@ -1,5 +1,5 @@
 import type { ExecutionContext } from 'ava'
-import { say, LoadGen, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
+import { say, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
 import { waitFor } from '../../helpers/devnet.ts'
 import { voteSignBytes, proposalSignBytes } from '../../../src/chain/hashing.ts'
 import { verifySignature } from '../../../src/crypto/ed25519.ts'
@@ -52,7 +52,7 @@ export async function byzantine (t: ExecutionContext): Promise<void> {
     const villain = net.daemons[bad]
     const honest = net.daemons.filter(d => d !== villain)
     say(t, `Byzantine validator: ${villain.node.name} (${villain.node.peerId})`)
-    const load = new LoadGen(() => [...net.up].filter(d => d.node.role === 'validator')).start()
+    const load = net.load()
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     await sleep(loadMs)
     t.true(load.acked.size > 0, 'the chain stays live with one Byzantine validator')

@@ -1,8 +1,7 @@
 import type { ExecutionContext } from 'ava'
-import { say, LoadGen, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
+import { say, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
 import { waitFor } from '../../helpers/devnet.ts'
 
-const validatorsUp = (net: SimNet) => () => [...net.up].filter(d => d.node.role === 'validator')
 
 /**
  * 1. kill -9 of a random validator, again and again, each time restarted: while it is down the
@@ -14,7 +13,7 @@ export async function killRestart (t: ExecutionContext): Promise<void> {
   await scenario(t, '1. kill -9 a random validator and restart', async r => {
     const rnd = seededRandom(t, 'kill-restart')
     const net = await SimNet.start(t, { validators: 4, observers: 1 })
-    const load = new LoadGen(validatorsUp(net)).start()
+    const load = net.load()
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     const recoveries: number[] = []
     for (let i = 0; i < kills; i++) {
@@ -54,7 +53,7 @@ export async function oneDown (t: ExecutionContext): Promise<void> {
   await scenario(t, '2. one of four validators down for a period', async r => {
     const rnd = seededRandom(t, 'one-down')
     const net = await SimNet.start(t, { validators: 4 })
-    const load = new LoadGen(validatorsUp(net)).start()
+    const load = net.load()
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     const b0 = Date.now()
     await sleep(baselineMs)
@@ -106,7 +105,7 @@ export async function noQuorum (t: ExecutionContext): Promise<void> {
   await scenario(t, '3. two of four down (no quorum), then one back', async r => {
     const rnd = seededRandom(t, 'no-quorum')
     const net = await SimNet.start(t, { validators: 4, observers: 1 })
-    const load = new LoadGen(validatorsUp(net), { requestTimeoutMs: outageMs + 60_000 }).start()
+    const load = net.load({ requestTimeoutMs: outageMs + 60_000 })
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     await sleep(2000)
     const order = [...net.validators].sort(() => rnd.next() - 0.5)

@@ -2,7 +2,7 @@ import type { ExecutionContext } from 'ava'
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
-import { say, LoadGen, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
+import { say, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
 import { waitFor } from '../../helpers/devnet.ts'
 import { probe, startHostilePeer, type DialOutcome } from '../../helpers/hostile-peer.ts'
 import { protocols, topics } from '../../../src/network/protocol-ids.ts'
@@ -31,7 +31,7 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
     // Node 4 is the listed observer whose identity the insider borrows: its daemon never starts.
     const net = await SimNet.start(t, { validators: 4, observers: 1, skip: [4] })
     const validators = net.validators
-    const load = new LoadGen(() => [...net.up].filter(d => d.node.role === 'validator')).start()
+    const load = net.load()
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     await waitFor('a full mesh of validators', async () => (await net.statuses(validators)).every(s => s?.peers === 3), 30_000)
     const chainId = net.layout.chainId
@@ -40,9 +40,11 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
 
     // The stranger.
     const stranger = await startHostilePeer()
+    net.onCleanup(stranger.stop)
     say(t, `stranger ${stranger.peerId}`)
     const peerSamples: number[] = []
     let sampling = true
+    net.onCleanup(async () => { sampling = false })
     const sampler = (async () => {
       while (sampling) {
         for (const s of await net.statuses(validators)) if (s !== undefined) peerSamples.push(s.peers)
@@ -53,13 +55,16 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
     const acked0 = load.acked.size
     const outcomes: DialOutcome[] = []
     const started = Date.now()
-    while (Date.now() - started < attackMs) {
-      const target = rnd.pick(validators)
-      const proto = rnd.next() < 0.5 ? protocols(chainId).status : protocols(chainId).blocks
-      outcomes.push(await probe(stranger, addrOf(target), proto, proto.endsWith('status/1') ? statusReq : encodeCbor([1, 10]), 300))
+    try {
+      while (Date.now() - started < attackMs) {
+        const target = rnd.pick(validators)
+        const proto = rnd.next() < 0.5 ? protocols(chainId).status : protocols(chainId).blocks
+        outcomes.push(await probe(stranger, addrOf(target), proto, proto.endsWith('status/1') ? statusReq : encodeCbor([1, 10]), 300))
+      }
+    } finally {
+      sampling = false
+      await sampler
     }
-    sampling = false
-    await sampler
     const h1 = await net.maxHeight(validators)
     t.true(outcomes.length > 5)
     t.deepEqual(outcomes.filter(o => o.answered === true), [], 'no validator answers the stranger')
@@ -75,6 +80,7 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
     const insiderKey = await readKeyFile(join(net.daemons[4].node.home, 'node.key'))
     // It passes the status exchange (same chain, height 0), so the validators listen to its gossip.
     const insider = await startHostilePeer(insiderKey, { protocol: protocols(chainId).status, answer: statusReq })
+    net.onCleanup(insider.stop)
     const tp = topics(chainId)
     insider.libp2p.services.pubsub.subscribe(tp.consensus)
     insider.libp2p.services.pubsub.subscribe(tp.batches)
