@@ -41,7 +41,12 @@ function sendError (reply: FastifyReply, status: number, code: string, message: 
 
 /** The HTTP API (JSON under /v1), health endpoints, Prometheus metrics and the event stream. */
 export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise<FastifyInstance> {
-  const app = Fastify({ bodyLimit: opts.maxBodyBytes, logger: false })
+  const app = Fastify({
+    bodyLimit: opts.maxBodyBytes,
+    logger: false,
+    // Errors raised before routing (a malformed URL, say) get the same JSON error shape.
+    frameworkErrors: (err, _req, reply) => { void sendError(reply, 400, err.code ?? 'BAD_REQUEST', err.message) }
+  })
   const metrics = new Metrics(node)
   const token = Buffer.from(opts.token)
 
@@ -80,7 +85,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     try {
       submitted = node.submit(records)
     } catch (err) {
-      if (isMedledgerError(err)) return sendError(reply, err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code.startsWith('CHAIN_') ? 400 : 409, err.code, err.message)
+      if (isMedledgerError(err)) return sendError(reply, err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'BATCH_TOO_LARGE' ? 413 : err.code.startsWith('CHAIN_') ? 400 : 409, err.code, err.message)
       throw err
     }
     metrics.submitted.inc(records.length)

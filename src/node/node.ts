@@ -10,6 +10,7 @@ import { encodeCbor } from '../encoding/cbor.ts'
 import { batchId, recordId } from '../chain/hashing.ts'
 import { encodeBatch, finalizedToCbor } from '../chain/codec.ts'
 import { checkBatch } from '../chain/validate.ts'
+import { LIMITS } from '../chain/limits.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { GovernanceSchedule } from '../governance/schedule.ts'
 import { checkGovernanceRecords } from '../governance/admission.ts'
@@ -170,6 +171,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
     const batch = signBatch(this.genesis.chainId, this.key, full)
     const bytes = encodeBatch(batch)
+    // A batch no block could carry would wait for ever: refuse it while the client can split it.
+    if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
     const id = toHex(batchId(batch))
     const added = this.mempool.add(batch, bytes.length, id)
     if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
@@ -198,6 +201,11 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     })
   }
 
+  /** The largest batch a block built by this node's rules can carry (block limit less room for the rest). */
+  maxBatchBytes (): number {
+    return Math.min(LIMITS.batchBytes, this.config.consensus.max_block_bytes - 64 * 1024)
+  }
+
   private handlers (): NetworkHandlers {
     return {
       onBatch: async (batch, bytes): Promise<Verdict> => {
@@ -213,6 +221,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
         }
         if (!(await this.pool.verifyEvery([check]))) return 'reject'
         if (await this.store.getRecordLocation(recordId(batch.records[0])) !== undefined) return 'ignore'
+        if (bytes.length > this.maxBatchBytes()) return 'ignore'
         const added = this.mempool.add(batch, bytes.length, id)
         return added === 'added' ? 'accept' : 'ignore'
       },
