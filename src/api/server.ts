@@ -50,8 +50,13 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   const metrics = new Metrics(node)
   const token = Buffer.from(opts.token)
 
-  app.setErrorHandler((err: Error & { statusCode?: number, code?: string }, _req, reply) => {
-    if (err.statusCode === 413) return sendError(reply, 413, 'BODY_TOO_LARGE', `request body exceeds ${opts.maxBodyBytes} bytes`)
+  app.setErrorHandler(async (err: Error & { statusCode?: number, code?: string }, req, reply) => {
+    if (err.statusCode === 413) {
+      // Read and drop the rest of the body first (bounded in time): a client still uploading
+      // would otherwise see its connection reset instead of this answer.
+      await drain(req.raw, 10_000)
+      return sendError(reply, 413, 'BODY_TOO_LARGE', `request body exceeds ${opts.maxBodyBytes} bytes`)
+    }
     if (err.statusCode !== undefined && err.statusCode < 500) return sendError(reply, err.statusCode, err.code ?? 'BAD_REQUEST', err.message)
     node.log.error({ err }, 'API request failed')
     return sendError(reply, 500, 'INTERNAL', 'internal error; see the node log')
@@ -165,6 +170,18 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
 
   await app.listen({ host: opts.host, port: opts.port })
   return app
+}
+
+async function drain (stream: NodeJS.ReadableStream, timeoutMs: number): Promise<void> {
+  if ((stream as { readableEnded?: boolean }).readableEnded === true) return
+  await new Promise<void>(resolve => {
+    const timer = setTimeout(resolve, timeoutMs)
+    const done = (): void => { clearTimeout(timer); resolve() }
+    stream.on('end', done)
+    stream.on('error', done)
+    stream.on('close', done)
+    stream.resume()
+  })
 }
 
 export function status (node: MedledgerNode): Record<string, unknown> {
