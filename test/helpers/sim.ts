@@ -69,7 +69,8 @@ export class SimNet {
   closed = false
 
   constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}) {
-    this.daemons = layout.nodes.map((n, i) => new Daemon(n, extraArgs[i] ?? []))
+    const level = process.env.MEDLEDGER_SIM_LOG_LEVEL
+    this.daemons = layout.nodes.map((n, i) => new Daemon(n, [...(extraArgs[i] ?? []), ...(level !== undefined ? ['--log-level', level] : [])]))
   }
 
   get validators (): Daemon[] { return this.daemons.filter(d => d.node.role === 'validator') }
