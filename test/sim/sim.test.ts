@@ -4,6 +4,7 @@ import { byzantine } from './scenarios/byzantine.ts'
 import { hostilePeers } from './scenarios/hostile.ts'
 import { badUrl, fuzzApi, oversizedBatch } from './scenarios/fuzz.ts'
 import { bootstrapRedial, partition } from './scenarios/partition.ts'
+import { SOAK_MINUTES, soak } from './scenarios/soak.ts'
 
 /**
  * The fault-injection simulation tier (issue 7, docs/simulation.md): real daemon processes on
@@ -18,8 +19,11 @@ test.serial('sim 4: a Byzantine validator', byzantine)
 test.serial('sim 5: hostile peers', hostilePeers)
 test.serial('sim 6: API fuzzing against a live node', fuzzApi)
 test.serial('sim 7: a 2|2 partition, then heal', partition)
-// Known product bugs found by the simulation (docs/simulation.md, "Findings"): they assert the correct
-// behaviour and are marked failing until the product is fixed.
+// Regression tests for product bugs the simulation found (docs/simulation.md, "Findings"); a test
+// marked failing asserts the correct behaviour of a bug not fixed yet.
 test.serial('sim 6b: a malformed URL is answered with the API\'s JSON error', badUrl)
 test.serial('sim 6c: a batch too large for any block is refused up front', oversizedBatch)
 test.serial.failing('sim 7b: a peer is redialled at its bootstrap address when its announced one does not answer (known bug)', bootstrapRedial)
+// The soak runs only at full length: npm run test:sim -- --soak 10
+const soakTest = SOAK_MINUTES > 0 ? test.serial : test.skip
+soakTest('sim 8: soak under steady load, memory flat', soak)
