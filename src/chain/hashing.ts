@@ -18,9 +18,18 @@ export const DOMAIN = {
   genesis: 'medledger/genesis/v1'
 } as const
 
+// Record objects are immutable once built or decoded, and a record's id is needed at every stage
+// (gossip intake, mempool, proposal check, commit, indexes): remember it per object.
+const recordIds = new WeakMap<MedRecord, Uint8Array>()
+
 /** A record's id: SHA-256 of its canonical encoding. */
 export function recordId (r: MedRecord): Uint8Array {
-  return sha256(encodeRecord(r))
+  let id = recordIds.get(r)
+  if (id === undefined) {
+    id = sha256(encodeRecord(r))
+    recordIds.set(r, id)
+  }
+  return id
 }
 
 /** RFC 6962 root over the ids of a batch's records: what the author signs. */

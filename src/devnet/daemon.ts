@@ -19,8 +19,10 @@ export class Daemon {
   start (): void {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
     const proc = spawn(process.execPath, [BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
-    proc.stdout?.pipe(log)
-    proc.stderr?.pipe(log)
+    // Two sources share one log: neither may end it; it is closed when the process exits.
+    proc.stdout?.pipe(log, { end: false })
+    proc.stderr?.pipe(log, { end: false })
+    proc.once('close', () => { log.end() })
     this.proc = proc
     this.exited = new Promise(resolve => proc.once('exit', (code) => { resolve(code) }))
   }

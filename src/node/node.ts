@@ -6,9 +6,8 @@ import { resolvePath } from '../config/load.ts'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import { VerifyPool } from '../crypto/verify-pool.ts'
 import { toHex } from '../encoding/bytes.ts'
-import { encodeCbor } from '../encoding/cbor.ts'
 import { batchId, recordId } from '../chain/hashing.ts'
-import { encodeBatch, finalizedToCbor } from '../chain/codec.ts'
+import { encodeBatch } from '../chain/codec.ts'
 import { checkBatch } from '../chain/validate.ts'
 import { LIMITS } from '../chain/limits.ts'
 import type { Genesis } from '../chain/genesis.ts'
@@ -230,8 +229,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       readBlocks: async (from, to, maxBytes) => {
         const out: Uint8Array[] = []
         let size = 0
-        for await (const fb of this.store.iterateFinalized(from, to)) {
-          const bytes = encodeCbor(finalizedToCbor(fb))
+        for await (const bytes of this.store.iterateFinalizedBytes(from, to)) {
           if (size + bytes.length > maxBytes && out.length > 0) break
           out.push(bytes)
           size += bytes.length
