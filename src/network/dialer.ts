@@ -78,6 +78,17 @@ export class PeerDialer {
     this.timer = setTimeout(() => { this.tick() }, TICK_MS)
   }
 
+  private async dialBootstrap (id: string): Promise<boolean> {
+    for (const ma of this.bootstrapAddrs.get(id) ?? []) {
+      if (!this.running) return false
+      try {
+        await this.modules.libp2p.dial(ma, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+        return true
+      } catch {}
+    }
+    return false
+  }
+
   private async dial (id: string, b: Backoff): Promise<void> {
     const libp2p = this.modules.libp2p
     const peerId = peerIdFromString(id)
@@ -94,7 +105,10 @@ export class PeerDialer {
     try {
       await libp2p.dial(peerId, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
     } catch (err) {
-      if (this.running) this.modules.logger.debug({ peer: id, failures: b.failures, retryInMs: Math.round(b.nextAt - Date.now()), err: (err as Error).message }, 'dial failed')
+      // Identify may have replaced the configured address with one the peer announces; when that
+      // one does not answer (a relay, NAT, a changed port), the operator's bootstrap address still may.
+      const fallback = await this.dialBootstrap(id)
+      if (!fallback && this.running) this.modules.logger.debug({ peer: id, failures: b.failures, retryInMs: Math.round(b.nextAt - Date.now()), err: (err as Error).message }, 'dial failed')
     } finally {
       b.dialing = false
     }
