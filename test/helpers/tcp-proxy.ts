@@ -8,6 +8,9 @@ export class Link {
   private readonly server: Server
   private readonly pairs = new Set<[Socket, Socket]>()
   private cut = false
+  /** Bytes from this side are held (not forwarded) while muted; cut drops them. */
+  private readonly muted = { client: false, upstream: false }
+  private readonly held = new Map<Socket, Buffer[]>()
   port = 0
   connections = 0
   refused = 0
@@ -32,10 +35,31 @@ export class Link {
     this.cut = true
     for (const [a, b] of this.pairs) { a.destroy(); b.destroy() }
     this.pairs.clear()
+    this.held.clear()
   }
 
   restore (): void {
     this.cut = false
+  }
+
+  /**
+   * Holds back everything one side sends (the other direction flows): the sender's messages are
+   * signed and gone as far as it knows, yet nobody receives them. `unmute` delivers them late;
+   * `sever` drops them for good.
+   */
+  mute (side: 'client' | 'upstream'): void {
+    this.muted[side] = true
+  }
+
+  unmute (): void {
+    this.muted.client = false
+    this.muted.upstream = false
+    for (const [a, b] of this.pairs) {
+      for (const [from, to] of [[a, b], [b, a]]) {
+        for (const chunk of this.held.get(from) ?? []) to.write(chunk)
+        this.held.delete(from)
+      }
+    }
   }
 
   async close (): Promise<void> {
@@ -49,11 +73,20 @@ export class Link {
     const upstream = connect(this.targetPort, '127.0.0.1')
     const pair: [Socket, Socket] = [client, upstream]
     this.pairs.add(pair)
-    const done = (): void => { client.destroy(); upstream.destroy(); this.pairs.delete(pair) }
+    const done = (): void => { client.destroy(); upstream.destroy(); this.pairs.delete(pair); this.held.delete(client); this.held.delete(upstream) }
     client.on('error', done).on('close', done)
     upstream.on('error', done).on('close', done)
-    client.pipe(upstream)
-    upstream.pipe(client)
+    const forward = (from: Socket, to: Socket, side: 'client' | 'upstream'): void => {
+      from.on('data', (chunk: Buffer) => {
+        if (this.muted[side]) {
+          this.held.set(from, [...(this.held.get(from) ?? []), chunk])
+          return
+        }
+        if (!to.write(chunk)) { from.pause(); to.once('drain', () => from.resume()) }
+      })
+    }
+    forward(client, upstream, 'client')
+    forward(upstream, client, 'upstream')
   }
 }
 
@@ -103,6 +136,26 @@ export class LinkMesh {
 
   heal (): void {
     for (const l of this.all) l.restore()
+  }
+
+  /** Everything `name` sends is held back; what it receives flows. */
+  muteOutgoing (name: string): void {
+    for (const [key, l] of this.links) {
+      if (key.startsWith(`${name}->`)) l.mute('client')
+      if (key.endsWith(`->${name}`)) l.mute('upstream')
+    }
+    this.sharedLink(name).mute('upstream')
+  }
+
+  /** Cuts every link to and from `name` (held bytes are dropped), and restores them at once. */
+  blip (name: string): void {
+    for (const [key, l] of this.links) if (key.startsWith(`${name}->`) || key.endsWith(`->${name}`)) { l.sever(); l.restore() }
+    this.sharedLink(name).sever()
+    this.sharedLink(name).restore()
+  }
+
+  unmuteAll (): void {
+    for (const l of this.all) l.unmute()
   }
 
   async close (): Promise<void> {

@@ -108,22 +108,30 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
       const msg = decodeConsensusMessage(raw)
       await publish(tp.consensus, encodeConsensusMessage({ ...msg, seq: (msg.seq ?? 0) + 1_000_000 + rnd.int(0, 1000) }))
     }
-    // Garbage, wrong shapes and an oversized message.
-    for (let i = 0; i < 40; i++) {
-      const kind = i % 4
-      const data = kind === 0
-        ? randomBytes(rnd.int(1, 2048))
-        : kind === 1
-          ? encodeCbor([rnd.int(0, 9), 'vote', randomBytes(32), -1])
-          : kind === 2
-            ? encodeCbor({ proposal: { height: 2 ** 53 - 1, block: new Uint8Array(0) } } as never)
-            : new Uint8Array([0xbf, 0xff, 0x9f])
-      await publish(i % 2 === 0 ? tp.consensus : tp.batches, data)
+    // Garbage, wrong shapes and an oversized message, round after round, for as long as anyone listens.
+    const garbageRound = async (): Promise<void> => {
+      for (let i = 0; i < 40; i++) {
+        const kind = i % 4
+        const data = kind === 0
+          ? randomBytes(rnd.int(1, 2048))
+          : kind === 1
+            ? encodeCbor([rnd.int(0, 9), 'vote', randomBytes(32), -1])
+            : kind === 2
+              ? encodeCbor({ proposal: { height: 2 ** 53 - 1, block: new Uint8Array(0) } } as never)
+              : new Uint8Array([0xbf, 0xff, 0x9f, rnd.int(0, 255)])
+        await publish(i % 2 === 0 ? tp.consensus : tp.batches, data)
+      }
     }
+    await garbageRound()
     await publish(tp.batches, randomBytes(4 * 1024 * 1024 + 1024))
+    const floodEnd = Date.now() + 30_000
+    while (insider.libp2p.getPeers().length > 0 && Date.now() < floodEnd) {
+      await sleep(300)
+      await garbageRound()
+    }
     say(t, `insider published ${sent} messages (replays, garbage, oversized)${publishErrors.size > 0 ? `; not sent: ${[...publishErrors].join(' | ')}` : ''}`)
-    const cutOff = await waitFor('the validators to cut the insider off', async () => insider.libp2p.getPeers().length === 0 ? true : undefined, 30_000).then(() => true, () => false)
-    t.true(cutOff, `the validators hang up on the garbage-sending insider (still connected to ${insider.libp2p.getPeers().length})`)
+    const cutOff = await waitFor('the validators to cut the insider off', async () => insider.libp2p.getPeers().length === 0 ? true : undefined, 5_000).then(() => true, () => false)
+    t.true(cutOff, `the validators hang up on the garbage-sending insider (still connected to ${insider.libp2p.getPeers().map(String).map(id => validators.find(v => v.node.peerId === id)?.node.name ?? id).join(', ')})`)
     // While banned, it cannot come back.
     const again = await probe(insider, addrOf(validators[0]), protocols(chainId).status, statusReq, 300)
     t.not(again.answered, true, 'a banned insider is refused on redial')
