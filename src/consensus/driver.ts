@@ -2,7 +2,8 @@ import { toHex, bytesEqual, bytesCompare } from '../encoding/bytes.ts'
 import { sha256 } from '../crypto/hash.ts'
 import type { Signer } from '../crypto/ed25519.ts'
 import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
-import { encodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
+import { encodeConsensusMessage, decodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
+import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
 import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../chain/validate.ts'
 import { buildBlock } from '../chain/block-builder.ts'
@@ -44,6 +45,11 @@ export interface DriverModules {
 }
 
 const MAX_BLOCKS_PER_HEIGHT = 64
+const OWN_MESSAGES_KEY = 'consensus.ownMessages'
+
+function heightOf (m: ConsensusMessage): number {
+  return m.kind === 'vote' ? m.vote.height : m.proposal.header.height
+}
 
 /**
  * Connects the pure state machine to the chain store, the mempool, the clock and the network.
@@ -68,6 +74,7 @@ export class ConsensusDriver {
   private heartbeatTimer: NodeJS.Timeout | undefined
   private rebroadcastTimer: NodeJS.Timeout | undefined
   private own: ConsensusMessage[] = []
+  private restoredOwn: ConsensusMessage[] = []
   private seq = 0
   private readonly log: Logger
 
@@ -86,6 +93,7 @@ export class ConsensusDriver {
   async start (): Promise<void> {
     this.tip = await this.loadTip()
     this.lastSigned = await this.m.store.getLastSigned()
+    this.restoredOwn = await this.loadOwnMessages(this.tip.link.height + 1)
     await this.enterHeight(this.tip.link.height + 1)
   }
 
@@ -209,8 +217,13 @@ export class ConsensusDriver {
     this.blocks.clear()
     this.validity.clear()
     this.seenProposals.clear()
-    this.own = []
-    const buffered = this.future.filter(m => (m.kind === 'vote' ? m.vote.height : m.proposal.header.height) === height)
+    // Our own messages of this height from before a restart: sent again and counted again, so
+    // peers that never received them (and our own tally) are whole.
+    const restored = this.restoredOwn.filter(m => heightOf(m) === height)
+    this.restoredOwn = []
+    this.own = [...restored]
+    for (const m of restored) this.m.network.publishConsensus(encodeConsensusMessage({ ...m, seq: ++this.seq }))
+    const buffered = [...restored, ...this.future.filter(m => heightOf(m) === height)]
     this.future = []
     // No empty blocks while idle: the height starts when records wait, a peer starts it, or the
     // heartbeat is due (the last block's time + heartbeatMs).
@@ -370,6 +383,25 @@ export class ConsensusDriver {
   private publish (msg: ConsensusMessage): void {
     this.own.push(msg)
     this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
+    // Votes are kept for liveness, not safety (the guard prevents conflicts): after a crash the
+    // node re-sends what it voted at this height, even votes nobody received. A lost proposal
+    // costs only a round, so proposals (large) are not kept.
+    if (msg.kind !== 'vote') return
+    const bytes = encodeCbor([this.height, this.own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
+    void this.m.store.putMeta(OWN_MESSAGES_KEY, bytes).catch((err) => { this.log.warn({ err }, 'could not keep our signed messages') })
+  }
+
+  private async loadOwnMessages (height: number): Promise<ConsensusMessage[]> {
+    const bytes = await this.m.store.getMeta(OWN_MESSAGES_KEY)
+    if (bytes === undefined) return []
+    try {
+      const [h, list] = readTuple(decodeCbor(bytes, 64 * 1024 * 1024), 2, 'own messages')
+      if (readUint(h, 'own messages height') !== height) return []
+      return readList(list, 10_000, 'own messages').map(m => decodeConsensusMessage(readBytes(m, 'own message')))
+    } catch (err) {
+      this.log.warn({ err }, 'our kept messages are unreadable: not re-sent')
+      return []
+    }
   }
 
   /** Re-sends our messages of this height when the round stalls (peers may have been away). */

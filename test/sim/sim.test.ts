@@ -15,7 +15,7 @@ import { SOAK_MINUTES, soak } from './scenarios/soak.ts'
 test.serial('sim 1: kill -9 of a random validator, restarted each time', killRestart)
 test.serial('sim 2: one of four validators down for a period', oneDown)
 test.serial('sim 3: two of four down (no quorum), then one back', noQuorum)
-test.serial.failing('sim 3b: a validator whose last votes were lost returns alone (known bug)', lostOwnVotes)
+test.serial('sim 3b: a validator whose last votes were lost returns alone', lostOwnVotes)
 test.serial('sim 4: a Byzantine validator', byzantine)
 test.serial('sim 5: hostile peers', hostilePeers)
 test.serial('sim 6: API fuzzing against a live node', fuzzApi)
