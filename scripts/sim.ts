@@ -91,7 +91,7 @@ await rm(lines, { force: true })
 const secs = (ms: number | undefined): string => ms === undefined ? '-' : (ms / 1000).toFixed(1)
 const table = [
   ['scenario', 'faults', 'acked', 'lost', 'recover s', 'took s', 'result'],
-  ...rows.map(r => [r.scenario, String(r.faults), String(r.acked), String(r.lost), secs(r.recoveryMs), secs(r.durationMs), r.passed === true ? 'pass' : 'FAIL'])
+  ...rows.map(r => [r.scenario, String(r.faults), String(r.acked), String(r.lost), secs(r.recoveryMs), secs(r.durationMs), r.passed === true ? 'pass' : r.knownBug !== undefined ? 'known bug' : 'FAIL'])
 ]
 const widths = table[0].map((_, c) => Math.max(...table.map(row => row[c].length)))
 const out = table.map(row => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  '))
@@ -101,5 +101,5 @@ for (const r of rows) for (const n of r.notes) process.stdout.write(`  ${r.scena
 const lost = rows.reduce((n, r) => n + r.lost, 0)
 const summary = { mode: short ? 'short' : 'long', soakMinutes: Number(soak), startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, avaExitCode: code, recordsLost: lost, scenarios: rows }
 await writeFile(reportFile, JSON.stringify(summary, null, 2) + '\n')
-process.stdout.write(`\nsim: ${rows.length} scenarios reported, ${rows.filter(r => r.passed !== true).length} failed, ${lost} acknowledged records lost, ${secs(Date.now() - started)} s; report in ${reportFile}\n`)
+process.stdout.write(`\nsim: ${rows.length} scenarios reported, ${rows.filter(r => r.passed !== true && r.knownBug === undefined).length} failed, ${rows.filter(r => r.passed !== true && r.knownBug !== undefined).length} known bugs reproduced, ${lost} acknowledged records lost, ${secs(Date.now() - started)} s; report in ${reportFile}\n`)
 process.exit(code !== 0 ? code : (lost > 0 ? 1 : 0))

@@ -43,7 +43,7 @@ export function evidenceProblem (chainId: string, e: EvidenceJson): string | und
  * the chain stays live, and every honest node holds verified evidence naming it.
  */
 export async function byzantine (t: ExecutionContext): Promise<void> {
-  const loadMs = len(12_000, 120_000)
+  const loadMs = len(6_000, 120_000)
   t.timeout(loadMs + 150_000)
   await scenario(t, '4. a Byzantine validator', async r => {
     const rnd = seededRandom(t, 'byzantine')

@@ -24,7 +24,7 @@ const addrOf = (d: Daemon): string => `/ip4/127.0.0.1/tcp/${d.node.p2pPort}/p2p/
  * all, cut the insider off, and keep finalizing with each other.
  */
 export async function hostilePeers (t: ExecutionContext): Promise<void> {
-  const attackMs = len(6_000, 60_000)
+  const attackMs = len(3_000, 60_000)
   t.timeout(2 * attackMs + 150_000)
   await scenario(t, '5. hostile peers (stranger, garbage-sending insider)', async r => {
     const rnd = seededRandom(t, 'hostile')

@@ -36,7 +36,7 @@ export async function startRelayedNet (t: ExecutionContext, validators: number, 
 }
 
 export async function partition (t: ExecutionContext): Promise<void> {
-  const holdMs = Number(process.env.MEDLEDGER_SIM_PARTITION_MS ?? len(8_000, 90_000))
+  const holdMs = Number(process.env.MEDLEDGER_SIM_PARTITION_MS ?? len(5_000, 90_000))
   t.timeout(holdMs + 180_000)
   await scenario(t, '7. 2|2 partition, then heal', async r => {
     const rnd = seededRandom(t, 'partition')
@@ -93,14 +93,14 @@ export async function partition (t: ExecutionContext): Promise<void> {
 }
 
 /**
- * Known product bug (docs/simulation.md, "Findings"): the dialer merges the bootstrap addresses into
- * the peer store once, at start; identify then replaces a peer's addresses with the ones it
- * announces. If those are not reachable from here (NAT, port forward, tunnel, proxy: anything
- * where p2p.bootstrap is right and the peer's announce is not), the first connection works but
- * after any disconnect the node redials only the announced address, for ever, and never the
+ * Regression test for a product bug (docs/simulation.md, "Findings" 4, fixed in 6da69f9): the dialer
+ * merged the bootstrap addresses into the peer store once, at start; identify then replaces a peer's
+ * addresses with the ones it announces. If those were not reachable from here (NAT, port forward, tunnel, proxy: anything
+ * where p2p.bootstrap is right and the peer's announce is not), the first connection worked but
+ * after any disconnect the node redialled only the announced address, for ever, and never the
  * bootstrap address its operator configured. Here: two validators that reach each other through
  * a relay named in bootstrap, each announcing a dead port; the relay drops its connections once.
- * Asserts the correct behaviour (they reconnect); marked failing until fixed.
+ * They must reconnect.
  */
 export async function bootstrapRedial (t: ExecutionContext): Promise<void> {
   t.timeout(90_000)
@@ -126,7 +126,7 @@ export async function bootstrapRedial (t: ExecutionContext): Promise<void> {
   for (const l of mesh!.links.values()) l.sever()
   mesh!.heal()
   await waitFor('each to see no peer', async () => (await net.statuses(v)).every(s => s?.peers === 0), 10_000)
-  const reconnected = await waitFor('the validators to reconnect through their bootstrap addresses', async () => (await net.statuses(v)).every(s => s?.peers === 1), 15_000).then(() => true, () => false)
+  const reconnected = await waitFor('the validators to reconnect through their bootstrap addresses', async () => (await net.statuses(v)).every(s => s?.peers === 1), 10_000).then(() => true, () => false)
   say(t, `after a 0 s relay blip: reconnected ${reconnected}; connections through the relay ${[...mesh!.links.values()].map(l => l.connections).join('/')}`)
   t.true(reconnected, 'a node redials a peer at its bootstrap address when the announced one does not answer')
 }
@@ -140,10 +140,10 @@ export async function bootstrapRedial (t: ExecutionContext): Promise<void> {
  * held bytes dropped) and restarted: b, and the two that never stopped, are a quorum of three, and
  * the chain must resume by itself, as design.md requires ("resumes by itself when one returns").
  *
- * Known product bug (docs/simulation.md, "Findings"): it does not. The restarted validator's guard
- * holds only its last signed message (the precommit), so it may not sign its prevote again and has
- * no copy of the one it sent; the other two hold two prevotes, never 2f+1, so no timeout fires and
- * all three wait in round 0 for ever. Asserts the correct behaviour; marked failing until fixed.
+ * Regression test for a product bug it found (docs/simulation.md, "Findings" 3, fixed in d60013d):
+ * the restarted validator's guard held only its last signed message (the precommit), so it could
+ * not sign its prevote again and had no copy of the one it sent; the other two held two prevotes,
+ * never 2f+1, so no timeout fired and all three waited in round 0 for ever.
  */
 export async function lostOwnVotes (t: ExecutionContext): Promise<void> {
   t.timeout(180_000)
@@ -162,9 +162,9 @@ export async function lostOwnVotes (t: ExecutionContext): Promise<void> {
     mesh.muteOutgoing(b.node.name)
     net.faults++
     // The two others stall without b's messages (b itself receives everything and signs on).
-    await sleep(3000)
-    const stalled = await net.statuses(rest)
     await sleep(2000)
+    const stalled = await net.statuses(rest)
+    await sleep(1500)
     const still = await net.statuses(rest)
     const bStatus = await net.statuses([b])
     say(t, `${m.node.name} killed, ${b.node.name} muted: ${rest.map(d => d.node.name).join('+')} at ${still.map(s => `${s?.height}/r${s?.round}`).join(', ')}, ${b.node.name} at ${bStatus[0]?.height}/r${bStatus[0]?.round}`)
@@ -175,13 +175,14 @@ export async function lostOwnVotes (t: ExecutionContext): Promise<void> {
     mesh.unmuteAll()
     const back = Date.now()
     await net.restart(b)
-    const resumed = await net.waitHeight(h + 1, rest, len(30_000, 60_000)).then(() => true, () => false)
+    const resumed = await net.waitHeight(h + 1, rest, len(20_000, 60_000)).then(() => true, () => false)
     const resumeMs = Date.now() - back
     const after = await net.statuses([...rest, b])
     say(t, `${b.node.name} restarted: resumed ${resumed} after ${resumeMs} ms; ${[...rest, b].map((d, i) => `${d.node.name} ${after[i]?.height}/r${after[i]?.round}`).join(', ')}`)
-    t.true(resumed, `three validators (two that never stopped and one restarted) finalize again (stuck at height ${h + 1} for ${resumeMs} ms otherwise)`)
     r.faults = net.faults
     r.recoveryMs = resumeMs
+    r.notes.push(`${b.node.name} restarted after its last messages were lost: ${resumed ? `resumed after ${resumeMs} ms` : `still at height ${h + 1}, round ${after[0]?.round}, ${resumeMs} ms later`}`)
+    t.true(resumed, `three validators (two that never stopped and one restarted) finalize again (stuck at height ${h + 1} for ${resumeMs} ms otherwise)`)
     await net.restart(m)
     const res = await finalChecks(t, net, load, { expectNoEvidence: true })
     r.acked = res.acked
