@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { LIMITS } from '../chain/limits.ts'
 import type { MedRecord } from '../chain/types.ts'
-import { fromBase64, fromHex, toBase64, toHex } from '../encoding/bytes.ts'
+import { fromBase64, fromHex, isCanonicalBase64, toBase64, toHex } from '../encoding/bytes.ts'
 import { isMedledgerError } from '../errors.ts'
 import { isPrivacyError } from '../privacy/errors.ts'
 import { isReservedType, MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
@@ -27,7 +27,6 @@ export interface PrivacyRouteDeps {
 }
 
 const HEX32 = /^[0-9a-fA-F]{64}$/
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 const RecordType = z.string().min(1).max(LIMITS.recordTypeChars).regex(/^[a-z][a-z0-9._-]*$/, 'lower-case letters, digits, dot, dash or underscore')
 const Subject = z.string().regex(HEX32, 'a pseudonymous subject: 64 hex characters (a keyed hash, never a name)')
 
@@ -35,7 +34,7 @@ const PlaintextRecord = z.object({
   type: RecordType,
   subject: Subject,
   contentType: z.string().min(1).max(LIMITS.contentTypeChars),
-  plaintext: z.string().max(Math.ceil(LIMITS.payloadBytes / 3) * 4, 'plaintext too large').regex(BASE64, 'base64'),
+  plaintext: z.string().max(Math.ceil(LIMITS.payloadBytes / 3) * 4, 'plaintext too large').refine(isCanonicalBase64, 'padded, canonical base64'),
   recipients: z.array(z.string().min(1).max(128)).max(MAX_RECIPIENTS - 1).default([]),
   timestamp: z.number().int().nonnegative().optional()
 }).strict()

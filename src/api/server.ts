@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
-import { fromBase64, fromHex, toHex } from '../encoding/bytes.ts'
+import { fromBase64, fromHex, isCanonicalBase64, toHex } from '../encoding/bytes.ts'
 import { blockHash } from '../chain/hashing.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { LIMITS } from '../chain/limits.ts'
@@ -29,7 +29,7 @@ const RecordInput = z.object({
   type: z.string().min(1).max(LIMITS.recordTypeChars).regex(/^[a-z][a-z0-9._-]*$/, 'lower-case letters, digits, dot, dash or underscore'),
   subject: z.string().regex(/^[0-9a-fA-F]{64}$/, 'a pseudonymous subject: 64 hex characters (a keyed hash, never a name)'),
   contentType: z.string().min(1).max(LIMITS.contentTypeChars),
-  payload: z.string().max(Math.ceil(LIMITS.payloadBytes / 3) * 4, 'payload too large').regex(/^[A-Za-z0-9+/]*={0,2}$/, 'base64'),
+  payload: z.string().max(Math.ceil(LIMITS.payloadBytes / 3) * 4, 'payload too large').refine(isCanonicalBase64, 'padded, canonical base64'),
   timestamp: z.number().int().nonnegative().optional()
 }).strict()
 

@@ -35,3 +35,13 @@ export function heightKey (height: number): Uint8Array {
 export function heightFromKey (k: Uint8Array): number {
   return Number(new DataView(k.buffer, k.byteOffset, 8).getBigUint64(0))
 }
+
+/** True for padded base64 that decodes and re-encodes to itself (what the API accepts). */
+export function isCanonicalBase64 (s: string): boolean {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) return false
+  try {
+    return toBase64(fromBase64(s)) === s
+  } catch {
+    return false
+  }
+}

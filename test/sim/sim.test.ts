@@ -24,7 +24,7 @@ test.serial('sim 7: a 2|2 partition, then heal', partition)
 // marked failing asserts the correct behaviour of a bug not fixed yet.
 test.serial('sim 6b: a malformed URL is answered with the API\'s JSON error', badUrl)
 test.serial('sim 6c: a batch too large for any block is refused up front', oversizedBatch)
-test.serial.failing('sim 6d: a payload that is not canonical base64 is a 400, not a 500 (known bug)', badBase64)
+test.serial('sim 6d: a payload that is not canonical base64 is a 400, not a 500', badBase64)
 test.serial('sim 7b: a peer is redialled at its bootstrap address when its announced one does not answer', bootstrapRedial)
 // The soak runs only at full length: npm run test:sim -- --soak 10
 const soakTest = SOAK_MINUTES > 0 ? test.serial : test.skip
