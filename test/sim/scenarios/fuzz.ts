@@ -214,11 +214,11 @@ export async function oversizedBatch (t: ExecutionContext): Promise<void> {
 }
 
 /**
- * Known product bug (docs/simulation.md, "Findings" 5), found by the long fuzzing run: a payload
- * that matches the API's base64 pattern but is not canonical base64 ('A', 'AB==': a length of 1
- * mod 4, or non-zero trailing bits) passes validation, then fromBase64 throws a SyntaxError in the
- * handler: HTTP 500 INTERNAL and an error line in the node log, instead of 400 INVALID_BODY.
- * Asserts the correct behaviour; marked failing until fixed.
+ * Regression test for a product bug the long fuzzing run found (docs/simulation.md, "Findings" 5,
+ * fixed in 104244a): a payload that matched the API's base64 pattern but was not canonical base64
+ * ('A', 'AB==': a length of 1 mod 4, or non-zero trailing bits) passed validation, then fromBase64
+ * threw a SyntaxError in the handler: HTTP 500 INTERNAL and an error line in the node log, instead
+ * of 400 INVALID_BODY.
  */
 export async function badBase64 (t: ExecutionContext): Promise<void> {
   const net = await SimNet.start(t, { validators: 1, alwaysCleanUp: true })
