@@ -75,6 +75,7 @@ export class ConsensusDriver {
   private rebroadcastTimer: NodeJS.Timeout | undefined
   private own: ConsensusMessage[] = []
   private restoredOwn: ConsensusMessage[] = []
+  private waitingForRecords = false
   private seq = 0
   private readonly log: Logger
 
@@ -232,7 +233,14 @@ export class ConsensusDriver {
       await this.startHeight()
     } else {
       this.heartbeatTimer = setTimeout(() => { void this.enqueue(async () => { if (this.height === height && !this.started) await this.startHeight() }) }, heartbeatIn)
-      void this.m.mempool.whenNotEmpty().then(() => this.enqueue(async () => { if (this.height === height && !this.started && !this.stopped) await this.startHeight() }))
+      // One waiter at a time: idle heights (heartbeats only) must not pile up mempool waiters.
+      if (!this.waitingForRecords) {
+        this.waitingForRecords = true
+        void this.m.mempool.whenNotEmpty().then(() => this.enqueue(async () => {
+          this.waitingForRecords = false
+          if (!this.started && !this.stopped) await this.startHeight()
+        }))
+      }
     }
     for (const msg of buffered) await this.deliver(msg)
   }

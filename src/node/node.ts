@@ -136,13 +136,15 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   private governanceSeen = 0
 
   private onFinalized (fb: FinalizedBlock): void {
-    // The allowlist and the persisted governance state follow validator-set changes.
-    if (this.schedule.changes().length !== this.governanceSeen || fb.block.header.height % 64 === 0) {
-      if (this.schedule.changes().length !== this.governanceSeen) {
-        this.governanceSeen = this.schedule.changes().length
-        this.network.setAllowed(this.allowedPeers())
-        this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
-      }
+    // The allowlist and the persisted governance state follow validator-set changes; the state is
+    // also saved every 64 blocks so a restart rescans few blocks.
+    const changed = this.schedule.changes().length !== this.governanceSeen
+    if (changed) {
+      this.governanceSeen = this.schedule.changes().length
+      this.network.setAllowed(this.allowedPeers())
+      this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
+    }
+    if (changed || fb.block.header.height % 64 === 0) {
       void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
     }
     this.emit('finalized', fb)
