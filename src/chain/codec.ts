@@ -1,10 +1,11 @@
 import {
-  type Cbor, decodeCbor, encodeCbor, readBytes, readInt, readList, readNullableBytes, readText,
-  readTuple, readUint, CodecError, CodecErrorCode
+  type Cbor, cborHead, concatBytes, encodeArrayOfEncoded, encodeCbor, CodecError, CodecErrorCode
 } from '../encoding/cbor.ts'
-import { HASH_LENGTH } from '../crypto/hash.ts'
+import { CborReader, readAll } from '../encoding/reader.ts'
+import { HASH_LENGTH, sha256 } from '../crypto/hash.ts'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from '../crypto/ed25519.ts'
 import { LIMITS } from './limits.ts'
+import { encodedBatches, encodedBlocks, recordIds } from './memo.ts'
 import type {
   Block, BlockBody, BlockHeader, Certificate, CommitSignature, Evidence, FinalizedBlock, MedRecord,
   Proposal, ProposalHeader, RecordBatch, Vote
@@ -13,123 +14,183 @@ import { VoteType } from './types.ts'
 
 /**
  * Canonical encodings of every chain value: each a CBOR array in the field order of types.ts.
- * `toCbor`/`fromCbor` pairs compose; `encodeX`/`decodeX` are the byte-level entry points.
+ * `xToCbor` gives the value tree to encode; `readX` decodes one value from a CborReader (strict
+ * and canonical, see encoding/reader.ts); `encodeX`/`decodeX` are the byte-level entry points and
+ * `xFromCbor` reads from an already decoded tree.
+ *
+ * Decoding remembers what the bytes give for free (memo.ts): each record's id is the SHA-256 of
+ * the exact range it was read from, and each batch and block keeps the bytes it came from, so
+ * encoding them again (a block that carries gossiped batches, a commit) copies bytes instead of
+ * encoding values.
  */
+
+/** Adapts a reader to an already decoded value tree (tests, tools). */
+const fromTree = <T>(read: (r: CborReader) => T) => (v: Cbor): T => readAll(encodeCbor(v), Number.MAX_SAFE_INTEGER, read)
+
+/**
+ * Batches this node already decoded and verified, by signature: a proposal or block that carries
+ * the same bytes reuses the object instead of decoding it again.
+ */
+export type KnownBatches = (signature: Uint8Array) => RecordBatch | undefined
 
 // ---- record ----
 export function recordToCbor (r: MedRecord): Cbor {
   return [r.type, r.subject, r.contentType, r.payload, r.author, r.timestamp]
 }
-export function recordFromCbor (v: Cbor): MedRecord {
-  const [type, subject, contentType, payload, author, timestamp] = readTuple(v, 6, 'record')
-  return {
-    type: readText(type, 'record.type', LIMITS.recordTypeChars),
-    subject: readBytes(subject, 'record.subject', { length: LIMITS.subjectBytes }),
-    contentType: readText(contentType, 'record.contentType', LIMITS.contentTypeChars),
-    payload: readBytes(payload, 'record.payload', { max: LIMITS.payloadBytes }),
-    author: readBytes(author, 'record.author', { length: PUBLIC_KEY_LENGTH }),
-    timestamp: readUint(timestamp, 'record.timestamp')
+export function readRecord (r: CborReader): MedRecord {
+  const start = r.pos
+  r.tuple(6, 'record')
+  const record: MedRecord = {
+    type: r.text('record.type', LIMITS.recordTypeChars),
+    subject: r.bytes('record.subject', { length: LIMITS.subjectBytes }),
+    contentType: r.text('record.contentType', LIMITS.contentTypeChars),
+    payload: r.bytes('record.payload', { max: LIMITS.payloadBytes }),
+    author: r.bytes('record.author', { length: PUBLIC_KEY_LENGTH }),
+    timestamp: r.uint('record.timestamp')
   }
+  recordIds.set(record, sha256(r.span(start)))
+  return record
 }
+export const recordFromCbor = fromTree(readRecord)
 export const encodeRecord = (r: MedRecord): Uint8Array => encodeCbor(recordToCbor(r))
-export const decodeRecord = (b: Uint8Array): MedRecord => recordFromCbor(decodeCbor(b, LIMITS.payloadBytes + 1024))
+export const decodeRecord = (b: Uint8Array): MedRecord => readAll(b, LIMITS.payloadBytes + 1024, readRecord)
 
 // ---- batch ----
 export function batchToCbor (b: RecordBatch): Cbor {
   return [b.author, b.signature, b.records.map(recordToCbor)]
 }
-export function batchFromCbor (v: Cbor): RecordBatch {
-  const [author, signature, records] = readTuple(v, 3, 'batch')
-  const list = readList(records, LIMITS.recordsPerBatch, 'batch.records')
-  if (list.length === 0) throw new CodecError(CodecErrorCode.SCHEMA, 'batch.records: a batch holds at least one record')
-  return {
-    author: readBytes(author, 'batch.author', { length: PUBLIC_KEY_LENGTH }),
-    signature: readBytes(signature, 'batch.signature', { length: SIGNATURE_LENGTH }),
-    records: list.map(recordFromCbor)
+export function readBatch (r: CborReader, known?: KnownBatches): RecordBatch {
+  const start = r.pos
+  r.tuple(3, 'batch')
+  const author = r.bytes('batch.author', { length: PUBLIC_KEY_LENGTH })
+  const signature = r.bytes('batch.signature', { length: SIGNATURE_LENGTH })
+  const seen = known?.(signature)
+  const seenBytes = seen === undefined ? undefined : encodedBatches.get(seen)
+  if (seenBytes !== undefined) {
+    // CBOR items delimit themselves: the same bytes from the same start are the same batch.
+    r.pos = start
+    if (r.startsWith(seenBytes)) {
+      r.skipBytes(seenBytes.length)
+      return seen as RecordBatch
+    }
+    r.tuple(3, 'batch'); r.bytes('batch.author'); r.bytes('batch.signature')
   }
+  const n = r.list(LIMITS.recordsPerBatch, 'batch.records')
+  if (n === 0) throw new CodecError(CodecErrorCode.SCHEMA, 'batch.records: a batch holds at least one record')
+  const records = new Array<MedRecord>(n)
+  for (let i = 0; i < n; i++) records[i] = readRecord(r)
+  const batch = { author, signature, records }
+  encodedBatches.set(batch, r.span(start))
+  return batch
 }
-export const encodeBatch = (b: RecordBatch): Uint8Array => encodeCbor(batchToCbor(b))
-export const decodeBatch = (b: Uint8Array): RecordBatch => batchFromCbor(decodeCbor(b, LIMITS.batchBytes))
+export const batchFromCbor = fromTree(r => readBatch(r))
+export const encodeBatch = (b: RecordBatch): Uint8Array => encodedBatches.get(b) ?? encodeCbor(batchToCbor(b))
+export const decodeBatch = (b: Uint8Array): RecordBatch => readAll(b, LIMITS.batchBytes, r => readBatch(r))
+
+/** A message of the batches gossip topic: an array of 1 to batchesPerMessage batches. */
+export function decodeBatchMessage (b: Uint8Array): RecordBatch[] {
+  return readAll(b, LIMITS.consensusMessageBytes, r => {
+    const n = r.list(LIMITS.batchesPerMessage, 'batch message')
+    if (n === 0) throw new CodecError(CodecErrorCode.SCHEMA, 'batch message: expected at least one batch')
+    return Array.from({ length: n }, () => readBatch(r))
+  })
+}
+
+/**
+ * Encodes a new batch from its records' encodings (which gave their ids) and remembers the
+ * bytes: the author's batch is encoded exactly once.
+ */
+export function encodeNewBatch (b: RecordBatch, recordBytes: Uint8Array[]): Uint8Array {
+  const bytes = concatBytes([cborHead(4, 3), encodeCbor(b.author), encodeCbor(b.signature), encodeArrayOfEncoded(recordBytes)])
+  encodedBatches.set(b, bytes)
+  return bytes
+}
 
 // ---- header ----
 export function headerToCbor (h: BlockHeader): Cbor {
   return [h.chainId, h.height, h.round, h.time, h.proposer, h.parentHash, h.recordsRoot, h.validatorSetHash, h.lastCommitHash, h.evidenceHash]
 }
-export function headerFromCbor (v: Cbor): BlockHeader {
-  const f = readTuple(v, 10, 'header')
+export function readHeader (r: CborReader): BlockHeader {
+  r.tuple(10, 'header')
   return {
-    chainId: readText(f[0], 'header.chainId', LIMITS.chainIdChars),
-    height: readUint(f[1], 'header.height'),
-    round: readUint(f[2], 'header.round'),
-    time: readUint(f[3], 'header.time'),
-    proposer: readBytes(f[4], 'header.proposer', { length: PUBLIC_KEY_LENGTH }),
-    parentHash: readBytes(f[5], 'header.parentHash', { length: HASH_LENGTH }),
-    recordsRoot: readBytes(f[6], 'header.recordsRoot', { length: HASH_LENGTH }),
-    validatorSetHash: readBytes(f[7], 'header.validatorSetHash', { length: HASH_LENGTH }),
-    lastCommitHash: readBytes(f[8], 'header.lastCommitHash', { length: HASH_LENGTH }),
-    evidenceHash: readBytes(f[9], 'header.evidenceHash', { length: HASH_LENGTH })
+    chainId: r.text('header.chainId', LIMITS.chainIdChars),
+    height: r.uint('header.height'),
+    round: r.uint('header.round'),
+    time: r.uint('header.time'),
+    proposer: r.bytes('header.proposer', { length: PUBLIC_KEY_LENGTH }),
+    parentHash: r.bytes('header.parentHash', { length: HASH_LENGTH }),
+    recordsRoot: r.bytes('header.recordsRoot', { length: HASH_LENGTH }),
+    validatorSetHash: r.bytes('header.validatorSetHash', { length: HASH_LENGTH }),
+    lastCommitHash: r.bytes('header.lastCommitHash', { length: HASH_LENGTH }),
+    evidenceHash: r.bytes('header.evidenceHash', { length: HASH_LENGTH })
   }
 }
+export const headerFromCbor = fromTree(readHeader)
 export const encodeHeader = (h: BlockHeader): Uint8Array => encodeCbor(headerToCbor(h))
 
 // ---- votes, proposals, certificates, evidence ----
 export function voteToCbor (v: Vote): Cbor {
   return [v.type, v.height, v.round, v.blockHash, v.validator, v.signature]
 }
-export function voteFromCbor (v: Cbor): Vote {
-  const f = readTuple(v, 6, 'vote')
-  const type = readUint(f[0], 'vote.type')
+export function readVote (r: CborReader): Vote {
+  r.tuple(6, 'vote')
+  const type = r.uint('vote.type')
   if (type !== VoteType.PREVOTE && type !== VoteType.PRECOMMIT) throw new CodecError(CodecErrorCode.SCHEMA, 'vote.type: expected 1 (prevote) or 2 (precommit)', { field: 'vote.type' })
   return {
     type,
-    height: readUint(f[1], 'vote.height'),
-    round: readUint(f[2], 'vote.round'),
-    blockHash: readNullableBytes(f[3], 'vote.blockHash', HASH_LENGTH),
-    validator: readBytes(f[4], 'vote.validator', { length: PUBLIC_KEY_LENGTH }),
-    signature: readBytes(f[5], 'vote.signature', { length: SIGNATURE_LENGTH })
+    height: r.uint('vote.height'),
+    round: r.uint('vote.round'),
+    blockHash: r.nullableBytes('vote.blockHash', HASH_LENGTH),
+    validator: r.bytes('vote.validator', { length: PUBLIC_KEY_LENGTH }),
+    signature: r.bytes('vote.signature', { length: SIGNATURE_LENGTH })
   }
 }
+export const voteFromCbor = fromTree(readVote)
 export const encodeVote = (v: Vote): Uint8Array => encodeCbor(voteToCbor(v))
-export const decodeVote = (b: Uint8Array): Vote => voteFromCbor(decodeCbor(b, LIMITS.voteBytes))
+export const decodeVote = (b: Uint8Array): Vote => readAll(b, LIMITS.voteBytes, readVote)
 
 export function proposalHeaderToCbor (p: ProposalHeader): Cbor {
   return [p.height, p.round, p.validRound, p.blockHash, p.proposer, p.signature]
 }
-export function proposalHeaderFromCbor (v: Cbor): ProposalHeader {
-  const f = readTuple(v, 6, 'proposal')
-  const validRound = readInt(f[2], 'proposal.validRound')
+export function readProposalHeader (r: CborReader): ProposalHeader {
+  r.tuple(6, 'proposal')
+  const height = r.uint('proposal.height')
+  const round = r.uint('proposal.round')
+  const validRound = r.int('proposal.validRound')
   if (validRound < -1) throw new CodecError(CodecErrorCode.SCHEMA, 'proposal.validRound: expected -1 or a round', { field: 'proposal.validRound' })
   return {
-    height: readUint(f[0], 'proposal.height'),
-    round: readUint(f[1], 'proposal.round'),
+    height,
+    round,
     validRound,
-    blockHash: readBytes(f[3], 'proposal.blockHash', { length: HASH_LENGTH }),
-    proposer: readBytes(f[4], 'proposal.proposer', { length: PUBLIC_KEY_LENGTH }),
-    signature: readBytes(f[5], 'proposal.signature', { length: SIGNATURE_LENGTH })
+    blockHash: r.bytes('proposal.blockHash', { length: HASH_LENGTH }),
+    proposer: r.bytes('proposal.proposer', { length: PUBLIC_KEY_LENGTH }),
+    signature: r.bytes('proposal.signature', { length: SIGNATURE_LENGTH })
   }
 }
+export const proposalHeaderFromCbor = fromTree(readProposalHeader)
 
 export function certificateToCbor (c: Certificate): Cbor {
   return [c.height, c.round, c.blockHash, c.signatures.map(s => [s.validator, s.signature])]
 }
-export function certificateFromCbor (v: Cbor): Certificate {
-  const f = readTuple(v, 4, 'certificate')
-  const signatures: CommitSignature[] = readList(f[3], LIMITS.validators, 'certificate.signatures').map(s => {
-    const [validator, signature] = readTuple(s, 2, 'certificate.signature')
-    return {
-      validator: readBytes(validator, 'certificate.signature.validator', { length: PUBLIC_KEY_LENGTH }),
-      signature: readBytes(signature, 'certificate.signature.signature', { length: SIGNATURE_LENGTH })
-    }
-  })
-  return {
-    height: readUint(f[0], 'certificate.height'),
-    round: readUint(f[1], 'certificate.round'),
-    blockHash: readBytes(f[2], 'certificate.blockHash', { length: HASH_LENGTH }),
-    signatures
+export function readCertificate (r: CborReader): Certificate {
+  r.tuple(4, 'certificate')
+  const height = r.uint('certificate.height')
+  const round = r.uint('certificate.round')
+  const blockHash = r.bytes('certificate.blockHash', { length: HASH_LENGTH })
+  const n = r.list(LIMITS.validators, 'certificate.signatures')
+  const signatures: CommitSignature[] = []
+  for (let i = 0; i < n; i++) {
+    r.tuple(2, 'certificate.signature')
+    signatures.push({
+      validator: r.bytes('certificate.signature.validator', { length: PUBLIC_KEY_LENGTH }),
+      signature: r.bytes('certificate.signature.signature', { length: SIGNATURE_LENGTH })
+    })
   }
+  return { height, round, blockHash, signatures }
 }
+export const certificateFromCbor = fromTree(readCertificate)
 export const encodeCertificate = (c: Certificate): Uint8Array => encodeCbor(certificateToCbor(c))
-export const decodeCertificate = (b: Uint8Array): Certificate => certificateFromCbor(decodeCbor(b, LIMITS.validators * 128 + 128))
+export const decodeCertificate = (b: Uint8Array): Certificate => readAll(b, LIMITS.validators * 128 + 128, readCertificate)
 
 const EVIDENCE_VOTE = 1
 const EVIDENCE_PROPOSAL = 2
@@ -138,52 +199,80 @@ export function evidenceToCbor (e: Evidence): Cbor {
     ? [EVIDENCE_VOTE, voteToCbor(e.a), voteToCbor(e.b)]
     : [EVIDENCE_PROPOSAL, proposalHeaderToCbor(e.a), proposalHeaderToCbor(e.b)]
 }
-export function evidenceFromCbor (v: Cbor): Evidence {
-  const [kind, a, b] = readTuple(v, 3, 'evidence')
-  if (kind === EVIDENCE_VOTE) return { kind: 'vote', a: voteFromCbor(a), b: voteFromCbor(b) }
-  if (kind === EVIDENCE_PROPOSAL) return { kind: 'proposal', a: proposalHeaderFromCbor(a), b: proposalHeaderFromCbor(b) }
+export function readEvidence (r: CborReader): Evidence {
+  r.tuple(3, 'evidence')
+  const kind = r.uint('evidence.kind')
+  if (kind === EVIDENCE_VOTE) return { kind: 'vote', a: readVote(r), b: readVote(r) }
+  if (kind === EVIDENCE_PROPOSAL) return { kind: 'proposal', a: readProposalHeader(r), b: readProposalHeader(r) }
   throw new CodecError(CodecErrorCode.SCHEMA, 'evidence.kind: expected 1 (votes) or 2 (proposals)', { field: 'evidence.kind' })
 }
+export const evidenceFromCbor = fromTree(readEvidence)
 export const encodeEvidence = (e: Evidence): Uint8Array => encodeCbor(evidenceToCbor(e))
-export const decodeEvidence = (b: Uint8Array): Evidence => evidenceFromCbor(decodeCbor(b, 4096))
+export const decodeEvidence = (b: Uint8Array): Evidence => readAll(b, 4096, readEvidence)
 
 // ---- block ----
 export function bodyToCbor (b: BlockBody): Cbor {
   return [b.batches.map(batchToCbor), b.lastCommit === null ? null : certificateToCbor(b.lastCommit), b.evidence.map(evidenceToCbor)]
 }
-export function bodyFromCbor (v: Cbor): BlockBody {
-  const [batches, lastCommit, evidence] = readTuple(v, 3, 'body')
-  return {
-    batches: readList(batches, LIMITS.batchesPerBlock, 'body.batches').map(batchFromCbor),
-    lastCommit: lastCommit === null ? null : certificateFromCbor(lastCommit),
-    evidence: readList(evidence, LIMITS.evidencePerBlock, 'body.evidence').map(evidenceFromCbor)
-  }
+export function readBody (r: CborReader, known?: KnownBatches): BlockBody {
+  r.tuple(3, 'body')
+  const nb = r.list(LIMITS.batchesPerBlock, 'body.batches')
+  const batches = new Array<RecordBatch>(nb)
+  for (let i = 0; i < nb; i++) batches[i] = readBatch(r, known)
+  const lastCommit = r.null() ? null : readCertificate(r)
+  const ne = r.list(LIMITS.evidencePerBlock, 'body.evidence')
+  const evidence: Evidence[] = []
+  for (let i = 0; i < ne; i++) evidence.push(readEvidence(r))
+  return { batches, lastCommit, evidence }
 }
+export const bodyFromCbor = fromTree(r => readBody(r))
 export function blockToCbor (b: Block): Cbor {
   return [headerToCbor(b.header), bodyToCbor(b.body)]
 }
-export function blockFromCbor (v: Cbor): Block {
-  const [header, body] = readTuple(v, 2, 'block')
-  return { header: headerFromCbor(header), body: bodyFromCbor(body) }
+export function readBlock (r: CborReader, known?: KnownBatches): Block {
+  const start = r.pos
+  r.tuple(2, 'block')
+  const block = { header: readHeader(r), body: readBody(r, known) }
+  encodedBlocks.set(block, r.span(start))
+  return block
 }
-export const encodeBlock = (b: Block): Uint8Array => encodeCbor(blockToCbor(b))
-export const decodeBlock = (b: Uint8Array): Block => blockFromCbor(decodeCbor(b, LIMITS.blockBytes))
+export const blockFromCbor = fromTree(r => readBlock(r))
+/** A block's canonical encoding; batches (and blocks) read from bytes are not encoded again. */
+export function encodeBlock (b: Block): Uint8Array {
+  const known = encodedBlocks.get(b)
+  if (known !== undefined) return known
+  const { batches, lastCommit, evidence } = b.body
+  return concatBytes([
+    cborHead(4, 2),
+    encodeHeader(b.header),
+    cborHead(4, 3),
+    encodeArrayOfEncoded(batches.map(encodeBatch)),
+    encodeCbor(lastCommit === null ? null : certificateToCbor(lastCommit)),
+    encodeCbor(evidence.map(evidenceToCbor))
+  ])
+}
+export const decodeBlock = (b: Uint8Array): Block => readAll(b, LIMITS.blockBytes, r => readBlock(r))
 
 export function proposalToCbor (p: Proposal): Cbor {
   return [proposalHeaderToCbor(p.header), blockToCbor(p.block)]
 }
-export function proposalFromCbor (v: Cbor): Proposal {
-  const [header, block] = readTuple(v, 2, 'proposal')
-  return { header: proposalHeaderFromCbor(header), block: blockFromCbor(block) }
+export function readProposal (r: CborReader, known?: KnownBatches): Proposal {
+  r.tuple(2, 'proposal')
+  return { header: readProposalHeader(r), block: readBlock(r, known) }
 }
+export const proposalFromCbor = fromTree(r => readProposal(r))
 
 export function finalizedToCbor (f: FinalizedBlock): Cbor {
   return [blockToCbor(f.block), certificateToCbor(f.certificate)]
 }
-export function finalizedFromCbor (v: Cbor): FinalizedBlock {
-  const [block, certificate] = readTuple(v, 2, 'finalized')
-  return { block: blockFromCbor(block), certificate: certificateFromCbor(certificate) }
+export function readFinalized (r: CborReader): FinalizedBlock {
+  r.tuple(2, 'finalized')
+  return { block: readBlock(r), certificate: readCertificate(r) }
 }
+export const finalizedFromCbor = fromTree(readFinalized)
+export const decodeFinalized = (b: Uint8Array, maxBytes: number): FinalizedBlock => readAll(b, maxBytes, readFinalized)
+export const encodeFinalized = (f: FinalizedBlock): Uint8Array =>
+  concatBytes([cborHead(4, 2), encodeBlock(f.block), encodeCertificate(f.certificate)])
 
 // ---- consensus gossip: one topic carries proposals and votes ----
 /**
@@ -195,13 +284,23 @@ export type ConsensusMessage = ({ kind: 'proposal', proposal: Proposal } | { kin
 const MSG_PROPOSAL = 1
 const MSG_VOTE = 2
 export function encodeConsensusMessage (m: ConsensusMessage): Uint8Array {
-  const seq = m.seq ?? 0
-  return encodeCbor(m.kind === 'proposal' ? [MSG_PROPOSAL, proposalToCbor(m.proposal), seq] : [MSG_VOTE, voteToCbor(m.vote), seq])
+  const seq = encodeCbor(m.seq ?? 0)
+  if (m.kind === 'vote') return concatBytes([cborHead(4, 3), encodeCbor(MSG_VOTE), encodeVote(m.vote), seq])
+  const p = m.proposal
+  return concatBytes([cborHead(4, 3), encodeCbor(MSG_PROPOSAL), cborHead(4, 2), encodeCbor(proposalHeaderToCbor(p.header)), encodeBlock(p.block), seq])
 }
-export function decodeConsensusMessage (b: Uint8Array): ConsensusMessage {
-  const [kind, body, seqField] = readTuple(decodeCbor(b, LIMITS.consensusMessageBytes), 3, 'consensus message')
-  const seq = readUint(seqField, 'consensus message seq')
-  if (kind === MSG_PROPOSAL) return { kind: 'proposal', proposal: proposalFromCbor(body), seq }
-  if (kind === MSG_VOTE) return { kind: 'vote', vote: voteFromCbor(body), seq }
-  throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: expected 1 (proposal) or 2 (vote)', { field: 'kind' })
+export function decodeConsensusMessage (b: Uint8Array, known?: KnownBatches): ConsensusMessage {
+  return readAll(b, LIMITS.consensusMessageBytes, r => {
+    r.tuple(3, 'consensus message')
+    const kind = r.uint('consensus message kind')
+    if (kind === MSG_PROPOSAL) {
+      const proposal = readProposal(r, known)
+      return { kind: 'proposal', proposal, seq: r.uint('consensus message seq') }
+    }
+    if (kind === MSG_VOTE) {
+      const vote = readVote(r)
+      return { kind: 'vote', vote, seq: r.uint('consensus message seq') }
+    }
+    throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: expected 1 (proposal) or 2 (vote)', { field: 'kind' })
+  })
 }

@@ -2,6 +2,7 @@ import { encodeCbor } from '../encoding/cbor.ts'
 import { sha256, ZERO_HASH } from '../crypto/hash.ts'
 import { merkleRoot } from '../merkle/rfc6962.ts'
 import { certificateToCbor, encodeHeader, encodeRecord, evidenceToCbor } from './codec.ts'
+import { batchIds, batchRoots, recordIds } from './memo.ts'
 import type { BlockHeader, Certificate, Evidence, MedRecord, ProposalHeader, RecordBatch, Vote } from './types.ts'
 
 /**
@@ -18,11 +19,7 @@ export const DOMAIN = {
   genesis: 'medledger/genesis/v1'
 } as const
 
-// Record objects are immutable once built or decoded, and a record's id is needed at every stage
-// (gossip intake, mempool, proposal check, commit, indexes): remember it per object.
-const recordIds = new WeakMap<MedRecord, Uint8Array>()
-
-/** A record's id: SHA-256 of its canonical encoding. */
+/** A record's id: SHA-256 of its canonical encoding (remembered per object, see memo.ts). */
 export function recordId (r: MedRecord): Uint8Array {
   let id = recordIds.get(r)
   if (id === undefined) {
@@ -37,6 +34,16 @@ export function batchRecordsRoot (records: MedRecord[]): Uint8Array {
   return merkleRoot(records.map(recordId))
 }
 
+/** batchRecordsRoot of a batch, remembered per batch object. */
+export function batchRoot (b: RecordBatch): Uint8Array {
+  let root = batchRoots.get(b)
+  if (root === undefined) {
+    root = batchRecordsRoot(b.records)
+    batchRoots.set(b, root)
+  }
+  return root
+}
+
 export function batchSignBytes (chainId: string, author: Uint8Array, recordsRoot: Uint8Array, count: number): Uint8Array {
   return encodeCbor([DOMAIN.batch, chainId, author, recordsRoot, count])
 }
@@ -46,7 +53,12 @@ export function batchSignBytes (chainId: string, author: Uint8Array, recordsRoot
  * record through the root, and a proof can recompute it from the batch's summary alone.
  */
 export function batchId (b: RecordBatch): Uint8Array {
-  return batchIdFromSummary(b.author, batchRecordsRoot(b.records), b.records.length, b.signature)
+  let id = batchIds.get(b)
+  if (id === undefined) {
+    id = batchIdFromSummary(b.author, batchRoot(b), b.records.length, b.signature)
+    batchIds.set(b, id)
+  }
+  return id
 }
 
 export function batchIdFromSummary (author: Uint8Array, recordsRoot: Uint8Array, count: number, signature: Uint8Array): Uint8Array {

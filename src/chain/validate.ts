@@ -1,7 +1,7 @@
 import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
-import { blockHash, blockRecordsRoot, batchRecordsRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, voteSignBytes } from './hashing.ts'
+import { blockHash, blockRecordsRoot, batchRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, voteSignBytes } from './hashing.ts'
 import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type RecordBatch } from './types.ts'
 import type { ValidatorSet } from './validator-set.ts'
 
@@ -23,7 +23,7 @@ export function checkBatch (chainId: string, batch: RecordBatch, validators: Val
   }
   return {
     publicKey: batch.author,
-    message: batchSignBytes(chainId, batch.author, batchRecordsRoot(batch.records), batch.records.length),
+    message: batchSignBytes(chainId, batch.author, batchRoot(batch), batch.records.length),
     signature: batch.signature
   }
 }

@@ -1,28 +1,37 @@
 import { equals } from 'uint8arrays/equals'
 import { compare } from 'uint8arrays/compare'
-import { toString } from 'uint8arrays/to-string'
-import { fromString } from 'uint8arrays/from-string'
 
 export { equals as bytesEqual, compare as bytesCompare }
 
 export function toHex (b: Uint8Array): string {
-  return toString(b, 'base16')
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex')
 }
 
 /** Parses lower- or upper-case hex of an optional exact byte length; throws a plain Error on bad input. */
 export function fromHex (s: string, length?: number): Uint8Array {
   if (typeof s !== 'string' || !/^([0-9a-fA-F]{2})*$/.test(s)) throw new Error('not a hex string')
-  const b = fromString(s.toLowerCase(), 'base16')
+  const b = plain(Buffer.from(s, 'hex'))
   if (length !== undefined && b.length !== length) throw new Error(`expected ${length} bytes of hex, got ${b.length}`)
   return b
 }
 
 export function toBase64 (b: Uint8Array): string {
-  return toString(b, 'base64pad')
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('base64')
 }
 
+/** Decodes padded base64; throws a plain Error on anything else. */
 export function fromBase64 (s: string): Uint8Array {
-  return fromString(s, 'base64pad')
+  if (!isBase64Form(s)) throw new Error('not padded base64')
+  return plain(Buffer.from(s, 'base64'))
+}
+
+function isBase64Form (s: string): boolean {
+  return typeof s === 'string' && s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s)
+}
+
+/** A plain Uint8Array copy of a Buffer (a Buffer from a string may be a view into a shared slab). */
+function plain (b: Buffer): Uint8Array {
+  return new Uint8Array(b)
 }
 
 /** Big-endian 8-byte key for a height: keeps LevelDB keys in height order (appends are cheap). */
@@ -38,10 +47,5 @@ export function heightFromKey (k: Uint8Array): number {
 
 /** True for padded base64 that decodes and re-encodes to itself (what the API accepts). */
 export function isCanonicalBase64 (s: string): boolean {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s) || s.length % 4 !== 0) return false
-  try {
-    return toBase64(fromBase64(s)) === s
-  } catch {
-    return false
-  }
+  return isBase64Form(s) && Buffer.from(s, 'base64').toString('base64') === s
 }

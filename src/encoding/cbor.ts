@@ -40,6 +40,33 @@ export function encodeCbor (value: Cbor): Uint8Array {
   return cborEncode(value)
 }
 
+/** The head of a CBOR item: major type and argument, in the shortest form (RFC 8949 4.2.1). */
+export function cborHead (major: number, n: number): Uint8Array {
+  const m = major << 5
+  if (n < 24) return Uint8Array.of(m | n)
+  if (n < 0x100) return Uint8Array.of(m | 24, n)
+  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff)
+  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
+  throw new RangeError('CBOR head argument too large')
+}
+
+/**
+ * The canonical encoding of an array whose items are already encoded: lets a block reuse the
+ * exact bytes of batches it received instead of encoding them again.
+ */
+export function encodeArrayOfEncoded (items: Uint8Array[]): Uint8Array {
+  return concatBytes([cborHead(4, items.length), ...items])
+}
+
+export function concatBytes (parts: Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const p of parts) size += p.length
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) { out.set(p, at); at += p.length }
+  return out
+}
+
 /** Strict, canonical decode of at most `maxBytes`; throws CodecError and never anything else. */
 export function decodeCbor (bytes: Uint8Array, maxBytes: number): Cbor {
   if (!(bytes instanceof Uint8Array)) throw new CodecError(CodecErrorCode.MALFORMED, 'input is not bytes')
@@ -80,7 +107,7 @@ function assertPlain (v: unknown, depth: number): void {
 
 // ---- schema readers: each names the field it reads so errors say what was wrong ----
 
-function schemaError (what: string, expected: string): CodecError {
+export function schemaError (what: string, expected: string): CodecError {
   return new CodecError(CodecErrorCode.SCHEMA, `${what}: expected ${expected}`, { field: what })
 }
 

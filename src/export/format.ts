@@ -1,7 +1,7 @@
 import { open, type FileHandle } from 'node:fs/promises'
 import { decodeCbor, encodeCbor } from '../encoding/cbor.ts'
 import { fromHex, toHex } from '../encoding/bytes.ts'
-import { finalizedFromCbor, finalizedToCbor } from '../chain/codec.ts'
+import { decodeFinalized, encodeFinalized } from '../chain/codec.ts'
 import { LIMITS } from '../chain/limits.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import { MedledgerError } from '../errors.ts'
@@ -49,7 +49,7 @@ export function parseExportHeader (line: string): ExportHeader {
 
 /** One frame's bytes: the length prefix and the canonical finalized-block encoding. */
 export function encodeFrame (fb: FinalizedBlock): Uint8Array {
-  const body = encodeCbor(finalizedToCbor(fb))
+  const body = encodeFinalized(fb)
   const out = new Uint8Array(4 + body.length)
   new DataView(out.buffer).setUint32(0, body.length)
   out.set(body, 4)
@@ -158,7 +158,7 @@ export class ExportReader {
       const bytes = new Uint8Array(this.#take(len))
       let fb: FinalizedBlock
       try {
-        fb = finalizedFromCbor(decodeCbor(bytes, MAX_FRAME_BYTES))
+        fb = decodeFinalized(bytes, MAX_FRAME_BYTES)
       } catch (err) {
         throw formatError(`block ${height} does not decode: ${(err as Error).message}`, height)
       }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { sha256, sha256Prefixed } from '../crypto/hash.ts'
 import { bytesEqual } from '../encoding/bytes.ts'
 
 /**
@@ -7,25 +7,15 @@ import { bytesEqual } from '../encoding/bytes.ts'
  * empty tree hashes to SHA-256(""). Inclusion and consistency proofs follow RFC 9162 2.1.3 and
  * 2.1.4, so any outside verifier can check them.
  */
-const LEAF = new Uint8Array([0])
-const NODE = new Uint8Array([1])
-
-function h (prefix: Uint8Array, a: Uint8Array, b?: Uint8Array): Uint8Array {
-  const x = createHash('sha256').update(prefix).update(a)
-  if (b !== undefined) x.update(b)
-  const d = x.digest()
-  return new Uint8Array(d.buffer, d.byteOffset, d.byteLength)
-}
-
 export function leafHash (data: Uint8Array): Uint8Array {
-  return h(LEAF, data)
+  return sha256Prefixed(0, data)
 }
 
 export function nodeHash (left: Uint8Array, right: Uint8Array): Uint8Array {
-  return h(NODE, left, right)
+  return sha256Prefixed(1, left, right)
 }
 
-export const EMPTY_ROOT = h(new Uint8Array(0), new Uint8Array(0))
+export const EMPTY_ROOT = sha256(new Uint8Array(0))
 
 /** Largest power of two strictly less than n (n >= 2). */
 function split (n: number): number {

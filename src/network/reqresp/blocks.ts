@@ -1,7 +1,8 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../../encoding/cbor.ts'
-import { finalizedFromCbor } from '../../chain/codec.ts'
+import { decodeFinalized } from '../../chain/codec.ts'
+import { readAll } from '../../encoding/reader.ts'
 import { LIMITS } from '../../chain/limits.ts'
 import type { FinalizedBlock } from '../../chain/types.ts'
 import type { Logger } from '../../logger.ts'
@@ -99,9 +100,9 @@ export async function requestBlocks (m: BlocksModules, peerId: string, from: num
     maxResponseBytes: frameMax, timeoutMs: m.timeoutMs, signal
   })
   try {
-    const items = readList(decodeCbor(bytes, frameMax), n, 'blocks response')
+    const items = readAll(bytes.slice(), frameMax, r => Array.from({ length: r.list(n, 'blocks response') }, () => r.bytes('blocks.item', { max: FINALIZED_BLOCK_MAX_BYTES })))
     return items.map((item, i) => {
-      const fb = finalizedFromCbor(decodeCbor(readBytes(item, 'blocks.item', { max: FINALIZED_BLOCK_MAX_BYTES }), FINALIZED_BLOCK_MAX_BYTES))
+      const fb = decodeFinalized(item, FINALIZED_BLOCK_MAX_BYTES)
       const height = from + i
       if (fb.block.header.height !== height || fb.certificate.height !== height) {
         throw new NetworkError(NetworkErrorCode.BAD_RESPONSE, `expected height ${height}, got block ${fb.block.header.height} with certificate ${fb.certificate.height}`)
