@@ -8,6 +8,8 @@ export const LIMITS = {
   recordsPerBatch: 10_000,
   batchBytes: 3 * 1024 * 1024,
   batchesPerBlock: 10_000,
+  /** Batches in one gossip message on the batches topic. */
+  batchesPerMessage: 1024,
   evidencePerBlock: 100,
   validators: 256,
   // A proposal carries its block through gossipsub, whose messages are capped at 4 MiB.

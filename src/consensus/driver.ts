@@ -198,8 +198,9 @@ export class ConsensusDriver {
         seen.add(id)
         // Each batch is verified once per node: one from our mempool already was.
         if (!this.m.mempool.hasBatch(id)) checks.push(checkBatch(this.chainId, b, validators))
-        if (await this.m.store.getRecordLocation(recordId(b.records[0])) !== undefined) return false
       }
+      // A batch already final would be a replay.
+      if ((await this.m.store.hasRecords(block.body.batches.map(b => recordId(b.records[0])))).includes(true)) return false
       for (const e of block.body.evidence) checks.push(...checkEvidence(this.chainId, e, this.m.schedule.at(e.a.height)))
       return await this.m.pool.verifyEvery(checks)
     } catch (err) {
@@ -342,8 +343,9 @@ export class ConsensusDriver {
     const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
     const batches = []
     // A batch that became final meanwhile (e.g. through sync) is left out.
-    for (const p of pooled) {
-      if (await this.m.store.getRecordLocation(recordId(p.batch.records[0])) !== undefined) continue
+    const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
+    for (const [i, p] of pooled.entries()) {
+      if (final[i]) continue
       // A validator-set change that is not admissible now (one at a time) waits for a later block.
       if (!this.governanceAdmissible([...batches, p.batch])) continue
       batches.push(p.batch)

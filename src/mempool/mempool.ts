@@ -27,6 +27,7 @@ export type AddResult = 'added' | 'duplicate' | 'full'
 export class Mempool {
   private readonly batches = new Map<string, PooledBatch>()
   private readonly records = new Set<string>()
+  private readonly bySignature = new Map<string, PooledBatch>()
   private bytes = 0
   private readonly waiters = new Set<() => void>()
 
@@ -40,6 +41,16 @@ export class Mempool {
     return this.batches.has(typeof id === 'string' ? id : toHex(id))
   }
 
+  /** The waiting batch with this signature, if any: a proposal carrying it is not decoded again. */
+  batchBySignature (signature: Uint8Array): RecordBatch | undefined {
+    return this.bySignature.get(toHex(signature))?.batch
+  }
+
+  /** Hex ids of a waiting batch's records, in order. */
+  recordIdsOf (batchId: string): string[] | undefined {
+    return this.batches.get(batchId)?.recordIds
+  }
+
   hasRecord (id: string): boolean {
     return this.records.has(id)
   }
@@ -49,7 +60,9 @@ export class Mempool {
     const recordIds = batch.records.map(r => toHex(recordId(r)))
     if (recordIds.some(r => this.records.has(r))) return 'duplicate'
     if (this.batches.size >= this.opts.maxBatches || this.bytes + size > this.opts.maxBytes) return 'full'
-    this.batches.set(id, { id, batch, size, recordIds })
+    const pooled = { id, batch, size, recordIds }
+    this.batches.set(id, pooled)
+    this.bySignature.set(toHex(batch.signature), pooled)
     for (const r of recordIds) this.records.add(r)
     this.bytes += size
     for (const w of this.waiters) w()
@@ -75,6 +88,7 @@ export class Mempool {
       const b = this.batches.get(id)
       if (b === undefined) continue
       this.batches.delete(id)
+      this.bySignature.delete(toHex(b.batch.signature))
       for (const r of b.recordIds) this.records.delete(r)
       this.bytes -= b.size
     }

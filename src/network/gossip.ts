@@ -1,5 +1,7 @@
 import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
-import { decodeBatch, decodeConsensusMessage } from '../chain/codec.ts'
+import { decodeBatchMessage, decodeConsensusMessage } from '../chain/codec.ts'
+import { LIMITS } from '../chain/limits.ts'
+import { encodeArrayOfEncoded } from '../encoding/cbor.ts'
 import { CodecError } from '../encoding/cbor.ts'
 import { isMedledgerError, PeerAction } from '../errors.ts'
 import type { Logger } from '../logger.ts'
@@ -17,7 +19,7 @@ export interface GossipOptions {
 export interface GossipModules {
   libp2p: MedledgerLibp2p
   chainId: string
-  handlers: Pick<NetworkHandlers, 'onBatch' | 'onConsensus'>
+  handlers: Pick<NetworkHandlers, 'onBatches' | 'onConsensus' | 'knownBatch'>
   logger: Logger
   admit: (peerId: string) => boolean
   /** A peer sent a message that does not decode or that the application rejected. */
@@ -41,6 +43,9 @@ export interface GossipStats { received: number, accepted: number, ignored: numb
  * gossipsub may forward it (asyncValidation); the verdict goes back to gossipsub's own scoring and,
  * for 'reject', to ours. Publishing goes through a paced queue (publish-queue.ts).
  */
+/** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
+const BUNDLE_BYTES = 512 * 1024
+
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
@@ -54,7 +59,13 @@ export class Gossip {
     const pubsub = modules.libp2p.services.pubsub
     this.queue = new PublishQueue([
       { name: 'consensus', topic: this.topics.consensus, maxMessages: opts.maxQueuedConsensus, maxBytes: 256 * 1024 * 1024 },
-      { name: 'batches', topic: this.topics.batches, maxMessages: opts.maxQueuedBatches, maxBytes: 128 * 1024 * 1024 }
+      {
+        name: 'batches',
+        topic: this.topics.batches,
+        maxMessages: opts.maxQueuedBatches,
+        maxBytes: 128 * 1024 * 1024,
+        bundle: { maxItems: LIMITS.batchesPerMessage, maxBytes: BUNDLE_BYTES, wrap: encodeArrayOfEncoded }
+      }
     ], opts.publishHighWaterBytes, {
       logger: modules.logger,
       publish: async (topic, data) => await pubsub.publish(topic, data),
@@ -76,6 +87,7 @@ export class Gossip {
     pubsub.removeEventListener('gossipsub:message', this.listener)
   }
 
+  /** Queues one encoded batch; waiting batches are sent together as one message (a CBOR array). */
   publishBatch (bytes: Uint8Array): boolean {
     return this.enqueue('batches', bytes)
   }
@@ -119,10 +131,13 @@ export class Gossip {
     } else {
       this.inFlight++
       try {
+        // Decoded values are views into their bytes: keep a copy no transport buffer can change.
+        const data = msg.data.slice()
+        const h = this.modules.handlers
         if (msg.topic === this.topics.batches) {
-          verdict = await this.modules.handlers.onBatch(decodeBatch(msg.data), msg.data, peer)
+          verdict = await h.onBatches(decodeBatchMessage(data), peer)
         } else if (msg.topic === this.topics.consensus) {
-          verdict = await this.modules.handlers.onConsensus(decodeConsensusMessage(msg.data), msg.data, peer)
+          verdict = await h.onConsensus(decodeConsensusMessage(data, h.knownBatch), data, peer)
         } else {
           verdict = 'ignore'
         }

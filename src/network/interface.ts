@@ -1,4 +1,4 @@
-import type { ConsensusMessage } from '../chain/codec.ts'
+import type { ConsensusMessage, KnownBatches } from '../chain/codec.ts'
 import type { FinalizedBlock, RecordBatch } from '../chain/types.ts'
 
 /** What the application says of a gossiped message: forward it, drop it, or drop it and penalise the sender. */
@@ -14,12 +14,17 @@ export interface ChainStatus {
 
 /** What the network needs from the rest of the node. `from` is always a peer id string. */
 export interface NetworkHandlers {
-  /** Called after the batch decoded; 'reject' penalises the peer that sent it. */
-  onBatch: (batch: RecordBatch, bytes: Uint8Array, from: string) => Promise<Verdict>
+  /**
+   * Called with the batches of one message once it decoded (one author published them together);
+   * 'reject' penalises the peer that sent it.
+   */
+  onBatches: (batches: RecordBatch[], from: string) => Promise<Verdict>
   onConsensus: (msg: ConsensusMessage, bytes: Uint8Array, from: string) => Promise<Verdict>
+  /** A batch already verified and waiting, by signature: proposals carrying it reuse it undecoded. */
+  knownBatch?: KnownBatches
   localStatus: () => ChainStatus
   /**
-   * Encoded finalized blocks (`encodeCbor(finalizedToCbor(fb))`) for consecutive heights starting
+   * Encoded finalized blocks (`encodeFinalized(fb)`) for consecutive heights starting
    * at `from`, at most up to `to`; stops early once `maxBytes` would be exceeded.
    */
   readBlocks: (from: number, to: number, maxBytes: number) => Promise<Uint8Array[]>

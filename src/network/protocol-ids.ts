@@ -4,7 +4,7 @@
  */
 export function topics (chainId: string): { batches: string, consensus: string } {
   return {
-    batches: `/medledger/${chainId}/batches/1`,
+    batches: `/medledger/${chainId}/batches/2`,
     consensus: `/medledger/${chainId}/consensus/1`
   }
 }

@@ -14,6 +14,12 @@ export interface Lane {
   topic: string
   maxMessages: number
   maxBytes: number
+  /**
+   * Items of this lane go out together: waiting items (up to maxItems and maxBytes) are wrapped
+   * into one message. Under load one message then carries many small items, so the per-message
+   * cost of gossip (framing, encryption, ids, validation) is paid once for all of them.
+   */
+  bundle?: { maxItems: number, maxBytes: number, wrap: (items: Uint8Array[]) => Uint8Array }
 }
 
 export interface PublishQueueModules {
@@ -88,10 +94,7 @@ export class PublishQueue {
       const lane = this.lanes.find(l => this.length(l) > 0)
       if (lane === undefined) return
       if (this.modules.backlog() > this.highWaterBytes) { this.schedule(2); return }
-      const data = lane.items[lane.head]
-      lane.items[lane.head++] = EMPTY
-      lane.bytes -= data.length
-      this.compact(lane)
+      const data = this.take(lane)
       this.published++
       this.modules.publish(lane.topic, data).catch(err => {
         this.modules.logger.warn({ topic: lane.topic, err: (err as Error).message }, 'gossip publish failed')
@@ -101,6 +104,23 @@ export class PublishQueue {
       // handful of messages (so receiving and consensus timers are not starved by a burst).
       if (sent >= this.highWaterBytes || ++count >= MESSAGES_PER_TICK) { this.schedule(0); return }
     }
+  }
+
+  /** The next message of a lane: its oldest item, or a bundle of the oldest items. */
+  private take (lane: LaneState): Uint8Array {
+    const items: Uint8Array[] = []
+    let size = 0
+    const b = lane.bundle
+    do {
+      const data = lane.items[lane.head]
+      if (b !== undefined && items.length > 0 && size + data.length > b.maxBytes) break
+      lane.items[lane.head++] = EMPTY
+      lane.bytes -= data.length
+      items.push(data)
+      size += data.length
+    } while (b !== undefined && items.length < b.maxItems && this.length(lane) > 0)
+    this.compact(lane)
+    return b === undefined ? items[0] : b.wrap(items)
   }
 
   private schedule (ms: number): void {

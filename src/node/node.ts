@@ -7,14 +7,15 @@ import type { NodeKey } from '../crypto/ed25519.ts'
 import { VerifyPool } from '../crypto/verify-pool.ts'
 import { toHex } from '../encoding/bytes.ts'
 import { batchId, recordId } from '../chain/hashing.ts'
-import { encodeBatch } from '../chain/codec.ts'
 import { checkBatch } from '../chain/validate.ts'
 import { LIMITS } from '../chain/limits.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { GovernanceSchedule } from '../governance/schedule.ts'
 import { checkGovernanceRecords } from '../governance/admission.ts'
 import { ChainVerifier } from '../chain/verifier.ts'
-import type { FinalizedBlock, MedRecord } from '../chain/types.ts'
+import type { FinalizedBlock, MedRecord, RecordBatch } from '../chain/types.ts'
+import { encodeBatch } from '../chain/codec.ts'
+import type { SignatureCheck } from '../crypto/verify-pool.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { ChainStore } from '../storage/index.ts'
 import { Mempool } from '../mempool/mempool.ts'
@@ -23,7 +24,7 @@ import { Network } from '../network/index.ts'
 import type { NetworkHandlers, Verdict } from '../network/interface.ts'
 import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
-import { signBatch } from './records.ts'
+import { sealBatch } from './records.ts'
 
 const GOVERNANCE_META = 'governance'
 
@@ -170,8 +171,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
     const full = records.map(r => ({ ...r, author: this.key.publicKey }))
     checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
-    const batch = signBatch(this.genesis.chainId, this.key, full)
-    const bytes = encodeBatch(batch)
+    const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
     // A batch no block could carry would wait for ever: refuse it while the client can split it.
     if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
     const id = toHex(batchId(batch))
@@ -179,7 +179,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
     if (added === 'duplicate') throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
     this.network.publishBatch(bytes)
-    return { ids: full.map(r => toHex(recordId(r))), batchId: id }
+    return { ids: this.mempool.recordIdsOf(id) ?? full.map(r => toHex(recordId(r))), batchId: id }
   }
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
@@ -207,26 +207,43 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     return Math.min(LIMITS.batchBytes, this.config.consensus.max_block_bytes - 64 * 1024)
   }
 
+  /**
+   * Gossiped batches (one message of one author): checked, their signatures verified together in
+   * the worker pool, and the new ones admitted to the mempool. One bad batch rejects the message.
+   */
+  private async admitBatches (batches: RecordBatch[]): Promise<Verdict> {
+    const validators = this.schedule.at((this.store.head?.height ?? 0) + 1)
+    const fresh: Array<{ batch: RecordBatch, id: string }> = []
+    const checks: SignatureCheck[] = []
+    try {
+      for (const batch of batches) {
+        const id = toHex(batchId(batch))
+        if (this.mempool.hasBatch(id)) continue
+        checks.push(checkBatch(this.genesis.chainId, batch, validators))
+        checkGovernanceRecords(this.genesis.chainId, batch.records, this.schedule)
+        fresh.push({ batch, id })
+      }
+    } catch (err) {
+      if (isMedledgerError(err)) return 'reject'
+      throw err
+    }
+    if (fresh.length === 0) return 'ignore'
+    if (!(await this.pool.verifyEvery(checks))) return 'reject'
+    const final = await this.store.hasRecords(fresh.map(f => recordId(f.batch.records[0])))
+    let added = 0
+    fresh.forEach(({ batch, id }, i) => {
+      const size = encodeBatch(batch).length
+      if (final[i] || size > this.maxBatchBytes()) return
+      if (this.mempool.add(batch, size, id) === 'added') added++
+    })
+    return added > 0 ? 'accept' : 'ignore'
+  }
+
   private handlers (): NetworkHandlers {
     return {
-      onBatch: async (batch, bytes): Promise<Verdict> => {
-        const id = toHex(batchId(batch))
-        if (this.mempool.hasBatch(id)) return 'ignore'
-        let check
-        try {
-          check = checkBatch(this.genesis.chainId, batch, this.schedule.at((this.store.head?.height ?? 0) + 1))
-          checkGovernanceRecords(this.genesis.chainId, batch.records, this.schedule)
-        } catch (err) {
-          if (isMedledgerError(err)) return 'reject'
-          throw err
-        }
-        if (!(await this.pool.verifyEvery([check]))) return 'reject'
-        if (await this.store.getRecordLocation(recordId(batch.records[0])) !== undefined) return 'ignore'
-        if (bytes.length > this.maxBatchBytes()) return 'ignore'
-        const added = this.mempool.add(batch, bytes.length, id)
-        return added === 'added' ? 'accept' : 'ignore'
-      },
+      onBatches: async (batches) => await this.admitBatches(batches),
       onConsensus: async (msg) => await this.consensus.onMessage(msg),
+      knownBatch: (signature) => this.mempool.batchBySignature(signature),
       localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),
       readBlocks: async (from, to, maxBytes) => {
         const out: Uint8Array[] = []

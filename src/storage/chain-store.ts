@@ -215,6 +215,17 @@ export class ChainStore {
     return v === undefined ? undefined : this.#guardCorrupt(() => decodeLocation(v))
   }
 
+  /**
+   * Whether each record id is on the chain, one answer per id in order: one LevelDB getMany for
+   * all of them (a loop of awaited getRecordLocation pays a round trip per id).
+   */
+  async hasRecords (ids: Uint8Array[]): Promise<boolean[]> {
+    this.#assertOpen()
+    if (ids.length === 0) return []
+    const values = await this.#b.recordIndex.getMany(ids)
+    return values.map(v => v !== undefined)
+  }
+
   async getRecord (id: Uint8Array): Promise<StoredRecord | undefined> {
     const location = await this.getRecordLocation(id)
     if (location === undefined) return undefined

@@ -21,12 +21,19 @@ test.serial('a peer that gossips malformed, oversized and garbage messages is ba
   t.false(bad.net.publishBatch(new Uint8Array(5 * 1024 * 1024)))
   // Straight through gossipsub, bypassing our queue: receivers drop the frame at the stream.
   await bad.net.host!.services.pubsub.publish(tp.batches, new Uint8Array(5 * 1024 * 1024)).catch(() => {})
-  // Under the gossip cap but over the batch limit: decodes to OVERSIZE.
-  bad.net.publishBatch(encodeCbor([new Uint8Array(LIMITS.batchBytes + 1)]))
-  // Well-formed CBOR of the wrong shape, and plain garbage.
-  bad.net.publishBatch(encodeCbor([1, 2, 3]))
+  // Each of the following is its own gossip message, published straight through gossipsub (our
+  // queue would bundle batches): an attacker controls its messages.
+  const publishRaw = async (data: Uint8Array): Promise<void> => { await bad.net.host!.services.pubsub.publish(tp.batches, data).catch(() => {}) }
+  // Under the gossip cap but over the batch message limit: OVERSIZE; a batch over the batch limit.
+  await publishRaw(new Uint8Array(LIMITS.consensusMessageBytes + 1))
+  await publishRaw(encodeCbor([[new Uint8Array(LIMITS.batchBytes + 1)]]))
+  // Well-formed CBOR of the wrong shape, an empty batch message, and plain garbage.
+  await publishRaw(encodeCbor([[1, 2, 3]]))
+  await publishRaw(encodeCbor([]))
   bad.net.publishConsensus(encodeCbor([9, [], 0]))
-  for (let i = 0; i < 12; i++) bad.net.publishBatch(randomBytes(200 + i))
+  for (let i = 0; i < 12; i++) await publishRaw(randomBytes(200 + i))
+  // Through our own queue, garbage is bundled as it is and refused all the same.
+  bad.net.publishBatch(randomBytes(300))
 
   await waitFor('bad peer banned by all', () => honest.every(n => n.net.peerScore(bad.net.peerId).banned), 20_000)
   await waitFor('bad peer disconnected', () => honest.every(n => connections(n, bad.net.peerId) === 0))
@@ -54,7 +61,9 @@ test.serial('messages the application rejects count against the sender', async t
   const tp = topics(genesis.chainId)
   await waitFor('subscriptions', () => nodes.every(n => n.net.host!.services.pubsub.getSubscribers(tp.batches).length === 2))
   nodes[1].chain.batchVerdict = 'reject'
+  // Two messages (published one after the other is delivered; together they would be bundled).
   nodes[0].net.publishBatch(encodeBatch(sampleBatch(1)))
+  await waitFor('first delivered', () => nodes[1].chain.batches.length === 1)
   nodes[0].net.publishBatch(encodeBatch(sampleBatch(2)))
   await waitFor('delivered', () => nodes[1].chain.batches.length === 2 && nodes[2].chain.batches.length === 2)
   await waitFor('counted', () => nodes[1].net.peerScore(nodes[0].net.peerId).invalid > 1.5)

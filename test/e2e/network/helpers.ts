@@ -79,8 +79,8 @@ export class FakeChain implements NetworkHandlers {
     return this.blocks.length
   }
 
-  async onBatch (batch: RecordBatch, _bytes: Uint8Array, from: string): Promise<Verdict> {
-    this.batches.push({ batch, from })
+  async onBatches (batches: RecordBatch[], from: string): Promise<Verdict> {
+    for (const batch of batches) this.batches.push({ batch, from })
     return this.batchVerdict
   }
 
