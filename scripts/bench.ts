@@ -25,6 +25,9 @@ const out = args.find(a => a.startsWith('--out='))?.slice(6) ?? join('bench', qu
 const nodeArgs = args.find(a => a.startsWith('--node-args='))?.slice(12).split(' ').filter(Boolean) ?? []
 BenchDaemon.commonNodeArgs = nodeArgs
 const wants = (s: string): boolean => only === undefined || only.includes(s)
+// --batches=1 runs only the phases with batches of 1 (e.g. to profile them alone).
+const batchesArg = args.find(a => a.startsWith('--batches='))?.slice(10).split(',').map(Number)
+const batchFilter = (phases: PhaseSpec[]): PhaseSpec[] => batchesArg === undefined ? phases : phases.filter(p => batchesArg.includes(p.batch))
 const root = process.cwd()
 const profileDir = profile ? join(tmpdir(), `medledger-bench-profiles-${new Date().toISOString().replace(/[:.]/g, '-')}`) : undefined
 
@@ -130,8 +133,8 @@ async function step<T> (name: string, fn: () => Promise<T>): Promise<T | undefin
 if (loadavg()[0] > cores / 2) log(`WARNING: the load average is ${loadavg()[0].toFixed(1)} on ${cores} cores: other processes are using the CPU and every figure will come out low (each phase records how many cores others kept busy)`)
 log(`medledger bench (${results.mode}) on ${String(results.machine.cpus)} x ${String(results.machine.model)}, node ${process.version}; load average ${loadavg().map(x => x.toFixed(2)).join(' ')}`)
 results.raw = await step('raw', async () => await measureRaw(quick))
-results.single = await step('single', async () => await measureCluster({ validators: 1, observers: 0, phases: P.single, profileDir, label: 'single' }))
-results.cluster = await step('cluster', async () => await measureCluster({ validators: 4, observers: 1, phases: P.cluster, profileDir, label: 'cluster' }))
+results.single = await step('single', async () => await measureCluster({ validators: 1, observers: 0, phases: batchFilter(P.single), profileDir, label: 'single' }))
+results.cluster = await step('cluster', async () => await measureCluster({ validators: 4, observers: 1, phases: batchFilter(P.cluster), profileDir, label: 'cluster' }))
 if (wants('sync')) {
   results.sync = {}
   results.sync.batch1000 = await step('sync', async () => await measureSync({ records: P.sync1000.records, batch: 1000, batchesPerBlock: 10, timeoutMs: P.sync1000.timeoutMs, inProcessRecords: P.sync1000.inProcess, profileDir }))

@@ -45,6 +45,8 @@ export interface GossipStats { received: number, accepted: number, ignored: numb
  */
 /** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
 const BUNDLE_BYTES = 512 * 1024
+/** How long a batch may wait for others to share its message: small against a block interval. */
+const BUNDLE_LINGER_MS = 15
 
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
@@ -64,7 +66,8 @@ export class Gossip {
         topic: this.topics.batches,
         maxMessages: opts.maxQueuedBatches,
         maxBytes: 128 * 1024 * 1024,
-        bundle: { maxItems: LIMITS.batchesPerMessage, maxBytes: BUNDLE_BYTES, wrap: encodeArrayOfEncoded }
+        bundle: { maxItems: LIMITS.batchesPerMessage, maxBytes: BUNDLE_BYTES, wrap: encodeArrayOfEncoded },
+        lingerMs: BUNDLE_LINGER_MS
       }
     ], opts.publishHighWaterBytes, {
       logger: modules.logger,
