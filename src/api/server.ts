@@ -1,7 +1,7 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
-import { fromBase64, fromHex, isCanonicalBase64, toHex } from '../encoding/bytes.ts'
+import { fromCheckedBase64, fromHex, isCanonicalBase64, toHex } from '../encoding/bytes.ts'
 import { blockHash } from '../chain/hashing.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { LIMITS } from '../chain/limits.ts'
@@ -84,7 +84,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     const parsed = SubmitBody.safeParse(req.body)
     if (!parsed.success) return sendError(reply, 400, 'INVALID_BODY', parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; '))
     const now = Date.now()
-    const records = parsed.data.records.map(r => ({ type: r.type, subject: fromHex(r.subject.toLowerCase()), contentType: r.contentType, payload: fromBase64(r.payload), timestamp: r.timestamp ?? now }))
+    const records = parsed.data.records.map(r => ({ type: r.type, subject: fromHex(r.subject.toLowerCase()), contentType: r.contentType, payload: fromCheckedBase64(r.payload), timestamp: r.timestamp ?? now }))
     if (records.some(r => r.payload.length > LIMITS.payloadBytes)) return sendError(reply, 400, 'INVALID_BODY', `a payload exceeds ${LIMITS.payloadBytes} bytes`)
     let submitted
     try {

@@ -342,12 +342,20 @@ export class ConsensusDriver {
     const signer = this.m.signer as Signer
     const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
     const batches = []
+    const changing: Block['body']['batches'] = []
     // A batch that became final meanwhile (e.g. through sync) is left out.
     const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
     for (const [i, p] of pooled.entries()) {
       if (final[i]) continue
       // A validator-set change that is not admissible now (one at a time) waits for a later block.
-      if (!this.governanceAdmissible([...batches, p.batch])) continue
+      // Each batch is checked alone (linear in the block); one that carries a change is checked
+      // again with the other changes taken so far.
+      const alone = this.governanceCheck([p.batch])
+      if (alone === 'refused') continue
+      if (alone === 'change') {
+        if (this.governanceCheck([...changing, p.batch]) === 'refused') continue
+        changing.push(p.batch)
+      }
       batches.push(p.batch)
     }
     const evidence = (await this.m.store.listPendingEvidence()).slice(0, 100)
@@ -364,13 +372,14 @@ export class ConsensusDriver {
     })
   }
 
-  private governanceAdmissible (batches: Block['body']['batches']): boolean {
-    if (this.m.schedule.checkBlock === undefined) return true
+  /** Whether these batches, as the next block's body, carry no validator-set change, an admissible one, or are refused. */
+  private governanceCheck (batches: Block['body']['batches']): 'none' | 'change' | 'refused' {
+    if (this.m.schedule.checkBlock === undefined) return 'none'
     try {
-      this.m.schedule.checkBlock(this.chainId, { header: { ...(this.tip.header as Block['header']), height: this.tip.link.height + 1 }, body: { batches, lastCommit: null, evidence: [] } })
-      return true
+      const checks = this.m.schedule.checkBlock(this.chainId, { header: { ...(this.tip.header as Block['header']), height: this.tip.link.height + 1 }, body: { batches, lastCommit: null, evidence: [] } })
+      return checks.length === 0 ? 'none' : 'change'
     } catch (err) {
-      if (isMedledgerError(err)) return false
+      if (isMedledgerError(err)) return 'refused'
       throw err
     }
   }

@@ -24,6 +24,8 @@ import {
 } from './records.ts'
 import { generateX25519, type X25519KeyPair } from './x25519.ts'
 
+const PRIVACY_TYPES: ReadonlySet<string> = new Set(Object.values(RECORD_TYPES))
+
 type Unsigned = Omit<MedRecord, 'author'>
 
 /** What the privacy service needs of the node: a narrow view of MedledgerNode. */
@@ -198,6 +200,8 @@ export class PrivacyService {
     const height = fb.block.header.height
     for (const [b, batch] of fb.block.body.batches.entries()) {
       for (const [i, r] of batch.records.entries()) {
+        // Most records are neither envelopes nor privacy records: skip them without a task each.
+        if (r.contentType !== ENVELOPE_CONTENT_TYPE && !PRIVACY_TYPES.has(r.type)) continue
         try {
           await this.applyRecord(r, { height, batch: b, index: i })
         } catch (err) {
@@ -209,6 +213,7 @@ export class PrivacyService {
     this.index.height = height
   }
 
+  /** Every record that reaches applyRecord is an envelope or has one of these types. */
   private async applyRecord (r: MedRecord, pos: Position): Promise<void> {
     if (r.contentType === ENVELOPE_CONTENT_TYPE) { await this.onEnvelope(r); return }
     const id = recordId(r)

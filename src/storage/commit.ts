@@ -41,8 +41,16 @@ export function putBlock (batch: ReturnType<RootDb['batch']>, b: Buckets, fb: Fi
   batch.put(hk, bytes, { sublevel: b.blocks })
   batch.put(hk, encodeCertificate(fb.certificate), { sublevel: b.certificates })
   batch.put(hash, hk, { sublevel: b.hashIndex })
+  // The record index is most of a block's entries: written to the root with the sublevel's
+  // prefix already on the key, which skips abstract-level's per-operation sublevel handling.
+  const prefix = Buffer.from(b.recordIndex.prefix, 'utf8')
   fb.block.body.batches.forEach((rb, bi) => {
-    rb.records.forEach((r, ri) => batch.put(recordId(r), encodeLocation(height, bi, ri), { sublevel: b.recordIndex }))
+    rb.records.forEach((r, ri) => {
+      const key = new Uint8Array(prefix.length + 32)
+      key.set(prefix)
+      key.set(recordId(r), prefix.length)
+      batch.put(key, encodeLocation(height, bi, ri))
+    })
   })
   for (const e of fb.block.body.evidence) {
     const eh = evidenceHash(e)
