@@ -1,8 +1,10 @@
 import test from 'ava'
 import {
   blockToCbor, decodeBatch, decodeBlock, decodeConsensusMessage, encodeBatch, encodeBlock,
-  encodeConsensusMessage, batchToCbor
+  encodeConsensusMessage, batchToCbor, encodeRecord, recordToCbor
 } from '../../../src/chain/codec.ts'
+import fc from 'fast-check'
+import * as arb from './arbitraries.ts'
 import { batchId, recordId } from '../../../src/chain/hashing.ts'
 import { encodeCbor } from '../../../src/encoding/cbor.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
@@ -67,4 +69,11 @@ test('a proposal reuses a known batch only when its bytes are identical', t => {
   t.not(f.proposal.block.body.batches[0], held)
   t.is(f.proposal.block.body.batches[0].records.length, 3)
   t.notDeepEqual(batchId(f.proposal.block.body.batches[0]), batchId(held))
+})
+
+test('encodeRecord writes exactly what cborg writes for the record value tree', t => {
+  fc.assert(fc.property(arb.record, r => bytesEqual(encodeRecord(r), encodeCbor(recordToCbor(r)))), { numRuns: 500 })
+  const big = { ...sampleRecord(key.publicKey), timestamp: Number.MAX_SAFE_INTEGER, type: 'é'.repeat(30), payload: new Uint8Array(70_000) }
+  t.true(bytesEqual(encodeRecord(big), encodeCbor(recordToCbor(big))))
+  t.is(Object.getPrototypeOf(encodeRecord(big)), Uint8Array.prototype)
 })
