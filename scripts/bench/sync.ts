@@ -170,7 +170,7 @@ async function verifyInProcess (fromDir: string, toDir: string, genesis: Genesis
   const src = await ChainStore.open(fromDir, { chainId: genesis.chainId, genesisHash: genesis.hash })
   const dst = await ChainStore.open(toDir, { chainId: genesis.chainId, genesisHash: genesis.hash })
   const pool = new VerifyPool()
-  const verifier = new ChainVerifier(genesis.chainId, fixedSchedule(genesis.validators), pool, async id => (await dst.getRecordLocation(id)) !== undefined)
+  const verifier = new ChainVerifier(genesis.chainId, fixedSchedule(genesis.validators), pool, dst)
   let tip = genesisTip(genesis.hash, genesis.genesisTime)
   let records = 0
   let verifyMs = 0

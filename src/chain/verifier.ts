@@ -13,26 +13,64 @@ export interface VerifiedTip {
   certificate: Certificate | null
 }
 
+/** Batched lookup of records already final: one answer per id, in order (ChainStore is one). */
+export interface RecordLookup {
+  hasRecords: (ids: Uint8Array[]) => Promise<boolean[]>
+}
+
+/**
+ * Signature checks are handed to the pool in chunks of about this many as the run is walked, so
+ * the workers verify while the main thread builds the next ones.
+ */
+export const VERIFY_CHUNK = 2048
+
+interface Owner { height: number, code: ChainErrorCode, what: string }
+interface Chunk { results: Promise<boolean[]>, owners: Owner[] }
+
 /**
  * Verifies runs of finalized blocks the way an auditor would: every link, header field,
  * certificate (against the set in force at its height), batch signature and piece of evidence.
- * All signatures of a run are verified together in the worker pool.
+ * The signatures of a run go to the worker pool in chunks while the run is still being walked;
+ * the first failure in chain order is reported once all of them are in.
  */
 export class ChainVerifier {
+  readonly #hasRecords: ((ids: Uint8Array[]) => Promise<boolean[]>) | undefined
+
   constructor (
     private readonly chainId: string,
     private readonly schedule: ValidatorSchedule,
     private readonly pool: VerifyPool,
-    /** Optional lookup of records already final (refuses replays of a batch). */
-    private readonly hasRecord?: (id: Uint8Array) => Promise<boolean>
-  ) {}
+    /**
+     * Optional lookup of records already final (refuses replays of a batch): a batched
+     * `RecordLookup` (one lookup per block), or the older per-id callback (still accepted; its
+     * lookups of a block are then issued together).
+     */
+    records?: RecordLookup | ((id: Uint8Array) => Promise<boolean>)
+  ) {
+    if (typeof records === 'function') this.#hasRecords = async (ids) => await Promise.all(ids.map(records))
+    else if (records !== undefined) this.#hasRecords = async (ids) => await records.hasRecords(ids)
+  }
 
   /** Throws the first failure; returns the new tip. */
   async verifyRun (tip: VerifiedTip, run: FinalizedBlock[]): Promise<VerifiedTip> {
-    const checks: SignatureCheck[] = []
-    const owners: Array<{ height: number, code: ChainErrorCode, what: string }> = []
+    let checks: SignatureCheck[] = []
+    let owners: Owner[] = []
+    const inFlight: Chunk[] = []
     const add = (height: number, code: ChainErrorCode, what: string, cs: SignatureCheck[]): void => {
-      for (const c of cs) { checks.push(c); owners.push({ height, code, what }) }
+      if (cs.length === 0) return
+      const owner = { height, code, what }
+      for (const c of cs) { checks.push(c); owners.push(owner) }
+    }
+    // Hands the checks built so far to the pool without waiting for them.
+    const send = (): void => {
+      if (checks.length === 0) return
+      const results = this.pool.verifyAll(checks)
+      // Observed by settle; a run that fails before then leaves it behind, which must not count
+      // as an unhandled rejection.
+      results.catch(() => {})
+      inFlight.push({ results, owners })
+      checks = []
+      owners = []
     }
     // Replays are refused across the whole run, not just within one block.
     const seen = new Set<string>()
@@ -41,34 +79,59 @@ export class ChainVerifier {
     // including that block verified; a forged change never enters it.
     let unobserved: FinalizedBlock[] = []
     const settle = async (): Promise<void> => {
-      const ok = await this.pool.verifyAll(checks)
-      const bad = ok.indexOf(false)
-      if (bad >= 0) {
-        const o = owners[bad]
-        throw new ChainError(o.code, `block ${o.height}: ${o.what} does not verify`, { height: o.height })
+      send()
+      // In chain order: the first failing check of the earliest chunk is the first failure.
+      for (const { results, owners } of inFlight.splice(0)) {
+        const ok = await results
+        const bad = ok.indexOf(false)
+        if (bad >= 0) {
+          const o = owners[bad]
+          throw new ChainError(o.code, `block ${o.height}: ${o.what} does not verify`, { height: o.height })
+        }
       }
-      checks.length = 0
-      owners.length = 0
       for (const fb of unobserved) this.schedule.observe?.(fb.block)
       unobserved = []
     }
     for (const fb of run) {
       const { block, certificate } = fb
       const h = block.header.height
+      const batches = block.body.batches
+      // The replay lookup of the whole block runs in LevelDB's threads while the block is checked.
+      const ids = batches.map(b => b.records.length > 0 ? recordId(b.records[0]) : undefined)
+      const known = this.#lookup(ids)
       const validators = this.schedule.at(h)
       checkBlock(this.chainId, block, cur.link, validators)
       const lc = block.body.lastCommit
       if (lc !== null && cur.header !== null && !(cur.certificate !== null && bytesEqual(certificateHash(lc), certificateHash(cur.certificate)))) {
         add(h, ChainErrorCode.CERT_SIGNATURE, 'the previous block\'s certificate', checkCertificate(this.chainId, lc, cur.header, this.schedule.at(h - 1)))
       }
-      for (const batch of block.body.batches) {
-        add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(this.chainId, batch, validators)])
-        const first = Buffer.from(recordId(batch.records[0])).toString('hex')
-        if (seen.has(first) || (this.hasRecord !== undefined && await this.hasRecord(recordId(batch.records[0])))) {
-          throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a batch that is already on the chain`, { height: h })
+      // Batch by batch, a batch's own rules fail before the question whether it is a replay, and
+      // a replay before any later batch: walk until the first failure of either kind, then ask
+      // the lookup about the batches before it.
+      let stop = batches.length
+      let failure: unknown
+      let repeat = false
+      for (let i = 0; i < batches.length; i++) {
+        const batch = batches[i]
+        let id: Uint8Array
+        try {
+          add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(this.chainId, batch, validators)])
+          id = ids[i] ?? recordId(batch.records[0])
+        } catch (err) {
+          stop = i
+          failure = err
+          break
         }
+        const first = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')
+        if (seen.has(first)) { stop = i; repeat = true; break }
         seen.add(first)
       }
+      if (!repeat && known !== undefined && stop > 0) {
+        const k = await known
+        for (let i = 0; i < stop; i++) if (k[i]) { repeat = true; break }
+      }
+      if (repeat) throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a batch that is already on the chain`, { height: h })
+      if (stop < batches.length) throw failure
       for (const e of block.body.evidence) add(h, ChainErrorCode.EVIDENCE_INVALID, 'an evidence signature', checkEvidence(this.chainId, e, this.schedule.at(e.a.height)))
       add(h, ChainErrorCode.CERT_SIGNATURE, 'its commit certificate', checkCertificate(this.chainId, certificate, block.header, validators))
       const governance = this.schedule.checkBlock?.(this.chainId, block) ?? []
@@ -76,9 +139,27 @@ export class ChainVerifier {
       cur = { link: { height: h, hash: blockHash(block.header), time: block.header.time }, header: block.header, certificate }
       unobserved.push(fb)
       if (governance.length > 0) await settle()
+      else if (checks.length >= VERIFY_CHUNK) send()
     }
     await settle()
     return cur
+  }
+
+  /** Starts the replay lookup of a block's first record ids (empty batches are not asked about). */
+  #lookup (ids: Array<Uint8Array | undefined>): Promise<boolean[]> | undefined {
+    if (this.#hasRecords === undefined) return undefined
+    const asked: Uint8Array[] = []
+    const at: number[] = []
+    ids.forEach((id, i) => { if (id !== undefined) { asked.push(id); at.push(i) } })
+    if (asked.length === 0) return undefined
+    const answers = this.#hasRecords(asked).then(found => {
+      const out = new Array<boolean>(ids.length).fill(false)
+      at.forEach((i, j) => { out[i] = found[j] === true })
+      return out
+    })
+    // Awaited only when a batch before the block's first failure needs it.
+    answers.catch(() => {})
+    return answers
   }
 }
 
