@@ -87,7 +87,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     if (c.role === 'observer' && !this.allowedPeers().includes(this.key.peerId)) {
       this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
     }
-    this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, async (id) => (await this.store.getRecordLocation(id)) !== undefined)
+    this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
     const psk = c.p2p.psk_file === '' ? undefined : await readFile(resolvePath(this.home, c.p2p.psk_file))
     this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk }, {
       key: this.key,
