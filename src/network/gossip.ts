@@ -11,6 +11,7 @@ import { MAX_GOSSIP_DATA_BYTES, topics } from './protocol-ids.ts'
 import { PublishQueue } from './publish-queue.ts'
 
 export interface GossipOptions {
+  relay: boolean
   maxQueuedBatches: number
   maxQueuedConsensus: number
   publishHighWaterBytes: number
@@ -56,7 +57,7 @@ export class Gossip {
   private lastShedLog = 0
   private readonly listener = (evt: CustomEvent<GossipsubMessage>): void => { void this.onMessage(evt.detail) }
 
-  constructor (opts: GossipOptions, private readonly modules: GossipModules) {
+  constructor (private readonly opts: GossipOptions, private readonly modules: GossipModules) {
     this.topics = topics(modules.chainId)
     const pubsub = modules.libp2p.services.pubsub
     this.queue = new PublishQueue([
@@ -161,7 +162,8 @@ export class Gossip {
     }
     this.stats[verdict === 'accept' ? 'accepted' : verdict === 'ignore' ? 'ignored' : 'rejected']++
     try {
-      pubsub.reportMessageValidationResult(msgId, peer, VERDICT[verdict])
+      // A node that does not relay keeps valid messages to itself (IGNORE: not forwarded, no penalty).
+      pubsub.reportMessageValidationResult(msgId, peer, VERDICT[verdict === 'accept' && !this.opts.relay ? 'ignore' : verdict])
     } catch {}
     if (verdict === 'reject') {
       this.modules.logger.debug({ peer, topic: msg.topic, reason }, 'gossip message rejected')

@@ -7,6 +7,13 @@ export interface NetworkOptions {
   listen: string[]
   /** Addresses to advertise instead of the listen addresses (NAT, containers). */
   announce?: string[]
+  /**
+   * Forward valid gossip to other peers (default true). Observers are leaves: every validator
+   * publishes its messages to all peers directly, so an observer's forwarded copies only cost
+   * the validators work; with false, valid messages are reported to gossipsub as IGNORE (no
+   * forwarding, no penalty for the sender).
+   */
+  relay?: boolean
   /** Peers to dial at start and keep connected: multiaddrs ending in /p2p/<peerId>. */
   bootstrap: string[]
   /** libp2p pnet swarm key file bytes (`/key/swarm/psk/1.0.0/`): a second fence besides the allowlist. */
@@ -41,6 +48,7 @@ export interface ResolvedNetworkOptions extends Required<Omit<NetworkOptions, 'p
 }
 
 export const DEFAULT_NETWORK_OPTIONS = {
+  relay: true,
   syncIntervalMs: 1_000,
   maxBlocksPerRequest: 256,
   maxResponseBytes: 16 * 1024 * 1024,
