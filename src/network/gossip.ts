@@ -47,7 +47,7 @@ export interface GossipStats { received: number, accepted: number, ignored: numb
 /** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
 const BUNDLE_BYTES = 512 * 1024
 /** How long a batch may wait for others to share its message: small against a block interval. */
-const BUNDLE_LINGER_MS = 15
+const BUNDLE_LINGER_MS = 25
 
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
