@@ -8,6 +8,7 @@ import { CONFIG_FILE, renderConfig } from '../config/load.ts'
 import { freePort } from './ports.ts'
 import { generateX25519 } from '../privacy/x25519.ts'
 import { writePrivacyFiles } from '../privacy/setup.ts'
+import { compiledSrc } from '../../bin/compile.js'
 
 export interface DevnetNode {
   name: string
@@ -42,6 +43,9 @@ const LAYOUT_FILE = 'devnet.json'
  * on 127.0.0.1 with ports the OS reports free. Written to `dir`; devnet.json lists the nodes.
  */
 export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
+  // Compile src/ for the daemons now (bin/compile.js), so that nodes started together do not
+  // each build it; a daemon that cannot have it runs through tsx.
+  if (process.env.MEDLEDGER_TSX !== '1') compiledSrc({ quiet: true })
   await mkdir(spec.dir, { recursive: true, mode: 0o700 })
   const chainId = spec.chainId ?? 'medledger-devnet'
   const all = [...spec.validators.map(n => ({ name: n, role: 'validator' as const })), ...spec.observers.map(n => ({ name: n, role: 'observer' as const }))]
