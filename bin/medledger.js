@@ -4,9 +4,28 @@
 // polyfill first either way. MEDLEDGER_TSX=1 forces tsx.
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
+import v8 from 'node:v8'
 import { compiledSrc, keepBuild } from './compile.js'
 
+// The daemon's heap policy (docs/benchmarks.md, item 7). V8 sizes its heap limit from the
+// machine's memory (about 4 GB here) and under load lets the heap grow up to 4x what survived the
+// last full collection, hundreds of MB of garbage. --heap-growing-percent caps that factor and,
+// unlike the heap size limits, takes effect when set at run time. MEDLEDGER_HEAP_GROWING_PERCENT
+// overrides it (0: V8's own policy); a --heap-growing-percent given to node itself wins. Hard
+// limits (--max-old-space-size, --max-semi-space-size) can only be given to node at start, e.g.
+// NODE_OPTIONS (docs/benchmarks.md, item 7).
+const DEFAULT_HEAP_GROWING_PERCENT = 100
 const command = process.argv.slice(2).find(a => !a.startsWith('-'))
+if (command === 'start') {
+  const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`
+  const env = process.env.MEDLEDGER_HEAP_GROWING_PERCENT
+  const percent = env === undefined || env.trim() === '' ? DEFAULT_HEAP_GROWING_PERCENT : Number(env)
+  if (!Number.isInteger(percent) || percent < 0) {
+    process.stderr.write(`medledger: MEDLEDGER_HEAP_GROWING_PERCENT must be a whole number >= 0 (0: V8's default), got "${env}"\n`)
+    process.exit(2)
+  }
+  if (percent > 0 && !/--heap[-_]growing[-_]percent/.test(given)) v8.setFlagsFromString(`--heap-growing-percent=${percent}`)
+}
 
 const dir = process.env.MEDLEDGER_TSX === '1' ? undefined : compiledSrc()
 if (dir !== undefined) {
