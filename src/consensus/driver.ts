@@ -329,7 +329,10 @@ export class ConsensusDriver {
       const other = { ...block, header: { ...block.header, time: block.header.time + 1 } }
       this.publish({ kind: 'proposal', proposal: this.signProposal(other, round, validRound) })
     }
-    await this.onProposal(proposal)
+    // Our own proposal is handled as the next task, like one from the network, not inline: inline,
+    // a lone validator's heights nested in one async chain (propose -> votes -> commit -> next
+    // propose) and every block stayed referenced until the chain unwound.
+    void this.enqueue(async () => { await this.onProposal(proposal) })
   }
 
   private signProposal (block: Block, round: number, validRound: number): Proposal {

@@ -169,7 +169,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
    */
   submit (records: Array<Omit<MedRecord, 'author'>>): { ids: string[], batchId: string } {
     if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
-    const full = records.map(r => ({ ...r, author: this.key.publicKey }))
+    // One literal shape for every record (a spread gave each record a hidden class of its own).
+    const author = this.key.publicKey
+    const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
     checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
     const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
     // A batch no block could carry would wait for ever: refuse it while the client can split it.

@@ -35,7 +35,10 @@ test.serial('a peer that gossips malformed, oversized and garbage messages is ba
   // Through our own queue, garbage is bundled as it is and refused all the same.
   bad.net.publishBatch(randomBytes(300))
 
-  await waitFor('bad peer banned by all', () => honest.every(n => n.net.peerScore(bad.net.peerId).banned), 20_000)
+  await waitFor('bad peer banned by all', () => honest.every(n => n.net.peerScore(bad.net.peerId).banned), 20_000).catch((err) => {
+    t.log(honest.map(n => ({ score: n.net.peerScore(bad.net.peerId), gossip: n.net.gossipStats })))
+    throw err
+  })
   await waitFor('bad peer disconnected', () => honest.every(n => connections(n, bad.net.peerId) === 0))
   for (const n of honest) {
     t.is(n.chain.batches.length, 0, 'no invalid message reached the application')
