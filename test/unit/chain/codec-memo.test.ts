@@ -47,6 +47,11 @@ test('sealBatch encodes a batch once, to the canonical bytes, with the ids of it
   t.true(bytesEqual(bytes, encodeCbor(batchToCbor(batch))))
   t.is(encodeBatch(batch), bytes)
   t.deepEqual(batchId(batch), batchId(decodeBatch(bytes)))
+  // Many records (a two-byte array head), multi-byte text, a large payload.
+  const more = Array.from({ length: 300 }, (_, i) => sampleRecord(key.publicKey, i, { contentType: 'text/plain; charset=ü', payload: new Uint8Array(i === 7 ? 60_000 : 3).fill(i) }))
+  const sealed = sealBatch(TEST_CHAIN_ID, key, more)
+  t.true(bytesEqual(sealed.bytes, encodeCbor(batchToCbor(sealed.batch))))
+  t.deepEqual(batchId(sealed.batch), batchId(decodeBatch(sealed.bytes)))
 })
 
 test('a proposal reuses a known batch only when its bytes are identical', t => {
