@@ -2,7 +2,7 @@ import { join } from 'node:path'
 import { Cluster, type BlockFeed } from './cluster.ts'
 import { offer, saturate, type LoadResult } from './load.ts'
 import { batchHeights, latencies, type Latency } from './latency.ts'
-import { CpuWatch, log, sleep } from './util.ts'
+import { CpuWatch, log, maxOf, sleep } from './util.ts'
 
 export interface PhaseSpec {
   batch: number
@@ -119,7 +119,7 @@ export async function measureCluster (o: { validators: number, observers: number
     await cluster.stop()
     const countNode = cluster.observers[0] ?? cluster.validators[0]
     const heights = await batchHeights(join(countNode.node.home, 'data'))
-    const height = Math.max(0, ...heights.values())
+    const height = maxOf(heights.values(), 0)
     const finalRecords = counter.total
     const diskBytes: Record<string, number> = {}
     const diskBytesPerRecord: Record<string, number> = {}
@@ -142,7 +142,7 @@ export async function measureCluster (o: { validators: number, observers: number
           blocks: blocks.length,
           firstBlockMs: (counter.events.find(e => e.at >= p.satFrom - p.spec.warmupMs)?.at ?? NaN) - (p.satFrom - p.spec.warmupMs),
           roundsAboveZero: counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt && e.round > 0).length,
-          maxRound: Math.max(0, ...counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt).map(e => e.round)),
+          maxRound: maxOf(counter.events.filter(e => e.at >= p.satFrom - p.spec.warmupMs && e.at <= p.drainedAt).map(e => e.round), 0),
           recordsPerBlock: blocks.length === 0 ? NaN : blocks.reduce((n, e) => n + e.records, 0) / blocks.length,
           blockIntervalMs: span,
           clientCpuSeconds: p.sat.clientCpuSeconds,

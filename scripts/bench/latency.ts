@@ -3,7 +3,7 @@ import { toHex } from '../../src/encoding/bytes.ts'
 import { ChainStore } from '../../src/storage/index.ts'
 import type { BlockFeed } from './cluster.ts'
 import type { Sent } from './load.ts'
-import { percentile } from './util.ts'
+import { maxOf, percentile } from './util.ts'
 
 /** Height of every batch on a (stopped) node's chain, keyed by the hex id of its first record. */
 export async function batchHeights (dataDir: string): Promise<Map<string, number>> {
@@ -38,7 +38,7 @@ export function latencies (sent: Sent[], heights: Map<string, number>, feeds: Ma
     p50: percentile(xs, 50),
     p95: percentile(xs, 95),
     p99: percentile(xs, 99),
-    max: xs.length === 0 ? NaN : Math.max(...xs),
+    max: xs.length === 0 ? NaN : maxOf(xs),
     mean: xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length
   }
 }

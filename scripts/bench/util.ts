@@ -172,3 +172,10 @@ export class CpuWatch {
     return { wallS, busyCores: busy / wallS, ownCores: own / wallS, foreignCores: Math.max(0, busy - own) / wallS }
   }
 }
+
+/** The largest value (or `empty`): Math.max(...xs) overflows the stack on a few hundred thousand values. */
+export function maxOf (xs: Iterable<number>, empty = -Infinity): number {
+  let m = empty
+  for (const x of xs) if (x > m) m = x
+  return m
+}
