@@ -1,8 +1,7 @@
 import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
 import { decodeBatchMessage, decodeConsensusMessage } from '../chain/codec.ts'
 import { LIMITS } from '../chain/limits.ts'
-import { encodeArrayOfEncoded } from '../encoding/cbor.ts'
-import { CodecError } from '../encoding/cbor.ts'
+import { CodecError, encodeArrayOfEncoded } from '../encoding/cbor.ts'
 import { isMedledgerError, PeerAction } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { MedledgerLibp2p } from './libp2p-node.ts'
@@ -39,16 +38,16 @@ const VERDICT: Record<Verdict, TopicValidatorResult> = {
 /** Gossip counters, for logs and tests. */
 export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number }
 
-/**
- * The two gossip topics. Every received message is decoded and handed to the application before
- * gossipsub may forward it (asyncValidation); the verdict goes back to gossipsub's own scoring and,
- * for 'reject', to ours. Publishing goes through a paced queue (publish-queue.ts).
- */
 /** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
 const BUNDLE_BYTES = 512 * 1024
 /** How long a batch may wait for others to share its message: small against a block interval. */
 const BUNDLE_LINGER_MS = 25
 
+/**
+ * The two gossip topics. Every received message is decoded and handed to the application before
+ * gossipsub may forward it (asyncValidation); the verdict goes back to gossipsub's own scoring and,
+ * for 'reject', to ours. Publishing goes through a paced queue (publish-queue.ts).
+ */
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
