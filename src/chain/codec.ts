@@ -51,7 +51,6 @@ export function readRecord (r: CborReader): MedRecord {
   recordIds.set(record, sha256(r.span(start)))
   return record
 }
-export const recordFromCbor = fromTree(readRecord)
 /**
  * A record's canonical encoding, written directly (the same bytes as encodeCbor(recordToCbor(r)),
  * which a property test holds it to): every submitted record is encoded once, on the hot path.
@@ -166,7 +165,6 @@ export function readBatch (r: CborReader, known?: KnownBatches): RecordBatch {
   encodedBatches.set(batch, r.span(start))
   return batch
 }
-export const batchFromCbor = fromTree(r => readBatch(r))
 export const encodeBatch = (b: RecordBatch): Uint8Array => encodedBatches.get(b) ?? encodeCbor(batchToCbor(b))
 export const decodeBatch = (b: Uint8Array): RecordBatch => readAll(b, LIMITS.batchBytes, r => readBatch(r))
 
@@ -228,7 +226,6 @@ export function readVote (r: CborReader): Vote {
     signature: r.bytes('vote.signature', { length: SIGNATURE_LENGTH })
   }
 }
-export const voteFromCbor = fromTree(readVote)
 export const encodeVote = (v: Vote): Uint8Array => encodeCbor(voteToCbor(v))
 export const decodeVote = (b: Uint8Array): Vote => readAll(b, LIMITS.voteBytes, readVote)
 
@@ -271,7 +268,6 @@ export function readCertificate (r: CborReader): Certificate {
   }
   return { height, round, blockHash, signatures }
 }
-export const certificateFromCbor = fromTree(readCertificate)
 export const encodeCertificate = (c: Certificate): Uint8Array => encodeCbor(certificateToCbor(c))
 export const decodeCertificate = (b: Uint8Array): Certificate => readAll(b, LIMITS.validators * 128 + 128, readCertificate)
 
@@ -289,7 +285,6 @@ export function readEvidence (r: CborReader): Evidence {
   if (kind === EVIDENCE_PROPOSAL) return { kind: 'proposal', a: readProposalHeader(r), b: readProposalHeader(r) }
   throw new CodecError(CodecErrorCode.SCHEMA, 'evidence.kind: expected 1 (votes) or 2 (proposals)', { field: 'evidence.kind' })
 }
-export const evidenceFromCbor = fromTree(readEvidence)
 export const encodeEvidence = (e: Evidence): Uint8Array => encodeCbor(evidenceToCbor(e))
 export const decodeEvidence = (b: Uint8Array): Evidence => readAll(b, 4096, readEvidence)
 
@@ -319,7 +314,6 @@ export function readBlock (r: CborReader, known?: KnownBatches): Block {
   encodedBlocks.set(block, r.span(start))
   return block
 }
-export const blockFromCbor = fromTree(r => readBlock(r))
 /** A block's canonical encoding; batches (and blocks) read from bytes are not encoded again. */
 export function encodeBlock (b: Block): Uint8Array {
   const known = encodedBlocks.get(b)
@@ -343,7 +337,6 @@ export function readProposal (r: CborReader, known?: KnownBatches): Proposal {
   r.tuple(2, 'proposal')
   return { header: readProposalHeader(r), block: readBlock(r, known) }
 }
-export const proposalFromCbor = fromTree(r => readProposal(r))
 
 export function finalizedToCbor (f: FinalizedBlock): Cbor {
   return [blockToCbor(f.block), certificateToCbor(f.certificate)]
