@@ -9,7 +9,7 @@ import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../chai
 import { buildBlock } from '../chain/block-builder.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
-import type { Block, Certificate, Evidence, FinalizedBlock, Proposal, ProposalHeader, Vote, VoteType } from '../chain/types.ts'
+import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
 import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -69,6 +69,8 @@ export class ConsensusDriver {
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
   private readonly seenProposals = new Set<string>()
+  /** Votes of others received at this height (verified), for the rebroadcast of a polka. */
+  private heard: Vote[] = []
   private future: ConsensusMessage[] = []
   private readonly timers = new Set<NodeJS.Timeout>()
   private heartbeatTimer: NodeJS.Timeout | undefined
@@ -153,9 +155,11 @@ export class ConsensusDriver {
       if (height === this.height + 1 && this.future.length < this.opts.maxFutureMessages) this.future.push(msg)
       return
     }
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ kind: msg.kind, height, round: msg.kind === 'vote' ? msg.vote.round : msg.proposal.header.round, voteType: msg.kind === 'vote' ? msg.vote.type : undefined, nil: msg.kind === 'vote' ? msg.vote.blockHash === null : undefined, from: toHex(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.header.proposer).slice(0, 8), vr: msg.kind === 'proposal' ? msg.proposal.header.validRound : undefined, block: toHex(msg.kind === 'vote' ? (msg.vote.blockHash ?? new Uint8Array(0)) : msg.proposal.header.blockHash).slice(0, 8), started: this.started }, 'consensus message')
     // A peer is working on this height: start it even if we are idle.
     if (!this.started) await this.startHeight()
     if (msg.kind === 'vote') {
+      if (this.heard.length < this.opts.maxFutureMessages) this.heard.push(msg.vote)
       await this.input({ type: 'vote', vote: msg.vote })
       return
     }
@@ -175,6 +179,7 @@ export class ConsensusDriver {
         this.validity.set(hash, valid)
       }
     }
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid }, 'consensus proposal checked')
     await this.input({ type: 'proposal', proposal: p.header, valid })
   }
 
@@ -219,6 +224,7 @@ export class ConsensusDriver {
     this.blocks.clear()
     this.validity.clear()
     this.seenProposals.clear()
+    this.heard = []
     // Our own messages of this height from before a restart: sent again and counted again, so
     // peers that never received them (and our own tally) are whole.
     const restored = this.restoredOwn.filter(m => heightOf(m) === height)
@@ -274,6 +280,7 @@ export class ConsensusDriver {
   private async process (outs: ConsensusOutput[]): Promise<void> {
     for (const o of outs) {
       if (this.stopped) return
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ out: o.type, height: this.height, round: this.sm.round, kind: (o as { kind?: unknown }).kind, voteType: (o as { voteType?: unknown }).voteType, nil: (o as { blockHash?: unknown }).blockHash === null }, 'consensus step')
       switch (o.type) {
         case 'schedule': {
           const t = setTimeout(() => {
@@ -433,6 +440,16 @@ export class ConsensusDriver {
       if (this.stopped) return
       this.seq++
       for (const msg of this.own) this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: this.seq }))
+      // The prevotes behind our lock and valid value go too, whoever signed them: a validator that
+      // missed them (it was down) cannot otherwise accept a re-proposal of that value (L28 needs
+      // 2f+1 prevotes at its validRound), and the chain would stall for good once a signer of the
+      // polka is gone. Found by the long form of simulation 3 (docs/simulation.md).
+      const { lockedRound, validRound } = this.sm.snapshot()
+      for (const vote of this.heard) {
+        if (vote.type === VoteType.PREVOTE && vote.blockHash !== null && (vote.round === lockedRound || vote.round === validRound)) {
+          this.m.network.publishConsensus(encodeConsensusMessage({ kind: 'vote', vote, seq: this.seq }))
+        }
+      }
     }, this.opts.rebroadcastMs)
     this.rebroadcastTimer.unref()
   }
