@@ -1,5 +1,5 @@
 import {
-  type Cbor, cborHead, concatBytes, encodeArrayOfEncoded, encodeCbor, CodecError, CodecErrorCode
+  type Cbor, cborHead, concatBytes, encodeArrayOfEncoded, encodeCbor, CodecError, CodecErrorCode, headSize, writeHead
 } from '../encoding/cbor.ts'
 import { CborReader, readAll } from '../encoding/reader.ts'
 import { HASH_LENGTH, sha256 } from '../crypto/hash.ts'
@@ -120,21 +120,6 @@ export function setBatchSignature (batch: RecordBatch, bytes: Uint8Array): void 
 
 let scratch = Buffer.allocUnsafeSlow(4096)
 
-function headSize (n: number): number {
-  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
-}
-
-function writeHead (out: Buffer, at: number, major: number, n: number): number {
-  const m = major << 5
-  if (n < 24) { out[at] = m | n; return at + 1 }
-  if (n < 0x100) { out[at] = m | 24; out[at + 1] = n; return at + 2 }
-  if (n < 0x10000) { out[at] = m | 25; out.writeUInt16BE(n, at + 1); return at + 3 }
-  if (n < 0x100000000) { out[at] = m | 26; out.writeUInt32BE(n, at + 1); return at + 5 }
-  out[at] = m | 27
-  out.writeUInt32BE(Math.floor(n / 0x100000000), at + 1)
-  out.writeUInt32BE(n >>> 0, at + 5)
-  return at + 9
-}
 export const decodeRecord = (b: Uint8Array): MedRecord => readAll(b, LIMITS.payloadBytes + 1024, readRecord)
 
 // ---- batch ----
@@ -175,16 +160,6 @@ export function decodeBatchMessage (b: Uint8Array): RecordBatch[] {
     if (n === 0) throw new CodecError(CodecErrorCode.SCHEMA, 'batch message: expected at least one batch')
     return Array.from({ length: n }, () => readBatch(r))
   })
-}
-
-/**
- * Encodes a new batch from its records' encodings (which gave their ids) and remembers the
- * bytes: the author's batch is encoded exactly once.
- */
-export function encodeNewBatch (b: RecordBatch, recordBytes: Uint8Array[]): Uint8Array {
-  const bytes = concatBytes([cborHead(4, 3), encodeCbor(b.author), encodeCbor(b.signature), encodeArrayOfEncoded(recordBytes)])
-  encodedBatches.set(b, bytes)
-  return bytes
 }
 
 // ---- header ----
@@ -347,8 +322,7 @@ export function readFinalized (r: CborReader): FinalizedBlock {
 }
 export const finalizedFromCbor = fromTree(readFinalized)
 export const decodeFinalized = (b: Uint8Array, maxBytes: number): FinalizedBlock => readAll(b, maxBytes, readFinalized)
-export const encodeFinalized = (f: FinalizedBlock): Uint8Array =>
-  concatBytes([cborHead(4, 2), encodeBlock(f.block), encodeCertificate(f.certificate)])
+export const encodeFinalized = (f: FinalizedBlock): Uint8Array => encodeArrayOfEncoded([encodeBlock(f.block), encodeCertificate(f.certificate)])
 
 // ---- consensus gossip: one topic carries proposals and votes ----
 /**

@@ -40,14 +40,30 @@ export function encodeCbor (value: Cbor): Uint8Array {
   return cborEncode(value)
 }
 
-/** The head of a CBOR item: major type and argument, in the shortest form (RFC 8949 4.2.1). */
-export function cborHead (major: number, n: number): Uint8Array {
+/** Bytes of a CBOR head (major type and argument) in the shortest form (RFC 8949 4.2.1). */
+export function headSize (n: number): number {
+  return n < 24 ? 1 : n < 0x100 ? 2 : n < 0x10000 ? 3 : n < 0x100000000 ? 5 : 9
+}
+
+/** Writes a CBOR head in the shortest form at `at`; returns the position after it. */
+export function writeHead (out: Buffer, at: number, major: number, n: number): number {
   const m = major << 5
-  if (n < 24) return Uint8Array.of(m | n)
-  if (n < 0x100) return Uint8Array.of(m | 24, n)
-  if (n < 0x10000) return Uint8Array.of(m | 25, n >> 8, n & 0xff)
-  if (n < 0x100000000) return Uint8Array.of(m | 26, n >>> 24, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff)
-  throw new RangeError('CBOR head argument too large')
+  if (n < 24) { out[at] = m | n; return at + 1 }
+  if (n < 0x100) { out[at] = m | 24; out[at + 1] = n; return at + 2 }
+  if (n < 0x10000) { out[at] = m | 25; out.writeUInt16BE(n, at + 1); return at + 3 }
+  if (n < 0x100000000) { out[at] = m | 26; out.writeUInt32BE(n, at + 1); return at + 5 }
+  out[at] = m | 27
+  out.writeUInt32BE(Math.floor(n / 0x100000000), at + 1)
+  out.writeUInt32BE(n >>> 0, at + 5)
+  return at + 9
+}
+
+/** The head of a CBOR item (array and string lengths: at most 2^32 - 1). */
+export function cborHead (major: number, n: number): Uint8Array {
+  if (n >= 0x100000000) throw new RangeError('CBOR head argument too large')
+  const out = Buffer.alloc(headSize(n))
+  writeHead(out, 0, major, n)
+  return new Uint8Array(out.buffer, out.byteOffset, out.length)
 }
 
 /**

@@ -2,6 +2,7 @@ import { decodeBlock, decodeCertificate, decodeEvidence, encodeBlock, encodeEvid
 import { blockHash, evidenceHash } from '../chain/hashing.ts'
 import type { Block, Certificate, Evidence, FinalizedBlock, MedRecord } from '../chain/types.ts'
 import { heightFromKey, heightKey, toHex } from '../encoding/bytes.ts'
+import { encodeArrayOfEncoded } from '../encoding/cbor.ts'
 import { type Buckets, ConsensusKey, MetaKey, openBuckets, RESERVED_META_KEYS, type RootDb } from './buckets.ts'
 import { checkExtends, loadHead, putBlock } from './commit.ts'
 import { StorageError, StorageErrorCode } from './errors.ts'
@@ -176,11 +177,7 @@ export class ChainStore {
    */
   async * iterateFinalizedBytes (from: number, to: number): AsyncGenerator<Uint8Array> {
     for await (const { block, certificate } of this.#iterateStored(from, to)) {
-      const out = new Uint8Array(1 + block.length + certificate.length)
-      out[0] = 0x82 // CBOR array of 2 items
-      out.set(block, 1)
-      out.set(certificate, 1 + block.length)
-      yield out
+      yield encodeArrayOfEncoded([block, certificate])
     }
   }
 
