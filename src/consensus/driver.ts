@@ -9,7 +9,7 @@ import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../chai
 import { buildBlock } from '../chain/block-builder.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
-import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
+import type { Block, Certificate, Evidence, FinalizedBlock, Proposal, ProposalHeader, Vote, VoteType } from '../chain/types.ts'
 import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -69,8 +69,6 @@ export class ConsensusDriver {
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
   private readonly seenProposals = new Set<string>()
-  /** Votes of others received at this height (verified), for the rebroadcast of a polka. */
-  private heard: Vote[] = []
   private future: ConsensusMessage[] = []
   private readonly timers = new Set<NodeJS.Timeout>()
   private heartbeatTimer: NodeJS.Timeout | undefined
@@ -159,7 +157,6 @@ export class ConsensusDriver {
     // A peer is working on this height: start it even if we are idle.
     if (!this.started) await this.startHeight()
     if (msg.kind === 'vote') {
-      if (this.heard.length < this.opts.maxFutureMessages) this.heard.push(msg.vote)
       await this.input({ type: 'vote', vote: msg.vote })
       return
     }
@@ -224,7 +221,6 @@ export class ConsensusDriver {
     this.blocks.clear()
     this.validity.clear()
     this.seenProposals.clear()
-    this.heard = []
     // Our own messages of this height from before a restart: sent again and counted again, so
     // peers that never received them (and our own tally) are whole.
     const restored = this.restoredOwn.filter(m => heightOf(m) === height)
@@ -444,11 +440,10 @@ export class ConsensusDriver {
       // missed them (it was down) cannot otherwise accept a re-proposal of that value (L28 needs
       // 2f+1 prevotes at its validRound), and the chain would stall for good once a signer of the
       // polka is gone. Found by the long form of simulation 3 (docs/simulation.md).
-      const { lockedRound, validRound } = this.sm.snapshot()
-      for (const vote of this.heard) {
-        if (vote.type === VoteType.PREVOTE && vote.blockHash !== null && (vote.round === lockedRound || vote.round === validRound)) {
-          this.m.network.publishConsensus(encodeConsensusMessage({ kind: 'vote', vote, seq: this.seq }))
-        }
+      // (Our own are among `own` already.)
+      const self = this.m.signer?.publicKey
+      for (const vote of this.sm.polkaPrevotes()) {
+        if (self === undefined || !bytesEqual(vote.validator, self)) this.m.network.publishConsensus(encodeConsensusMessage({ kind: 'vote', vote, seq: this.seq }))
       }
     }, this.opts.rebroadcastMs)
     this.rebroadcastTimer.unref()

@@ -105,6 +105,20 @@ export class ConsensusStateMachine {
   }
 
   /**
+   * The prevotes received for the locked value at lockedRound and for the valid value at
+   * validRound: the 2f+1 a validator that missed them needs before it may prevote a
+   * re-proposal of that value (L28).
+   */
+  polkaPrevotes (): Vote[] {
+    const votes = new Set<Vote>()
+    for (const [round, value] of [[this.lockedRound, this.lockedValue], [this.validRound, this.validValue]] as const) {
+      if (round < 0 || value === null) continue
+      for (const v of this.rounds.get(round)?.prevotes.votesFor(value) ?? []) votes.add(v)
+    }
+    return [...votes]
+  }
+
+  /**
    * Starts consensus for `height` with the validator set in force there (sorted, distinct public
    * keys): L10 / L52-54, StartRound(0). A snapshot of this same height restores the round, lock and
    * valid value after a restart (the round restarts at its propose step); a snapshot of another

@@ -145,3 +145,17 @@ test('L29 accepts a proof of lock from the very round of our lock (lockedRound <
   feed(m, [vs.prevote(1, 1, 2, null), vs.prevote(3, 1, 2, null)]) // to round 2 (proposer V[3])
   t.deepEqual(feed(m, [{ proposal: vs.proposal(1, 2, w, 1) }]), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 2, blockHash: w }])
 })
+
+test('polkaPrevotes: the prevotes for the locked and valid value at their rounds, none before a lock', t => {
+  const fresh = vs.machine(0)
+  fresh.startHeight(1, vs.publicKeys)
+  t.deepEqual(fresh.polkaPrevotes(), [])
+  const m = lockedInRound0(t)
+  const polka = [vs.prevote(0, 1, 0, v), vs.prevote(1, 1, 0, v), vs.prevote(2, 1, 0, v)]
+  t.deepEqual(m.polkaPrevotes(), polka)
+  // A prevote for w in round 1 is not behind the lock; a polka for w in round 1 moves both.
+  feed(m, [{ proposal: vs.proposal(1, 1, w) }, vs.prevote(1, 1, 1, w)])
+  t.deepEqual(m.polkaPrevotes(), polka)
+  feed(m, [vs.prevote(2, 1, 1, w), vs.prevote(3, 1, 1, w)])
+  t.deepEqual(m.polkaPrevotes(), [vs.prevote(1, 1, 1, w), vs.prevote(2, 1, 1, w), vs.prevote(3, 1, 1, w)])
+})
