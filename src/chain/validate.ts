@@ -2,7 +2,7 @@ import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
 import { blockHash, blockRecordsRoot, batchRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, voteSignBytes } from './hashing.ts'
-import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type RecordBatch } from './types.ts'
+import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type ProposalHeader, type RecordBatch } from './types.ts'
 import type { ValidatorSet } from './validator-set.ts'
 
 /**
@@ -34,7 +34,27 @@ export interface ParentLink {
   time: number
 }
 
-/** Header rules against the parent and the body. Does not check the proposer's turn (round-dependent). */
+/**
+ * Who may have built a proposed block (its header's round and proposer), given the proposal that
+ * carries it. A new block (validRound -1) is built in the proposal's round by its proposer. A
+ * re-proposal (L16 of Algorithm 1: the proposer's validValue, validRound >= 0) carries the block
+ * unchanged, as it was built by the proposer of an earlier round, at or before validRound: often
+ * another validator than the one re-proposing it.
+ */
+export function checkProposedBlock (header: BlockHeader, proposal: ProposalHeader, validators: ValidatorSet): void {
+  const at = { height: header.height, round: proposal.round, validRound: proposal.validRound, blockRound: header.round }
+  if (proposal.validRound < 0) {
+    // [REJECT] A new block is this round's, from this proposer.
+    if (header.round !== proposal.round) throw new ChainError(ChainErrorCode.HEADER_ROUND, `new block of round ${header.round} proposed in round ${proposal.round}`, at)
+    if (!bytesEqual(header.proposer, proposal.proposer)) throw new ChainError(ChainErrorCode.HEADER_PROPOSER, `new block ${header.height} built by another validator than its proposer`, at)
+    return
+  }
+  // [REJECT] A re-proposed block was built at or before the round it was valid in, by that round's proposer.
+  if (header.round > proposal.validRound) throw new ChainError(ChainErrorCode.HEADER_ROUND, `re-proposed block of round ${header.round} is newer than its valid round ${proposal.validRound}`, at)
+  if (!validators.isProposer(header.proposer, header.height, header.round)) throw new ChainError(ChainErrorCode.HEADER_PROPOSER, `re-proposed block ${header.height} was not built by the proposer of its round ${header.round}`, at)
+}
+
+/** Header rules against the parent and the body. Does not check the proposer's turn (round-dependent): see checkProposedBlock. */
 export function checkBlock (chainId: string, block: Block, parent: ParentLink, validators: ValidatorSet): void {
   const h = block.header
   // [REJECT] Every block belongs to one chain.

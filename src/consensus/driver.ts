@@ -5,7 +5,7 @@ import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
 import { encodeConsensusMessage, decodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
-import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../chain/validate.ts'
+import { checkBatch, checkBlock, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
 import { buildBlock } from '../chain/block-builder.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
@@ -184,8 +184,7 @@ export class ConsensusDriver {
   private async isValidBlock (block: Block, p: ProposalHeader): Promise<boolean> {
     try {
       const validators = this.m.schedule.at(block.header.height)
-      if (!bytesEqual(block.header.proposer, p.proposer)) return false
-      if (block.header.round !== p.round && p.validRound < 0) return false
+      checkProposedBlock(block.header, p, validators)
       if (encodeBlock(block).length > this.opts.maxBlockBytes) return false
       checkBlock(this.chainId, block, this.tip.link, validators)
       const checks: SignatureCheck[] = [...(this.m.schedule.checkBlock?.(this.chainId, block) ?? [])]

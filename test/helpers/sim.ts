@@ -41,6 +41,8 @@ export const sleep = async (ms: number): Promise<void> => { await new Promise(re
 
 export interface NodeStatus { height: number, headHash: string | null, peers: number, round: number, mempool?: { batches: number, records: number } }
 
+const DEFAULT_HEARTBEAT_MS = 3000
+
 export interface SimSpec {
   validators?: number
   observers?: number
@@ -67,6 +69,8 @@ export class SimNet {
   faults = 0
   /** Set at teardown: a scenario body still running after a failure or timeout starts nothing more. */
   closed = false
+  /** The devnet's heartbeat: with no records, a block this long after the last one. */
+  heartbeatMs = DEFAULT_HEARTBEAT_MS
 
   constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}) {
     const level = process.env.MEDLEDGER_SIM_LOG_LEVEL
@@ -88,11 +92,12 @@ export class SimNet {
       dir,
       validators: Array.from({ length: nv }, (_, i) => names[i] ?? `validator-${i}`),
       observers: Array.from({ length: no }, (_, i) => `regulator-${i}`),
-      heartbeatMs: spec.heartbeatMs ?? 3000,
+      heartbeatMs: spec.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
       consensus: { ...FAST_CONSENSUS, ...spec.consensus }
     })
     await spec.beforeStart?.(layout)
     const net = new SimNet(t, layout, spec.extraArgs)
+    net.heartbeatMs = spec.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
     t.teardown(async () => {
       // Whatever failed, nothing of the scenario may outlive it (ava waits for open handles for ever).
       net.closed = true
@@ -195,6 +200,36 @@ export class SimNet {
     } catch (err) {
       throw new Error(`${(err as Error).message}: ${daemons.map((d, i) => `${d.node.name}=${last[i]?.height ?? '?'}/${last[i]?.headHash?.slice(0, 12) ?? '?'}`).join(' ')}`)
     }
+  }
+
+  /**
+   * Stops the daemons (SIGTERM, all at once) between two blocks, so that all of them end at one
+   * height. A chain without load is still live (heartbeat blocks, evidence from a Byzantine
+   * validator): stopped at a random moment, a daemon that received its last precommit a moment
+   * before the others were stopped ends one block ahead of them. So this waits until every mempool
+   * is empty and one poll sees every head move to the same new block, and stops them then: the
+   * next block is due a heartbeat later. A chain that makes no block for two heartbeats is quiet
+   * and stopped as it is. Returns the exit codes.
+   */
+  async stopBetweenBlocks (daemons: Daemon[], timeoutMs = 60_000): Promise<Array<number | null>> {
+    let base: number | undefined
+    let top = -1
+    let movedAt = Date.now()
+    await waitFor('a new block on every node with empty mempools', async () => {
+      const st = await this.statuses(daemons)
+      const first = st[0]
+      const highest = Math.max(...st.map(s => s?.height ?? 0))
+      if (highest !== top) { top = highest; movedAt = Date.now() }
+      // The first poll only sets the baseline: its block may have been made long before.
+      base ??= highest
+      const equal = first !== undefined && st.every(s => s !== undefined && s.height === first.height && s.headHash === first.headHash)
+      const empty = st.every(s => (s?.mempool?.batches ?? 0) === 0)
+      if (!equal || !empty) return false
+      // Polled every 50 ms: the first poll that sees every head on one block above the baseline
+      // comes right after the last of them committed it.
+      return first.height > base || Date.now() - movedAt > 2 * this.heartbeatMs
+    }, timeoutMs, 50)
+    return await Promise.all(daemons.map(async d => { this.up.delete(d); return await d.stop('SIGTERM') }))
   }
 
   /** Resident set size of the daemon's process in KiB (Linux /proc), undefined when it is not running. */
@@ -433,7 +468,7 @@ export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadG
   }
 
   // Clean shutdown and offline verification of every database.
-  const codes = await Promise.all(nodes.map(async d => { net.up.delete(d); return await d.stop('SIGTERM') }))
+  const codes = await net.stopBetweenBlocks(nodes)
   t.deepEqual(codes, nodes.map(() => 0), 'every daemon exits 0 on SIGTERM')
   const verified = await mapLimit(nodes, 3, async d => {
     try {
