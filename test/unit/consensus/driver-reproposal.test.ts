@@ -1,0 +1,121 @@
+/**
+ * Regression test for docs/simulation.md Finding 6, through a real ConsensusDriver: a validator N
+ * that missed block B0 (built and proposed in round 0 by P = proposer(1, 0)) prevotes B0 when Q =
+ * proposer(1, 1) re-proposes it in round 1 with validRound 0, the block unchanged (its header still
+ * names P and round 0). valid(v) used to require block.header.proposer === the proposal's proposer,
+ * so N prevoted nil on every re-proposal and the chain stalled. The second test holds N to the
+ * rule's other side: a re-proposed block must have been built by its round's proposer.
+ */
+import test, { type ExecutionContext } from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConsensusDriver } from '../../../src/consensus/driver.ts'
+import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
+import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
+import { ChainStore } from '../../../src/storage/index.ts'
+import { Mempool } from '../../../src/mempool/mempool.ts'
+import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
+import { ChainVerifier } from '../../../src/chain/verifier.ts'
+import { blockHash } from '../../../src/chain/hashing.ts'
+import { decodeConsensusMessage, type ConsensusMessage } from '../../../src/chain/codec.ts'
+import { VoteType, type Block, type Vote } from '../../../src/chain/types.ts'
+import { bytesEqual } from '../../../src/encoding/bytes.ts'
+import { silentLogger } from '../../../src/logger.ts'
+import type { NodeKey } from '../../../src/crypto/ed25519.ts'
+import { TEST_CHAIN_ID, TEST_TIME, makeBlock, sampleBatch, signProposalHeader, signVote, testValidators } from '../../helpers/fixtures.ts'
+
+const keys = testValidators(4)
+const genesis = new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
+const set = genesis.validators
+const byKey = (pk: Uint8Array): NodeKey => keys.find(k => bytesEqual(k.publicKey, pk)) as NodeKey
+const P = byKey(set.proposer(1, 0))
+const Q = byKey(set.proposer(1, 1))
+const [N, X] = keys.filter(k => k !== P && k !== Q)
+
+const prevote = (signer: NodeKey, round: number, hash: Uint8Array | null): ConsensusMessage =>
+  ({ kind: 'vote', vote: signVote(signer, { type: VoteType.PREVOTE, height: 1, round, blockHash: hash }) })
+
+/** A height-1 block built in round 0, carrying one batch signed by its builder. */
+const blockBy = (builder: NodeKey): Block =>
+  makeBlock({ height: 1, round: 0, proposer: builder, parentHash: genesis.hash, validatorSetHash: set.hash, batches: [sampleBatch(builder)] })
+
+/** N's driver on a fresh store, and the votes it publishes (decoded). */
+async function startN (t: ExecutionContext): Promise<{ driver: ConsensusDriver, prevotesOfN: (round: number) => Vote[] }> {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
+  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
+  const pool = new VerifyPool()
+  const published: Uint8Array[] = []
+  // Long timeouts and heartbeat: rounds change only through the messages delivered here.
+  const driver = new ConsensusDriver({
+    timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
+    heartbeatMs: 3_600_000,
+    rebroadcastMs: 3_600_000,
+    maxBlockBytes: 4 * 1024 * 1024,
+    maxBatchesPerBlock: 1000,
+    maxFutureMessages: 10_000,
+    byzantine: false
+  }, {
+    genesis,
+    schedule,
+    store,
+    mempool: new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 }),
+    pool,
+    verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
+    signer: N,
+    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
+    logger: silentLogger,
+    onFinalized: () => {}
+  })
+  t.teardown(async () => {
+    await driver.stop()
+    await store.close()
+    await pool.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  await driver.start()
+  const prevotesOfN = (round: number): Vote[] => published
+    .map(b => decodeConsensusMessage(b))
+    .flatMap(m => m.kind === 'vote' ? [m.vote] : [])
+    .filter(v => v.type === VoteType.PREVOTE && v.height === 1 && v.round === round && bytesEqual(v.validator, N.publicKey))
+  return { driver, prevotesOfN }
+}
+
+/**
+ * Delivers to N the round-0 polka for `block` (P, Q and X prevote it; N missed P's proposal),
+ * then Q's round-1 re-proposal of it with validRound 0 and round-1 prevotes of Q and X (f+1 = 2
+ * senders of round 1: N skips to round 1, L55). Returns N's round-1 prevote.
+ */
+async function reproposeTo (t: ExecutionContext, block: Block): Promise<Vote> {
+  const { driver, prevotesOfN } = await startN(t)
+  const hash = blockHash(block.header)
+  const deliver = async (msg: ConsensusMessage): Promise<void> => { t.is(await driver.onMessage(msg), 'accept') }
+  for (const v of [P, Q, X]) await deliver(prevote(v, 0, hash))
+  await deliver({ kind: 'proposal', proposal: { header: signProposalHeader(Q, { height: 1, round: 1, validRound: 0, blockHash: hash }), block } })
+  await deliver(prevote(Q, 1, hash))
+  await deliver(prevote(X, 1, hash))
+  const deadline = Date.now() + 5000
+  while (prevotesOfN(1).length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+  const votes = prevotesOfN(1)
+  t.is(votes.length, 1, 'N prevotes exactly once in round 1')
+  t.is(driver.currentRound, 1)
+  t.deepEqual(prevotesOfN(0), [], 'N never prevoted in round 0 (it missed the proposal)')
+  return votes[0]
+}
+
+test('a validator that missed B0 prevotes its re-proposal by the next round\'s proposer', async t => {
+  const b0 = blockBy(P)
+  t.true(bytesEqual(b0.header.proposer, P.publicKey))
+  const vote = await reproposeTo(t, b0)
+  t.not(vote.blockHash, null, 'N must not prevote nil on a valid re-proposal')
+  t.true(bytesEqual(vote.blockHash as Uint8Array, blockHash(b0.header)))
+})
+
+test('a re-proposed block not built by its round\'s proposer gets a nil prevote', async t => {
+  // Built by Q in round 0, where P was the proposer. The old rule (builder = re-proposer) accepted it.
+  const forged = blockBy(Q)
+  t.false(set.isProposer(forged.header.proposer, 1, forged.header.round))
+  const vote = await reproposeTo(t, forged)
+  t.is(vote.blockHash, null)
+})
