@@ -348,8 +348,9 @@ export class ConsensusDriver {
     const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
     const batches = []
     const changing: Block['body']['batches'] = []
-    // A batch that became final meanwhile (e.g. through sync) is left out.
+    // A batch that became final meanwhile (e.g. through sync) is left out, and leaves the mempool.
     const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
+    this.m.mempool.removeBatches(pooled.filter((_, i) => final[i]).map(p => p.id))
     for (const [i, p] of pooled.entries()) {
       if (final[i]) continue
       // A validator-set change that is not admissible now (one at a time) waits for a later block.

@@ -231,14 +231,19 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     }
     if (fresh.length === 0) return 'ignore'
     if (!(await this.pool.verifyEvery(checks))) return 'reject'
+    const head = this.store.head?.height
     const final = await this.store.hasRecords(fresh.map(f => recordId(f.batch.records[0])))
-    let added = 0
-    fresh.forEach(({ batch, id }, i) => {
+    const added = fresh.filter(({ batch, id }, i) => {
       const size = encodeBatch(batch).length
-      if (final[i] || size > this.maxBatchBytes()) return
-      if (this.mempool.add(batch, size, id) === 'added') added++
+      return !final[i] && size <= this.maxBatchBytes() && this.mempool.add(batch, size, id) === 'added'
     })
-    return added > 0 ? 'accept' : 'ignore'
+    // A block carrying one of them may have been committed while we looked: its clean-up found
+    // nothing to remove, and the batch would wait for ever (seen on an observer, simulation 4).
+    if (added.length > 0 && this.store.head?.height !== head) {
+      const nowFinal = await this.store.hasRecords(added.map(f => recordId(f.batch.records[0])))
+      this.mempool.removeBatches(added.filter((_, i) => nowFinal[i]).map(f => f.id))
+    }
+    return added.length > 0 ? 'accept' : 'ignore'
   }
 
   private handlers (): NetworkHandlers {

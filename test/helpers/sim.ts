@@ -215,8 +215,9 @@ export class SimNet {
     let base: number | undefined
     let top = -1
     let movedAt = Date.now()
+    let st: Array<NodeStatus | undefined> = []
     await waitFor('a new block on every node with empty mempools', async () => {
-      const st = await this.statuses(daemons)
+      st = await this.statuses(daemons)
       const first = st[0]
       const highest = Math.max(...st.map(s => s?.height ?? 0))
       if (highest !== top) { top = highest; movedAt = Date.now() }
@@ -228,7 +229,9 @@ export class SimNet {
       // Polled every 50 ms: the first poll that sees every head on one block above the baseline
       // comes right after the last of them committed it.
       return first.height > base || Date.now() - movedAt > 2 * this.heartbeatMs
-    }, timeoutMs, 50)
+    }, timeoutMs, 50).catch((err: Error) => {
+      throw new Error(`${err.message}: ${daemons.map((d, i) => `${d.node.name}=${st[i]?.height ?? '?'}/${st[i]?.headHash?.slice(0, 12) ?? '?'} mempool ${st[i]?.mempool?.batches ?? '?'}`).join(' ')}`)
+    })
     return await Promise.all(daemons.map(async d => { this.up.delete(d); return await d.stop('SIGTERM') }))
   }
 
