@@ -6,7 +6,7 @@ import '../src/polyfill.ts'
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { measureRaw, type RawLimits } from './bench/raw.ts'
 import { measureCluster, type ClusterResult, type PhaseSpec } from './bench/ingest.ts'
 import { measureSync, type SyncResult } from './bench/sync.ts'
@@ -68,7 +68,7 @@ const cores = Number(machine().availableParallelism)
 const show = args.find(a => a === '--show' || a.startsWith('--show='))
 if (show !== undefined) {
   const file = show.includes('=') ? show.slice(7) : out
-  const prev = JSON.parse(await readFile(join(root, file), 'utf8')) as { header: string, table: Row[] }
+  const prev = JSON.parse(await readFile(resolve(root, file), 'utf8')) as { header: string, table: Row[] }
   process.stdout.write(`\n${prev.header}\n\n${renderText(prev.table)}\n`)
   if (docs) await updateDocs(prev.header, prev.table)
   process.exit(0)
@@ -286,8 +286,10 @@ if (results.profiles !== undefined) {
     process.stdout.write(renderSummary(sums[0], `${sub} main thread`) + `\n  other threads (verify pool, loader): ${others} busy\n`)
   }
 }
-await mkdir(join(root, 'bench'), { recursive: true })
-await writeFile(join(root, out), JSON.stringify(results, null, 2) + '\n')
-process.stdout.write(`\nwrote ${out}\n`)
+// --out is relative to the repository, or absolute.
+const outFile = resolve(root, out)
+await mkdir(dirname(outFile), { recursive: true })
+await writeFile(outFile, JSON.stringify(results, null, 2) + '\n')
+process.stdout.write(`\nwrote ${outFile}\n`)
 if (docs) await updateDocs(header, rows)
 process.exit(results.errors.length > 0 ? 1 : 0)
