@@ -25,6 +25,7 @@ import type { NetworkHandlers, Verdict } from '../network/interface.ts'
 import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { sealBatch } from './records.ts'
+import { FinalityWaiters } from './finality-waiters.ts'
 
 const GOVERNANCE_META = 'governance'
 
@@ -54,6 +55,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   consensus!: ConsensusDriver
   private verifier!: ChainVerifier
   private readonly home: string
+  private readonly finality = new FinalityWaiters()
   readonly startedAt = Date.now()
 
   constructor (m: NodeModules) {
@@ -148,6 +150,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     if (changed || fb.block.header.height % 64 === 0) {
       void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
     }
+    this.finality.onFinalized(fb)
     this.emit('finalized', fb)
   }
 
@@ -186,22 +189,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
   async waitFinal (ids: string[], timeoutMs: number): Promise<number> {
-    const pending = new Set(ids)
-    let height = 0
-    for (const id of ids) {
-      const loc = await this.store.getRecordLocation(Buffer.from(id, 'hex'))
-      if (loc !== undefined) { pending.delete(id); height = Math.max(height, loc.height) }
-    }
-    if (pending.size === 0) return height
-    return await new Promise<number>((resolve, reject) => {
-      const onBlock = (fb: FinalizedBlock): void => {
-        for (const b of fb.block.body.batches) for (const r of b.records) pending.delete(toHex(recordId(r)))
-        if (pending.size === 0) { cleanup(); resolve(fb.block.header.height) }
-      }
-      const timer = setTimeout(() => { cleanup(); reject(new MedledgerError('WAIT_TIMEOUT', `records not final after ${timeoutMs} ms; they may still become final`, {})) }, timeoutMs)
-      const cleanup = (): void => { clearTimeout(timer); this.off('finalized', onBlock) }
-      this.on('finalized', onBlock)
-    })
+    return await this.finality.wait(ids, timeoutMs, async id => (await this.store.getRecordLocation(Buffer.from(id, 'hex')))?.height)
   }
 
   /** The largest batch a block built by this node's rules can carry (block limit less room for the rest). */
