@@ -96,6 +96,9 @@ announce = []
 bootstrap = [${c.bootstrap.map(b => `"${b}"`).join(', ')}]
 # Optional pre-shared network key file (libp2p pnet): a second fence beside the allowlist.
 psk_file = ""
+# Bytes of final blocks per sync response (64 KiB to 64 MiB): a node catching up holds about this
+# much at once; 4194304 bounds an observer's memory at some sync speed (docs/benchmarks.md).
+sync_response_bytes = 16777216
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.

@@ -91,7 +91,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
     const psk = c.p2p.psk_file === '' ? undefined : await readFile(resolvePath(this.home, c.p2p.psk_file))
-    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator' }, {
+    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),

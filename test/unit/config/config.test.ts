@@ -1,0 +1,48 @@
+import test from 'ava'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { CONFIG_FILE, loadConfig, renderConfig } from '../../../src/config/load.ts'
+import { ConfigSchema } from '../../../src/config/schema.ts'
+
+// The config.toml that `medledger init` writes documents every setting: it must name each one,
+// with the value the node would use if the line were deleted.
+test('the init template sets every setting to its default, except the per-node ones init fills in', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-config-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const perNode = { role: 'observer', p2pListen: '/ip4/127.0.0.1/tcp/4001', bootstrap: ['/ip4/127.0.0.1/tcp/4002/p2p/12D3KooWExample'], apiListen: '127.0.0.1:9090' }
+  await writeFile(join(dir, CONFIG_FILE), renderConfig(perNode))
+  const loaded = await loadConfig(dir, {}, {})
+  const defaults = ConfigSchema.parse({})
+  t.deepEqual(loaded, {
+    ...defaults,
+    role: 'observer',
+    p2p: { ...defaults.p2p, listen: [perNode.p2pListen], bootstrap: perNode.bootstrap },
+    api: { ...defaults.api, listen: perNode.apiListen }
+  })
+  // And a setting missing from the template would still parse (to its default): check by name.
+  for (const [section, shape] of Object.entries(ConfigSchema.shape)) {
+    const inner = (shape as { def?: { innerType?: { shape?: Record<string, unknown> } } }).def?.innerType?.shape
+    const keys = inner === undefined ? [section] : Object.keys(inner)
+    for (const key of keys) {
+      if (key === 'byzantine') continue // test-only, deliberately undocumented
+      t.regex(renderConfig(perNode), new RegExp(`^${key} = `, 'm'), `config.toml names ${inner === undefined ? key : `${section}.${key}`}`)
+    }
+  }
+})
+
+test('a config.toml that leaves out whole sections gets every default of those sections', async t => {
+  // zod 4's .default({}) returned the bare {} for a missing section, without the defaults inside
+  // it: a config.toml without [mempool] ran with no mempool limits.
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-config-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  await writeFile(join(dir, CONFIG_FILE), 'role = "observer"\n[api]\nlisten = "127.0.0.1:9191"\n')
+  const c = await loadConfig(dir, {}, {})
+  t.is(c.mempool.max_bytes, 256 * 1024 * 1024)
+  t.is(c.consensus.propose_timeout_ms, 3000)
+  t.is(c.privacy.audit_wait_ms, 30_000)
+  t.deepEqual(c.p2p.listen, ['/ip4/127.0.0.1/tcp/26656'])
+  t.is(c.log.level, 'info')
+  t.is(c.api.listen, '127.0.0.1:9191')
+  t.is(c.api.max_body_bytes, 8 * 1024 * 1024, 'a section given in part is completed too')
+})
