@@ -9,7 +9,7 @@ import { checkBatch, checkBlock, checkCertificate, checkEvidence, checkProposedB
 import { buildBlock } from '../chain/block-builder.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
-import type { Block, Certificate, Evidence, FinalizedBlock, Proposal, ProposalHeader, Vote, VoteType } from '../chain/types.ts'
+import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
 import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
@@ -95,6 +95,10 @@ export class ConsensusDriver {
     this.tip = await this.loadTip()
     this.lastSigned = await this.m.store.getLastSigned()
     this.restoredOwn = await this.loadOwnMessages(this.tip.link.height + 1)
+    const last = await this.lastSignedVote(this.tip.link.height + 1)
+    if (last !== undefined && !this.restoredOwn.some(m => m.kind === 'vote' && m.vote.round === last.round && m.vote.type === last.type)) {
+      this.restoredOwn.push({ kind: 'vote', vote: last })
+    }
     await this.enterHeight(this.tip.link.height + 1)
   }
 
@@ -414,6 +418,33 @@ export class ConsensusDriver {
     if (msg.kind !== 'vote') return
     const bytes = encodeCbor([this.height, this.own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
     void this.m.store.putMeta(OWN_MESSAGES_KEY, bytes).catch((err) => { this.log.warn({ err }, 'could not keep our signed messages') })
+  }
+
+  /**
+   * The vote the guard last let us sign, if it is of this height: the guard is flushed before a
+   * vote is signed and our kept messages are written after it is sent, so a crash in between
+   * leaves the guard naming a vote we no longer hold. The guard then refuses any other vote at that
+   * step, so unless the vote is re-sent, a quorum that needs it waits for ever (found by
+   * simulation 3 in CI: killed right after its precommit, the returning validator could not
+   * precommit again and the round never reached 2f+1 precommits). Ed25519 is deterministic:
+   * signing the kept bytes again gives the very vote that was signed.
+   */
+  private async lastSignedVote (height: number): Promise<Vote | undefined> {
+    const ls = this.lastSigned
+    const signer = this.m.signer
+    if (signer === null || ls === undefined || ls.height !== height || ls.step === SignStep.PROPOSE) return undefined
+    const bytes = await this.m.store.getLastSignedBytes()
+    if (bytes === undefined) return undefined
+    try {
+      const fields = readTuple(decodeCbor(bytes, 1024), 6, 'last signed vote')
+      const blockHash = fields[5] === null ? null : readBytes(fields[5], 'last signed vote hash')
+      const unsigned = { type: ls.step === SignStep.PREVOTE ? VoteType.PREVOTE : VoteType.PRECOMMIT, height, round: ls.round, blockHash }
+      if (!bytesEqual(voteSignBytes(this.chainId, unsigned), bytes)) return undefined
+      return { ...unsigned, validator: signer.publicKey, signature: signer.sign(bytes) }
+    } catch (err) {
+      this.log.warn({ err }, 'the last signed vote is unreadable: not re-sent')
+      return undefined
+    }
   }
 
   private async loadOwnMessages (height: number): Promise<ConsensusMessage[]> {

@@ -17,12 +17,13 @@ import { ChainStore } from '../../../src/storage/index.ts'
 import { Mempool } from '../../../src/mempool/mempool.ts'
 import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
 import { ChainVerifier } from '../../../src/chain/verifier.ts'
-import { blockHash } from '../../../src/chain/hashing.ts'
+import { blockHash, voteSignBytes } from '../../../src/chain/hashing.ts'
+import { SignStep } from '../../../src/consensus/guard.ts'
 import { decodeConsensusMessage, type ConsensusMessage } from '../../../src/chain/codec.ts'
 import { VoteType, type Block, type Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
-import type { NodeKey } from '../../../src/crypto/ed25519.ts'
+import { verifySignature, type NodeKey } from '../../../src/crypto/ed25519.ts'
 import { TEST_CHAIN_ID, TEST_TIME, makeBlock, sampleBatch, signProposalHeader, signVote, testValidators } from '../../helpers/fixtures.ts'
 
 const keys = testValidators(4)
@@ -41,7 +42,7 @@ const blockBy = (builder: NodeKey): Block =>
   makeBlock({ height: 1, round: 0, proposer: builder, parentHash: genesis.hash, validatorSetHash: set.hash, batches: [sampleBatch(builder)] })
 
 /** N's driver on a fresh store, and the votes it publishes (decoded). */
-async function startN (t: ExecutionContext): Promise<{ driver: ConsensusDriver, prevotesOfN: (round: number) => Vote[] }> {
+async function startN (t: ExecutionContext, before?: (store: ChainStore) => Promise<void>): Promise<{ driver: ConsensusDriver, prevotesOfN: (round: number) => Vote[], votesOfN: () => Vote[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
   const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
   const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
@@ -74,12 +75,14 @@ async function startN (t: ExecutionContext): Promise<{ driver: ConsensusDriver, 
     await pool.close()
     await rm(dir, { recursive: true, force: true })
   })
+  await before?.(store)
   await driver.start()
-  const prevotesOfN = (round: number): Vote[] => published
+  const votesOfN = (): Vote[] => published
     .map(b => decodeConsensusMessage(b))
     .flatMap(m => m.kind === 'vote' ? [m.vote] : [])
-    .filter(v => v.type === VoteType.PREVOTE && v.height === 1 && v.round === round && bytesEqual(v.validator, N.publicKey))
-  return { driver, prevotesOfN }
+    .filter(v => bytesEqual(v.validator, N.publicKey))
+  const prevotesOfN = (round: number): Vote[] => votesOfN().filter(v => v.type === VoteType.PREVOTE && v.height === 1 && v.round === round)
+  return { driver, prevotesOfN, votesOfN }
 }
 
 /**
@@ -118,4 +121,22 @@ test('a re-proposed block not built by its round\'s proposer gets a nil prevote'
   t.false(set.isProposer(forged.header.proposer, 1, forged.header.round))
   const vote = await reproposeTo(t, forged)
   t.is(vote.blockHash, null)
+})
+
+test('after a crash between the guard and the kept messages, the vote the guard names is sent again', async t => {
+  // Found by simulation 3 in CI: a validator killed right after signing its precommit (the guard
+  // flushed, the kept messages not yet written) came back unable to precommit anything else, and the
+  // round never reached 2f+1 precommits. Its precommit must be re-sent, identical.
+  const hash = blockHash(blockBy(P).header)
+  const unsigned = { type: VoteType.PRECOMMIT, height: 1, round: 0, blockHash: hash }
+  const { votesOfN } = await startN(t, async store => {
+    await store.putLastSigned({ height: 1, round: 0, step: SignStep.PRECOMMIT }, voteSignBytes(genesis.chainId, unsigned))
+  })
+  const deadline = Date.now() + 5000
+  while (votesOfN().length === 0 && Date.now() < deadline) await new Promise(resolve => setTimeout(resolve, 20))
+  const precommits = votesOfN().filter(v => v.type === VoteType.PRECOMMIT)
+  t.true(precommits.length >= 1, 'the precommit is published at start')
+  const v = precommits[0]
+  t.deepEqual({ type: v.type, height: v.height, round: v.round, blockHash: v.blockHash }, unsigned)
+  t.true(verifySignature(N.publicKey, voteSignBytes(genesis.chainId, unsigned), v.signature))
 })
