@@ -24,10 +24,11 @@ export class FinalityWaiters {
 
   /**
    * Resolves with the highest height among the records once every one is final, or rejects after
-   * `timeoutMs`. `finalAt` looks a record up in the store: the waiter is registered before it is
-   * asked, so a block made final meanwhile is not missed.
+   * `timeoutMs`. `finalAt` looks the records up in the store (the height of each, undefined when
+   * not final yet): the waiter is registered before it is asked, so a block made final meanwhile
+   * is not missed.
    */
-  async wait (ids: string[], timeoutMs: number, finalAt: (id: string) => Promise<number | undefined>): Promise<number> {
+  async wait (ids: string[], timeoutMs: number, finalAt: (ids: string[]) => Promise<Array<number | undefined>>): Promise<number> {
     if (ids.length === 0) return 0
     return await new Promise<number>((resolve, reject) => {
       const w: Waiter = {
@@ -45,10 +46,11 @@ export class FinalityWaiters {
         if (set === undefined) { set = new Set(); this.byRecord.set(id, set) }
         set.add(w)
       }
-      void Promise.all(ids.map(async id => {
-        const height = await finalAt(id)
-        if (height !== undefined) this.settle(w, id, height)
-      })).catch((err: Error) => { this.drop(w); reject(err) })
+      const asked = [...w.pending]
+      void finalAt(asked).then(
+        heights => { heights.forEach((height, i) => { if (height !== undefined) this.settle(w, asked[i], height) }) },
+        (err: Error) => { this.drop(w); reject(err) }
+      )
     })
   }
 

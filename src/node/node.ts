@@ -189,7 +189,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
   async waitFinal (ids: string[], timeoutMs: number): Promise<number> {
-    return await this.finality.wait(ids, timeoutMs, async id => (await this.store.getRecordLocation(Buffer.from(id, 'hex')))?.height)
+    return await this.finality.wait(ids, timeoutMs, async asked => (await this.store.getRecordLocations(asked.map(id => Buffer.from(id, 'hex')))).map(l => l?.height))
   }
 
   /** The largest batch a block built by this node's rules can carry (block limit less room for the rest). */

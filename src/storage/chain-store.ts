@@ -212,6 +212,14 @@ export class ChainStore {
     return v === undefined ? undefined : this.#guardCorrupt(() => decodeLocation(v))
   }
 
+  /** Each record id's location, undefined when it is not on the chain: one LevelDB getMany for all. */
+  async getRecordLocations (ids: Uint8Array[]): Promise<Array<StoredLocation | undefined>> {
+    this.#assertOpen()
+    if (ids.length === 0) return []
+    const values = await this.#b.recordIndex.getMany(ids)
+    return values.map(v => v === undefined ? undefined : this.#guardCorrupt(() => decodeLocation(v)))
+  }
+
   /**
    * Whether each record id is on the chain, one answer per id in order: one LevelDB getMany for
    * all of them (a loop of awaited getRecordLocation pays a round trip per id).

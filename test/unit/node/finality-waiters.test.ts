@@ -8,7 +8,7 @@ const keys = testValidators(4)
 // Blocks 1..3, each with one batch of 3 records.
 const chain = makeChain(keys, 3, { batchesAt: (height, proposer) => [sampleBatch(proposer, 3, height * 10)] })
 const idsOf = (height: number): string[] => chain[height - 1].block.body.batches.flatMap(b => b.records.map(r => toHex(recordId(r))))
-const notInStore = async (): Promise<undefined> => undefined
+const notInStore = async (ids: string[]): Promise<undefined[]> => ids.map(() => undefined)
 
 test('resolves with the highest height once every record is final, whatever the order of blocks', async t => {
   const w = new FinalityWaiters()
@@ -24,9 +24,9 @@ test('resolves with the highest height once every record is final, whatever the 
 test('records already in the store count, and a block made final during the lookup is not missed', async t => {
   const w = new FinalityWaiters()
   // The first record is in the store at height 1; while the store is asked, block 3 becomes final.
-  const waiting = w.wait([idsOf(1)[0], idsOf(3)[2]], 5_000, async id => {
-    if (id === idsOf(3)[2]) { w.onFinalized(chain[2]); return undefined }
-    return 1
+  const waiting = w.wait([idsOf(1)[0], idsOf(3)[2]], 5_000, async ids => {
+    w.onFinalized(chain[2])
+    return ids.map(id => id === idsOf(1)[0] ? 1 : undefined)
   })
   t.is(await waiting, 3)
   t.is(w.size, 0)

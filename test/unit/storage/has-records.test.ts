@@ -4,7 +4,7 @@ import { sha256 } from '../../../src/crypto/hash.ts'
 import { ChainStore, StorageErrorCode } from '../../../src/storage/index.ts'
 import { openStore, sampleChain, STORE_OPTS, tempDir } from './sample.ts'
 
-test('hasRecords answers for every id, in order, from one lookup', async t => {
+test('hasRecords and getRecordLocations answer for every id, in order, from one lookup', async t => {
   const store = await openStore(t, await tempDir(t))
   const chain = sampleChain(3, { records: 5, recordsPerBatch: 2 })
   await store.commitMany(chain.slice(0, 2))
@@ -16,6 +16,9 @@ test('hasRecords answers for every id, in order, from one lookup', async t => {
   // The same answers as one getRecordLocation per id.
   t.deepEqual(await store.hasRecords(ids), await Promise.all(ids.map(async id => (await store.getRecordLocation(id)) !== undefined)))
   t.deepEqual(await store.hasRecords([]), [])
+  // getRecordLocations: the same locations as one getRecordLocation per id, also from one lookup.
+  t.deepEqual(await store.getRecordLocations(ids), await Promise.all(ids.map(async id => await store.getRecordLocation(id))))
+  t.deepEqual(await store.getRecordLocations([]), [])
   await store.commit(chain[2])
   t.deepEqual(await store.hasRecords(later), later.map(() => true))
 })
