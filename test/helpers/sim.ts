@@ -43,6 +43,17 @@ export interface NodeStatus { height: number, headHash: string | null, peers: nu
 
 const DEFAULT_HEARTBEAT_MS = 3000
 
+/** Every daemon answered, all with the same head (height and hash). */
+function oneHead (st: Array<NodeStatus | undefined>): boolean {
+  const first = st[0]
+  return first !== undefined && st.every(s => s !== undefined && s.height === first.height && s.headHash === first.headHash)
+}
+
+/** "name=height/hash" per daemon (and its mempool), for a timeout's message. */
+function describeHeads (daemons: Daemon[], st: Array<NodeStatus | undefined>, mempool = false): string {
+  return daemons.map((d, i) => `${d.node.name}=${st[i]?.height ?? '?'}/${st[i]?.headHash?.slice(0, 12) ?? '?'}${mempool ? ` mempool ${st[i]?.mempool?.batches ?? '?'}` : ''}`).join(' ')
+}
+
 export interface SimSpec {
   validators?: number
   observers?: number
@@ -195,10 +206,10 @@ export class SimNet {
         last = await this.statuses(daemons)
         const first = last[0]
         if (first === undefined || first.height < minHeight) return undefined
-        return last.every(s => s !== undefined && s.height === first.height && s.headHash === first.headHash) ? first : undefined
+        return oneHead(last) ? first : undefined
       }, timeoutMs, 150)
     } catch (err) {
-      throw new Error(`${(err as Error).message}: ${daemons.map((d, i) => `${d.node.name}=${last[i]?.height ?? '?'}/${last[i]?.headHash?.slice(0, 12) ?? '?'}`).join(' ')}`)
+      throw new Error(`${(err as Error).message}: ${describeHeads(daemons, last)}`)
     }
   }
 
@@ -223,14 +234,13 @@ export class SimNet {
       if (highest !== top) { top = highest; movedAt = Date.now() }
       // The first poll only sets the baseline: its block may have been made long before.
       base ??= highest
-      const equal = first !== undefined && st.every(s => s !== undefined && s.height === first.height && s.headHash === first.headHash)
       const empty = st.every(s => (s?.mempool?.batches ?? 0) === 0)
-      if (!equal || !empty) return false
+      if (first === undefined || !oneHead(st) || !empty) return false
       // Polled every 50 ms: the first poll that sees every head on one block above the baseline
       // comes right after the last of them committed it.
       return first.height > base || Date.now() - movedAt > 2 * this.heartbeatMs
     }, timeoutMs, 50).catch((err: Error) => {
-      throw new Error(`${err.message}: ${daemons.map((d, i) => `${d.node.name}=${st[i]?.height ?? '?'}/${st[i]?.headHash?.slice(0, 12) ?? '?'} mempool ${st[i]?.mempool?.batches ?? '?'}`).join(' ')}`)
+      throw new Error(`${err.message}: ${describeHeads(daemons, st, true)}`)
     })
     return await Promise.all(daemons.map(async d => { this.up.delete(d); return await d.stop('SIGTERM') }))
   }
