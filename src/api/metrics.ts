@@ -5,11 +5,14 @@ import type { MedledgerNode } from '../node/node.ts'
 export class Metrics {
   readonly registry = new Registry()
   readonly submitted: Counter
+  /** POST /v1/privacy/subjects calls by outcome (done, limited): the audit count of pseudonym look-ups. */
+  readonly pseudonymLookups: Counter<'outcome'>
   readonly contentType = this.registry.contentType
 
   constructor (node: MedledgerNode) {
     collectDefaultMetrics({ register: this.registry })
     this.submitted = new Counter({ name: 'medledger_api_records_submitted_total', help: 'Records accepted by POST /v1/records', registers: [this.registry] })
+    this.pseudonymLookups = new Counter({ name: 'medledger_api_pseudonym_lookups_total', help: 'POST /v1/privacy/subjects calls by outcome (done, limited)', labelNames: ['outcome'], registers: [this.registry] })
     const finalizedBlocks = new Counter({ name: 'medledger_blocks_finalized_total', help: 'Blocks made final on this node', registers: [this.registry] })
     const finalizedRecords = new Counter({ name: 'medledger_records_finalized_total', help: 'Records made final on this node', registers: [this.registry] })
     node.on('finalized', fb => {
@@ -20,6 +23,12 @@ export class Metrics {
     new Gauge({ name: 'medledger_consensus_round', help: 'Round of the height in progress', registers: [this.registry], collect () { this.set(node.consensus.currentRound) } })
     new Gauge({ name: 'medledger_peers_connected', help: 'Connected peers', registers: [this.registry], collect () { this.set(node.network.connectedPeers().length) } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
+  }
+
+  /** Event-stream clients connected, and those dropped for not reading. */
+  watchEvents (hub: { readonly size: number, readonly dropped: number }): void {
+    new Gauge({ name: 'medledger_api_event_clients', help: 'GET /v1/events clients connected', registers: [this.registry], collect () { this.set(hub.size) } })
+    new Gauge({ name: 'medledger_api_event_clients_dropped', help: 'GET /v1/events clients dropped because they did not read (since start)', registers: [this.registry], collect () { this.set(hub.dropped) } })
   }
 
   async render (): Promise<string> {

@@ -9,7 +9,9 @@ import { isReservedType, MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } f
 import { MAX_RECIPIENTS } from '../privacy/envelope.ts'
 import { subjectPseudonym } from '../privacy/pseudonym.ts'
 import type { PrivacyService } from '../privacy/service.ts'
-import type { ApiTokens } from '../privacy/setup.ts'
+import type { ApiContext } from './server.ts'
+import { MAX_LIST_PAGE, pageOf, pageQuery } from './paging.ts'
+import { RateLimiter } from './rate-limit.ts'
 
 export interface PrivacyRouteDeps {
   node: {
@@ -18,11 +20,10 @@ export interface PrivacyRouteDeps {
     waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   }
   privacy: PrivacyService
-  tokens: ApiTokens
-  /** Gate metadata reads behind the read (or plaintext) token. */
-  requireReadToken: boolean
   /** The hospital's subject secret, for POST /v1/privacy/subjects. */
   subjectSecret?: Uint8Array
+  /** POST /v1/privacy/subjects calls a minute per token (api.pseudonym_lookups_per_minute). */
+  pseudonymLookupsPerMinute?: number
   maxWaitMs?: number
 }
 
@@ -72,28 +73,21 @@ function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
  * The privacy API (docs/privacy.md): encryption on submit, plaintext reads with their own token
  * and an access record on the chain, grants, revocations, shreds, subject pseudonyms, and
  * metadata views. Registered by createApi before its own routes, so the hooks here see them.
+ * Every route declares its role (src/api/auth.ts); createApi's access check enforces it before
+ * any hook or handler here runs.
  */
-export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) => Promise<void> {
-  const { node, privacy, tokens } = deps
-  const may = (req: FastifyRequest, roles: Array<'submit' | 'read' | 'plaintext'>): boolean => tokens.allows(req.headers.authorization, roles)
+export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, ctx: ApiContext) => Promise<void> {
+  const { node, privacy } = deps
+  const READ = { config: { role: 'read' as const } }
+  const PLAINTEXT = { config: { role: 'plaintext' as const } }
+  const ADMIN = { config: { role: 'admin' as const } }
+  const lookups = new RateLimiter(deps.pseudonymLookupsPerMinute ?? 60)
 
-  return async (app) => {
-    // Role tokens: metadata reads need the read (or plaintext) token when the node gates them;
-    // status, health, metrics and anything outside /v1 (the explorer) stay open.
-    if (deps.requireReadToken) {
-      app.addHook('onRequest', async (req, reply) => {
-        if (req.method !== 'GET') return
-        const path = req.url.split('?')[0]
-        if (!path.startsWith('/v1/') || path === '/v1/status' || /^\/v1\/records\/[^/]+\/plaintext$/.test(path)) return
-        if (!may(req, ['read', 'plaintext'])) return sendError(reply, 401, 'UNAUTHORISED', 'a read token is required for metadata on this node (GET /v1/status stays open)')
-      })
-    }
-
+  return async (app, ctx) => {
     // POST /v1/records: records with `plaintext` and `recipients` are encrypted here, before the
     // submit handler sees them, so the chain only ever gets the envelope.
     app.addHook('preValidation', async (req, reply) => {
       if (req.method !== 'POST' || req.routeOptions.url !== '/v1/records') return
-      if (!may(req, ['submit'])) return // the submit handler answers 401
       const body = req.body as { records?: unknown } | null
       if (typeof body !== 'object' || body === null || !Array.isArray(body.records)) return
       const out: unknown[] = []
@@ -114,10 +108,8 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) =
       body.records = out
     })
 
-    app.get('/v1/records/:id/plaintext', async (req, reply) => {
+    app.get('/v1/records/:id/plaintext', PLAINTEXT, async (req, reply) => {
       if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers never serve plaintext')
-      if (tokens.plaintext === undefined) return sendError(reply, 503, 'PRIVACY_NOT_CONFIGURED', 'this node has no plaintext token file (api.plaintext_token_file)')
-      if (!may(req, ['plaintext'])) return sendError(reply, 401, 'UNAUTHORISED', 'the read-plaintext token is required')
       const { id } = req.params as { id: string }
       if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
       const h = req.headers['x-medledger-reader']
@@ -132,7 +124,6 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) =
     })
 
     const submitOne = async (req: FastifyRequest, reply: FastifyReply, build: () => Promise<Omit<MedRecord, 'author'>> | Omit<MedRecord, 'author'>): Promise<unknown> => {
-      if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
       try {
         const { ids } = node.submit([await build()])
         if ((req.query as { wait?: string }).wait !== 'final') return reply.code(202).send({ recordId: ids[0], final: false })
@@ -143,56 +134,70 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) =
       }
     }
 
-    app.post('/v1/privacy/grants', async (req, reply) => {
+    app.post('/v1/privacy/grants', ADMIN, async (req, reply) => {
       const p = GrantBody.safeParse(req.body)
       if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
       const g = p.data
       return await submitOne(req, reply, () => privacy.grantRecord(fromHex(g.subject.toLowerCase()), g.grantee, { types: g.types, notAfter: g.notAfter, consentHash: g.consentHash === undefined ? new Uint8Array(0) : fromHex(g.consentHash.toLowerCase()) }))
     })
 
-    app.post('/v1/privacy/revocations', async (req, reply) => {
+    app.post('/v1/privacy/revocations', ADMIN, async (req, reply) => {
       const p = RevokeBody.safeParse(req.body)
       if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
       return await submitOne(req, reply, () => privacy.revokeRecord(fromHex(p.data.subject.toLowerCase()), p.data.grantee))
     })
 
-    app.post('/v1/privacy/shreds', async (req, reply) => {
+    app.post('/v1/privacy/shreds', ADMIN, async (req, reply) => {
       const p = ShredBody.safeParse(req.body)
       if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
       return await submitOne(req, reply, async () => await privacy.shredRecord(p.data.recordId.toLowerCase(), p.data.reason))
     })
 
-    app.post('/v1/privacy/rotate', async (req, reply) => {
-      if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
+    app.post('/v1/privacy/rotate', ADMIN, async (_req, reply) => {
       if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers hold no encryption keys')
       return reply.code(202).send(await privacy.rotate())
     })
 
-    app.post('/v1/privacy/subjects', async (req, reply) => {
-      if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
+    // A pseudonym look-up links a patient identifier to every record of that patient: admin only,
+    // rate-limited per token, and audited (a log line without the identifier, and a metric).
+    app.post('/v1/privacy/subjects', ADMIN, async (req, reply) => {
       if (deps.subjectSecret === undefined) return sendError(reply, 503, 'PRIVACY_NOT_CONFIGURED', 'this node has no subject secret (privacy.subject_secret_file)')
       const p = SubjectBody.safeParse(req.body)
       if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
-      return { subject: toHex(subjectPseudonym(deps.subjectSecret, p.data.patientId)) }
+      const role = ctx.tokens.roleOf(req.headers.authorization) ?? 'none'
+      const waitMs = lookups.take(role)
+      if (waitMs > 0) {
+        ctx.metrics.pseudonymLookups.inc({ outcome: 'limited' })
+        ctx.log.warn({ audit: 'pseudonym-lookup', outcome: 'limited', role, remote: req.ip }, 'pseudonym look-up refused: rate limit')
+        return sendError(reply.header('retry-after', String(Math.ceil(waitMs / 1000))), 429, 'RATE_LIMITED', `at most ${lookups.perMinute} pseudonym look-ups a minute (api.pseudonym_lookups_per_minute); retry in ${Math.ceil(waitMs / 1000)} s`)
+      }
+      const subject = toHex(subjectPseudonym(deps.subjectSecret, p.data.patientId))
+      ctx.metrics.pseudonymLookups.inc({ outcome: 'done' })
+      ctx.log.info({ audit: 'pseudonym-lookup', outcome: 'done', role, remote: req.ip, subject }, 'pseudonym look-up')
+      return { subject }
     })
 
     const lower = (s: string | undefined): string | undefined => s === undefined ? undefined : s.toLowerCase()
     const named = (hex: string): { name: string, publicKey: string } => ({ name: privacy.nameOf(hex), publicKey: hex })
 
-    app.get('/v1/privacy/grants', async (req) => {
-      const q = req.query as { subject?: string, grantee?: string, custodian?: string }
-      return {
-        grants: privacy.grants({ subject: lower(q.subject), grantee: lower(q.grantee), custodian: lower(q.custodian) })
-          .map(g => ({ ...g, custodian: named(g.custodian), grantee: named(g.grantee) }))
-      }
+    // Lists page oldest first, MAX_LIST_PAGE at a time: `after` = the previous page's `next`.
+    app.get('/v1/privacy/grants', READ, async (req, reply) => {
+      const q = req.query as { subject?: string, grantee?: string, custodian?: string, after?: string, limit?: string }
+      const p = pageQuery(q, q.after, MAX_LIST_PAGE)
+      if (p === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+      const page = pageOf(privacy.grants({ subject: lower(q.subject), grantee: lower(q.grantee), custodian: lower(q.custodian) }), p.cursor ?? 0, p.limit)
+      return { grants: page.items.map(g => ({ ...g, custodian: named(g.custodian), grantee: named(g.grantee) })), next: page.next }
     })
 
-    app.get('/v1/privacy/access', async (req) => {
-      const q = req.query as { record?: string, subject?: string, node?: string }
-      return { reads: privacy.accessLog({ recordId: lower(q.record), subject: lower(q.subject), node: lower(q.node) }).map(a => ({ ...a, node: named(a.node) })) }
+    app.get('/v1/privacy/access', READ, async (req, reply) => {
+      const q = req.query as { record?: string, subject?: string, node?: string, after?: string, limit?: string }
+      const p = pageQuery(q, q.after, MAX_LIST_PAGE)
+      if (p === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+      const page = pageOf(privacy.accessLog({ recordId: lower(q.record), subject: lower(q.subject), node: lower(q.node) }), p.cursor ?? 0, p.limit)
+      return { reads: page.items.map(a => ({ ...a, node: named(a.node) })), next: page.next }
     })
 
-    app.get('/v1/privacy/records/:id', async (req, reply) => {
+    app.get('/v1/privacy/records/:id', READ, async (req, reply) => {
       const { id } = req.params as { id: string }
       if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
       try {
@@ -202,6 +207,6 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) =
       }
     })
 
-    app.get('/v1/privacy/keys', async () => privacy.keyStatus())
+    app.get('/v1/privacy/keys', READ, async () => privacy.keyStatus())
   }
 }

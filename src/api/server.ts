@@ -1,5 +1,4 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { timingSafeEqual } from 'node:crypto'
 import { z } from 'zod'
 import { fromCheckedBase64, fromHex, isCanonicalBase64, toHex } from '../encoding/bytes.ts'
 import { blockHash } from '../chain/hashing.ts'
@@ -12,17 +11,40 @@ import { blockJson, evidenceJson } from './json.ts'
 import { recordProof } from './proof.ts'
 import { Metrics } from './metrics.ts'
 import { registerExplorer } from './explorer/index.ts'
+import { checkExposure, installAccessControl } from './auth.ts'
+import type { ApiTokens } from './tokens.ts'
+import { BlockList, MAX_BLOCK_PAGE } from './block-list.ts'
+import { EventHub } from './event-stream.ts'
+import { MAX_LIST_PAGE, pageOf, pageQuery } from './paging.ts'
+
+/** Unread bytes an event-stream client may leave in its socket buffer before it is dropped (a few hundred events). */
+export const SSE_MAX_BUFFERED_BYTES = 256 * 1024
 
 export interface ApiOptions {
   host: string
   port: number
-  /** Bearer token for POST /v1/records. */
-  token: string
+  /** The bearer tokens of the roles (src/api/auth.ts). */
+  tokens: ApiTokens
+  /** Gate the `read` routes behind a token; required when host is not loopback. */
+  requireReadToken: boolean
+  /** Host names served besides IP addresses, localhost and host (api.allowed_hosts). */
+  allowedHosts?: readonly string[]
+  /** Origins allowed to call the API from their pages (api.cors_origins). */
+  corsOrigins?: readonly string[]
+  /** Most event-stream clients at once (api.max_sse_clients). */
+  maxSseClients?: number
   maxBodyBytes: number
   /** Longest wait=final may hold a request. */
   maxWaitMs?: number
-  /** Registers more routes and hooks before the built-in routes (the privacy API). */
-  extend?: (app: FastifyInstance) => Promise<void>
+  /** Registers more routes and hooks before the built-in routes (the privacy API); each route declares its role. */
+  extend?: (app: FastifyInstance, ctx: ApiContext) => Promise<void>
+}
+
+/** What createApi lends the routes of `extend`. */
+export interface ApiContext {
+  metrics: Metrics
+  log: MedledgerNode['log']
+  tokens: ApiTokens
 }
 
 const RecordInput = z.object({
@@ -41,6 +63,7 @@ function sendError (reply: FastifyReply, status: number, code: string, message: 
 
 /** The HTTP API (JSON under /v1), health endpoints, Prometheus metrics and the event stream. */
 export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise<FastifyInstance> {
+  checkExposure(opts.host, opts.requireReadToken)
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
     logger: false,
@@ -48,7 +71,8 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     frameworkErrors: (err, _req, reply) => { void sendError(reply, 400, err.code ?? 'BAD_REQUEST', err.message) }
   })
   const metrics = new Metrics(node)
-  const token = Buffer.from(opts.token)
+  // First, before any route: every route is checked against the role it declares.
+  installAccessControl(app, { tokens: opts.tokens, requireReadToken: opts.requireReadToken, listenHost: opts.host, allowedHosts: opts.allowedHosts ?? [], corsOrigins: opts.corsOrigins ?? [] })
 
   app.setErrorHandler(async (err: Error & { statusCode?: number, code?: string }, req, reply) => {
     if (err.statusCode === 413) {
@@ -62,25 +86,22 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     return sendError(reply, 500, 'INTERNAL', 'internal error; see the node log')
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url}`))
-  await opts.extend?.(app)
+  await opts.extend?.(app, { metrics, log: node.log, tokens: opts.tokens })
 
-  const authorised = (req: FastifyRequest): boolean => {
-    const h = req.headers.authorization ?? ''
-    const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '')
-    return given.length === token.length && timingSafeEqual(given, token)
-  }
+  const PUBLIC = { config: { role: 'public' as const } }
+  const READ = { config: { role: 'read' as const } }
+  const SUBMIT = { config: { role: 'submit' as const } }
 
-  app.get('/livez', async () => ({ ok: true }))
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/livez', PUBLIC, async () => ({ ok: true }))
+  app.get('/readyz', PUBLIC, async (_req, reply) => {
     const peers = node.network.connectedPeers().length
     const ready = node.genesis.validators.size === 1 || peers > 0
     return reply.code(ready ? 200 : 503).send({ ready, peers })
   })
 
-  app.get('/v1/status', async () => status(node))
+  app.get('/v1/status', PUBLIC, async () => status(node))
 
-  app.post('/v1/records', async (req, reply) => {
-    if (!authorised(req)) return sendError(reply, 401, 'UNAUTHORISED', 'a valid bearer token is required to submit records')
+  app.post('/v1/records', SUBMIT, async (req, reply) => {
     const parsed = SubmitBody.safeParse(req.body)
     if (!parsed.success) return sendError(reply, 400, 'INVALID_BODY', parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; '))
     const now = Date.now()
@@ -113,29 +134,31 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     if (stored === undefined) return sendError(reply, 404, 'RECORD_NOT_FOUND', `no final record ${id} on this node`)
     return recordProof(node.genesis.chainId, node.genesis.hash, stored)
   }
-  app.get('/v1/records/:id', getRecord)
-  app.get('/v1/records/:id/proof', getRecord)
+  app.get('/v1/records/:id', READ, getRecord)
+  app.get('/v1/records/:id/proof', READ, getRecord)
 
-  app.get('/v1/blocks/:height', async (req, reply) => {
+  app.get('/v1/blocks/:height', READ, async (req, reply) => {
     const height = Number((req.params as { height: string }).height)
     if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, 400, 'INVALID_HEIGHT', 'height is a positive integer')
     const fb = await node.store.getFinalized(height)
     if (fb === undefined) return sendError(reply, 404, 'BLOCK_NOT_FOUND', `no final block at height ${height}`)
     return blockJson(fb.block, fb.certificate)
   })
-  app.get('/v1/blocks', async (req, reply) => {
-    const q = req.query as { from?: string, limit?: string }
+  // Summaries, newest first, MAX_BLOCK_PAGE at most (a larger limit is clamped): `before=H` pages
+  // back from H - 1, `from=F` pages forward from F. A block's batches and evidence: GET /v1/blocks/:height.
+  const blockList = new BlockList(node.store)
+  node.on('finalized', fb => { blockList.add(fb) })
+  app.get('/v1/blocks', READ, async (req, reply) => {
+    const q = req.query as { from?: string, before?: string, limit?: string }
     const head = node.store.head?.height ?? 0
-    const limit = Math.min(Number(q.limit ?? 20), 100)
-    const to = q.from === undefined ? head : Math.min(head, Number(q.from) + limit - 1)
-    if (!Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(to)) return sendError(reply, 400, 'INVALID_RANGE', 'from and limit are positive integers')
-    const from = Math.max(1, to - limit + 1)
-    const out = []
-    for await (const fb of node.store.iterateFinalized(from, to)) out.push(blockJson(fb.block, fb.certificate))
-    return { head, blocks: out.reverse() }
+    const p = pageQuery(q, q.before ?? q.from, MAX_BLOCK_PAGE)
+    if (p === undefined || (q.from !== undefined && q.before !== undefined)) return sendError(reply, 400, 'INVALID_RANGE', 'limit, before and from are positive integers (before or from, not both)')
+    const to = q.from !== undefined ? Math.min(head, (p.cursor ?? 1) + p.limit - 1) : Math.min(head, (p.cursor ?? head + 1) - 1)
+    const page = await blockList.page(to, p.limit)
+    return { head, limit: p.limit, blocks: page.blocks, next: page.next }
   })
 
-  app.get('/v1/validators', async () => {
+  app.get('/v1/validators', READ, async () => {
     const height = (node.store.head?.height ?? 0) + 1
     const set = node.schedule.at(height)
     return {
@@ -147,25 +170,36 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     }
   })
 
-  app.get('/v1/evidence', async () => ({
-    committed: (await node.store.listCommittedEvidence()).map(e => ({ includedAt: e.height, ...evidenceJson(e.evidence) })),
-    pending: (await node.store.listPendingEvidence()).map(evidenceJson)
-  }))
-
-  app.get('/v1/events', async (req, reply) => {
-    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' })
-    reply.raw.write(`event: status\ndata: ${JSON.stringify(status(node))}\n\n`)
-    const onBlock = (fb: FinalizedBlock): void => {
-      const data = { height: fb.block.header.height, hash: toHex(blockHash(fb.block.header)), time: fb.block.header.time, round: fb.block.header.round, proposer: toHex(fb.block.header.proposer), records: fb.block.body.batches.reduce((n, b) => n + b.records.length, 0), signers: fb.certificate.signatures.map(s => toHex(s.validator)) }
-      reply.raw.write(`event: block\ndata: ${JSON.stringify(data)}\n\n`)
+  // Committed evidence oldest first, MAX_LIST_PAGE at a time (`after` = the previous page's next);
+  // pending evidence (bounded by the node) on the first page only.
+  app.get('/v1/evidence', READ, async (req, reply) => {
+    const q = req.query as { after?: string, limit?: string }
+    const p = pageQuery(q, q.after, MAX_LIST_PAGE)
+    if (p === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+    const page = pageOf(await node.store.listCommittedEvidence(), p.cursor ?? 0, p.limit)
+    return {
+      committed: page.items.map(e => ({ includedAt: e.height, ...evidenceJson(e.evidence) })),
+      pending: p.cursor === undefined ? (await node.store.listPendingEvidence()).map(evidenceJson) : [],
+      next: page.next
     }
-    node.on('finalized', onBlock)
-    req.raw.on('close', () => { node.off('finalized', onBlock) })
-    await new Promise<void>(resolve => req.raw.on('close', resolve))
-    return reply
   })
 
-  app.get('/metrics', async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()))
+  const events = new EventHub(opts.maxSseClients ?? 32, SSE_MAX_BUFFERED_BYTES)
+  metrics.watchEvents(events)
+  node.on('finalized', (fb: FinalizedBlock) => {
+    if (events.size === 0) return
+    events.send('block', { height: fb.block.header.height, hash: toHex(blockHash(fb.block.header)), time: fb.block.header.time, round: fb.block.header.round, proposer: toHex(fb.block.header.proposer), records: fb.block.body.batches.reduce((n, b) => n + b.records.length, 0), signers: fb.certificate.signatures.map(s => toHex(s.validator)) })
+  })
+  app.get('/v1/events', READ, async (req, reply) => {
+    if (req.method === 'HEAD') return reply.header('content-type', 'text/event-stream').send()
+    if (!events.add(reply.raw)) return sendError(reply, 503, 'TOO_MANY_EVENT_CLIENTS', `this node serves at most ${events.maxClients} event streams at once (api.max_sse_clients)`)
+    reply.raw.on('close', () => { events.remove(reply.raw) })
+    reply.hijack()
+    reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...(reply.getHeader('access-control-allow-origin') === undefined ? {} : { 'access-control-allow-origin': String(reply.getHeader('access-control-allow-origin')), vary: 'origin' }) })
+    events.sendTo(reply.raw, `event: status\ndata: ${JSON.stringify(status(node))}\n\n`)
+  })
+
+  app.get('/metrics', READ, async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()))
   registerExplorer(app, node)
 
   await app.listen({ host: opts.host, port: opts.port })

@@ -105,11 +105,23 @@ sync_response_bytes = 16777216
 listen = "${c.apiListen}"
 # Bearer token for POST /v1/records (created by init, mode 0600).
 token_file = "api.token"
-# Metadata reads and plaintext reads have their own tokens (docs/privacy.md, "API roles").
+# Metadata reads, plaintext reads and administration have their own tokens (README, "Security").
 read_token_file = "api.read.token"
 plaintext_token_file = "api.plaintext.token"
-# Require the read token for records, blocks, evidence and events (status and health stay open).
+# Grants, revocations, shreds, key rotation and pseudonym look-ups.
+admin_token_file = "api.admin.token"
+# Require the read token for records, blocks, evidence, events and metrics (status, health and the
+# explorer's files stay open). Required, or the node refuses to start, when listen is not loopback.
 require_read_token = false
+# Host names clients use for this node (IP addresses and localhost are always served): any other
+# Host header is refused, so a web page cannot reach the API by DNS rebinding.
+allowed_hosts = []
+# Origins whose web pages may call the API (CORS), e.g. ["https://portal.hospital-a.example"].
+cors_origins = []
+# Event-stream (GET /v1/events) clients at once; a client that stops reading is dropped.
+max_sse_clients = 32
+# Pseudonym look-ups (POST /v1/privacy/subjects) a minute per token.
+pseudonym_lookups_per_minute = 60
 max_body_bytes = 8388608
 
 [consensus]

@@ -33,8 +33,21 @@ export const ConfigSchema = z.object({
     read_token_file: z.string().default('api.read.token'),
     /** Bearer token for GET /v1/records/:id/plaintext. */
     plaintext_token_file: z.string().default('api.plaintext.token'),
-    /** Gate metadata reads (records, blocks, evidence, events, privacy views) behind the read token. */
+    /** Bearer token for grants, revocations, shreds, key rotation and pseudonym look-ups. */
+    admin_token_file: z.string().default('api.admin.token'),
+    /**
+     * Gate metadata reads (records, blocks, evidence, events, privacy views, metrics) behind the
+     * read token. The node refuses to start with an api.listen beyond loopback unless this is set.
+     */
     require_read_token: z.boolean().default(false),
+    /** Host names clients use for this API besides IP addresses and localhost (DNS rebinding guard). */
+    allowed_hosts: z.array(z.string().min(1)).default([]),
+    /** Origins (scheme://host[:port]) whose pages may call the API (CORS); none by default. */
+    cors_origins: z.array(z.string().url()).default([]),
+    /** Most GET /v1/events clients at once; one more is answered 503. */
+    max_sse_clients: z.number().int().positive().max(10_000).default(32),
+    /** POST /v1/privacy/subjects calls a minute per token (a token bucket; beyond: 429). */
+    pseudonym_lookups_per_minute: z.number().int().positive().default(60),
     max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024)
   }).strict().prefault({}),
   consensus: z.object({

@@ -8,6 +8,7 @@ import { CONFIG_FILE, renderConfig } from '../config/load.ts'
 import { freePort } from './ports.ts'
 import { generateX25519 } from '../privacy/x25519.ts'
 import { writePrivacyFiles } from '../privacy/setup.ts'
+import { writeTokenFiles } from '../api/tokens.ts'
 import { compiledSrc } from '../../bin/compile.js'
 
 export interface DevnetNode {
@@ -69,7 +70,7 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
     await mkdir(n.home, { recursive: true, mode: 0o700 })
     await writeKeyFile(join(n.home, 'node.key'), keys[i], n.role === 'validator' ? encryption[i] : undefined)
     await writeFile(join(n.home, 'genesis.json'), await readFile(genesisFile))
-    await writeFile(join(n.home, 'api.token'), n.token + '\n', { mode: 0o600 })
+    await writeTokenFiles(n.home, { submit: n.token })
     await writePrivacyFiles(n.home, n.role)
     const bootstrap = nodes.filter(p => p !== n).map(p => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`)
     let config = renderConfig({ role: n.role, p2pListen: `/ip4/127.0.0.1/tcp/${n.p2pPort}`, bootstrap, apiListen: `127.0.0.1:${n.apiPort}` })

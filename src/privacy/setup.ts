@@ -1,5 +1,3 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
@@ -9,67 +7,19 @@ import { readPassphrase } from './keystore.ts'
 import { readSubjectSecret, writeSubjectSecret } from './pseudonym.ts'
 import { PrivacyService, type PrivacyNode } from './service.ts'
 
-/** The default file names `init` and the devnet create beside api.token (the submit token). */
-export const READ_TOKEN_FILE = 'api.read.token'
-export const PLAINTEXT_TOKEN_FILE = 'api.plaintext.token'
 export const SUBJECT_SECRET_FILE = 'subject.secret'
 
-export function newToken (): string {
-  return randomBytes(24).toString('hex')
-}
-
 /**
- * Writes the read-metadata and read-plaintext tokens (0600) and, on a validator, the hospital's
- * subject secret. Existing files are kept: a home set up before privacy existed gains them.
+ * Writes, on a validator, the hospital's subject secret (the API role tokens: writeTokenFiles in
+ * src/api/tokens.ts). An existing file is kept: a home set up before privacy existed gains it.
  */
-export async function writePrivacyFiles (home: string, role: 'validator' | 'observer', tokens: { read?: string, plaintext?: string } = {}): Promise<{ read: string, plaintext: string }> {
-  const out = { read: tokens.read ?? newToken(), plaintext: tokens.plaintext ?? newToken() }
-  await writeFile(join(home, READ_TOKEN_FILE), out.read + '\n', { mode: 0o600, flag: 'wx' }).catch(ignoreExists)
-  await writeFile(join(home, PLAINTEXT_TOKEN_FILE), out.plaintext + '\n', { mode: 0o600, flag: 'wx' }).catch(ignoreExists)
+export async function writePrivacyFiles (home: string, role: 'validator' | 'observer'): Promise<void> {
   if (role === 'validator') await writeSubjectSecret(join(home, SUBJECT_SECRET_FILE)).catch(ignoreExists)
-  return out
 }
 
 function ignoreExists (err: NodeJS.ErrnoException & { code?: string }): void {
   if (err.code === 'EEXIST' || err.code === 'PRIVACY_SECRET_EXISTS') return
   throw err
-}
-
-async function readToken (file: string): Promise<string | undefined> {
-  try {
-    const t = (await readFile(file, 'utf8')).trim()
-    return t === '' ? undefined : t
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new MedledgerError('CONFIG_INVALID', `cannot read the token file ${file}: ${(err as Error).message}`)
-  }
-}
-
-/** Bearer tokens of the three API roles; a role whose token file is absent is simply not offered. */
-export class ApiTokens {
-  constructor (readonly submit: string, readonly read: string | undefined, readonly plaintext: string | undefined) {}
-
-  static async load (home: string, config: Config, submit: string): Promise<ApiTokens> {
-    const read = await readToken(resolvePath(home, config.api.read_token_file))
-    const plaintext = await readToken(resolvePath(home, config.api.plaintext_token_file))
-    if (config.api.require_read_token && read === undefined) throw new MedledgerError('CONFIG_INVALID', `api.require_read_token is set but ${resolvePath(home, config.api.read_token_file)} is missing`)
-    return new ApiTokens(submit, read, plaintext)
-  }
-
-  /** Whether the Authorization header carries the token of one of the roles. */
-  allows (header: string | undefined, roles: Array<'submit' | 'read' | 'plaintext'>): boolean {
-    const h = header ?? ''
-    const given = Buffer.from(h.startsWith('Bearer ') ? h.slice(7) : '')
-    let ok = false
-    for (const role of roles) {
-      const t = this[role]
-      if (t === undefined) continue
-      const want = Buffer.from(t)
-      // Compare against every role's token (no early exit) so timing says nothing about which matched.
-      if (given.length === want.length && timingSafeEqual(given, want)) ok = true
-    }
-    return ok
-  }
 }
 
 export async function loadSubjectSecret (home: string, config: Config): Promise<Uint8Array | undefined> {

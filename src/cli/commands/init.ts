@@ -1,5 +1,4 @@
 import { copyFile, mkdir, readFile, writeFile, access } from 'node:fs/promises'
-import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import type { Command } from 'commander'
 import { Genesis } from '../../chain/genesis.ts'
@@ -7,13 +6,16 @@ import { readKeyFile } from '../../node/key-file.ts'
 import { CONFIG_FILE, renderConfig } from '../../config/load.ts'
 import { MedledgerError } from '../../errors.ts'
 import { writePrivacyFiles } from '../../privacy/setup.ts'
+import { writeTokenFiles } from '../../api/tokens.ts'
+import { isLoopback } from '../../api/auth.ts'
+import { parseHostPort } from './start.ts'
 import { action, printJson } from '../output.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
 export function initCommand (program: Command): void {
   program.command('init')
-    .description('set up a node home directory: config.toml, genesis, key and API token')
+    .description('set up a node home directory: config.toml, genesis, key and the API role tokens (api.token, api.read.token, api.plaintext.token, api.admin.token)')
     .requiredOption('--home <dir>', 'node home directory')
     .requiredOption('--genesis <file>', 'the genesis file')
     .requiredOption('--key <file>', 'the node key file (from `keys generate`)')
@@ -32,9 +34,11 @@ export function initCommand (program: Command): void {
       if (exists) throw new MedledgerError('USAGE', `${join(o.home, CONFIG_FILE)} already exists; this home is set up already`)
       await copyFile(o.genesis, join(o.home, 'genesis.json'))
       await writeFile(join(o.home, 'node.key'), await readFile(o.key), { mode: 0o600 })
-      await writeFile(join(o.home, 'api.token'), randomBytes(24).toString('hex') + '\n', { mode: 0o600 })
+      await writeTokenFiles(o.home)
       await writePrivacyFiles(o.home, o.role)
-      await writeFile(join(o.home, CONFIG_FILE), renderConfig({ role: o.role, p2pListen: o.p2pListen, bootstrap: o.bootstrap, apiListen: o.apiListen }))
+      // An API reachable beyond this machine serves metadata only with the read token (README, "Security").
+      const config = renderConfig({ role: o.role, p2pListen: o.p2pListen, bootstrap: o.bootstrap, apiListen: o.apiListen })
+      await writeFile(join(o.home, CONFIG_FILE), isLoopback(parseHostPort(o.apiListen).host) ? config : config.replace(/^require_read_token = false$/m, 'require_read_token = true'))
       printJson({ home: o.home, role: o.role, peerId: key.peerId, chainId: genesis.chainId })
     }))
 }

@@ -1,16 +1,15 @@
-import { readFile } from 'node:fs/promises'
 import { getHeapStatistics } from 'node:v8'
 import type { Command } from 'commander'
 import { loadConfig, resolvePath } from '../../config/load.ts'
 import { Genesis } from '../../chain/genesis.ts'
 import { readKeyFile } from '../../node/key-file.ts'
 import { MedledgerNode } from '../../node/node.ts'
-import { createApi } from '../../api/server.ts'
+import type { createApi } from '../../api/server.ts'
+import { openApi } from '../../api/open.ts'
 import { createLogger } from '../../logger.ts'
 import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
-import { privacyRoutes } from '../../api/privacy-routes.ts'
-import { ApiTokens, loadSubjectSecret, nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
+import { nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
 import type { PrivacyService } from '../../privacy/service.ts'
 import { action, printJson } from '../output.ts'
 
@@ -62,9 +61,6 @@ export function startCommand (program: Command): void {
       const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
       const passphrase = await nodePassphrase(o.home, config)
       const key = await readKeyFile(resolvePath(o.home, config.key), { passphrase })
-      const token = (await readFile(resolvePath(o.home, config.api.token_file), 'utf8').catch(() => {
-        throw new MedledgerError('CONFIG_INVALID', `cannot read the API token file ${resolvePath(o.home, config.api.token_file)}`)
-      })).trim()
       const { host, port } = parseHostPort(config.api.listen)
       const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log })
       let stopping = false
@@ -90,9 +86,7 @@ export function startCommand (program: Command): void {
       try {
         await node.start()
         privacy = await startPrivacy(node, o.home, config, passphrase)
-        const tokens = await ApiTokens.load(o.home, config, token)
-        const extend = privacyRoutes({ node, privacy, tokens, requireReadToken: config.api.require_read_token, subjectSecret: await loadSubjectSecret(o.home, config) })
-        api = await createApi(node, { host, port, token, maxBodyBytes: config.api.max_body_bytes, extend })
+        api = await openApi(node, privacy, o.home, config, { host, port })
       } catch (err) {
         await api?.close().catch(() => {})
         await privacy?.close().catch(() => {})

@@ -1,0 +1,24 @@
+import type { FastifyInstance } from 'fastify'
+import type { Config } from '../config/schema.ts'
+import type { MedledgerNode } from '../node/node.ts'
+import type { PrivacyService } from '../privacy/service.ts'
+import { loadSubjectSecret } from '../privacy/setup.ts'
+import { privacyRoutes } from './privacy-routes.ts'
+import { createApi } from './server.ts'
+import { ApiTokens } from './tokens.ts'
+
+/** Starts a node's whole HTTP API as its config describes: role tokens, access policy, privacy routes. */
+export async function openApi (node: MedledgerNode, privacy: PrivacyService, home: string, config: Config, listen: { host: string, port: number }): Promise<FastifyInstance> {
+  const tokens = await ApiTokens.load(home, config)
+  const extend = privacyRoutes({ node, privacy, subjectSecret: await loadSubjectSecret(home, config), pseudonymLookupsPerMinute: config.api.pseudonym_lookups_per_minute })
+  return await createApi(node, {
+    ...listen,
+    tokens,
+    requireReadToken: config.api.require_read_token,
+    allowedHosts: config.api.allowed_hosts,
+    corsOrigins: config.api.cors_origins,
+    maxSseClients: config.api.max_sse_clients,
+    maxBodyBytes: config.api.max_body_bytes,
+    extend
+  })
+}
