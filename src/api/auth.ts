@@ -38,6 +38,20 @@ export interface AccessPolicy {
   corsOrigins: readonly string[]
 }
 
+export interface DeclaredRoute { method: string, url: string, role: Role | undefined }
+const ROUTES = new WeakMap<FastifyInstance, DeclaredRoute[]>()
+
+/** Every route registered on an app since installAccessControl, with the role it declares (HEAD routes included). */
+export function declaredRoutes (app: FastifyInstance): readonly DeclaredRoute[] {
+  return ROUTES.get(app) ?? []
+}
+
+/** Refuses to serve an app with a route that declares no role (the access check would refuse its every call). */
+export function assertEveryRouteHasRole (app: FastifyInstance): void {
+  const missing = declaredRoutes(app).filter(r => r.role === undefined)
+  if (missing.length > 0) throw new MedledgerError('INTERNAL', `API routes without a declared role: ${missing.map(r => `${r.method} ${r.url}`).join(', ')}`)
+}
+
 function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).send({ error: { code, message } })
 }
@@ -77,6 +91,11 @@ export function hostName (host: string | undefined): string | undefined {
  * Must be called before any route is registered.
  */
 export function installAccessControl (app: FastifyInstance, policy: AccessPolicy): void {
+  const table: DeclaredRoute[] = []
+  ROUTES.set(app, table)
+  app.addHook('onRoute', (r) => {
+    for (const method of [r.method].flat()) table.push({ method, url: r.url, role: r.config?.role })
+  })
   const hosts = new Set(['localhost', ...[policy.listenHost, ...policy.allowedHosts].map(h => hostName(h) ?? h.toLowerCase())])
   const cors = new Set(policy.corsOrigins)
 

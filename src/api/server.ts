@@ -11,7 +11,7 @@ import { blockJson, evidenceJson } from './json.ts'
 import { recordProof } from './proof.ts'
 import { Metrics } from './metrics.ts'
 import { registerExplorer } from './explorer/index.ts'
-import { checkExposure, installAccessControl } from './auth.ts'
+import { assertEveryRouteHasRole, checkExposure, installAccessControl } from './auth.ts'
 import type { ApiTokens } from './tokens.ts'
 import { BlockList, MAX_BLOCK_PAGE } from './block-list.ts'
 import { EventHub } from './event-stream.ts'
@@ -202,6 +202,8 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   app.get('/metrics', READ, async (_req, reply) => reply.header('content-type', metrics.contentType).send(await metrics.render()))
   registerExplorer(app, node)
 
+  await app.ready()
+  assertEveryRouteHasRole(app)
   await app.listen({ host: opts.host, port: opts.port })
   return app
 }

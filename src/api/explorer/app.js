@@ -3,7 +3,7 @@
 // nothing from the ledger is ever parsed as HTML.
 import { bytesEqual, fromHex, readGenesis, toHex, UnsupportedError, validatorsAt, verifyProof } from './verify.js'
 
-const WINDOW = 100 // blocks over which participation is counted (the API's page size)
+const WINDOW = 100 // blocks over which participation is counted (five pages of the API)
 const RECENT = 20 // a hospital with no signature or proposal in this many blocks is flagged
 
 const state = {
@@ -98,8 +98,15 @@ async function loadValidators () {
 }
 
 async function loadBlocks () {
-  const page = await api(`/v1/blocks?limit=${WINDOW}`)
-  state.blocks = page.blocks.map(summaryFromApi)
+  // The API serves at most 20 blocks a page, newest first; `next` continues below the last one.
+  const blocks = []
+  let page = await api('/v1/blocks')
+  blocks.push(...page.blocks)
+  while (blocks.length < WINDOW && page.next !== null && page.next !== undefined) {
+    page = await api(`/v1/blocks?before=${page.next}`)
+    blocks.push(...page.blocks)
+  }
+  state.blocks = blocks.slice(0, WINDOW).map(summaryFromApi)
 }
 
 async function loadStatus () {

@@ -27,11 +27,13 @@ export function registerExplorer (app: FastifyInstance, node: MedledgerNode): vo
     .header('x-content-type-options', 'nosniff')
     .header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
     .send(CONTENT.get(file))
-  app.get('/', send('index.html'))
-  app.get('/explorer', async (_req, reply) => reply.redirect('/'))
-  for (const file of Object.keys(FILES)) app.get(`/explorer/${file}`, send(file))
+  // The page's files are public; what it shows comes from the API's `read` routes.
+  const PUBLIC = { config: { role: 'public' as const } }
+  app.get('/', PUBLIC, send('index.html'))
+  app.get('/explorer', PUBLIC, async (_req, reply) => reply.redirect('/'))
+  for (const file of Object.keys(FILES)) app.get(`/explorer/${file}`, PUBLIC, send(file))
 
-  app.get('/v1/blocks/:height/records', async (req, reply) => {
+  app.get('/v1/blocks/:height/records', { config: { role: 'read' } }, async (req, reply) => {
     const height = Number((req.params as { height: string }).height)
     if (!Number.isSafeInteger(height) || height < 1) return reply.code(400).send({ error: { code: 'INVALID_HEIGHT', message: 'height is a positive integer' } })
     const fb = await node.store.getFinalized(height)
