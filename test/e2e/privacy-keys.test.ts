@@ -49,15 +49,16 @@ test.serial('a passphrase-protected key file: the daemon refuses to start withou
   daemon.start()
   await waitForHeight([daemon], 1, 60_000)
   const submitToken = node.token
-  const post = async (path: string, body?: unknown): Promise<{ status: number, body: Record<string, unknown> }> => {
-    const res = await fetch(`${daemon.api}${path}`, { method: 'POST', headers: { authorization: `Bearer ${submitToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) })
+  const adminToken = (await readFile(join(node.home, 'api.admin.token'), 'utf8')).trim()
+  const post = async (path: string, body?: unknown, token = submitToken): Promise<{ status: number, body: Record<string, unknown> }> => {
+    const res = await fetch(`${daemon.api}${path}`, { method: 'POST', headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) })
     return { status: res.status, body: await res.json() as Record<string, unknown> }
   }
   const sub = await post('/v1/records?wait=final', { records: [{ type: 'consultation', subject: 'ab'.repeat(32), contentType: 'text/plain', plaintext: Buffer.from('hello').toString('base64') }] })
   t.is(sub.status, 200, JSON.stringify(sub.body))
 
   // Rotation retires the genesis encryption key: the key file is rewritten, still protected.
-  t.is((await post('/v1/privacy/rotate')).status, 202)
+  t.is((await post('/v1/privacy/rotate', undefined, adminToken)).status, 202)
   await waitFor('the genesis encryption key retired', async () => {
     const ks = JSON.parse(await readFile(keyFile, 'utf8')) as { type: string, encryptionPublicKey?: string }
     return ks.type === 'medledger-keystore' && ks.encryptionPublicKey === undefined

@@ -40,14 +40,14 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   const [a, b, o] = daemons
   await waitForHeight(daemons, 1, 60_000)
   const tok = {
-    a: { submit: a.node.token, read: await token(a, 'api.read.token'), plain: await token(a, 'api.plaintext.token') },
-    b: { submit: b.node.token, read: await token(b, 'api.read.token'), plain: await token(b, 'api.plaintext.token') },
+    a: { submit: a.node.token, read: await token(a, 'api.read.token'), plain: await token(a, 'api.plaintext.token'), admin: await token(a, 'api.admin.token') },
+    b: { submit: b.node.token, read: await token(b, 'api.read.token'), plain: await token(b, 'api.plaintext.token'), admin: await token(b, 'api.admin.token') },
     o: { read: await token(o, 'api.read.token'), plain: await token(o, 'api.plaintext.token') }
   }
 
   // Pseudonymous subject: computed offline from the hospital secret, the same as the node computes.
   const offline = await cli('privacy', 'subject', '--secret-file', join(a.node.home, 'subject.secret'), '--patient-id', 'CH-756.1234.5678.97')
-  const online = await http(a, 'POST', '/v1/privacy/subjects', tok.a.submit, { patientId: 'CH-756.1234.5678.97' })
+  const online = await http(a, 'POST', '/v1/privacy/subjects', tok.a.admin, { patientId: 'CH-756.1234.5678.97' })
   t.is(online.body.subject, offline.subject)
   const subject = offline.subject as string
 
@@ -88,7 +88,7 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   t.is((await read(o, rid, tok.o.plain)).status, 403, 'observers never serve plaintext')
 
   // The patient's consent: hospital-a grants hospital-b; b reads, and only what was sent to it.
-  const grant = await http(a, 'POST', '/v1/privacy/grants?wait=final', tok.a.submit, { subject, grantee: 'hospital-b' })
+  const grant = await http(a, 'POST', '/v1/privacy/grants?wait=final', tok.a.admin, { subject, grantee: 'hospital-b' })
   t.is(grant.status, 200, JSON.stringify(grant.body))
   const byB = await waitFor('hospital-b reads with the grant', async () => {
     const r = await read(b, rid, tok.b.plain, 'dr-b-17')
@@ -115,12 +115,12 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   t.deepEqual(log.map(x => x.node.name).sort(), ['hospital-a', 'hospital-b'])
 
   // A revoked grant stops reads.
-  t.is((await http(a, 'POST', '/v1/privacy/revocations?wait=final', tok.a.submit, { subject, grantee: 'hospital-b' })).status, 200)
+  t.is((await http(a, 'POST', '/v1/privacy/revocations?wait=final', tok.a.admin, { subject, grantee: 'hospital-b' })).status, 200)
   await waitFor('hospital-b refused after the revocation', async () => (await read(b, rid, tok.b.plain)).body.error?.code === 'PRIVACY_NO_GRANT')
 
   // Crypto-shredding: 410 everywhere; every holder destroys the data key and the delivery key.
-  t.is((await http(b, 'POST', '/v1/privacy/shreds', tok.b.submit, { recordId: privateId })).body.error?.code, 'PRIVACY_SHRED_REFUSED', 'only the author or a recipient may shred')
-  const shred = await http(a, 'POST', '/v1/privacy/shreds?wait=final', tok.a.submit, { recordId: rid, reason: 'erasure request' })
+  t.is((await http(b, 'POST', '/v1/privacy/shreds', tok.b.admin, { recordId: privateId })).body.error?.code, 'PRIVACY_SHRED_REFUSED', 'only the author or a recipient may shred')
+  const shred = await http(a, 'POST', '/v1/privacy/shreds?wait=final', tok.a.admin, { recordId: rid, reason: 'erasure request' })
   t.is(shred.status, 200, JSON.stringify(shred.body))
   for (const [d, tk] of [[a, tok.a], [b, tok.b]] as const) {
     await waitFor(`${d.node.name} answers 410`, async () => (await read(d, rid, tk.plain)).status === 410)

@@ -68,7 +68,7 @@ export function privacyCommands (program: Command): void {
       }
     }))
 
-  withToken(apiOption(p.command('grant').description('grant a hospital access to this node\'s records of a subject (the patient\'s consent)')), 'submit')
+  withToken(apiOption(p.command('grant').description('grant a hospital access to this node\'s records of a subject (the patient\'s consent)')), 'admin')
     .requiredOption('--subject <hex>', 'pseudonymous subject')
     .requiredOption('--grantee <name>', 'the hospital (validator name, peer id or public key)')
     .option('--type <type>', 'record type covered (repeatable; default all)', collect, [])
@@ -82,7 +82,7 @@ export function privacyCommands (program: Command): void {
       printJson(await call(o, 'POST', `/v1/privacy/grants${o.wait === true ? '?wait=final' : ''}`, { subject: o.subject, grantee: o.grantee, types: o.type, notAfter, consentHash }))
     }))
 
-  withToken(apiOption(p.command('revoke').description('revoke a hospital\'s access to this node\'s records of a subject')), 'submit')
+  withToken(apiOption(p.command('revoke').description('revoke a hospital\'s access to this node\'s records of a subject')), 'admin')
     .requiredOption('--subject <hex>', 'pseudonymous subject')
     .requiredOption('--grantee <name>', 'the hospital')
     .option('--wait', 'wait until the revocation is final')
@@ -90,7 +90,7 @@ export function privacyCommands (program: Command): void {
       printJson(await call(o, 'POST', `/v1/privacy/revocations${o.wait === true ? '?wait=final' : ''}`, { subject: o.subject, grantee: o.grantee }))
     }))
 
-  withToken(apiOption(p.command('shred').description('crypto-shred an encrypted record: every holder destroys its keys; the chain still verifies')), 'submit')
+  withToken(apiOption(p.command('shred').description('crypto-shred an encrypted record: every holder destroys its keys; the chain still verifies')), 'admin')
     .argument('<id>', 'record id')
     .option('--reason <text>', 'why (kept on the chain; no patient data)', '')
     .option('--wait', 'wait until the shred is final')
@@ -98,7 +98,7 @@ export function privacyCommands (program: Command): void {
       printJson(await call(o, 'POST', `/v1/privacy/shreds${o.wait === true ? '?wait=final' : ''}`, { recordId: id, reason: o.reason }))
     }))
 
-  withToken(apiOption(p.command('rotate').description('publish a new encryption key; the old one is destroyed after the grace period')), 'submit')
+  withToken(apiOption(p.command('rotate').description('publish a new encryption key; the old one is destroyed after the grace period')), 'admin')
     .action(action(async (o: ApiFlags) => { printJson(await call(o, 'POST', '/v1/privacy/rotate')) }))
 
   withToken(apiOption(p.command('status').description('what a node knows of an encrypted record: recipients, shred, keys held')), 'read')
