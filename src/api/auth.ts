@@ -117,7 +117,7 @@ export function installAccessControl (app: FastifyInstance, policy: AccessPolicy
     if (role === undefined) return sendError(reply, 500, 'ROUTE_WITHOUT_ROLE', `the route ${req.method} ${req.routeOptions.url ?? ''} declares no role; refused`)
     if (role === 'public' || (role === 'read' && !policy.requireReadToken)) return
     const wanted = ACCEPTS[role]
-    if (!wanted.some(r => policy.tokens.has(r))) return sendError(reply, 503, 'ROLE_NOT_CONFIGURED', `this node has no ${role} token (api.${role === 'submit' ? 'token_file' : `${role}_token_file`}), so no one may call ${req.method} ${req.routeOptions.url ?? ''}`)
+    if (!wanted.some(r => policy.tokens.has(r))) return sendError(reply, 503, 'ROLE_NOT_CONFIGURED', `this node has no ${role} token file (api.${role === 'submit' ? 'token_file' : `${role}_token_file`}; create it with mode 0600, e.g. \`openssl rand -hex 24\`, and restart), so no one may call ${req.method} ${req.routeOptions.url ?? ''}`)
     const given = policy.tokens.roleOf(req.headers.authorization)
     if (given === undefined || !wanted.includes(given)) return sendError(reply, 401, 'UNAUTHORISED', `${req.method} ${req.routeOptions.url ?? ''} needs the ${role} token${role === 'read' ? ' (or the plaintext or admin token)' : ''}`)
   })

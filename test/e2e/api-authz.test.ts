@@ -122,8 +122,18 @@ test.serial('every route declares a role and is served by role only: every regis
       checked++
     }
   }
+  // Methods a path does not register are not served under any token.
+  for (const url of new Set(routes.map(r => r.url))) {
+    const path = url.replace(':id', ID).replace(':height', '1')
+    for (const method of ['GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+      if (routes.some(r => r.url === url && r.method === method)) continue
+      const res = await raw(port, method, path, headers('admin'))
+      if (res.status !== 404) failures.push(`${method} ${path} (not registered): ${res.status}`)
+      checked++
+    }
+  }
   t.deepEqual(failures, [])
-  t.log(`${checked} route x token calls checked over ${routes.length} routes`)
+  t.log(`${checked} route x method x token calls checked over ${routes.length} routes`)
 })
 
 test.serial('the 15 spellings that bypassed the read token are refused without one, and served with it', async t => {
@@ -173,6 +183,9 @@ test.serial('admin work needs the admin token: the submit token no longer grants
   const rec = { type: 'consultation', subject, contentType: 'text/plain', payload: Buffer.from('x').toString('base64') }
   t.is((await raw(port, 'POST', '/v1/records', submit, { records: [rec] })).status, 202)
   t.is((await raw(port, 'POST', '/v1/records', admin, { records: [rec] })).status, 401)
+  // A large body with the wrong token is answered 401 (not a reset) and never parsed.
+  const big = await fetch(`http://127.0.0.1:${port}/v1/records`, { method: 'POST', headers: { authorization: 'Bearer wrong', 'content-type': 'application/json' }, body: JSON.stringify({ records: [{ ...rec, payload: 'A'.repeat(6 * 1024 * 1024) }] }) })
+  t.is(big.status, 401)
 })
 
 test.serial('pseudonym look-ups are rate-limited per token and audited (log line without the identifier, metric)', async t => {
@@ -231,6 +244,13 @@ test.serial('an API beyond loopback without read tokens is refused at start; a r
   const tokens = await ApiTokens.load(n.home, open)
   const bad = await t.throwsAsync(createApi(n.node, { host: '127.0.0.1', port: 0, tokens, requireReadToken: false, maxBodyBytes: 1024, extend: async app => { app.get('/v1/forgotten', async () => ({ secret: true })) } }))
   t.regex(bad.message, /without a declared role: GET \/v1\/forgotten, HEAD \/v1\/forgotten/)
+  // A home from before the admin role has no api.admin.token: admin routes say so, the rest work.
+  const old = await api(t, n, { 'api.admin_token_file': 'no-such.token' })
+  const refused = await raw(old.port, 'POST', '/v1/privacy/subjects', { authorization: `Bearer ${n.tokens.submit}` }, { patientId: 'CH-1' })
+  t.is(refused.status, 503)
+  t.is(refused.json.error?.code, 'ROLE_NOT_CONFIGURED')
+  t.regex(refused.json.error?.message ?? '', /admin_token_file/)
+  t.is((await raw(old.port, 'GET', '/v1/blocks', { authorization: `Bearer ${n.tokens.read}` })).status, 200)
 })
 
 test.serial('API bounds: event-stream clients are capped (503 beyond), block pages hold at most 20 summaries, lists page with a cursor', async t => {

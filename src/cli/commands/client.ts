@@ -24,6 +24,11 @@ export async function call (o: ApiFlags, method: string, path: string, body?: un
 
 export const apiOption = (c: Command): Command => c.option('--api <url>', 'node API base URL', process.env.MEDLEDGER_API ?? 'http://127.0.0.1:8080')
 
+/** --token / --token-file for a command that needs the token of one role (README, "Security"). */
+export const withToken = (c: Command, which: string): Command => c
+  .option('--token <token>', `${which} token (or MEDLEDGER_API_TOKEN)`)
+  .option('--token-file <file>', `file holding the ${which} token`)
+
 export function clientCommands (program: Command): void {
   apiOption(program.command('status').description('show a node\'s chain status'))
     .action(action(async (o: ApiFlags) => { printJson(await call(o, 'GET', '/v1/status')) }))
@@ -34,23 +39,23 @@ export function clientCommands (program: Command): void {
     .option('--content-type <type>', 'payload content type', 'application/octet-stream')
     .option('--payload <text>', 'payload as UTF-8 text')
     .option('--payload-file <file>', 'payload from a file')
-    .option('--token <token>', 'API bearer token (or MEDLEDGER_API_TOKEN)')
-    .option('--token-file <file>', 'file holding the API token')
+    .option('--token <token>', 'submit token (or MEDLEDGER_API_TOKEN)')
+    .option('--token-file <file>', 'file holding the submit token (api.token)')
     .option('--wait', 'wait until the record is final')
     .action(action(async (o: ApiFlags & { type: string, subject: string, contentType: string, payload?: string, payloadFile?: string, wait?: boolean }) => {
       const payload = o.payloadFile !== undefined ? await readFile(o.payloadFile) : Buffer.from(o.payload ?? '')
       printJson(await call(o, 'POST', `/v1/records${o.wait === true ? '?wait=final' : ''}`, { records: [{ type: o.type, subject: o.subject, contentType: o.contentType, payload: payload.toString('base64') }] }))
     }))
 
-  apiOption(program.command('get').description('fetch a final record with its inclusion proof and certificate'))
+  withToken(apiOption(program.command('get').description('fetch a final record with its inclusion proof and certificate')), 'read (api.read.token, when the node requires it)')
     .argument('<id>', 'record id (64 hex)')
     .option('--proof', 'print the whole self-contained proof (default prints it too)')
     .action(action(async (id: string, o: ApiFlags) => { printJson(await call(o, 'GET', `/v1/records/${id}/proof`)) }))
 
-  apiOption(program.command('block').description('show a final block (metadata only) with its certificate'))
+  withToken(apiOption(program.command('block').description('show a final block (metadata only) with its certificate')), 'read (api.read.token, when the node requires it)')
     .argument('<height>', 'block height')
     .action(action(async (height: string, o: ApiFlags) => { printJson(await call(o, 'GET', `/v1/blocks/${height}`)) }))
 
-  apiOption(program.command('evidence').description('list double-signing evidence known to a node'))
+  withToken(apiOption(program.command('evidence').description('list double-signing evidence known to a node')), 'read (api.read.token, when the node requires it)')
     .action(action(async (o: ApiFlags) => { printJson(await call(o, 'GET', '/v1/evidence')) }))
 }

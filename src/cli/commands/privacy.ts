@@ -8,13 +8,9 @@ import { protectKeyFile, unprotectKeyFile } from '../../privacy/key-file-edit.ts
 import { checkRecordOffline } from '../../privacy/offline-check.ts'
 import { readSubjectSecret, subjectPseudonym, writeSubjectSecret } from '../../privacy/pseudonym.ts'
 import { action, printJson } from '../output.ts'
-import { apiOption, call, type ApiFlags } from './client.ts'
+import { apiOption, call, withToken, type ApiFlags } from './client.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
-
-const withToken = (c: Command, which: string): Command => c
-  .option('--token <token>', `${which} token (or MEDLEDGER_API_TOKEN)`)
-  .option('--token-file <file>', `file holding the ${which} token`)
 
 async function passphraseFrom (file: string | undefined): Promise<string> {
   const p = await readPassphrase(file)
