@@ -1,6 +1,8 @@
 import test from 'ava'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises'
+import { promisify } from 'node:util'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Writable } from 'node:stream'
@@ -18,6 +20,7 @@ import { openApi } from '../../src/api/open.ts'
 import { createApi } from '../../src/api/server.ts'
 import { declaredRoutes, type Role } from '../../src/api/auth.ts'
 import { ApiTokens, TOKEN_FILES, TOKEN_ROLES, type TokenRole } from '../../src/api/tokens.ts'
+import { BIN } from '../../src/devnet/daemon.ts'
 import { FAST_CONSENSUS, waitFor } from '../helpers/devnet.ts'
 
 // One real validator in this process (LevelDB on disk, libp2p on TCP), with several HTTP APIs on
@@ -244,6 +247,11 @@ test.serial('an API beyond loopback without read tokens is refused at start; a r
   const tokens = await ApiTokens.load(n.home, open)
   const bad = await t.throwsAsync(createApi(n.node, { host: '127.0.0.1', port: 0, tokens, requireReadToken: false, maxBodyBytes: 1024, extend: async app => { app.get('/v1/forgotten', async () => ({ secret: true })) } }))
   t.regex(bad.message, /without a declared role: GET \/v1\/forgotten, HEAD \/v1\/forgotten/)
+  // `init` with an API beyond loopback writes require_read_token = true, and one 0600 file per role.
+  const home = join(n.home, '..', 'wide')
+  await promisify(execFile)(process.execPath, [BIN, 'init', '--home', home, '--genesis', join(n.home, 'genesis.json'), '--key', join(n.home, 'node.key'), '--api-listen', '0.0.0.0:8080'])
+  t.true((await loadConfig(home, {}, {})).api.require_read_token)
+  for (const role of TOKEN_ROLES) t.is((await stat(join(home, TOKEN_FILES[role]))).mode & 0o777, 0o600, TOKEN_FILES[role])
   // A home from before the admin role has no api.admin.token: admin routes say so, the rest work.
   const old = await api(t, n, { 'api.admin_token_file': 'no-such.token' })
   const refused = await raw(old.port, 'POST', '/v1/privacy/subjects', { authorization: `Bearer ${n.tokens.submit}` }, { patientId: 'CH-1' })
