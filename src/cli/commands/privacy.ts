@@ -104,15 +104,18 @@ export function privacyCommands (program: Command): void {
   withToken(apiOption(p.command('access').description('the access log: who read which record when (no content)')), 'read')
     .option('--record <id>', 'only reads of this record')
     .option('--subject <hex>', 'only reads of this subject\'s records')
-    .action(action(async (o: ApiFlags & { record?: string, subject?: string }) => {
-      const q = new URLSearchParams({ ...(o.record === undefined ? {} : { record: o.record }), ...(o.subject === undefined ? {} : { subject: o.subject }) })
+    .option('--after <n>', 'the next page: the `next` of the previous answer (100 reads a page)')
+    .action(action(async (o: ApiFlags & { record?: string, subject?: string, after?: string }) => {
+      const q = new URLSearchParams({ ...(o.record === undefined ? {} : { record: o.record }), ...(o.subject === undefined ? {} : { subject: o.subject }), ...(o.after === undefined ? {} : { after: o.after }) })
       printJson(await call(o, 'GET', `/v1/privacy/access?${q.toString()}`))
     }))
 
   withToken(apiOption(p.command('grants').description('grants and revocations on the chain')), 'read')
     .option('--subject <hex>', 'only this subject')
-    .action(action(async (o: ApiFlags & { subject?: string }) => {
-      printJson(await call(o, 'GET', `/v1/privacy/grants${o.subject === undefined ? '' : `?subject=${o.subject}`}`))
+    .option('--after <n>', 'the next page: the `next` of the previous answer (100 grants a page)')
+    .action(action(async (o: ApiFlags & { subject?: string, after?: string }) => {
+      const q = new URLSearchParams({ ...(o.subject === undefined ? {} : { subject: o.subject }), ...(o.after === undefined ? {} : { after: o.after }) })
+      printJson(await call(o, 'GET', `/v1/privacy/grants?${q.toString()}`))
     }))
 
   p.command('check')
