@@ -17,7 +17,10 @@ import { BlockList, MAX_BLOCK_PAGE } from './block-list.ts'
 import { EventHub } from './event-stream.ts'
 import { MAX_LIST_PAGE, pageOf, pageQuery } from './paging.ts'
 
-/** Unread bytes an event-stream client may leave in its socket buffer before it is dropped (a few hundred events). */
+/**
+ * Unread bytes an event-stream client may leave in this process (response and socket buffers, past
+ * what the kernel took) before it is dropped: a few hundred events.
+ */
 export const SSE_MAX_BUFFERED_BYTES = 256 * 1024
 
 export interface ApiOptions {
