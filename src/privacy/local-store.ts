@@ -7,6 +7,7 @@ import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from './aead.ts'
 import { x25519KeyPair, type X25519KeyPair } from './x25519.ts'
 
 const STORE_DOMAIN = 'medledger/privacy/local-store/v1'
+type Kind = 'delivery' | 'dk' | 'secret'
 
 /**
  * The node's off-chain key store (docs/privacy.md, "Crypto-shredding"): its X25519 delivery
@@ -22,18 +23,18 @@ export class LocalKeyStore {
   private constructor (readonly dir: string, private readonly key: Uint8Array) {}
 
   static async open (dir: string, signingSeed: Uint8Array): Promise<LocalKeyStore> {
-    for (const d of [dir, join(dir, 'delivery'), join(dir, 'dk')]) await mkdir(d, { recursive: true, mode: 0o700 })
+    for (const d of [dir, join(dir, 'delivery'), join(dir, 'dk'), join(dir, 'secret')]) await mkdir(d, { recursive: true, mode: 0o700 })
     const s = await stat(dir)
     if ((s.mode & 0o077) !== 0) throw new MedledgerError('PRIVACY_PERMISSIONS', `${dir} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 700 ${dir}\``)
     return new LocalKeyStore(dir, hkdf(signingSeed, new Uint8Array(0), STORE_DOMAIN))
   }
 
-  private path (kind: 'delivery' | 'dk', idHex: string): string {
-    if (!/^[0-9a-f]{64}$/.test(idHex)) throw new Error(`bad key id ${idHex}`)
+  private path (kind: Kind, idHex: string): string {
+    if (!(kind === 'secret' ? /^[a-z]{1,32}$/ : /^[0-9a-f]{64}$/).test(idHex)) throw new Error(`bad key id ${idHex}`)
     return join(this.dir, kind, `${idHex}.key`)
   }
 
-  private async put (kind: 'delivery' | 'dk', idHex: string, secret: Uint8Array): Promise<void> {
+  private async put (kind: Kind, idHex: string, secret: Uint8Array): Promise<void> {
     const nonce = new Uint8Array(randomBytes(AEAD_NONCE_LENGTH))
     const sealed = aeadSeal(this.key, nonce, secret, Buffer.from(`${kind}/${idHex}`))
     const file = this.path(kind, idHex)
@@ -44,7 +45,7 @@ export class LocalKeyStore {
     await rename(tmp, file)
   }
 
-  private async get (kind: 'delivery' | 'dk', idHex: string): Promise<Uint8Array | undefined> {
+  private async get (kind: Kind, idHex: string): Promise<Uint8Array | undefined> {
     let bytes: Buffer
     try {
       bytes = await readFile(this.path(kind, idHex))
@@ -58,7 +59,7 @@ export class LocalKeyStore {
   }
 
   /** Overwrites the file with zeros, flushes, then unlinks it. Returns whether it existed. */
-  private async destroy (kind: 'delivery' | 'dk', idHex: string): Promise<boolean> {
+  private async destroy (kind: Kind, idHex: string): Promise<boolean> {
     const file = this.path(kind, idHex)
     let fh
     try {
@@ -78,7 +79,7 @@ export class LocalKeyStore {
     return true
   }
 
-  private async list (kind: 'delivery' | 'dk'): Promise<string[]> {
+  private async list (kind: Kind): Promise<string[]> {
     return (await readdir(join(this.dir, kind))).filter(f => /^[0-9a-f]{64}\.key$/.test(f)).map(f => f.slice(0, 64))
   }
 
@@ -104,4 +105,13 @@ export class LocalKeyStore {
   }
 
   async dataKeyIds (): Promise<string[]> { return await this.list('dk') }
+
+  /** A node-local 32-byte secret by name (created on first use), e.g. the reader-pseudonym key. */
+  async secret (name: string): Promise<Uint8Array> {
+    const have = await this.get('secret', name)
+    if (have !== undefined) return have
+    const fresh = new Uint8Array(randomBytes(32))
+    await this.put('secret', name, fresh)
+    return fresh
+  }
 }
