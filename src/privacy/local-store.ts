@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from './aead.ts'
+import { fsyncDir, overwriteAndUnlink } from './secure-file.ts'
 import { x25519KeyPair, type X25519KeyPair } from './x25519.ts'
 
 const STORE_DOMAIN = 'medledger/privacy/local-store/v1'
@@ -43,6 +44,7 @@ export class LocalKeyStore {
     const fh = await open(tmp, 'r+')
     try { await fh.sync() } finally { await fh.close() }
     await rename(tmp, file)
+    await fsyncDir(join(this.dir, kind))
   }
 
   private async get (kind: Kind, idHex: string): Promise<Uint8Array | undefined> {
@@ -58,25 +60,9 @@ export class LocalKeyStore {
     return plain
   }
 
-  /** Overwrites the file with zeros, flushes, then unlinks it. Returns whether it existed. */
+  /** Overwrites the file with zeros, flushes, then unlinks it (and flushes the directory). Returns whether it existed. */
   private async destroy (kind: Kind, idHex: string): Promise<boolean> {
-    const file = this.path(kind, idHex)
-    let fh
-    try {
-      fh = await open(file, 'r+')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
-    try {
-      const { size } = await fh.stat()
-      await fh.write(new Uint8Array(size), 0, size, 0)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rm(file, { force: true })
-    return true
+    return await overwriteAndUnlink(this.path(kind, idHex))
   }
 
   private async list (kind: Kind): Promise<string[]> {

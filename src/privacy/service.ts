@@ -15,7 +15,8 @@ import {
   type Envelope, type EnvelopeContext, type EnvelopeRecipient, type WrappedKey
 } from './envelope.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
-import { removeEncryptionKey, writeFileAtomic } from './key-file-edit.ts'
+import { removeEncryptionKey } from './key-file-edit.ts'
+import { replaceFile } from './secure-file.ts'
 import { PrivacyIndex, type AccessEntry, type GrantEntry, type IndexSnapshot, type Position, type ShredEntry } from './ledger-index.ts'
 import { LocalKeyStore } from './local-store.ts'
 import { ReaderPseudonyms } from './reader.ts'
@@ -193,13 +194,13 @@ export class PrivacyService {
   // reaches the same state: at most one write a second.
   private async saveIndex (force = true): Promise<void> {
     if (!force && Date.now() - this.savedAt < 1000) return
-    await writeFileAtomic(join(this.o.dir, 'index.json'), JSON.stringify(this.index.toJson()))
+    await replaceFile(join(this.o.dir, 'index.json'), JSON.stringify(this.index.toJson()))
     this.savedAt = Date.now()
     this.savedHeight = this.index.height
   }
 
   private async saveState (): Promise<void> {
-    await writeFileAtomic(join(this.o.dir, 'state.json'), JSON.stringify(this.state, null, 2) + '\n')
+    await replaceFile(join(this.o.dir, 'state.json'), JSON.stringify(this.state, null, 2) + '\n')
   }
 
   // ---- following the chain ----

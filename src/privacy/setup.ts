@@ -1,11 +1,14 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import { MedledgerError } from '../errors.ts'
 import { readKeyMaterial } from '../node/key-file.ts'
-import { readPassphrase } from './keystore.ts'
+import { readSecretFile } from '../node/secret-file.ts'
+import { readKeyHeader } from './key-file-edit.ts'
+import { promptPassphrase } from './passphrase-prompt.ts'
+import { forgetOpenedKeystores, readPassphrase } from './keystore.ts'
 import { readSubjectSecret, writeSubjectSecret } from './pseudonym.ts'
 import { PrivacyService, type PrivacyNode } from './service.ts'
 
@@ -35,14 +38,11 @@ function ignoreExists (err: NodeJS.ErrnoException & { code?: string }): void {
   throw err
 }
 
-async function readToken (file: string): Promise<string | undefined> {
-  try {
-    const t = (await readFile(file, 'utf8')).trim()
-    return t === '' ? undefined : t
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new MedledgerError('CONFIG_INVALID', `cannot read the token file ${file}: ${(err as Error).message}`)
-  }
+/** A role's bearer token (first line, trimmed); refused when others can read the file. */
+export async function readToken (file: string, required = false): Promise<string | undefined> {
+  const bytes = await readSecretFile(file, 'the API token file', { permissions: 'CONFIG_TOKEN_PERMISSIONS', ...(required ? { missing: 'CONFIG_INVALID' } : {}) })
+  const t = bytes?.toString('utf8').trim()
+  return t === undefined || t === '' ? undefined : t
 }
 
 /** Bearer tokens of the three API roles; a role whose token file is absent is simply not offered. */
@@ -82,15 +82,24 @@ export async function loadSubjectSecret (home: string, config: Config): Promise<
   }
 }
 
-/** The passphrase for the node's key file: key_passphrase_file, else MEDLEDGER_KEY_PASSPHRASE. */
+/**
+ * The passphrase for the node's key file: key_passphrase_file, else MEDLEDGER_KEY_PASSPHRASE
+ * (then removed from the environment), else, for a protected key file on a terminal, a prompt.
+ */
 export async function nodePassphrase (home: string, config: Config): Promise<string | undefined> {
-  return await readPassphrase(config.key_passphrase_file === '' ? undefined : resolvePath(home, config.key_passphrase_file))
+  const p = await readPassphrase(config.key_passphrase_file === '' ? undefined : resolvePath(home, config.key_passphrase_file))
+  if (p !== undefined || process.stdin.isTTY !== true) return p
+  const file = resolvePath(home, config.key)
+  const header = await readKeyHeader(file).catch(() => undefined)
+  return header === undefined ? undefined : await promptPassphrase(`Passphrase for ${file}: `)
 }
 
 /** Starts the privacy service of a started node (after node.start(), before the API). */
 export async function startPrivacy (node: PrivacyNode, home: string, config: Config, passphrase: string | undefined): Promise<PrivacyService> {
   const keyFile = resolvePath(home, config.key)
   const material = await readKeyMaterial(keyFile, { passphrase })
+  // The node now holds its keys: no decrypted copy of the key file stays in the keystore cache.
+  forgetOpenedKeystores()
   return await PrivacyService.open(node, {
     dir: resolvePath(home, config.privacy.dir),
     keyFile,

@@ -5,6 +5,7 @@ import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
 import { DEFAULT_SCRYPT, PASSPHRASE_ENV, readPassphrase } from '../../privacy/keystore.ts'
 import { protectKeyFile, unprotectKeyFile } from '../../privacy/key-file-edit.ts'
+import { promptNewPassphrase, promptPassphrase } from '../../privacy/passphrase-prompt.ts'
 import { checkRecordOffline } from '../../privacy/offline-check.ts'
 import { readSubjectSecret, subjectPseudonym, writeSubjectSecret } from '../../privacy/pseudonym.ts'
 import { action, printJson } from '../output.ts'
@@ -16,10 +17,12 @@ const withToken = (c: Command, which: string): Command => c
   .option('--token <token>', `${which} token (or MEDLEDGER_API_TOKEN)`)
   .option('--token-file <file>', `file holding the ${which} token`)
 
-async function passphraseFrom (file: string | undefined): Promise<string> {
+/** The passphrase from --passphrase-file, else MEDLEDGER_KEY_PASSPHRASE, else asked on the terminal. */
+async function passphraseFrom (file: string | undefined, fresh = false): Promise<string> {
   const p = await readPassphrase(file)
-  if (p === undefined) throw new MedledgerError('KEY_PASSPHRASE', `give --passphrase-file or set ${PASSPHRASE_ENV}`)
-  return p
+  if (p !== undefined) return p
+  if (process.stdin.isTTY !== true) throw new MedledgerError('KEY_PASSPHRASE', `give --passphrase-file, set ${PASSPHRASE_ENV}, or run on a terminal to be asked`)
+  return fresh ? await promptNewPassphrase() : await promptPassphrase('Passphrase: ')
 }
 
 /** `medledger privacy ...`: client commands over the privacy API, and offline helpers. */
@@ -128,18 +131,18 @@ export function privacyCommands (program: Command): void {
   // Passphrase protection of key files sits with the other key commands.
   const keys = program.commands.find(c => c.name() === 'keys') ?? program.command('keys')
   keys.command('protect')
-    .description('encrypt a key file with a passphrase (scrypt + AES-256-GCM, docs/privacy.md); the node then needs the passphrase to start')
+    .description('encrypt a key file with a passphrase (scrypt + AES-256-GCM, docs/privacy.md); the node then needs the passphrase to start. The passphrase: --passphrase-file, else MEDLEDGER_KEY_PASSPHRASE, else asked twice on the terminal; at least 12 characters, 6 different, about 50 bits')
     .argument('<file>', 'key file')
-    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}`)
+    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}, else a prompt`)
     .option('--scrypt-n <n>', 'scrypt cost N (a power of two)', String(DEFAULT_SCRYPT.N))
     .action(action(async (file: string, o: { passphraseFile?: string, scryptN: string }) => {
-      const ks = await protectKeyFile(file, await passphraseFrom(o.passphraseFile), { ...DEFAULT_SCRYPT, N: Number(o.scryptN) })
+      const ks = await protectKeyFile(file, await passphraseFrom(o.passphraseFile, true), { ...DEFAULT_SCRYPT, N: Number(o.scryptN) })
       printJson({ file, protected: true, peerId: ks.peerId, kdf: { ...ks.kdf, salt: undefined } })
     }))
   keys.command('unprotect')
     .description('remove the passphrase protection of a key file')
     .argument('<file>', 'key file')
-    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}`)
+    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}, else a prompt`)
     .action(action(async (file: string, o: { passphraseFile?: string }) => {
       await unprotectKeyFile(file, await passphraseFrom(o.passphraseFile))
       printJson({ file, protected: false })

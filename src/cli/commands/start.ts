@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises'
 import { getHeapStatistics } from 'node:v8'
 import type { Command } from 'commander'
 import { loadConfig, resolvePath } from '../../config/load.ts'
@@ -10,7 +9,7 @@ import { createLogger } from '../../logger.ts'
 import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
 import { privacyRoutes } from '../../api/privacy-routes.ts'
-import { ApiTokens, loadSubjectSecret, nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
+import { ApiTokens, loadSubjectSecret, nodePassphrase, readToken, startPrivacy } from '../../privacy/setup.ts'
 import type { PrivacyService } from '../../privacy/service.ts'
 import { action, printJson } from '../output.ts'
 
@@ -62,9 +61,7 @@ export function startCommand (program: Command): void {
       const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
       const passphrase = await nodePassphrase(o.home, config)
       const key = await readKeyFile(resolvePath(o.home, config.key), { passphrase })
-      const token = (await readFile(resolvePath(o.home, config.api.token_file), 'utf8').catch(() => {
-        throw new MedledgerError('CONFIG_INVALID', `cannot read the API token file ${resolvePath(o.home, config.api.token_file)}`)
-      })).trim()
+      const token = await readToken(resolvePath(o.home, config.api.token_file), true) ?? ''
       const { host, port } = parseHostPort(config.api.listen)
       const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log })
       let stopping = false
