@@ -327,4 +327,11 @@ test('a key store restored from a backup taken before a shred does not reopen th
   t.is(await code(again.readPlaintext(rid, '')), PrivacyErrorCode.SHREDDED)
   t.true(await eventually(async () => !(await readFile(keyFile, 'utf8')).includes('encryptionPrivateKey')), 'the restored retired delivery key is destroyed again')
   t.true(await eventually(async () => (await again.recordStatus(rid) as { here: { unrecoverable: boolean } }).here.unrecoverable))
+  // A partial restore (the data-key files only) beside an index that already knows the shred.
+  await again.close()
+  await cp(join(backup, 'privacy', 'dk'), join(dir, 'privacy', 'dk'), { recursive: true })
+  t.true(await store.hasDataKey(rid))
+  const third = await PrivacyService.open(node as unknown as PrivacyServiceNode, { dir: join(dir, 'privacy'), keyFile, keyFileEncryption: w.encA, retireGraceMs: 0, auditWaitMs: 1000, maintainEveryMs: 20 })
+  t.teardown(async () => await third.close())
+  t.false(await store.hasDataKey(rid), 'a shredded record\'s data key found in the store is destroyed at open')
 })
