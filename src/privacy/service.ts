@@ -116,6 +116,7 @@ export class PrivacyService {
   private closed = false
   private savedAt = 0
   private savedHeight = 0
+  private releasedAt = 0
   private readonly me: Uint8Array
   private readonly meHex: string
   private readonly log: Logger
@@ -352,13 +353,13 @@ export class PrivacyService {
 
   /**
    * Pays the key releases this node owes: for each (subject, grantee), every record this node
-   * authored about the subject that a grant in force covers, that is not shredded, and whose key
-   * the grantee has neither in the envelope nor in an earlier release, gets a key.release record
-   * wrapping the data key to the grantee's current delivery key.
+   * authored about the subject that a grant in force covers, that is not shredded, and that is
+   * wrapped to the grantee's current delivery key neither in its envelope nor in an earlier
+   * release, gets a key.release record wrapping the data key to that key.
    */
   private async payReleases (): Promise<void> {
     const owed = this.state.releases ?? []
-    if (owed.length === 0 || !this.node.isValidator) return
+    if (owed.length === 0 || !this.node.isValidator || Date.now() - this.releasedAt < ANNOUNCE_RETRY_MS) return
     const [subjectHex, granteeHex] = owed[0].split('/')
     const subject = fromHex(subjectHex)
     const grantee = fromHex(granteeHex)
@@ -377,7 +378,8 @@ export class PrivacyService {
             if (r.type === RECORD_TYPES.release && r.contentType === CONTENT_TYPES.release) {
               try {
                 const rel = decodeRelease(r.payload)
-                if (bytesEqual(rel.wrap.node, grantee)) released.add(toHex(rel.recordId))
+                // Released to the key the grantee has now: after it rotates, a new grant releases again.
+                if (bytesEqual(rel.wrap.node, grantee) && toHex(rel.wrap.deliveryKey) === deliveryKey) released.add(toHex(rel.recordId))
               } catch {}
             } else if (r.contentType === ENVELOPE_CONTENT_TYPE) candidates.push(r)
           }
@@ -389,7 +391,7 @@ export class PrivacyService {
         if (this.index.grantInForce(this.me, subject, grantee, r.type, Date.now()) === undefined) continue
         let env: Envelope
         try { env = decodeEnvelope(r.payload) } catch { continue }
-        if (wrapsFor(env, grantee).length > 0) continue
+        if (wrapsFor(env, grantee).some(w => toHex(w.deliveryKey) === deliveryKey)) continue
         const dk = await this.keys.getDataKey(id)
         if (dk === undefined) continue
         const wrap = wrapDataKey(this.context(r), dk, { node: grantee, deliveryKey: fromHex(deliveryKey) })
@@ -398,20 +400,20 @@ export class PrivacyService {
         due.push(releaseRecord(r.subject, fromHex(id), wrap, Date.now()))
       }
     }
-    try {
-      if (due.length > 0) {
-        const { ids } = this.node.submit(due)
-        // Released keys must be final before the next pass, which looks for them on the chain.
-        await this.node.waitFinal(ids, 60_000)
-        this.log.info({ grantee: this.nameOf(grantee), subject: subjectHex, records: due.length }, 'released data keys to a grantee')
-      }
-    } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'could not release data keys; will retry')
-      return
-    }
-    if (!more) {
+    // Nothing left to release (every covered record's key is on the chain for the grantee, or
+    // the grantee has no key yet and a later grant will try again): the debt is paid.
+    if (due.length === 0) {
       this.state.releases = owed.slice(1)
       await this.saveState()
+      return
+    }
+    try {
+      this.node.submit(due)
+      // The next pass looks for these on the chain; give them time to be final before it.
+      this.releasedAt = Date.now()
+      this.log.info({ grantee: this.nameOf(grantee), subject: subjectHex, records: due.length, more }, 'released data keys to a grantee')
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not release data keys; will retry')
     }
   }
 
@@ -439,7 +441,10 @@ export class PrivacyService {
     const hadKey = await this.keys.deleteDataKey(target)
     // Every delivery key this node holds could open a wrap of this record (in the envelope or in a
     // key release to it): if the record concerned this node at all, all of them are rotated away.
-    const concerned = hadKey || bytesEqual(stored.record.author, this.me) || wrapsFor(env, this.me).length > 0
+    // (A custodian's grant or revocation to this node for the subject means a key release to it
+    // may be on the chain, stored here or not.)
+    const concerned = hadKey || bytesEqual(stored.record.author, this.me) || wrapsFor(env, this.me).length > 0 ||
+      this.index.grantList({ custodian: toHex(stored.record.author), subject: toHex(stored.record.subject), grantee: this.meHex }).length > 0
     const mine = concerned ? [...this.held.keys()].filter(k => this.index.wasPublished(this.me, k)) : []
     if (mine.length > 0) {
       this.state.retiring = [...new Set([...this.state.retiring, ...mine])]
