@@ -82,6 +82,8 @@ interface LocalState {
    * grant became final here; each is cleared once every record it covers is released.
    */
   releases?: string[]
+  /** The one-time sweep of data keys held without a grant has run (sweepUngrantedKeys). */
+  ungrantedSwept?: boolean
 }
 
 export interface PlaintextRead {
@@ -147,7 +149,12 @@ export class PrivacyService {
     const s = new PrivacyService(node, keys, await ReaderPseudonyms.open(o.dir, keys), o)
     await s.load()
     node.on('finalized', s.onFinalized)
-    await s.enqueue(async () => { await s.catchUp(); await s.maintain() })
+    await s.enqueue(async () => {
+      await s.catchUp()
+      // Needs the grants up to the head, so after catching up.
+      if (s.state.ungrantedSwept !== true) await s.sweepUngrantedKeys()
+      await s.maintain()
+    })
     const every = o.maintainEveryMs ?? Math.max(100, Math.min(1000, Math.floor(o.retireGraceMs / 2)))
     s.timer = setInterval(() => { void s.enqueue(async () => { await s.catchUp(); await s.maintain() }).catch(() => {}) }, every)
     s.timer.unref()
@@ -189,6 +196,25 @@ export class PrivacyService {
     for (const id of await this.keys.dataKeyIds()) {
       if (this.index.shredOf(id) !== undefined) { await this.keys.deleteDataKey(id); this.log.warn({ recordId: id }, 'destroyed the data key of a shredded record found in the key store (restored from a backup?)') }
     }
+  }
+
+  /**
+   * Once per key store: nodes before key release unwrapped every record sent to them, grant or
+   * not. Data keys of other hospitals' records for whose subject their custodian never granted
+   * this node anything are destroyed, so "no grant, no key" holds for the store as well.
+   */
+  private async sweepUngrantedKeys (): Promise<void> {
+    let swept = 0
+    for (const id of await this.keys.dataKeyIds()) {
+      const r = (await this.node.store.getRecord(fromHex(id)))?.record
+      if (r === undefined || bytesEqual(r.author, this.me)) continue
+      if (this.index.grantList({ custodian: toHex(r.author), subject: toHex(r.subject), grantee: this.meHex }).length > 0) continue
+      await this.keys.deleteDataKey(id)
+      swept++
+    }
+    if (swept > 0) this.log.info({ swept }, 'destroyed data keys of records this node holds no grant for (unwrapped before key release existed)')
+    this.state.ungrantedSwept = true
+    await this.saveState()
   }
 
   // The snapshot is the whole index at one height, so replaying from an older one after a crash

@@ -335,3 +335,23 @@ test('a key store restored from a backup taken before a shred does not reopen th
   t.teardown(async () => await third.close())
   t.false(await store.hasDataKey(rid), 'a shredded record\'s data key found in the store is destroyed at open')
 })
+
+test('data keys an older node unwrapped without a grant are destroyed when the node opens', async t => {
+  const w = await world()
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-privacy-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  const node = new FakeNode(w.genesis, w.b)
+  const granted = custodial(w, w.a, w.encA, 'granted')
+  const ungranted = custodial(w, w.a, w.encA, 'never granted')
+  const lone = { ...ungranted.record, subject: new Uint8Array(32).fill(9) }
+  const [keep, drop] = node.add(granted.record, lone, by(w.a, grantRecord(new Uint8Array(32).fill(5), { grantee: w.b.publicKey, ...anyone }, 2)))
+  const store = await LocalKeyStore.open(join(dir, 'privacy'), w.b.seed)
+  await store.putDataKey(keep, granted.dataKey)
+  await store.putDataKey(drop, ungranted.dataKey)
+  const keyFile = join(dir, 'node.key')
+  await writeKeyFile(keyFile, w.b, w.encB)
+  const svc = await PrivacyService.open(node as unknown as PrivacyServiceNode, { dir: join(dir, 'privacy'), keyFile, keyFileEncryption: w.encB, retireGraceMs: 0, auditWaitMs: 1000, maintainEveryMs: 20 })
+  t.teardown(async () => await svc.close())
+  t.false(await store.hasDataKey(drop), 'its custodian never granted this node that subject: destroyed')
+  t.true(await store.hasDataKey(keep), 'a key held under a grant stays')
+})
