@@ -45,20 +45,20 @@ export function privacyCommands (program: Command): void {
       printJson({ subject: toHex(subjectPseudonym(await readSubjectSecret(o.secretFile), o.patientId)) })
     }))
 
-  withToken(apiOption(p.command('submit').description('submit a record encrypted by the node for itself and the recipients')), 'submit')
+  withToken(apiOption(p.command('submit').description('submit a record encrypted by the node to itself (the custodian) and the hospitals it granted access')), 'submit')
     .requiredOption('--type <type>', 'record type, e.g. consultation')
     .requiredOption('--subject <hex>', 'pseudonymous subject (see privacy subject)')
     .option('--content-type <type>', 'content type of the plaintext (kept inside the ciphertext)', 'application/octet-stream')
     .option('--plaintext <text>', 'content as UTF-8 text')
     .option('--plaintext-file <file>', 'content from a file')
-    .option('--recipient <name>', 'another validator that may read it (name, peer id or public key; repeatable)', collect, [])
+    .option('--recipient <name>', 'a validator that must be able to read it: it needs a grant in force from this node (name, peer id or public key; repeatable)', collect, [])
     .option('--wait', 'wait until the record is final')
     .action(action(async (o: ApiFlags & { type: string, subject: string, contentType: string, plaintext?: string, plaintextFile?: string, recipient: string[], wait?: boolean }) => {
       const body = o.plaintextFile !== undefined ? await readFile(o.plaintextFile) : Buffer.from(o.plaintext ?? '')
       printJson(await call(o, 'POST', `/v1/records${o.wait === true ? '?wait=final' : ''}`, { records: [{ type: o.type, subject: o.subject, contentType: o.contentType, plaintext: body.toString('base64'), recipients: o.recipient }] }))
     }))
 
-  withToken(apiOption(p.command('read').description('decrypt a record this node received (writes an access.read record first)')), 'read-plaintext')
+  withToken(apiOption(p.command('read').description('decrypt a record this node authored or was granted (writes an access.read record first)')), 'read-plaintext')
     .argument('<id>', 'record id')
     .option('--out <file>', 'write the plaintext bytes to a file instead of printing JSON')
     .action(action(async (id: string, o: ApiFlags & { out?: string }) => {
