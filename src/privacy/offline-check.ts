@@ -31,12 +31,12 @@ export async function checkRecordOffline (home: string, id: string): Promise<Off
   const passphrase = await nodePassphrase(home, config)
   const material = await readKeyMaterial(resolvePath(home, config.key), { passphrase })
   const store = await ChainStore.open(resolvePath(home, config.data_dir), { chainId: genesis.chainId, genesisHash: genesis.hash })
+  const me = material.key.publicKey
   let record
-  // Key releases of this record to this node (docs/privacy.md, "Key releases"): wraps on the chain.
+  // Key releases of this record to this node by its custodian (docs/privacy.md section 4): wraps on the chain.
   const releases: WrappedKey[] = []
   try {
     record = (await store.getRecord(fromHex(id)))?.record
-    const me = material.key.publicKey
     for await (const fb of store.iterateFinalized(1, store.head?.height ?? 0)) {
       for (const batch of fb.block.body.batches) {
         if (record === undefined || !bytesEqual(batch.author, record.author)) continue
@@ -58,7 +58,6 @@ export async function checkRecordOffline (home: string, id: string): Promise<Off
   const ctx: EnvelopeContext = { chainId: genesis.chainId, type: record.type, subject: record.subject, author: record.author }
   const keys = await LocalKeyStore.open(resolvePath(home, config.privacy.dir), material.key.seed)
   const pairs = [...(material.encryption === undefined ? [] : [material.encryption]), ...await keys.deliveryKeys()]
-  const me = material.key.publicKey
   const mine = [...wrapsFor(env, me), ...releases]
   const held = mine.map(w => toHex(w.deliveryKey)).filter(k => pairs.some(p => toHex(p.publicKey) === k))
   const out: OfflineCheck = { recordId: id, recipient: mine.length > 0, dataKeyHeld: false, deliveryKeysHeld: held, decryptable: false }
