@@ -1,5 +1,5 @@
 import test from 'ava'
-import { chmod, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { access, chmod, link, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { NodeKey } from '../../../src/crypto/ed25519.ts'
@@ -170,4 +170,22 @@ test('a protected key file\'s decrypted JSON is not kept once its encryption key
   t.true(openedKeystoreCount() > 0, 'start reads the file twice and caches it meanwhile')
   t.true(await removeEncryptionKey(file, PW))
   t.is(openedKeystoreCount(), 0, 'nothing decrypted is left in the process after the retirement')
+})
+
+test('retiring or protecting a key overwrites the old key file content in place, not only its name', async t => {
+  const dir = await tmp(t)
+  for (const edit of ['retire', 'protect'] as const) {
+    const file = join(dir, `${edit}.key`)
+    const enc = generateX25519()
+    await writeKeyFile(file, await NodeKey.generate(), enc)
+    // A second name for the old inode shows what a rename would have left in its freed blocks.
+    const spy = join(dir, `${edit}.spy`)
+    await link(file, spy)
+    if (edit === 'retire') t.true(await removeEncryptionKey(file, undefined))
+    else await protectKeyFile(file, PW, FAST)
+    const left = await readFile(spy)
+    t.true(left.length > 0 && left.every(b => b === 0), `${edit}: the old content is zeros`)
+    t.false((await readFile(file, 'utf8')).includes(Buffer.from(enc.privateKey).toString('base64')))
+    t.false(await access(`${file}.old`).then(() => true, () => false), 'no .old copy left behind')
+  }
 })
