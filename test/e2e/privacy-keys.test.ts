@@ -60,7 +60,10 @@ test.serial('a passphrase-protected key file: the daemon refuses to start withou
   // Rotation retires the genesis encryption key: the key file is rewritten, still protected.
   t.is((await post('/v1/privacy/rotate')).status, 202)
   await waitFor('the genesis encryption key retired', async () => {
-    const ks = JSON.parse(await readFile(keyFile, 'utf8')) as { type: string, encryptionPublicKey?: string }
+    // A read that opened the old file just before it was replaced sees it zeroed (its retired key
+    // is overwritten in place): read again.
+    let ks: { type: string, encryptionPublicKey?: string }
+    try { ks = JSON.parse(await readFile(keyFile, 'utf8')) as typeof ks } catch { return false }
     return ks.type === 'medledger-keystore' && ks.encryptionPublicKey === undefined
   })
   const after = JSON.parse((await run(['keys', 'show', keyFile])).stdout) as { peerId: string, protected: boolean, encryptionKey?: string }
