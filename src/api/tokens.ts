@@ -1,9 +1,10 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
-import { readFile, stat, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import { MedledgerError } from '../errors.ts'
+import { readSecretFile } from '../node/secret-file.ts'
 
 /** The roles a bearer token can carry (docs/privacy.md, "API roles"); `public` needs none. */
 export const TOKEN_ROLES = ['read', 'submit', 'plaintext', 'admin'] as const
@@ -44,18 +45,14 @@ export async function writeTokenFiles (home: string, given: Partial<Record<Token
   return out
 }
 
-/** A token file's token, or undefined when the file is absent or empty; refused when other users can read it. */
-async function readTokenFile (file: string): Promise<string | undefined> {
-  try {
-    const s = await stat(file)
-    if ((s.mode & 0o077) !== 0) throw new MedledgerError('CONFIG_INVALID', `the token file ${file} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``)
-    const t = (await readFile(file, 'utf8')).trim()
-    return t === '' ? undefined : t
-  } catch (err) {
-    if (err instanceof MedledgerError) throw err
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new MedledgerError('CONFIG_INVALID', `cannot read the token file ${file}: ${(err as Error).message}`)
-  }
+/**
+ * A role's bearer token (the file's first line, trimmed), or undefined when an optional file is
+ * absent or empty; refused when other users can read the file (CONFIG_TOKEN_PERMISSIONS).
+ */
+export async function readToken (file: string, required = false): Promise<string | undefined> {
+  const bytes = await readSecretFile(file, 'the API token file', { permissions: 'CONFIG_TOKEN_PERMISSIONS', ...(required ? { missing: 'CONFIG_INVALID' } : {}) })
+  const t = bytes?.toString('utf8').trim()
+  return t === undefined || t === '' ? undefined : t
 }
 
 /**
@@ -77,9 +74,9 @@ export class ApiTokens {
     const found: Partial<Record<TokenRole, string>> = {}
     for (const role of TOKEN_ROLES) {
       const file = resolvePath(home, config.api[TOKEN_FILE_KEYS[role]])
-      const t = await readTokenFile(file)
+      const t = await readToken(file, role === 'submit')
       if (t !== undefined) found[role] = t
-      else if (role === 'submit') throw new MedledgerError('CONFIG_INVALID', `cannot read the API token file ${file}`)
+      else if (role === 'submit') throw new MedledgerError('CONFIG_INVALID', `the API token file ${file} is empty`)
       else if (role === 'read' && config.api.require_read_token) throw new MedledgerError('CONFIG_INVALID', `api.require_read_token is set but ${file} is missing`)
     }
     return new ApiTokens(found)

@@ -2,7 +2,8 @@ import { readFile, writeFile, stat } from 'node:fs/promises'
 import { NodeKey } from '../crypto/ed25519.ts'
 import { fromBase64, toBase64, toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
-import { isKeystore, openKeystore, PASSPHRASE_ENV } from '../privacy/keystore.ts'
+import { assertPrivateMode } from './secret-file.ts'
+import { isKeystore, openKeystore, PASSPHRASE_ENV, takePassphraseFromEnv } from '../privacy/keystore.ts'
 import { x25519KeyPair, type X25519KeyPair } from '../privacy/x25519.ts'
 
 /**
@@ -40,10 +41,7 @@ export async function readKeyFile (file: string, opts: { checkMode?: boolean, pa
 export async function readKeyMaterial (file: string, opts: { checkMode?: boolean, passphrase?: string } = {}): Promise<{ key: NodeKey, encryption?: X25519KeyPair, protected: boolean }> {
   let text: string
   try {
-    if (opts.checkMode !== false) {
-      const s = await stat(file)
-      if ((s.mode & 0o077) !== 0) throw new MedledgerError('KEY_PERMISSIONS', `${file} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``)
-    }
+    if (opts.checkMode !== false) assertPrivateMode(file, 'the key file', (await stat(file)).mode, 'KEY_PERMISSIONS')
     text = await readFile(file, 'utf8')
   } catch (err) {
     if (err instanceof MedledgerError) throw err
@@ -58,7 +56,7 @@ export async function readKeyMaterial (file: string, opts: { checkMode?: boolean
   let locked = false
   if (isKeystore(raw)) {
     locked = true
-    const passphrase = opts.passphrase ?? process.env[PASSPHRASE_ENV]
+    const passphrase = opts.passphrase ?? takePassphraseFromEnv()
     if (passphrase === undefined || passphrase === '') throw new MedledgerError('KEY_LOCKED', `${file} is protected by a passphrase: set ${PASSPHRASE_ENV} or key_passphrase_file in config.toml`)
     raw = await openKeystore(raw, passphrase, file)
   }

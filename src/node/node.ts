@@ -1,5 +1,4 @@
 import { EventEmitter } from 'node:events'
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
@@ -26,6 +25,8 @@ import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { sealBatch } from './records.ts'
 import { FinalityWaiters } from './finality-waiters.ts'
+import { readSecretFile } from './secret-file.ts'
+import { checkRecordTimestamps } from './record-time.ts'
 
 const GOVERNANCE_META = 'governance'
 
@@ -90,7 +91,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
-    const psk = c.p2p.psk_file === '' ? undefined : await readFile(resolvePath(this.home, c.p2p.psk_file))
+    const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
     this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes }, {
       key: this.key,
       genesis: this.genesis,
@@ -175,6 +176,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
     const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
+    checkRecordTimestamps(full, Date.now())
     checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
     const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
     // A batch no block could carry would wait for ever: refuse it while the client can split it.

@@ -138,6 +138,15 @@ export function wrapsFor (e: Envelope, node: Uint8Array): WrappedKey[] {
 export function unwrapDataKey (ctx: EnvelopeContext, e: Envelope, node: Uint8Array, delivery: { publicKey: Uint8Array, privateKey: Uint8Array }): Uint8Array {
   const w = e.recipients.find(r => bytesEqual(r.node, node) && bytesEqual(r.deliveryKey, delivery.publicKey))
   if (w === undefined) throw new PrivacyError(PrivacyErrorCode.NOT_RECIPIENT, 'the envelope holds no data key for this node and delivery key')
+  return unwrapKey(ctx, w, delivery)
+}
+
+/**
+ * Opens one wrap (an envelope recipient or a key-release record's wrap) with the delivery private
+ * key it names; UNWRAP_FAILED when it does not authenticate under the record's context.
+ */
+export function unwrapKey (ctx: EnvelopeContext, w: WrappedKey, delivery: { publicKey: Uint8Array, privateKey: Uint8Array }): Uint8Array {
+  if (!bytesEqual(w.deliveryKey, delivery.publicKey)) throw new PrivacyError(PrivacyErrorCode.NOT_RECIPIENT, 'the wrap names another delivery key')
   let kek: Uint8Array
   try {
     kek = keyEncryptionKey(null, w.ephemeral, delivery.privateKey, w.deliveryKey)

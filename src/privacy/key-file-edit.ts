@@ -1,28 +1,14 @@
-import { open, readFile, rename, rm } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { MedledgerError } from '../errors.ts'
-import { DEFAULT_SCRYPT, isKeystore, openKeystore, sealKeystore, type KeyFileHeader, type KeystoreJson, type ScryptCost } from './keystore.ts'
+import { replaceFile } from './secure-file.ts'
+import { checkPassphraseStrength, DEFAULT_SCRYPT, forgetOpenedKeystores, isKeystore, openKeystore, sealKeystore, type KeyFileHeader, type KeystoreJson, type ScryptCost } from './keystore.ts'
 
 /**
  * Rewrites of a key file in place: protect with a passphrase, remove the protection, or drop the
- * encryption private key once it is retired. Each writes a 0600 temporary file, flushes it and
- * renames it over the original, so a crash leaves the old file or the new one, never half.
+ * encryption private key once it is retired. Each goes through replaceFile (a flushed 0600
+ * temporary file renamed over the original, the directory flushed); protecting and retiring
+ * also overwrite the old content, which held a private key in the clear or a retired key.
  */
-export async function writeFileAtomic (file: string, text: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`
-  const fh = await open(tmp, 'wx', 0o600)
-  try {
-    await fh.writeFile(text)
-    await fh.sync()
-  } finally {
-    await fh.close()
-  }
-  try {
-    await rename(tmp, file)
-  } catch (err) {
-    await rm(tmp, { force: true })
-    throw err
-  }
-}
 
 async function readJson (file: string): Promise<Record<string, unknown>> {
   try {
@@ -32,12 +18,14 @@ async function readJson (file: string): Promise<Record<string, unknown>> {
   }
 }
 
-export async function protectKeyFile (file: string, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
+/** Protects a plain key file; the passphrase must pass checkPassphraseStrength unless told otherwise (tests). */
+export async function protectKeyFile (file: string, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT, opts: { checkStrength?: boolean } = {}): Promise<KeystoreJson> {
   const json = await readJson(file)
   if (isKeystore(json)) throw new MedledgerError('KEY_PROTECTED', `${file} is already protected by a passphrase`)
   if (json.type !== 'medledger-ed25519') throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file`)
+  if (opts.checkStrength !== false) checkPassphraseStrength(passphrase)
   const sealed = await sealKeystore(json as unknown as KeyFileHeader & Record<string, unknown>, passphrase, cost)
-  await writeFileAtomic(file, JSON.stringify(sealed, null, 2) + '\n')
+  await replaceFile(file, JSON.stringify(sealed, null, 2) + '\n', { shredOld: true })
   return sealed
 }
 
@@ -45,7 +33,7 @@ export async function unprotectKeyFile (file: string, passphrase: string): Promi
   const json = await readJson(file)
   if (!isKeystore(json)) throw new MedledgerError('KEY_NOT_PROTECTED', `${file} is not protected by a passphrase`)
   const plain = await openKeystore(json, passphrase, file)
-  await writeFileAtomic(file, JSON.stringify(plain, null, 2) + '\n')
+  await replaceFile(file, JSON.stringify(plain, null, 2) + '\n')
 }
 
 /**
@@ -62,13 +50,14 @@ export async function removeEncryptionKey (file: string, passphrase: string | un
     delete plain.encryptionPrivateKey
     delete plain.encryptionPublicKey
     const sealed = await sealKeystore(plain as unknown as KeyFileHeader & Record<string, unknown>, passphrase, { N: json.kdf.N, r: json.kdf.r, p: json.kdf.p })
-    await writeFileAtomic(file, JSON.stringify(sealed, null, 2) + '\n')
+    await replaceFile(file, JSON.stringify(sealed, null, 2) + '\n', { shredOld: true })
+    forgetOpenedKeystores()
     return true
   }
   if (json.encryptionPrivateKey === undefined && json.encryptionPublicKey === undefined) return false
   delete json.encryptionPrivateKey
   delete json.encryptionPublicKey
-  await writeFileAtomic(file, JSON.stringify(json, null, 2) + '\n')
+  await replaceFile(file, JSON.stringify(json, null, 2) + '\n', { shredOld: true })
   return true
 }
 

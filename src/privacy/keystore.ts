@@ -1,9 +1,9 @@
 import { randomBytes, scrypt as scryptCb, createHash } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { fromBase64, toBase64 } from '../encoding/bytes.ts'
 import { encodeCbor } from '../encoding/cbor.ts'
 import { MedledgerError } from '../errors.ts'
+import { readSecretFile } from '../node/secret-file.ts'
 import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal } from './aead.ts'
 
 const scrypt = promisify(scryptCb) as (password: string | Uint8Array, salt: Uint8Array, keylen: number, options: { N: number, r: number, p: number, maxmem: number }) => Promise<Buffer>
@@ -59,6 +59,25 @@ function checkPassphrase (passphrase: string): void {
   if (passphrase.length === 0) throw new MedledgerError('KEY_PASSPHRASE', 'the passphrase is empty')
 }
 
+/** A new passphrase's minimum: characters, distinct characters, and estimated bits. */
+export const PASSPHRASE_RULES = Object.freeze({ minLength: 12, minDistinct: 6, minBits: 50 })
+
+/**
+ * Refuses a passphrase too weak to protect a key file against offline guessing. The estimate is
+ * length x log2(size of the character classes used: lower, upper, digits, other), which
+ * overrates dictionary words, so the floor is set well above what scrypt alone makes safe.
+ */
+export function checkPassphraseStrength (passphrase: string): void {
+  const p = passphrase.normalize('NFC')
+  const chars = [...p]
+  const pool = (/[a-z]/.test(p) ? 26 : 0) + (/[A-Z]/.test(p) ? 26 : 0) + (/[0-9]/.test(p) ? 10 : 0) + (/[^a-zA-Z0-9]/.test(p) ? 33 : 0)
+  const bits = pool === 0 ? 0 : chars.length * Math.log2(pool)
+  const { minLength, minDistinct, minBits } = PASSPHRASE_RULES
+  if (chars.length < minLength || new Set(chars).size < minDistinct || bits < minBits) {
+    throw new MedledgerError('KEY_PASSPHRASE_WEAK', `the passphrase is too weak: use at least ${minLength} characters with at least ${minDistinct} different ones (about ${minBits} bits; e.g. four or more random words); this one has ${chars.length} characters, ${new Set(chars).size} different, about ${Math.floor(bits)} bits`)
+  }
+}
+
 /** Encrypts a plain key file's JSON (an object with peerId, publicKey, ...) under a passphrase. */
 export async function sealKeystore (plain: KeyFileHeader & Record<string, unknown>, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
   checkPassphrase(passphrase)
@@ -78,8 +97,19 @@ export async function sealKeystore (plain: KeyFileHeader & Record<string, unknow
 }
 
 // Decrypted key files by (file text, passphrase): start reads the key file twice (signing key,
-// then encryption key) and should not pay scrypt twice.
+// then encryption key) and should not pay scrypt twice. Dropped once the node has its keys and
+// whenever a key file is rewritten (a retired key must not live on here).
 const opened = new Map<string, Record<string, unknown>>()
+
+/** Drops every decrypted key file this process cached. */
+export function forgetOpenedKeystores (): void {
+  opened.clear()
+}
+
+/** How many decrypted key files this process holds in its cache (for tests). */
+export function openedKeystoreCount (): number {
+  return opened.size
+}
 
 /** Decrypts a keystore; KEY_PASSPHRASE for a wrong passphrase, KEY_INVALID for a malformed file. */
 export async function openKeystore (k: KeystoreJson, passphrase: string, where = 'the key file'): Promise<Record<string, unknown>> {
@@ -113,23 +143,22 @@ export async function openKeystore (k: KeystoreJson, passphrase: string, where =
 
 /**
  * The passphrase for encrypted key files: the passphrase file (first line; it must be 0600) if
- * one is configured, else MEDLEDGER_KEY_PASSPHRASE, else undefined.
+ * one is configured, else MEDLEDGER_KEY_PASSPHRASE (removed from the environment once read, so
+ * child processes and later diagnostics never see it), else undefined.
  */
 export async function readPassphrase (file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   if (file !== undefined && file !== '') {
-    let text: string
-    try {
-      const s = await stat(file)
-      if ((s.mode & 0o077) !== 0) throw new MedledgerError('KEY_PERMISSIONS', `the passphrase file ${file} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 600 ${file}\``)
-      text = await readFile(file, 'utf8')
-    } catch (err) {
-      if (err instanceof MedledgerError) throw err
-      throw new MedledgerError('KEY_PASSPHRASE', `cannot read the passphrase file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
-    }
+    const text = (await readSecretFile(file, 'the passphrase file', { permissions: 'KEY_PERMISSIONS', missing: 'KEY_PASSPHRASE' }) as Buffer).toString('utf8')
     const line = text.split(/\r?\n/)[0]
     checkPassphrase(line)
     return line
   }
+  return takePassphraseFromEnv(env)
+}
+
+/** MEDLEDGER_KEY_PASSPHRASE, deleted from the environment as it is read. */
+export function takePassphraseFromEnv (env: NodeJS.ProcessEnv = process.env): string | undefined {
   const v = env[PASSPHRASE_ENV]
+  delete env[PASSPHRASE_ENV]
   return v === undefined || v === '' ? undefined : v
 }

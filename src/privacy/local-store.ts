@@ -1,12 +1,14 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from './aead.ts'
+import { fsyncDir, overwriteAndUnlink } from './secure-file.ts'
 import { x25519KeyPair, type X25519KeyPair } from './x25519.ts'
 
 const STORE_DOMAIN = 'medledger/privacy/local-store/v1'
+type Kind = 'delivery' | 'dk' | 'secret'
 
 /**
  * The node's off-chain key store (docs/privacy.md, "Crypto-shredding"): its X25519 delivery
@@ -22,18 +24,18 @@ export class LocalKeyStore {
   private constructor (readonly dir: string, private readonly key: Uint8Array) {}
 
   static async open (dir: string, signingSeed: Uint8Array): Promise<LocalKeyStore> {
-    for (const d of [dir, join(dir, 'delivery'), join(dir, 'dk')]) await mkdir(d, { recursive: true, mode: 0o700 })
+    for (const d of [dir, join(dir, 'delivery'), join(dir, 'dk'), join(dir, 'secret')]) await mkdir(d, { recursive: true, mode: 0o700 })
     const s = await stat(dir)
     if ((s.mode & 0o077) !== 0) throw new MedledgerError('PRIVACY_PERMISSIONS', `${dir} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 700 ${dir}\``)
     return new LocalKeyStore(dir, hkdf(signingSeed, new Uint8Array(0), STORE_DOMAIN))
   }
 
-  private path (kind: 'delivery' | 'dk', idHex: string): string {
-    if (!/^[0-9a-f]{64}$/.test(idHex)) throw new Error(`bad key id ${idHex}`)
+  private path (kind: Kind, idHex: string): string {
+    if (!(kind === 'secret' ? /^[a-z]{1,32}$/ : /^[0-9a-f]{64}$/).test(idHex)) throw new Error(`bad key id ${idHex}`)
     return join(this.dir, kind, `${idHex}.key`)
   }
 
-  private async put (kind: 'delivery' | 'dk', idHex: string, secret: Uint8Array): Promise<void> {
+  private async put (kind: Kind, idHex: string, secret: Uint8Array): Promise<void> {
     const nonce = new Uint8Array(randomBytes(AEAD_NONCE_LENGTH))
     const sealed = aeadSeal(this.key, nonce, secret, Buffer.from(`${kind}/${idHex}`))
     const file = this.path(kind, idHex)
@@ -42,9 +44,10 @@ export class LocalKeyStore {
     const fh = await open(tmp, 'r+')
     try { await fh.sync() } finally { await fh.close() }
     await rename(tmp, file)
+    await fsyncDir(join(this.dir, kind))
   }
 
-  private async get (kind: 'delivery' | 'dk', idHex: string): Promise<Uint8Array | undefined> {
+  private async get (kind: Kind, idHex: string): Promise<Uint8Array | undefined> {
     let bytes: Buffer
     try {
       bytes = await readFile(this.path(kind, idHex))
@@ -57,28 +60,12 @@ export class LocalKeyStore {
     return plain
   }
 
-  /** Overwrites the file with zeros, flushes, then unlinks it. Returns whether it existed. */
-  private async destroy (kind: 'delivery' | 'dk', idHex: string): Promise<boolean> {
-    const file = this.path(kind, idHex)
-    let fh
-    try {
-      fh = await open(file, 'r+')
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false
-      throw err
-    }
-    try {
-      const { size } = await fh.stat()
-      await fh.write(new Uint8Array(size), 0, size, 0)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rm(file, { force: true })
-    return true
+  /** Overwrites the file with zeros, flushes, then unlinks it (and flushes the directory). Returns whether it existed. */
+  private async destroy (kind: Kind, idHex: string): Promise<boolean> {
+    return await overwriteAndUnlink(this.path(kind, idHex))
   }
 
-  private async list (kind: 'delivery' | 'dk'): Promise<string[]> {
+  private async list (kind: Kind): Promise<string[]> {
     return (await readdir(join(this.dir, kind))).filter(f => /^[0-9a-f]{64}\.key$/.test(f)).map(f => f.slice(0, 64))
   }
 
@@ -104,4 +91,13 @@ export class LocalKeyStore {
   }
 
   async dataKeyIds (): Promise<string[]> { return await this.list('dk') }
+
+  /** A node-local 32-byte secret by name (created on first use), e.g. the reader-pseudonym key. */
+  async secret (name: string): Promise<Uint8Array> {
+    const have = await this.get('secret', name)
+    if (have !== undefined) return have
+    const fresh = new Uint8Array(randomBytes(32))
+    await this.put('secret', name, fresh)
+    return fresh
+  }
 }

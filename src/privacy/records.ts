@@ -4,6 +4,7 @@ import { LIMITS } from '../chain/limits.ts'
 import type { MedRecord } from '../chain/types.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
 import { X25519_KEY_LENGTH } from './x25519.ts'
+import type { WrappedKey } from './envelope.ts'
 
 /**
  * The privacy records (docs/privacy.md, "Records"): ordinary records whose payload is a small
@@ -15,7 +16,8 @@ export const RECORD_TYPES = {
   revoke: 'access.revoke',
   read: 'access.read',
   shred: 'key.shred',
-  announce: 'key.announce'
+  announce: 'key.announce',
+  release: 'key.release'
 } as const
 
 export const CONTENT_TYPES = {
@@ -23,7 +25,8 @@ export const CONTENT_TYPES = {
   revoke: 'application/vnd.medledger.revoke+cbor',
   read: 'application/vnd.medledger.access+cbor',
   shred: 'application/vnd.medledger.shred+cbor',
-  announce: 'application/vnd.medledger.key+cbor'
+  announce: 'application/vnd.medledger.key+cbor',
+  release: 'application/vnd.medledger.release+cbor'
 } as const
 
 /** Types only the node itself writes (through the privacy API), never a client's raw payload. */
@@ -135,5 +138,32 @@ export function decodeAnnounce (bytes: Uint8Array): { deliveryKey: Uint8Array } 
     const f = readTuple(v, 2, 'announce')
     version1(f, 'announce')
     return { deliveryKey: readBytes(f[1], 'announce.deliveryKey', { length: X25519_KEY_LENGTH }) }
+  })
+}
+
+/**
+ * A key release: the custodian (the record's author) wraps the record's data key to a grantee's
+ * delivery key, as an envelope recipient would be (same KEK and associated data, bound to the
+ * released record's chain id, type, subject and author).
+ */
+export interface ReleasePayload { recordId: Uint8Array, wrap: WrappedKey }
+
+export function releaseRecord (subject: Uint8Array, recordId: Uint8Array, wrap: WrappedKey, timestamp: number): Unsigned {
+  return { type: RECORD_TYPES.release, subject, contentType: CONTENT_TYPES.release, payload: encodeCbor([1, recordId, wrap.node, wrap.deliveryKey, wrap.ephemeral, wrap.wrapped]), timestamp }
+}
+
+export function decodeRelease (bytes: Uint8Array): ReleasePayload {
+  return decodeWith('key release', bytes, v => {
+    const f = readTuple(v, 6, 'release')
+    version1(f, 'release')
+    return {
+      recordId: readBytes(f[1], 'release.recordId', { length: 32 }),
+      wrap: {
+        node: readBytes(f[2], 'release.node', { length: 32 }),
+        deliveryKey: readBytes(f[3], 'release.deliveryKey', { length: X25519_KEY_LENGTH }),
+        ephemeral: readBytes(f[4], 'release.ephemeral', { length: X25519_KEY_LENGTH }),
+        wrapped: readBytes(f[5], 'release.wrapped', { length: 48 })
+      }
+    }
   })
 }

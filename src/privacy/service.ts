@@ -11,16 +11,18 @@ import { isMedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { StoredRecord } from '../storage/index.ts'
 import {
-  decodeEnvelope, encodeEnvelope, ENVELOPE_CONTENT_TYPE, openContent, sealEnvelope, unwrapDataKey, wrapsFor,
-  type Envelope, type EnvelopeContext, type EnvelopeRecipient
+  decodeEnvelope, encodeEnvelope, ENVELOPE_CONTENT_TYPE, MAX_RECIPIENTS, openContent, sealEnvelope, unwrapKey, wrapDataKey, wrapsFor,
+  type Envelope, type EnvelopeContext, type EnvelopeRecipient, type WrappedKey
 } from './envelope.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
-import { removeEncryptionKey, writeFileAtomic } from './key-file-edit.ts'
+import { removeEncryptionKey } from './key-file-edit.ts'
+import { replaceFile } from './secure-file.ts'
 import { PrivacyIndex, type AccessEntry, type GrantEntry, type IndexSnapshot, type Position, type ShredEntry } from './ledger-index.ts'
 import { LocalKeyStore } from './local-store.ts'
+import { ReaderPseudonyms } from './reader.ts'
 import {
-  accessRecord, announceRecord, CONTENT_TYPES, decodeAccess, decodeAnnounce, decodeGrant, decodeRevoke, decodeShred,
-  grantRecord, RECORD_TYPES, revokeRecord, shredRecord, type GrantPayload
+  accessRecord, announceRecord, CONTENT_TYPES, decodeAccess, decodeAnnounce, decodeGrant, decodeRelease, decodeRevoke, decodeShred,
+  grantRecord, RECORD_TYPES, releaseRecord, revokeRecord, shredRecord, type GrantPayload
 } from './records.ts'
 import { generateX25519, type X25519KeyPair } from './x25519.ts'
 
@@ -75,6 +77,13 @@ interface LocalState {
   announcedAt?: number
   /** Local time at which this node's current delivery key last changed on the chain. */
   currentSince?: number
+  /**
+   * Key releases this node (as custodian) still owes: "<subject hex>/<grantee hex>" pairs whose
+   * grant became final here; each is cleared once every record it covers is released.
+   */
+  releases?: string[]
+  /** The one-time sweep of data keys held without a grant has run (sweepUngrantedKeys). */
+  ungrantedSwept?: boolean
 }
 
 export interface PlaintextRead {
@@ -88,13 +97,17 @@ export interface PlaintextRead {
 }
 
 const ANNOUNCE_RETRY_MS = 10_000
+// Key releases submitted per maintenance pass (one batch each), so a large grant paces itself.
+const RELEASES_PER_PASS = 64
 
 /**
  * Privacy by construction, per node (docs/privacy.md): follows the chain in order and folds its
- * privacy records into the index; unwraps the data key of each record sent to this node as soon
- * as the record is final and keeps it in the off-chain key store; honours shred records by
- * destroying that data key and rotating away the delivery key it was wrapped to; serves
- * plaintext only to a recipient with a grant in force, after writing the read to the chain.
+ * privacy records into the index; keeps the data key of each record it authored, and of each
+ * record whose custodian released the key to it under a grant in force, in the off-chain key
+ * store; releases its own records' keys to grantees (key.release records) once their grant is
+ * final; honours shred records of the custodian by destroying that data key and rotating away
+ * its delivery keys; serves plaintext only to a node holding a grant in force, after writing the
+ * read to the chain.
  */
 export class PrivacyService {
   private index!: PrivacyIndex
@@ -105,6 +118,7 @@ export class PrivacyService {
   private closed = false
   private savedAt = 0
   private savedHeight = 0
+  private releasedAt = 0
   private readonly me: Uint8Array
   private readonly meHex: string
   private readonly log: Logger
@@ -124,7 +138,7 @@ export class PrivacyService {
     }).catch(() => {})
   }
 
-  private constructor (private readonly node: PrivacyNode, private readonly keys: LocalKeyStore, private readonly o: PrivacyOptions) {
+  private constructor (private readonly node: PrivacyNode, private readonly keys: LocalKeyStore, private readonly readers: ReaderPseudonyms, private readonly o: PrivacyOptions) {
     this.me = node.key.publicKey
     this.meHex = toHex(this.me)
     this.log = node.log.child({ module: 'privacy' })
@@ -132,10 +146,15 @@ export class PrivacyService {
 
   static async open (node: PrivacyNode, o: PrivacyOptions): Promise<PrivacyService> {
     const keys = await LocalKeyStore.open(o.dir, node.key.seed)
-    const s = new PrivacyService(node, keys, o)
+    const s = new PrivacyService(node, keys, await ReaderPseudonyms.open(o.dir, keys), o)
     await s.load()
     node.on('finalized', s.onFinalized)
-    await s.enqueue(async () => { await s.catchUp(); await s.maintain() })
+    await s.enqueue(async () => {
+      await s.catchUp()
+      // Needs the grants up to the head, so after catching up.
+      if (s.state.ungrantedSwept !== true) await s.sweepUngrantedKeys()
+      await s.maintain()
+    })
     const every = o.maintainEveryMs ?? Math.max(100, Math.min(1000, Math.floor(o.retireGraceMs / 2)))
     s.timer = setInterval(() => { void s.enqueue(async () => { await s.catchUp(); await s.maintain() }).catch(() => {}) }, every)
     s.timer.unref()
@@ -171,19 +190,44 @@ export class PrivacyService {
     } catch {}
     if (this.o.keyFileEncryption !== undefined) this.held.set(toHex(this.o.keyFileEncryption.publicKey), { pair: this.o.keyFileEncryption, source: 'keyfile' })
     for (const pair of await this.keys.deliveryKeys()) this.held.set(toHex(pair.publicKey), { pair, source: 'store' })
+    // A key store restored from a backup taken before a shred holds that record's data key again:
+    // destroy it before anything can use it (the index knows every shred up to its height, and
+    // catching up destroys the rest as their shreds are replayed).
+    for (const id of await this.keys.dataKeyIds()) {
+      if (this.index.shredOf(id) !== undefined) { await this.keys.deleteDataKey(id); this.log.warn({ recordId: id }, 'destroyed the data key of a shredded record found in the key store (restored from a backup?)') }
+    }
+  }
+
+  /**
+   * Once per key store: nodes before key release unwrapped every record sent to them, grant or
+   * not. Data keys of other hospitals' records for whose subject their custodian never granted
+   * this node anything are destroyed, so "no grant, no key" holds for the store as well.
+   */
+  private async sweepUngrantedKeys (): Promise<void> {
+    let swept = 0
+    for (const id of await this.keys.dataKeyIds()) {
+      const r = (await this.node.store.getRecord(fromHex(id)))?.record
+      if (r === undefined || bytesEqual(r.author, this.me)) continue
+      if (this.index.grantList({ custodian: toHex(r.author), subject: toHex(r.subject), grantee: this.meHex }).length > 0) continue
+      await this.keys.deleteDataKey(id)
+      swept++
+    }
+    if (swept > 0) this.log.info({ swept }, 'destroyed data keys of records this node holds no grant for (unwrapped before key release existed)')
+    this.state.ungrantedSwept = true
+    await this.saveState()
   }
 
   // The snapshot is the whole index at one height, so replaying from an older one after a crash
   // reaches the same state: at most one write a second.
   private async saveIndex (force = true): Promise<void> {
     if (!force && Date.now() - this.savedAt < 1000) return
-    await writeFileAtomic(join(this.o.dir, 'index.json'), JSON.stringify(this.index.toJson()))
+    await replaceFile(join(this.o.dir, 'index.json'), JSON.stringify(this.index.toJson()))
     this.savedAt = Date.now()
     this.savedHeight = this.index.height
   }
 
   private async saveState (): Promise<void> {
-    await writeFileAtomic(join(this.o.dir, 'state.json'), JSON.stringify(this.state, null, 2) + '\n')
+    await replaceFile(join(this.o.dir, 'state.json'), JSON.stringify(this.state, null, 2) + '\n')
   }
 
   // ---- following the chain ----
@@ -223,8 +267,12 @@ export class PrivacyService {
         if (r.contentType !== CONTENT_TYPES.grant) return
         const g = decodeGrant(r.payload)
         this.index.applyGrant({ ...base, custodian: toHex(r.author), subject: toHex(r.subject), grantee: toHex(g.grantee), types: g.types, notAfter: g.notAfter, consentHash: toHex(g.consentHash) })
+        if (bytesEqual(r.author, this.me) && !bytesEqual(g.grantee, this.me)) await this.oweReleases(r.subject, g.grantee)
         return
       }
+      case RECORD_TYPES.release:
+        if (r.contentType === CONTENT_TYPES.release) await this.onRelease(r, pos)
+        return
       case RECORD_TYPES.revoke: {
         if (r.contentType !== CONTENT_TYPES.revoke) return
         const v = decodeRevoke(r.payload)
@@ -254,21 +302,145 @@ export class PrivacyService {
     }
   }
 
-  /** Unwrap on receipt: the data key moves to the off-chain store while the delivery key exists. */
+  /**
+   * A final envelope. Its author (the custodian) keeps the data key in its key store and owes a
+   * key release to every grantee in force that the envelope does not name. Another node named by
+   * the envelope keeps the data key only while the custodian's grant to it is in force: without a
+   * grant it unwraps nothing (docs/privacy.md, "Grants").
+   */
   private async onEnvelope (r: MedRecord): Promise<void> {
     const env = decodeEnvelope(r.payload)
-    const wraps = wrapsFor(env, this.me)
-    if (wraps.length === 0) return
     const id = toHex(recordId(r))
-    if (this.index.shredOf(id) !== undefined || await this.keys.hasDataKey(id)) return
-    const ctx = this.context(r)
+    if (this.index.shredOf(id) !== undefined) return
+    const mine = bytesEqual(r.author, this.me)
+    if (mine) {
+      for (const g of this.grantsInForce(r.subject, r.type)) {
+        if (wrapsFor(env, fromHex(g.grantee)).length === 0) await this.oweReleases(r.subject, fromHex(g.grantee))
+      }
+    }
+    const wraps = wrapsFor(env, this.me)
+    if (wraps.length === 0 || await this.keys.hasDataKey(id)) return
+    if (!mine && this.index.grantInForce(r.author, r.subject, this.me, r.type, Date.now()) === undefined) return
+    if (await this.storeDataKey(id, this.context(r), wraps)) return
+    this.log.warn({ recordId: id, deliveryKeys: wraps.map(w => toHex(w.deliveryKey)) }, 'a record sent to this node is wrapped to a delivery key it no longer holds: unreadable here')
+  }
+
+  /** Unwraps the first wrap this node holds the delivery key of into the key store. */
+  private async storeDataKey (id: string, ctx: EnvelopeContext, wraps: WrappedKey[]): Promise<boolean> {
     for (const w of wraps) {
       const k = this.held.get(toHex(w.deliveryKey))
       if (k === undefined) continue
-      await this.keys.putDataKey(id, unwrapDataKey(ctx, env, this.me, k.pair))
+      const dk = unwrapKey(ctx, w, k.pair)
+      await this.keys.putDataKey(id, dk)
+      dk.fill(0)
+      return true
+    }
+    return false
+  }
+
+  /**
+   * A key release by a record's custodian to this node: the data key is kept if the custodian's
+   * grant to this node is in force now (in chain order: a revocation final before the release
+   * wins). Releases by anyone but the record's author, or before the record, count for nothing.
+   */
+  private async onRelease (r: MedRecord, pos: Position): Promise<void> {
+    const rel = decodeRelease(r.payload)
+    if (!bytesEqual(rel.wrap.node, this.me)) return
+    const id = toHex(rel.recordId)
+    if (this.index.shredOf(id) !== undefined || await this.keys.hasDataKey(id)) return
+    const stored = await this.node.store.getRecord(rel.recordId)
+    if (stored === undefined || !finalBefore(stored, pos) || stored.record.contentType !== ENVELOPE_CONTENT_TYPE || !bytesEqual(stored.record.author, r.author)) {
+      this.log.warn({ release: toHex(recordId(r)), recordId: id }, 'ignored a key release that is not by the record\'s custodian or not after the record')
       return
     }
-    this.log.warn({ recordId: id, deliveryKeys: wraps.map(w => toHex(w.deliveryKey)) }, 'a record sent to this node is wrapped to a delivery key it no longer holds: unreadable here')
+    const rec = stored.record
+    if (this.index.grantInForce(rec.author, rec.subject, this.me, rec.type, Date.now()) === undefined) return
+    if (await this.storeDataKey(id, this.context(rec), [rel.wrap])) {
+      this.log.info({ recordId: id, custodian: this.nameOf(rec.author) }, 'received a released data key')
+      return
+    }
+    this.log.warn({ recordId: id, deliveryKey: toHex(rel.wrap.deliveryKey) }, 'a key release names a delivery key this node no longer holds')
+  }
+
+  /** This node's grants in force for a subject that cover a record type. */
+  private grantsInForce (subject: Uint8Array, type: string): GrantEntry[] {
+    const now = Date.now()
+    return this.index.grantList({ custodian: this.meHex, subject: toHex(subject) })
+      .filter(g => this.index.grantInForce(this.me, subject, fromHex(g.grantee), type, now) !== undefined)
+  }
+
+  private async oweReleases (subject: Uint8Array, grantee: Uint8Array): Promise<void> {
+    const job = `${toHex(subject)}/${toHex(grantee)}`
+    const owed = this.state.releases ?? []
+    if (owed.includes(job)) return
+    this.state.releases = [...owed, job]
+    await this.saveState()
+  }
+
+  /**
+   * Pays the key releases this node owes: for each (subject, grantee), every record this node
+   * authored about the subject that a grant in force covers, that is not shredded, and that is
+   * wrapped to the grantee's current delivery key neither in its envelope nor in an earlier
+   * release, gets a key.release record wrapping the data key to that key.
+   */
+  private async payReleases (): Promise<void> {
+    const owed = this.state.releases ?? []
+    if (owed.length === 0 || !this.node.isValidator || Date.now() - this.releasedAt < ANNOUNCE_RETRY_MS) return
+    const [subjectHex, granteeHex] = owed[0].split('/')
+    const subject = fromHex(subjectHex)
+    const grantee = fromHex(granteeHex)
+    const deliveryKey = this.index.deliveryKeyOf(grantee)?.key
+    const due: Unsigned[] = []
+    let more = false
+    if (deliveryKey !== undefined) {
+      const released = new Set<string>()
+      const candidates: MedRecord[] = []
+      const head = this.node.store.head?.height ?? 0
+      for await (const fb of this.node.store.iterateFinalized(1, head)) {
+        for (const batch of fb.block.body.batches) {
+          if (!bytesEqual(batch.author, this.me)) continue
+          for (const r of batch.records) {
+            if (!bytesEqual(r.subject, subject)) continue
+            if (r.type === RECORD_TYPES.release && r.contentType === CONTENT_TYPES.release) {
+              try {
+                const rel = decodeRelease(r.payload)
+                // Released to the key the grantee has now: after it rotates, a new grant releases again.
+                if (bytesEqual(rel.wrap.node, grantee) && toHex(rel.wrap.deliveryKey) === deliveryKey) released.add(toHex(rel.recordId))
+              } catch {}
+            } else if (r.contentType === ENVELOPE_CONTENT_TYPE) candidates.push(r)
+          }
+        }
+      }
+      for (const r of candidates) {
+        const id = toHex(recordId(r))
+        if (released.has(id) || this.index.shredOf(id) !== undefined) continue
+        if (this.index.grantInForce(this.me, subject, grantee, r.type, Date.now()) === undefined) continue
+        let env: Envelope
+        try { env = decodeEnvelope(r.payload) } catch { continue }
+        if (wrapsFor(env, grantee).some(w => toHex(w.deliveryKey) === deliveryKey)) continue
+        const dk = await this.keys.getDataKey(id)
+        if (dk === undefined) continue
+        const wrap = wrapDataKey(this.context(r), dk, { node: grantee, deliveryKey: fromHex(deliveryKey) })
+        dk.fill(0)
+        if (due.length === RELEASES_PER_PASS) { more = true; break }
+        due.push(releaseRecord(r.subject, fromHex(id), wrap, Date.now()))
+      }
+    }
+    // Nothing left to release (every covered record's key is on the chain for the grantee, or
+    // the grantee has no key yet and a later grant will try again): the debt is paid.
+    if (due.length === 0) {
+      this.state.releases = owed.slice(1)
+      await this.saveState()
+      return
+    }
+    try {
+      this.node.submit(due)
+      // The next pass looks for these on the chain; give them time to be final before it.
+      this.releasedAt = Date.now()
+      this.log.info({ grantee: this.nameOf(grantee), subject: subjectHex, records: due.length, more }, 'released data keys to a grantee')
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message }, 'could not release data keys; will retry')
+    }
   }
 
   /**
@@ -281,20 +453,25 @@ export class PrivacyService {
     const target = toHex(s.recordId)
     if (this.index.shredOf(target) !== undefined) return
     const stored = await this.node.store.getRecord(s.recordId)
-    const l = stored?.location
-    if (stored === undefined || l === undefined || l.height > pos.height || (l.height === pos.height && (l.batchIndex > pos.batch || (l.batchIndex === pos.batch && l.recordIndex >= pos.index)))) {
+    if (stored === undefined || !finalBefore(stored, pos)) {
       this.log.warn({ shred: toHex(shredId), recordId: target }, 'ignored a shred of a record that is not final before it')
       return
     }
     if (stored.record.contentType !== ENVELOPE_CONTENT_TYPE) return
     const env = decodeEnvelope(stored.record.payload)
-    if (!mayShred(stored.record, env, r.author)) {
-      this.log.warn({ shred: toHex(shredId), recordId: target, by: toHex(r.author) }, 'ignored a shred by a node that is neither the author nor a recipient')
+    if (!bytesEqual(stored.record.author, r.author)) {
+      this.log.warn({ shred: toHex(shredId), recordId: target, by: toHex(r.author) }, 'ignored a shred by a node that is not the record\'s custodian (its author)')
       return
     }
     this.index.applyShred({ recordId: target, by: toHex(r.author), shredRecordId: toHex(shredId), reason: s.reason, height: pos.height, timestamp: r.timestamp })
-    await this.keys.deleteDataKey(target)
-    const mine = wrapsFor(env, this.me).map(w => toHex(w.deliveryKey)).filter(k => this.held.has(k))
+    const hadKey = await this.keys.deleteDataKey(target)
+    // Every delivery key this node holds could open a wrap of this record (in the envelope or in a
+    // key release to it): if the record concerned this node at all, all of them are rotated away.
+    // (A custodian's grant or revocation to this node for the subject means a key release to it
+    // may be on the chain, stored here or not.)
+    const concerned = hadKey || bytesEqual(stored.record.author, this.me) || wrapsFor(env, this.me).length > 0 ||
+      this.index.grantList({ custodian: toHex(stored.record.author), subject: toHex(stored.record.subject), grantee: this.meHex }).length > 0
+    const mine = concerned ? [...this.held.keys()].filter(k => this.index.wasPublished(this.me, k)) : []
     if (mine.length > 0) {
       this.state.retiring = [...new Set([...this.state.retiring, ...mine])]
       await this.saveState()
@@ -311,6 +488,7 @@ export class PrivacyService {
    */
   private async maintain (): Promise<void> {
     if (this.node.role !== 'validator') return
+    await this.payReleases()
     const cur = this.index.deliveryKeyOf(this.me)?.key
     const mustRotate = cur === undefined ? this.state.wantKey : this.state.retiring.includes(cur)
     if (mustRotate) {
@@ -398,14 +576,28 @@ export class PrivacyService {
     return { name: m.name, node: m.publicKey, deliveryKey: fromHex(key.key) }
   }
 
-  /** Encrypts plaintext into a record for this node to author; the author is always a recipient. */
+  /**
+   * Encrypts plaintext into a record for this node to author. The data key is wrapped to this node
+   * (the custodian) and to each hospital that holds a grant in force from it for this subject and
+   * type; `recipients` names hospitals that must be among them (one without a grant is refused:
+   * grant it first). Nobody else gets a wrap: a later grant releases the key with key.release.
+   */
   sealRecord (input: { type: string, subject: Uint8Array, contentType: string, plaintext: Uint8Array, recipients: string[], timestamp: number }): Unsigned {
     const self = this.resolveRecipient(this.meHex)
     if (!this.held.has(toHex(self.deliveryKey))) throw new PrivacyError(PrivacyErrorCode.NO_ENCRYPTION_KEY, 'this node does not hold the private half of its published encryption key; publish a new one with `medledger privacy rotate`')
     const recipients: EnvelopeRecipient[] = [self]
     for (const name of input.recipients) {
       const r = this.resolveRecipient(name)
-      if (!recipients.some(x => bytesEqual(x.node, r.node))) recipients.push(r)
+      if (bytesEqual(r.node, this.me)) continue
+      if (this.index.grantInForce(this.me, input.subject, r.node, input.type, Date.now()) === undefined) {
+        throw new PrivacyError(PrivacyErrorCode.NO_GRANT, `${r.name} holds no grant in force from this node for ${input.type} records of subject ${toHex(input.subject)}: grant it first (POST /v1/privacy/grants); records are encrypted to the custodian and released to grantees`)
+      }
+    }
+    for (const g of this.grantsInForce(input.subject, input.type)) {
+      const key = this.index.deliveryKeyOf(g.grantee)?.key
+      // Past the envelope's recipient limit, grantees get their key by key.release instead.
+      if (key === undefined || recipients.some(x => toHex(x.node) === g.grantee) || recipients.length === MAX_RECIPIENTS) continue
+      recipients.push({ node: fromHex(g.grantee), deliveryKey: fromHex(key) })
     }
     const { envelope } = sealEnvelope(this.context({ ...input, author: this.me }), { contentType: input.contentType, body: input.plaintext }, recipients)
     const payload = encodeEnvelope(envelope)
@@ -423,34 +615,47 @@ export class PrivacyService {
   }
 
   /**
-   * Plaintext for this node's API client: only on a validator, only for a record sent to this
-   * node, only if this node is its author or holds a grant in force from its author, and only
-   * after the read is final on the chain as an access record.
+   * Plaintext for this node's API client: only on a validator, only if this node is the record's
+   * author or holds a grant in force from its author, only with a data key this node holds (its
+   * own record, a key the custodian released to it, or a wrap to it in the envelope), and only
+   * after the read is final on the chain as an access record, and the grant still in force then.
+   * `reader` is the local label of the person reading; the chain gets its keyed pseudonym.
    */
   async readPlaintext (id: string, reader: string): Promise<PlaintextRead> {
     if (this.node.role !== 'validator') throw new PrivacyError(PrivacyErrorCode.OBSERVER, 'observers never serve plaintext')
     await this.enqueue(async () => { await this.catchUp() })
     const { stored, env } = await this.envelopeRecord(id)
     const r = stored.record
-    const shred = this.index.shredOf(id)
-    if (shred !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} was shredded at height ${shred.height}; its content is gone`)
-    if (wrapsFor(env, this.me).length === 0) throw new PrivacyError(PrivacyErrorCode.NOT_RECIPIENT, `record ${id} was not sent to this node`)
-    if (!bytesEqual(r.author, this.me) && this.index.grantInForce(r.author, r.subject, this.me, r.type, Date.now()) === undefined) {
-      throw new PrivacyError(PrivacyErrorCode.NO_GRANT, `no grant in force lets this node read ${r.type} records of subject ${toHex(r.subject)} from ${this.nameOf(r.author)}`)
-    }
+    this.checkMayRead(id, r)
     const ctx = this.context(r)
     let dataKey = await this.keys.getDataKey(id)
     if (dataKey === undefined) {
+      // A wrap to this node in the envelope that was not unwrapped on receipt (no grant then).
       for (const w of wrapsFor(env, this.me)) {
         const k = this.held.get(toHex(w.deliveryKey))
-        if (k !== undefined) { dataKey = unwrapDataKey(ctx, env, this.me, k.pair); break }
+        if (k !== undefined) { dataKey = unwrapKey(ctx, w, k.pair); break }
       }
     }
-    if (dataKey === undefined) throw new PrivacyError(PrivacyErrorCode.KEY_UNAVAILABLE, `this node no longer holds a key for record ${id}`)
+    if (dataKey === undefined) {
+      if (wrapsFor(env, this.me).length > 0) throw new PrivacyError(PrivacyErrorCode.KEY_UNAVAILABLE, `this node no longer holds a key for record ${id}`)
+      throw new PrivacyError(PrivacyErrorCode.NOT_RECIPIENT, `this node holds no key for record ${id}: its custodian ${this.nameOf(r.author)} has not released it to this node (a key release follows a final grant)`)
+    }
     const content = openContent(ctx, env, dataKey)
-    const access = await this.audit(accessRecord(r.subject, fromHex(id), reader, Date.now()))
+    dataKey.fill(0)
+    const access = await this.audit(accessRecord(r.subject, fromHex(id), await this.readers.pseudonym(reader), Date.now()))
+    // The read waited for its access record: a shred or revocation final meanwhile still stops it.
+    await this.enqueue(async () => { await this.catchUp() })
     if (this.index.shredOf(id) !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} was shredded while it was being read`)
+    this.checkMayRead(id, r)
     return { recordId: id, type: r.type, subject: toHex(r.subject), author: toHex(r.author), contentType: content.contentType, body: content.body, access }
+  }
+
+  private checkMayRead (id: string, r: MedRecord): void {
+    const shred = this.index.shredOf(id)
+    if (shred !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} was shredded at height ${shred.height}; its content is gone`)
+    if (!bytesEqual(r.author, this.me) && this.index.grantInForce(r.author, r.subject, this.me, r.type, Date.now()) === undefined) {
+      throw new PrivacyError(PrivacyErrorCode.NO_GRANT, `no grant in force lets this node read ${r.type} records of subject ${toHex(r.subject)} from ${this.nameOf(r.author)}`)
+    }
   }
 
   private async audit (record: Unsigned): Promise<{ recordId: string, height: number }> {
@@ -481,10 +686,13 @@ export class PrivacyService {
     return revokeRecord(subject, this.granteeKey(grantee), Date.now())
   }
 
-  /** A shred record for a record this node authored or received; refused otherwise. */
+  /**
+   * A shred record for a record this node authored (its custodian). Any other node is refused:
+   * it may ask the custodian, whose shred every node honours.
+   */
   async shredRecord (id: string, reason: string): Promise<Unsigned> {
-    const { stored, env } = await this.envelopeRecord(id)
-    if (!mayShred(stored.record, env, this.me)) throw new PrivacyError(PrivacyErrorCode.SHRED_REFUSED, `only the author or a recipient of record ${id} may shred it`)
+    const { stored } = await this.envelopeRecord(id)
+    if (!bytesEqual(stored.record.author, this.me)) throw new PrivacyError(PrivacyErrorCode.SHRED_REFUSED, `only the custodian of record ${id} (its author, ${this.nameOf(stored.record.author)}) may shred it; ask that hospital to shred it`)
     if (this.index.shredOf(id) !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} is already shredded`)
     return shredRecord(stored.record.subject, fromHex(id), reason, Date.now())
   }
@@ -526,7 +734,8 @@ export class PrivacyService {
         dataKeyHeld,
         deliveryKeysHeld: keysHeld,
         // Nothing on this node can recover the data key any more: the shred is complete here.
-        unrecoverable: !dataKeyHeld && keysHeld.length === 0
+        // (After a shred, every delivery key this node must retire may open a key release to it.)
+        unrecoverable: !dataKeyHeld && keysHeld.length === 0 && (shred === undefined || !this.state.retiring.some(k => this.held.has(k)))
       }
     }
   }
@@ -545,6 +754,9 @@ export class PrivacyService {
   }
 }
 
-function mayShred (r: MedRecord, env: Envelope, by: Uint8Array): boolean {
-  return bytesEqual(r.author, by) || env.recipients.some(w => bytesEqual(w.node, by))
+/** Whether a stored record is final strictly before the chain position `pos`. */
+function finalBefore (stored: StoredRecord, pos: Position): boolean {
+  const l = stored.location
+  if (l === undefined) return false
+  return l.height < pos.height || (l.height === pos.height && (l.batchIndex < pos.batch || (l.batchIndex === pos.batch && l.recordIndex < pos.index)))
 }

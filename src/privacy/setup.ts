@@ -3,7 +3,10 @@ import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import { MedledgerError } from '../errors.ts'
 import { readKeyMaterial } from '../node/key-file.ts'
-import { readPassphrase } from './keystore.ts'
+import { readSecretFile } from '../node/secret-file.ts'
+import { readKeyHeader } from './key-file-edit.ts'
+import { promptPassphrase } from './passphrase-prompt.ts'
+import { forgetOpenedKeystores, readPassphrase } from './keystore.ts'
 import { readSubjectSecret, writeSubjectSecret } from './pseudonym.ts'
 import { PrivacyService, type PrivacyNode } from './service.ts'
 
@@ -32,15 +35,24 @@ export async function loadSubjectSecret (home: string, config: Config): Promise<
   }
 }
 
-/** The passphrase for the node's key file: key_passphrase_file, else MEDLEDGER_KEY_PASSPHRASE. */
+/**
+ * The passphrase for the node's key file: key_passphrase_file, else MEDLEDGER_KEY_PASSPHRASE
+ * (then removed from the environment), else, for a protected key file on a terminal, a prompt.
+ */
 export async function nodePassphrase (home: string, config: Config): Promise<string | undefined> {
-  return await readPassphrase(config.key_passphrase_file === '' ? undefined : resolvePath(home, config.key_passphrase_file))
+  const p = await readPassphrase(config.key_passphrase_file === '' ? undefined : resolvePath(home, config.key_passphrase_file))
+  if (p !== undefined || process.stdin.isTTY !== true) return p
+  const file = resolvePath(home, config.key)
+  const header = await readKeyHeader(file).catch(() => undefined)
+  return header === undefined ? undefined : await promptPassphrase(`Passphrase for ${file}: `)
 }
 
 /** Starts the privacy service of a started node (after node.start(), before the API). */
 export async function startPrivacy (node: PrivacyNode, home: string, config: Config, passphrase: string | undefined): Promise<PrivacyService> {
   const keyFile = resolvePath(home, config.key)
   const material = await readKeyMaterial(keyFile, { passphrase })
+  // The node now holds its keys: no decrypted copy of the key file stays in the keystore cache.
+  forgetOpenedKeystores()
   return await PrivacyService.open(node, {
     dir: resolvePath(home, config.privacy.dir),
     keyFile,

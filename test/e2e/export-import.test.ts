@@ -51,7 +51,7 @@ let chain: Chain
 /** A fresh observer home set up the way a regulator would: `medledger init --role observer`. */
 async function observerHome (name: string, extra: string[] = []): Promise<string> {
   const home = join(chain.dir, name)
-  const r = await cli('init', '--home', home, '--genesis', chain.genesisFile, '--key', join(chain.dir, 'regulator', 'node.key'), '--role', 'observer', ...extra)
+  const r = await cli('init', '--home', home, '--genesis', chain.genesisFile, '--key', join(chain.dir, 'regulator', 'node.key'), '--keep-key', '--role', 'observer', ...extra)
   if (r.code !== 0) throw new Error(`init failed: ${r.stderr}`)
   return home
 }

@@ -1,6 +1,7 @@
 import test from 'ava'
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { access, chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -60,7 +61,10 @@ test.serial('a passphrase-protected key file: the daemon refuses to start withou
   // Rotation retires the genesis encryption key: the key file is rewritten, still protected.
   t.is((await post('/v1/privacy/rotate', undefined, adminToken)).status, 202)
   await waitFor('the genesis encryption key retired', async () => {
-    const ks = JSON.parse(await readFile(keyFile, 'utf8')) as { type: string, encryptionPublicKey?: string }
+    // A read that opened the old file just before it was replaced sees it zeroed (its retired key
+    // is overwritten in place): read again.
+    let ks: { type: string, encryptionPublicKey?: string }
+    try { ks = JSON.parse(await readFile(keyFile, 'utf8')) as typeof ks } catch { return false }
     return ks.type === 'medledger-keystore' && ks.encryptionPublicKey === undefined
   })
   const after = JSON.parse((await run(['keys', 'show', keyFile])).stdout) as { peerId: string, protected: boolean, encryptionKey?: string }
@@ -74,4 +78,41 @@ test.serial('a passphrase-protected key file: the daemon refuses to start withou
   const unprotect = await run(['keys', 'unprotect', keyFile], { MEDLEDGER_KEY_PASSPHRASE: 'a long and private passphrase' })
   t.is(unprotect.code, 0, unprotect.stderr)
   t.false(JSON.parse((await run(['keys', 'show', keyFile])).stdout).protected)
+})
+
+test.serial('key hygiene at setup: init moves the key file keys generate wrote (no second copy), a weak passphrase is refused, and token and pnet key files others can read stop the daemon', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-e2e-hygiene-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const keyOut = join(dir, 'node.key')
+  const gen = await run(['keys', 'generate', '--out', keyOut])
+  t.is(gen.code, 0, gen.stderr)
+  const { peerId, encryptionKey } = JSON.parse(gen.stdout) as { peerId: string, encryptionKey: string }
+  const genesis = join(dir, 'genesis.json')
+  t.is((await run(['genesis', 'create', '--chain-id', 'hygiene', '--validator', `a=${peerId}`, '--encryption-key', `a=${encryptionKey}`, '--out', genesis])).code, 0)
+  const home = join(dir, 'home')
+  const init = await run(['init', '--home', home, '--genesis', genesis, '--key', keyOut])
+  t.is(init.code, 0, init.stderr)
+  t.like(JSON.parse(init.stdout), { removed: keyOut })
+  t.false(await access(keyOut).then(() => true, () => false), 'the key file keys generate wrote is gone')
+  t.true((await readFile(join(home, 'node.key'), 'utf8')).includes('encryptionPrivateKey'), 'the home holds the only copy')
+
+  // A weak passphrase is refused before anything is written.
+  const weak = join(dir, 'weak')
+  await writeFile(weak, 'secret1\n', { mode: 0o600 })
+  const refused = await run(['keys', 'protect', join(home, 'node.key'), '--passphrase-file', weak, '--scrypt-n', '16384'])
+  t.is(refused.code, 2)
+  t.regex(refused.stderr, /KEY_PASSPHRASE_WEAK: the passphrase is too weak/)
+  t.false((await readFile(join(home, 'node.key'), 'utf8')).includes('medledger-keystore'))
+
+  // Secret files others can read: the daemon refuses to start and says how to fix it.
+  const token = join(home, 'api.token')
+  await chmod(token, 0o644)
+  const open = await run(['start', '--home', home])
+  t.is(open.code, 2)
+  t.regex(open.stderr, /CONFIG_TOKEN_PERMISSIONS: the API token file .*api\.token can be read by other users \(mode 644\); run `chmod 600/)
+  await chmod(token, 0o600)
+  await writeFile(join(home, 'swarm.key'), `/key/swarm/psk/1.0.0/\n/base16/\n${randomBytes(32).toString('hex')}\n`, { mode: 0o644 })
+  const psk = await run(['start', '--home', home, '--set', 'p2p.psk_file="swarm.key"'])
+  t.is(psk.code, 2)
+  t.regex(psk.stderr, /CONFIG_PSK_PERMISSIONS: the pnet key file .*swarm\.key can be read by other users/)
 })

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { BIN, type Daemon } from '../../src/devnet/daemon.ts'
-import { ENVELOPE_CONTENT_TYPE } from '../../src/privacy/envelope.ts'
+import { decodeEnvelope, ENVELOPE_CONTENT_TYPE } from '../../src/privacy/envelope.ts'
 import { decodeAccess } from '../../src/privacy/records.ts'
 import { toHex } from '../../src/encoding/bytes.ts'
 import { startDevnet, waitFor, waitForHeight } from '../helpers/devnet.ts'
@@ -35,7 +35,7 @@ async function cli (...args: string[]): Promise<Record<string, unknown>> {
   return JSON.parse(stdout) as Record<string, unknown>
 }
 
-test.serial('encrypted records: recipients with a grant read, every read is on the chain, observers audit and read nothing, shredding makes content unrecoverable and the chain still verifies', async t => {
+test.serial('encrypted records: sealed to the custodian, released to a grantee, every read is on the chain under a reader pseudonym, observers audit and read nothing, only the custodian shreds, shredding makes content unrecoverable and the chain still verifies', async t => {
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b'], observers: ['regulator'], heartbeatMs: 1000 })
   const [a, b, o] = daemons
   await waitForHeight(daemons, 1, 60_000)
@@ -51,16 +51,26 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   t.is(online.body.subject, offline.subject)
   const subject = offline.subject as string
 
-  // Encrypted submit: the author is always a recipient; hospital-b is one too.
+  const otherSubject = (await cli('privacy', 'subject', '--secret-file', join(a.node.home, 'subject.secret'), '--patient-id', 'CH-756.9999.0000.11')).subject as string
+
+  // Encrypted submit: sealed to the custodian (the author) alone; naming hospital-b needs a grant first.
   const text = 'BP 120/80; penicillin allergy'
   const submit = async (d: Daemon, submitToken: string, records: unknown[]): Promise<Res> => await http(d, 'POST', '/v1/records?wait=final', submitToken, { records })
+  t.is((await submit(a, tok.a.submit, [{ type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from(text).toString('base64'), recipients: ['hospital-b'] }])).body.error?.code, 'PRIVACY_NO_GRANT', 'a recipient without a grant is refused')
   const sealed = await submit(a, tok.a.submit, [
-    { type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from(text).toString('base64'), recipients: ['hospital-b'] },
-    { type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from('for hospital-a only').toString('base64') }
+    { type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from(text).toString('base64') },
+    { type: 'consultation', subject: otherSubject, contentType: 'text/plain', plaintext: Buffer.from('another patient').toString('base64') }
   ])
   t.is(sealed.status, 200, JSON.stringify(sealed.body))
   const [rid, privateId] = sealed.body.ids as string[]
   t.is((await submit(a, tok.a.submit, [{ type: 'access.read', subject, contentType: 'x', payload: '' }])).status, 400, 'clients cannot forge access records')
+  // Client timestamps are bounded to +-10 minutes of the node's clock, encrypted or not.
+  for (const r of [{ payload: '' }, { plaintext: 'aGk=' }]) {
+    const future = await submit(a, tok.a.submit, [{ type: 'consultation', subject, contentType: 'text/plain', timestamp: Date.now() + 24 * 3600_000, ...r }])
+    t.is(future.status, 400, JSON.stringify(future.body))
+    t.is(future.body.error?.code, 'CHAIN_RECORD_TIMESTAMP')
+  }
+  t.is((await submit(a, tok.a.submit, [{ type: 'consultation', subject, contentType: 'text/plain', payload: '', timestamp: 1 }])).body.error?.code, 'CHAIN_RECORD_TIMESTAMP', 'nor back-dated to 1970')
   t.is((await submit(a, tok.a.submit, [{ type: 'consultation', subject, contentType: 'text/plain', plaintext: 'aGk=', recipients: ['regulator'] }])).body.error?.code, 'PRIVACY_RECIPIENT_UNKNOWN', 'observers are never recipients')
 
   // The chain (and the observer) holds only the envelope; metadata needs the read token.
@@ -72,6 +82,7 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   })
   const record = onObserver.record as { contentType: string, payload: string }
   t.is(record.contentType, ENVELOPE_CONTENT_TYPE)
+  t.is(decodeEnvelope(Buffer.from(record.payload, 'base64')).recipients.length, 1, 'wrapped to the custodian alone')
   t.is(Buffer.from(record.payload, 'base64').indexOf(text), -1)
   t.is(Buffer.from(record.payload, 'base64').indexOf('text/plain'), -1)
 
@@ -85,9 +96,12 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   t.is((await read(a, rid, tok.a.read)).status, 401, 'the metadata token does not read plaintext')
   t.is((await read(b, rid, tok.b.plain)).body.error?.code, 'PRIVACY_NO_GRANT')
   t.is((await read(b, rid, tok.b.plain)).status, 403)
+  // Without a grant hospital-b holds nothing that opens the record: no wrap, no release, no data key.
+  t.like((await http(b, 'GET', `/v1/privacy/records/${rid}`, tok.b.read)).body, { here: { recipient: false, dataKeyHeld: false } })
   t.is((await read(o, rid, tok.o.plain)).status, 403, 'observers never serve plaintext')
 
-  // The patient's consent: hospital-a grants hospital-b; b reads, and only what was sent to it.
+  // The patient's consent: hospital-a grants hospital-b; hospital-a's node releases the key (a
+  // key.release record); b reads, and only that patient's records.
   const grant = await http(a, 'POST', '/v1/privacy/grants?wait=final', tok.a.admin, { subject, grantee: 'hospital-b' })
   t.is(grant.status, 200, JSON.stringify(grant.body))
   const byB = await waitFor('hospital-b reads with the grant', async () => {
@@ -95,7 +109,8 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
     return r.status === 200 ? r : undefined
   })
   t.is(Buffer.from(byB.body.plaintext as string, 'base64').toString(), text)
-  t.is((await read(b, privateId, tok.b.plain)).body.error?.code, 'PRIVACY_NOT_RECIPIENT', 'a grant does not open a record not sent to b')
+  t.like((await http(b, 'GET', `/v1/privacy/records/${rid}`, tok.b.read)).body, { here: { dataKeyHeld: true } })
+  t.is((await read(b, privateId, tok.b.plain)).body.error?.code, 'PRIVACY_NO_GRANT', 'a grant for one patient does not open another patient\'s record')
 
   // Every plaintext read is an access record, final before the plaintext left; the observer sees it.
   const accessId = (byB.body.access as { recordId: string }).recordId
@@ -106,7 +121,8 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   t.is(accessOnObserver.type, 'access.read')
   const logged = decodeAccess(Buffer.from(accessOnObserver.payload, 'base64'))
   t.is(toHex(logged.recordId), rid)
-  t.is(logged.reader, 'dr-b-17')
+  t.regex(logged.reader, /^rdr:[0-9a-f]{64}$/, 'the chain carries a reader pseudonym, never the label')
+  t.is(Buffer.from(accessOnObserver.payload, 'base64').indexOf('dr-b-17'), -1)
   const log = await waitFor('both reads in the observer\'s access log', async () => {
     const r = await http(o, 'GET', `/v1/privacy/access?record=${rid}`, tok.o.read)
     const reads = r.body.reads as Array<{ node: { name: string }, reader: string }>
@@ -119,7 +135,10 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   await waitFor('hospital-b refused after the revocation', async () => (await read(b, rid, tok.b.plain)).body.error?.code === 'PRIVACY_NO_GRANT')
 
   // Crypto-shredding: 410 everywhere; every holder destroys the data key and the delivery key.
-  t.is((await http(b, 'POST', '/v1/privacy/shreds', tok.b.admin, { recordId: privateId })).body.error?.code, 'PRIVACY_SHRED_REFUSED', 'only the author or a recipient may shred')
+  const asked = await http(b, 'POST', '/v1/privacy/shreds', tok.b.admin, { recordId: rid })
+  t.is(asked.status, 403)
+  t.is(asked.body.error?.code, 'PRIVACY_SHRED_REFUSED', 'a recipient may not shred the custodian\'s record')
+  t.regex((asked.body.error as unknown as { message: string }).message, /ask that hospital/)
   const shred = await http(a, 'POST', '/v1/privacy/shreds?wait=final', tok.a.admin, { recordId: rid, reason: 'erasure request' })
   t.is(shred.status, 200, JSON.stringify(shred.body))
   for (const [d, tk] of [[a, tok.a], [b, tok.b]] as const) {
@@ -133,7 +152,7 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   t.truthy(observed.by)
 
   // New delivery keys are published and work: a record after the rotation is readable.
-  const after = await submit(a, tok.a.submit, [{ type: 'lab-result', subject, contentType: 'text/plain', plaintext: Buffer.from('HbA1c 5.4%').toString('base64'), recipients: ['hospital-b'] }])
+  const after = await submit(a, tok.a.submit, [{ type: 'lab-result', subject, contentType: 'text/plain', plaintext: Buffer.from('HbA1c 5.4%').toString('base64') }])
   t.is(after.status, 200, JSON.stringify(after.body))
   const laterId = (after.body.ids as string[])[0]
   t.is(Buffer.from((await read(a, laterId, tok.a.plain)).body.plaintext as string, 'base64').toString(), 'HbA1c 5.4%')
@@ -149,7 +168,7 @@ test.serial('encrypted records: recipients with a grant read, every read is on t
   }
   for (const d of [a, b]) {
     const check = await cli('privacy', 'check', '--home', d.node.home, rid)
-    t.like(check, { recipient: true, dataKeyHeld: false, deliveryKeysHeld: [], decryptable: false }, `${d.node.name} cannot open the shredded record`)
+    t.like(check, { recipient: true, dataKeyHeld: false, deliveryKeysHeld: [], decryptable: false }, `${d.node.name} cannot open the shredded record (b: the key release to it names only retired keys)`)
   }
   t.like(await cli('privacy', 'check', '--home', a.node.home, laterId), { decryptable: true })
 })

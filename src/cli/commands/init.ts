@@ -1,10 +1,11 @@
 import { copyFile, mkdir, readFile, writeFile, access } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { Genesis } from '../../chain/genesis.ts'
 import { readKeyFile } from '../../node/key-file.ts'
 import { CONFIG_FILE, renderConfig } from '../../config/load.ts'
 import { MedledgerError } from '../../errors.ts'
+import { fsyncDir, overwriteAndUnlink } from '../../privacy/secure-file.ts'
 import { writePrivacyFiles } from '../../privacy/setup.ts'
 import { writeTokenFiles } from '../../api/tokens.ts'
 import { isLoopback } from '../../api/auth.ts'
@@ -18,12 +19,13 @@ export function initCommand (program: Command): void {
     .description('set up a node home directory: config.toml, genesis, key and the API role tokens (api.token, api.read.token, api.plaintext.token, api.admin.token)')
     .requiredOption('--home <dir>', 'node home directory')
     .requiredOption('--genesis <file>', 'the genesis file')
-    .requiredOption('--key <file>', 'the node key file (from `keys generate`)')
+    .requiredOption('--key <file>', 'the node key file (from `keys generate`); moved into the home: the original is overwritten and removed')
+    .option('--keep-key', 'copy the key file instead of moving it (leaves a second copy of the private keys: keep it offline)')
     .option('--role <role>', 'validator or observer', 'validator')
     .option('--p2p-listen <multiaddr>', 'libp2p listen address', '/ip4/127.0.0.1/tcp/26656')
     .option('--api-listen <host:port>', 'HTTP API address', '127.0.0.1:8080')
     .option('--bootstrap <multiaddr>', 'peer to dial at start, ending in /p2p/<peer id> (repeatable)', collect, [])
-    .action(action(async (o: { home: string, genesis: string, key: string, role: string, p2pListen: string, apiListen: string, bootstrap: string[] }) => {
+    .action(action(async (o: { home: string, genesis: string, key: string, keepKey?: boolean, role: string, p2pListen: string, apiListen: string, bootstrap: string[] }) => {
       if (o.role !== 'validator' && o.role !== 'observer') throw new MedledgerError('USAGE', `--role must be validator or observer, not ${o.role}`)
       const genesis = await Genesis.load(o.genesis)
       const key = await readKeyFile(o.key, { checkMode: false })
@@ -33,12 +35,17 @@ export function initCommand (program: Command): void {
       const exists = await access(join(o.home, CONFIG_FILE)).then(() => true, () => false)
       if (exists) throw new MedledgerError('USAGE', `${join(o.home, CONFIG_FILE)} already exists; this home is set up already`)
       await copyFile(o.genesis, join(o.home, 'genesis.json'))
-      await writeFile(join(o.home, 'node.key'), await readFile(o.key), { mode: 0o600 })
+      // The home's node.key becomes the only copy of the private keys (signing and X25519): the
+      // file keys generate wrote is overwritten and unlinked once the copy is flushed.
+      const nodeKey = join(o.home, 'node.key')
+      await writeFile(nodeKey, await readFile(o.key), { mode: 0o600, flush: true })
+      await fsyncDir(o.home)
+      const moved = o.keepKey !== true && resolve(o.key) !== resolve(nodeKey) && await overwriteAndUnlink(o.key)
       await writeTokenFiles(o.home)
       await writePrivacyFiles(o.home, o.role)
       // An API reachable beyond this machine serves metadata only with the read token (README, "Security").
       const config = renderConfig({ role: o.role, p2pListen: o.p2pListen, bootstrap: o.bootstrap, apiListen: o.apiListen })
       await writeFile(join(o.home, CONFIG_FILE), isLoopback(parseHostPort(o.apiListen).host) ? config : config.replace(/^require_read_token = false$/m, 'require_read_token = true'))
-      printJson({ home: o.home, role: o.role, peerId: key.peerId, chainId: genesis.chainId })
+      printJson({ home: o.home, role: o.role, peerId: key.peerId, chainId: genesis.chainId, key: nodeKey, ...(moved ? { removed: o.key } : {}) })
     }))
 }

@@ -5,6 +5,7 @@ import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
 import { DEFAULT_SCRYPT, PASSPHRASE_ENV, readPassphrase } from '../../privacy/keystore.ts'
 import { protectKeyFile, unprotectKeyFile } from '../../privacy/key-file-edit.ts'
+import { promptNewPassphrase, promptPassphrase } from '../../privacy/passphrase-prompt.ts'
 import { checkRecordOffline } from '../../privacy/offline-check.ts'
 import { readSubjectSecret, subjectPseudonym, writeSubjectSecret } from '../../privacy/pseudonym.ts'
 import { action, printJson } from '../output.ts'
@@ -12,10 +13,12 @@ import { apiOption, call, withToken, type ApiFlags } from './client.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
-async function passphraseFrom (file: string | undefined): Promise<string> {
+/** The passphrase from --passphrase-file, else MEDLEDGER_KEY_PASSPHRASE, else asked on the terminal. */
+async function passphraseFrom (file: string | undefined, fresh = false): Promise<string> {
   const p = await readPassphrase(file)
-  if (p === undefined) throw new MedledgerError('KEY_PASSPHRASE', `give --passphrase-file or set ${PASSPHRASE_ENV}`)
-  return p
+  if (p !== undefined) return p
+  if (process.stdin.isTTY !== true) throw new MedledgerError('KEY_PASSPHRASE', `give --passphrase-file, set ${PASSPHRASE_ENV}, or run on a terminal to be asked`)
+  return fresh ? await promptNewPassphrase() : await promptPassphrase('Passphrase: ')
 }
 
 /** `medledger privacy ...`: client commands over the privacy API, and offline helpers. */
@@ -38,20 +41,20 @@ export function privacyCommands (program: Command): void {
       printJson({ subject: toHex(subjectPseudonym(await readSubjectSecret(o.secretFile), o.patientId)) })
     }))
 
-  withToken(apiOption(p.command('submit').description('submit a record encrypted by the node for itself and the recipients')), 'submit')
+  withToken(apiOption(p.command('submit').description('submit a record encrypted by the node to itself (the custodian) and the hospitals it granted access')), 'submit')
     .requiredOption('--type <type>', 'record type, e.g. consultation')
     .requiredOption('--subject <hex>', 'pseudonymous subject (see privacy subject)')
     .option('--content-type <type>', 'content type of the plaintext (kept inside the ciphertext)', 'application/octet-stream')
     .option('--plaintext <text>', 'content as UTF-8 text')
     .option('--plaintext-file <file>', 'content from a file')
-    .option('--recipient <name>', 'another validator that may read it (name, peer id or public key; repeatable)', collect, [])
+    .option('--recipient <name>', 'a validator that must be able to read it: it needs a grant in force from this node (name, peer id or public key; repeatable)', collect, [])
     .option('--wait', 'wait until the record is final')
     .action(action(async (o: ApiFlags & { type: string, subject: string, contentType: string, plaintext?: string, plaintextFile?: string, recipient: string[], wait?: boolean }) => {
       const body = o.plaintextFile !== undefined ? await readFile(o.plaintextFile) : Buffer.from(o.plaintext ?? '')
       printJson(await call(o, 'POST', `/v1/records${o.wait === true ? '?wait=final' : ''}`, { records: [{ type: o.type, subject: o.subject, contentType: o.contentType, plaintext: body.toString('base64'), recipients: o.recipient }] }))
     }))
 
-  withToken(apiOption(p.command('read').description('decrypt a record this node received (writes an access.read record first)')), 'read-plaintext')
+  withToken(apiOption(p.command('read').description('decrypt a record this node authored or was granted (writes an access.read record first)')), 'read-plaintext')
     .argument('<id>', 'record id')
     .option('--out <file>', 'write the plaintext bytes to a file instead of printing JSON')
     .action(action(async (id: string, o: ApiFlags & { out?: string }) => {
@@ -127,18 +130,18 @@ export function privacyCommands (program: Command): void {
   // Passphrase protection of key files sits with the other key commands.
   const keys = program.commands.find(c => c.name() === 'keys') ?? program.command('keys')
   keys.command('protect')
-    .description('encrypt a key file with a passphrase (scrypt + AES-256-GCM, docs/privacy.md); the node then needs the passphrase to start')
+    .description('encrypt a key file with a passphrase (scrypt + AES-256-GCM, docs/privacy.md); the node then needs the passphrase to start. The passphrase: --passphrase-file, else MEDLEDGER_KEY_PASSPHRASE, else asked twice on the terminal; at least 12 characters, 6 different, about 50 bits')
     .argument('<file>', 'key file')
-    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}`)
+    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}, else a prompt`)
     .option('--scrypt-n <n>', 'scrypt cost N (a power of two)', String(DEFAULT_SCRYPT.N))
     .action(action(async (file: string, o: { passphraseFile?: string, scryptN: string }) => {
-      const ks = await protectKeyFile(file, await passphraseFrom(o.passphraseFile), { ...DEFAULT_SCRYPT, N: Number(o.scryptN) })
+      const ks = await protectKeyFile(file, await passphraseFrom(o.passphraseFile, true), { ...DEFAULT_SCRYPT, N: Number(o.scryptN) })
       printJson({ file, protected: true, peerId: ks.peerId, kdf: { ...ks.kdf, salt: undefined } })
     }))
   keys.command('unprotect')
     .description('remove the passphrase protection of a key file')
     .argument('<file>', 'key file')
-    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}`)
+    .option('--passphrase-file <file>', `file whose first line is the passphrase (mode 0600), else ${PASSPHRASE_ENV}, else a prompt`)
     .action(action(async (file: string, o: { passphraseFile?: string }) => {
       await unprotectKeyFile(file, await passphraseFrom(o.passphraseFile))
       printJson({ file, protected: false })

@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava'
 import { EventEmitter } from 'node:events'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
@@ -11,10 +11,10 @@ import { bytesEqual, toHex } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
 import { writeKeyFile } from '../../../src/node/key-file.ts'
 import type { StoredRecord } from '../../../src/storage/index.ts'
-import { encodeEnvelope, sealEnvelope } from '../../../src/privacy/envelope.ts'
+import { decodeEnvelope, encodeEnvelope, sealEnvelope, unwrapKey, wrapDataKey, wrapsFor } from '../../../src/privacy/envelope.ts'
 import { isPrivacyError, PrivacyErrorCode } from '../../../src/privacy/errors.ts'
 import { LocalKeyStore } from '../../../src/privacy/local-store.ts'
-import { grantRecord, revokeRecord, shredRecord, RECORD_TYPES } from '../../../src/privacy/records.ts'
+import { decodeAccess, decodeRelease, grantRecord, releaseRecord, revokeRecord, shredRecord, RECORD_TYPES } from '../../../src/privacy/records.ts'
 import { PrivacyService } from '../../../src/privacy/service.ts'
 import { generateX25519, type X25519KeyPair } from '../../../src/privacy/x25519.ts'
 
@@ -67,8 +67,12 @@ class FakeNode extends EventEmitter {
     return { ids: full.map(r => toHex(recordId(r))) }
   }
 
+  /** Records other nodes get final while this node waits for its own (a test's race). */
+  duringWait: MedRecord[] = []
+
   async waitFinal (ids: string[]): Promise<number> {
     const pending = this.submitted.filter(r => ids.includes(toHex(recordId(r))))
+    if (this.duringWait.length > 0) this.add(...this.duringWait.splice(0))
     this.add(...pending)
     return this.blocks.length
   }
@@ -113,6 +117,9 @@ function sealed (w: World, author: NodeKey, text: string): MedRecord {
 
 const by = (k: NodeKey, r: Unsigned): MedRecord => ({ ...r, author: k.publicKey })
 
+/** A whole key file without its X25519 private key (a read of the zeroed old file is not). */
+const retired = (text: string): boolean => text.includes('"privateKey"') && !text.includes('encryptionPrivateKey')
+
 async function code (p: Promise<unknown>): Promise<string | undefined> {
   try { await p } catch (err) { return isPrivacyError(err) ? err.code : String(err) }
   return undefined
@@ -145,12 +152,42 @@ test('grants count only from the custodian; a revocation stops reads; each read 
   t.truthy(access)
   t.is(toHex(recordId(access as MedRecord)), read.access.recordId)
   t.true(await eventually(() => svc.accessLog({ recordId: rid }).length === 1))
-  t.is(svc.accessLog({ recordId: rid })[0].reader, 'dr')
   node.add(by(w.a, revokeRecord(new Uint8Array(32).fill(5), w.b.publicKey, 5)))
   t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
 })
 
-test('a shred counts only from the author or a recipient and only after its record; then keys rotate and the old ones are destroyed', async t => {
+test('the reader label never reaches the chain: the access record carries a keyed pseudonym, the mapping stays in the node', async t => {
+  const w = await world()
+  const { node, svc, dir } = await serviceFor(t, w, w.a, w.encA)
+  const [rid] = node.add(sealed(w, w.a, 'note'))
+  await svc.readPlaintext(rid, 'Dr. Jane Roe')
+  await svc.readPlaintext(rid, ' Dr. Jane Roe ')
+  await svc.readPlaintext(rid, 'Dr. John Doe')
+  const onChain = node.submitted.filter(r => r.type === RECORD_TYPES.read).map(r => decodeAccess(r.payload).reader)
+  t.is(onChain.length, 3)
+  for (const r of onChain) {
+    t.regex(r, /^rdr:[0-9a-f]{64}$/)
+    t.false(r.includes('Jane') || r.includes('Doe'))
+  }
+  t.is(onChain[0], onChain[1], 'one person, one pseudonym')
+  t.not(onChain[0], onChain[2])
+  const mapping = (await readFile(join(dir, 'privacy', 'readers.jsonl'), 'utf8')).trim().split('\n').map(l => JSON.parse(l) as { pseudonym: string, reader: string })
+  t.true(mapping.some(m => m.pseudonym === onChain[0] && m.reader === 'Dr. Jane Roe'))
+  for (const b of node.blocks) t.is(Buffer.from(JSON.stringify(b.block.body.batches.map(x => x.records.map(r => Buffer.from(r.payload).toString('latin1'))))).indexOf('Jane'), -1)
+})
+
+test('a revocation made final while a read waits for its access record stops the read', async t => {
+  const w = await world()
+  const { node, svc } = await serviceFor(t, w, w.b, w.encB)
+  const subject = new Uint8Array(32).fill(5)
+  const [rid] = node.add(sealed(w, w.a, 'note from a'))
+  node.add(by(w.a, grantRecord(subject, { grantee: w.b.publicKey, types: [], notAfter: 0, consentHash: new Uint8Array(0) }, 2)))
+  t.is(Buffer.from((await svc.readPlaintext(rid, '')).body).toString(), 'note from a')
+  node.duringWait.push(by(w.a, revokeRecord(subject, w.b.publicKey, 3)))
+  t.is(await code(svc.readPlaintext(rid, '')), PrivacyErrorCode.NO_GRANT)
+})
+
+test('a shred counts only from the custodian (the author) and only after its record; then keys rotate and the old ones are destroyed', async t => {
   const w = await world()
   const { node, svc, dir, keyFile } = await serviceFor(t, w, w.a, w.encA)
   const record = sealed(w, w.a, 'note')
@@ -160,11 +197,13 @@ test('a shred counts only from the author or a recipient and only after its reco
   node.add(record)
   const store = await LocalKeyStore.open(join(dir, 'privacy'), w.a.seed)
   t.true(await eventually(async () => await store.hasDataKey(rid)), 'the data key is unwrapped on receipt')
-  // c is neither author nor recipient.
+  // c is neither author nor recipient; b is a recipient, not the custodian: both are ignored.
   node.add(by(w.c, shredRecord(record.subject, recordId(record), 'not mine', 2)))
+  node.add(by(w.b, shredRecord(record.subject, recordId(record), 'not mine either', 2)))
   t.is(Buffer.from((await svc.readPlaintext(rid, '')).body).toString(), 'note')
-  // b, a recipient, may shred.
-  node.add(by(w.b, shredRecord(record.subject, recordId(record), 'erasure', 3)))
+  t.true(await store.hasDataKey(rid))
+  // a, the custodian, may shred.
+  node.add(by(w.a, shredRecord(record.subject, recordId(record), 'erasure', 3)))
   t.is(await code(svc.readPlaintext(rid, '')), PrivacyErrorCode.SHREDDED)
   t.false(await store.hasDataKey(rid))
   // a rotates: announces a new key; once that is final, the genesis key leaves the key file.
@@ -172,26 +211,150 @@ test('a shred counts only from the author or a recipient and only after its reco
   const announce = node.submitted.find(r => r.type === RECORD_TYPES.announce) as MedRecord
   t.true((await readFile(keyFile, 'utf8')).includes('encryptionPrivateKey'))
   node.add(announce)
-  t.true(await eventually(async () => !(await readFile(keyFile, 'utf8')).includes('encryptionPrivateKey')))
+  t.true(await eventually(async () => retired(await readFile(keyFile, 'utf8'))))
   const status = await svc.recordStatus(rid)
   t.like(status, { here: { dataKeyHeld: false, deliveryKeysHeld: [], unrecoverable: true } })
   t.is((await store.deliveryKeys()).length, 1, 'only the new delivery key is left')
   // New records to the new key still work.
   const cur = (svc.keyStatus().local as { current: string }).current
   t.is(cur, toHex((await store.deliveryKeys())[0].publicKey))
-  const fresh = svc.sealRecord({ type: 'consultation', subject: new Uint8Array(32).fill(5), contentType: 'text/plain', plaintext: Buffer.from('after'), recipients: ['b'], timestamp: 9 })
+  const fresh = svc.sealRecord({ type: 'consultation', subject: new Uint8Array(32).fill(5), contentType: 'text/plain', plaintext: Buffer.from('after'), recipients: [], timestamp: 9 })
   const [fid] = node.add(by(w.a, fresh))
   t.is(Buffer.from((await svc.readPlaintext(fid, '')).body).toString(), 'after')
 })
 
 test('recipients are validators with a published key; observers never', async t => {
   const w = await world()
-  const { svc } = await serviceFor(t, w, w.a, w.encA)
+  const { node, svc } = await serviceFor(t, w, w.a, w.encA)
   const input = { type: 'consultation', subject: new Uint8Array(32), contentType: 'text/plain', plaintext: Buffer.from('x'), timestamp: 1 }
+  node.add(by(w.a, grantRecord(input.subject, { grantee: w.b.publicKey, ...anyone }, 1)))
+  await svc.recordStatus(node.add(by(w.a, svc.sealRecord({ ...input, recipients: [] })))[0]) // the grant is folded
   t.notThrows(() => svc.sealRecord({ ...input, recipients: ['b'] }))
   const observer = t.throws(() => svc.sealRecord({ ...input, recipients: ['regulator'] }))
   t.true(isPrivacyError(observer, PrivacyErrorCode.RECIPIENT_UNKNOWN) && /observer/.test(observer.message))
   const noKey = t.throws(() => svc.sealRecord({ ...input, recipients: ['c'] }))
   t.true(isPrivacyError(noKey, PrivacyErrorCode.RECIPIENT_UNKNOWN) && /no published encryption key/.test(noKey.message))
   t.throws(() => svc.sealRecord({ ...input, recipients: ['nobody'] }))
+})
+
+/** A record by `author` sealed to the author alone (how records are written now), with its data key. */
+function custodial (w: World, author: NodeKey, enc: X25519KeyPair, text: string, type = 'consultation'): { record: MedRecord, dataKey: Uint8Array } {
+  const r = { type, subject: new Uint8Array(32).fill(5), author: author.publicKey }
+  const { envelope, dataKey } = sealEnvelope({ chainId: w.genesis.chainId, ...r }, { contentType: 'text/plain', body: Buffer.from(text) }, [{ node: author.publicKey, deliveryKey: enc.publicKey }])
+  return { record: { ...r, contentType: 'application/vnd.medledger.envelope+cbor', payload: encodeEnvelope(envelope), timestamp: 1 }, dataKey }
+}
+
+const anyone = { types: [], notAfter: 0, consentHash: new Uint8Array(0) }
+
+test('no grant, no plaintext, by cryptography: a node gets a record\'s key only from the custodian\'s key release after a grant', async t => {
+  const w = await world()
+  const { node, svc, dir } = await serviceFor(t, w, w.b, w.encB)
+  const subject = new Uint8Array(32).fill(5)
+  const { record, dataKey } = custodial(w, w.a, w.encA, 'note from a')
+  const [rid] = node.add(record)
+  const store = await LocalKeyStore.open(join(dir, 'privacy'), w.b.seed)
+  // Nothing b holds opens the record: no wrap to b anywhere, no data key in its store.
+  t.deepEqual(wrapsFor(decodeEnvelope(record.payload), w.b.publicKey), [])
+  t.is(await code(svc.readPlaintext(rid, '')), PrivacyErrorCode.NO_GRANT)
+  node.add(by(w.a, grantRecord(subject, { grantee: w.b.publicKey, ...anyone }, 2)))
+  t.is(await code(svc.readPlaintext(rid, '')), PrivacyErrorCode.NOT_RECIPIENT, 'a grant alone gives no key')
+  t.false(await store.hasDataKey(rid))
+  const ctx = { chainId: w.genesis.chainId, type: record.type, subject, author: w.a.publicKey }
+  // A release by anyone but the custodian is ignored.
+  node.add(by(w.c, releaseRecord(subject, recordId(record), wrapDataKey({ ...ctx, author: w.a.publicKey }, dataKey, { node: w.b.publicKey, deliveryKey: w.encB.publicKey }), 3)))
+  t.is(await code(svc.readPlaintext(rid, '')), PrivacyErrorCode.NOT_RECIPIENT)
+  // The custodian's release: b keeps the key and reads.
+  node.add(by(w.a, releaseRecord(subject, recordId(record), wrapDataKey(ctx, dataKey, { node: w.b.publicKey, deliveryKey: w.encB.publicKey }), 4)))
+  t.true(await eventually(async () => await store.hasDataKey(rid)))
+  t.is(Buffer.from((await svc.readPlaintext(rid, '')).body).toString(), 'note from a')
+})
+
+test('a recipient named in an old envelope keeps no data key without a grant', async t => {
+  const w = await world()
+  const { node, dir } = await serviceFor(t, w, w.b, w.encB)
+  const [rid] = node.add(sealed(w, w.a, 'note from a'))
+  const store = await LocalKeyStore.open(join(dir, 'privacy'), w.b.seed)
+  node.add(by(w.a, sealed(w, w.a, 'marker')))
+  await new Promise(resolve => setTimeout(resolve, 100))
+  t.false(await store.hasDataKey(rid), 'no unwrap on receipt without a grant')
+})
+
+test('the custodian releases its records\' keys to a grantee once the grant is final, and wraps later records to grantees in force', async t => {
+  const w = await world()
+  const { node, svc } = await serviceFor(t, w, w.a, w.encA)
+  const subject = new Uint8Array(32).fill(5)
+  const mine = svc.sealRecord({ type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from('first'), recipients: [], timestamp: 1 })
+  t.deepEqual(decodeEnvelope(mine.payload).recipients.map(r => toHex(r.node)), [toHex(w.a.publicKey)], 'sealed to the custodian alone')
+  t.is(await code(Promise.resolve().then(() => svc.sealRecord({ type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from('x'), recipients: ['b'], timestamp: 1 }))), PrivacyErrorCode.NO_GRANT, 'a recipient needs a grant first')
+  const [rid] = node.add(by(w.a, mine))
+  const lab = svc.sealRecord({ type: 'lab-result', subject, contentType: 'text/plain', plaintext: Buffer.from('lab'), recipients: [], timestamp: 1 })
+  const [labId] = node.add(by(w.a, lab))
+  node.add(by(w.a, grantRecord(subject, { grantee: w.b.publicKey, types: ['consultation'], notAfter: 0, consentHash: new Uint8Array(0) }, 2)))
+  t.true(await eventually(() => node.submitted.some(r => r.type === RECORD_TYPES.release)))
+  await svc.readPlaintext(rid, '') // lets the queue run
+  const releases = node.submitted.filter(r => r.type === RECORD_TYPES.release).map(r => decodeRelease(r.payload))
+  t.deepEqual(releases.map(r => toHex(r.recordId)), [rid], 'only the covered type, once')
+  const ctx = { chainId: w.genesis.chainId, type: 'consultation', subject, author: w.a.publicKey }
+  const dk = unwrapKey(ctx, releases[0].wrap, w.encB)
+  t.is(dk.length, 32)
+  t.not(labId, rid)
+  // A record written while the grant is in force is wrapped to the grantee directly.
+  const later = svc.sealRecord({ type: 'consultation', subject, contentType: 'text/plain', plaintext: Buffer.from('second'), recipients: ['b'], timestamp: 3 })
+  t.deepEqual(decodeEnvelope(later.payload).recipients.map(r => toHex(r.node)).sort(), [toHex(w.a.publicKey), toHex(w.b.publicKey)].sort())
+})
+
+test('a key store restored from a backup taken before a shred does not reopen the shredded record', async t => {
+  const w = await world()
+  const { node, svc, dir, keyFile } = await serviceFor(t, w, w.a, w.encA)
+  const { record } = custodial(w, w.a, w.encA, 'to be erased')
+  const [rid] = node.add(record)
+  const store = await LocalKeyStore.open(join(dir, 'privacy'), w.a.seed)
+  t.true(await eventually(async () => await store.hasDataKey(rid)))
+  const backup = await mkdtemp(join(tmpdir(), 'medledger-backup-'))
+  t.teardown(async () => await rm(backup, { recursive: true, force: true }))
+  await svc.readPlaintext(rid, '')
+  await cp(join(dir, 'privacy'), join(backup, 'privacy'), { recursive: true })
+  await cp(keyFile, join(backup, 'node.key'))
+  node.add(by(w.a, shredRecord(record.subject, recordId(record), 'erasure', 2)))
+  t.true(await eventually(() => node.submitted.some(r => r.type === RECORD_TYPES.announce)))
+  node.add(node.submitted.find(r => r.type === RECORD_TYPES.announce) as MedRecord)
+  t.true(await eventually(async () => retired(await readFile(keyFile, 'utf8'))))
+  await svc.close()
+  // Restore the whole privacy directory and the key file as they were before the shred.
+  await rm(join(dir, 'privacy'), { recursive: true, force: true })
+  await cp(join(backup, 'privacy'), join(dir, 'privacy'), { recursive: true })
+  await cp(join(backup, 'node.key'), keyFile)
+  const again = await PrivacyService.open(node as unknown as PrivacyServiceNode, { dir: join(dir, 'privacy'), keyFile, keyFileEncryption: w.encA, retireGraceMs: 0, auditWaitMs: 1000, maintainEveryMs: 20 })
+  t.teardown(async () => await again.close())
+  t.false(await store.hasDataKey(rid), 'the data key is destroyed again as soon as the node opens')
+  t.is(await code(again.readPlaintext(rid, '')), PrivacyErrorCode.SHREDDED)
+  t.true(await eventually(async () => retired(await readFile(keyFile, 'utf8'))), 'the restored retired delivery key is destroyed again')
+  t.true(await eventually(async () => (await again.recordStatus(rid) as { here: { unrecoverable: boolean } }).here.unrecoverable))
+  // A partial restore (the data-key files only) beside an index that already knows the shred.
+  await again.close()
+  await cp(join(backup, 'privacy', 'dk'), join(dir, 'privacy', 'dk'), { recursive: true })
+  t.true(await store.hasDataKey(rid))
+  const third = await PrivacyService.open(node as unknown as PrivacyServiceNode, { dir: join(dir, 'privacy'), keyFile, keyFileEncryption: w.encA, retireGraceMs: 0, auditWaitMs: 1000, maintainEveryMs: 20 })
+  t.teardown(async () => await third.close())
+  t.false(await store.hasDataKey(rid), 'a shredded record\'s data key found in the store is destroyed at open')
+})
+
+test('data keys an older node unwrapped without a grant are destroyed when the node opens', async t => {
+  const w = await world()
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-privacy-'))
+  t.teardown(async () => await rm(dir, { recursive: true, force: true }))
+  const node = new FakeNode(w.genesis, w.b)
+  const granted = custodial(w, w.a, w.encA, 'granted')
+  const ungranted = custodial(w, w.a, w.encA, 'never granted')
+  const lone = { ...ungranted.record, subject: new Uint8Array(32).fill(9) }
+  const [keep, drop] = node.add(granted.record, lone, by(w.a, grantRecord(new Uint8Array(32).fill(5), { grantee: w.b.publicKey, ...anyone }, 2)))
+  const store = await LocalKeyStore.open(join(dir, 'privacy'), w.b.seed)
+  await store.putDataKey(keep, granted.dataKey)
+  await store.putDataKey(drop, ungranted.dataKey)
+  const keyFile = join(dir, 'node.key')
+  await writeKeyFile(keyFile, w.b, w.encB)
+  const svc = await PrivacyService.open(node as unknown as PrivacyServiceNode, { dir: join(dir, 'privacy'), keyFile, keyFileEncryption: w.encB, retireGraceMs: 0, auditWaitMs: 1000, maintainEveryMs: 20 })
+  t.teardown(async () => await svc.close())
+  t.false(await store.hasDataKey(drop), 'its custodian never granted this node that subject: destroyed')
+  t.true(await store.hasDataKey(keep), 'a key held under a grant stays')
 })
