@@ -6,6 +6,7 @@ import type { Logger } from '../logger.ts'
 import type { ChainStatus, NetworkEvents, NetworkHandlers } from './interface.ts'
 import { resolveOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.ts'
 import { createConnectionGater, PeerAllowlist } from './gater.ts'
+import { InboundFence } from './inbound-fence.ts'
 import { createLibp2pNode, type MedledgerLibp2p } from './libp2p-node.ts'
 import { PeerScores, PENALTY } from './peer-scores.ts'
 import { Gossip, type GossipStats } from './gossip.ts'
@@ -35,6 +36,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private readonly modules: NetworkModules
   private readonly log: Logger
   private readonly allowlist: PeerAllowlist
+  private readonly fence: InboundFence
   private readonly scores: PeerScores
   private readonly ownId: string
   private readonly heights = new Map<string, number>()
@@ -54,6 +56,12 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.log = modules.logger.child({ module: 'network' })
     this.ownId = modules.key.peerId
     this.allowlist = new PeerAllowlist(modules.allowed)
+    this.fence = new InboundFence({
+      allow: this.opts.inboundAllow,
+      maxPendingPerIp: this.opts.maxPendingInboundPerIp,
+      // libp2p aborts a handshake at the upgrade timeout; the slot is reclaimed a little later at the latest.
+      pendingExpiryMs: this.opts.inboundUpgradeTimeoutMs + 1_000
+    }, this.log)
     this.protocolIds = protocols(modules.genesis.chainId)
     this.scores = new PeerScores(this.opts, {
       logger: this.log,
@@ -83,7 +91,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   async start (): Promise<void> {
     if (this.started) return
     const { handlers, genesis, key } = this.modules
-    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id)) })
+    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id), this.fence) })
     this.libp2p = libp2p
     const timeoutMs = this.opts.requestTimeoutMs
     const onBadPeer = (peer: string, err: Error): void => { this.penalise(peer, PENALTY.badRequest, err.message) }
@@ -153,17 +161,29 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.log.info('network stopped')
   }
 
-  /** Replaces the allowlist (governance, observer list) and hangs up on peers no longer on it. */
+  /**
+   * Replaces the allowlist (the members in force at the height being decided, see
+   * governance/members.ts) and cuts off, at once, every connected peer no longer on it: its
+   * connections are aborted before this returns, so nothing sent after the call reaches it. The
+   * gater refuses its redials from then on. A call with an unchanged list does nothing.
+   */
   setAllowed (peerIds: string[]): void {
+    const { added, removed } = this.allowlist.set(peerIds)
+    if (added.length === 0 && removed.length === 0) return
     // A peer that governance (re-)admits starts with a clean slate.
-    for (const id of peerIds) if (!this.allowlist.has(id)) this.scores.unban(id)
-    const removed = this.allowlist.set(peerIds)
-    if (removed.length > 0) this.log.info({ removed }, 'allowlist changed: disconnecting peers no longer allowed')
+    for (const id of added) this.scores.unban(id)
+    this.log.info({ added, removed }, removed.length > 0 ? 'allowlist changed: cutting off peers no longer allowed' : 'allowlist changed')
     for (const peer of this.libp2p?.getPeers() ?? []) {
       const id = peer.toString()
-      if (!this.admit(id)) this.hangUp(id)
+      if (!this.admit(id)) this.cutOff(id, 'no longer a member')
     }
+    this.dialer?.forget(removed)
     this.dialer?.tick()
+  }
+
+  /** Inbound connections refused before the handshake, by reason (address allowlist, handshakes per IP). */
+  inboundRefusals (): { address: number, pending: number } {
+    return this.fence.refusals
   }
 
   publishBatch (bytes: Uint8Array): boolean {
@@ -202,6 +222,12 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private penalise (peer: string, weight: number, reason: string): void {
     this.scores.penalise(peer, weight, reason)
+  }
+
+  /** Aborts every connection to the peer now (no graceful close: nothing more may reach it). */
+  private cutOff (peer: string, reason: string): void {
+    this.heights.delete(peer)
+    for (const c of this.libp2p?.getConnections(peerIdFromString(peer)) ?? []) c.abort(new Error(`peer cut off: ${reason}`))
   }
 
   private hangUp (peer: string): void {
@@ -246,7 +272,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private readonly onPeerConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
     const peer = evt.detail.toString()
-    if (!this.admit(peer)) { this.hangUp(peer); return }
+    if (!this.admit(peer)) { this.cutOff(peer, 'not allowed'); return }
     this.log.debug({ peer }, 'peer connected')
     this.safeDispatch('peer:connect', peer)
     void this.refreshStatus(peer)
