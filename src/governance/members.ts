@@ -33,6 +33,16 @@ export class MemberAllowlist {
     return [...new Set(keys.map(k => this.peerId(k)))]
   }
 
+  /**
+   * Of the peers admitted at `height`, those a change already final removes later: still members,
+   * but nothing made after their removal takes effect may reach them (the network does not relay
+   * to anyone while one of them is connected).
+   */
+  leaving (height: number): string[] {
+    const stay = new Set([...this.schedule.latest().keys, ...this.observers].map(k => this.peerId(k)))
+    return this.at(height).filter(id => !stay.has(id))
+  }
+
   private peerId (publicKey: Uint8Array): string {
     const hex = toHex(publicKey)
     let id = this.ids.get(hex)

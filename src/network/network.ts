@@ -3,7 +3,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import type { Logger } from '../logger.ts'
-import type { ChainStatus, NetworkEvents, NetworkHandlers } from './interface.ts'
+import type { ChainStatus, NetworkEvents, NetworkHandlers, Verdict } from './interface.ts'
 import { resolveOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.ts'
 import { createConnectionGater, PeerAllowlist } from './gater.ts'
 import { InboundFence } from './inbound-fence.ts'
@@ -24,6 +24,8 @@ export interface NetworkModules {
   logger: Logger
   /** Peer ids allowed to connect at start: validators and observers. */
   allowed: string[]
+  /** Of those, members whose removal is final but not yet in force (see setAllowed). */
+  leaving?: string[]
 }
 
 /**
@@ -40,6 +42,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private readonly scores: PeerScores
   private readonly ownId: string
   private readonly heights = new Map<string, number>()
+  /** Members whose removal is final but not yet in force: admitted, but nothing is relayed while one is connected. */
+  private leaving = new Set<string>()
   private readonly protocolIds: { status: string, blocks: string }
   private libp2p: MedledgerLibp2p | undefined
   private gossip: Gossip | undefined
@@ -56,6 +60,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.log = modules.logger.child({ module: 'network' })
     this.ownId = modules.key.peerId
     this.allowlist = new PeerAllowlist(modules.allowed)
+    this.leaving = new Set(modules.leaving ?? [])
     this.fence = new InboundFence({
       allow: this.opts.inboundAllow,
       maxPendingPerIp: this.opts.maxPendingInboundPerIp,
@@ -119,7 +124,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     await libp2p.start()
 
     this.gossip = new Gossip(this.opts, {
-      libp2p, chainId: genesis.chainId, handlers, logger: this.log,
+      libp2p, chainId: genesis.chainId, handlers: this.holdingRelay(handlers), logger: this.log,
       admit: id => this.admit(id),
       onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) }
     })
@@ -167,7 +172,11 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
    * connections are aborted before this returns, so nothing sent after the call reaches it. The
    * gater refuses its redials from then on. A call with an unchanged list does nothing.
    */
-  setAllowed (peerIds: string[]): void {
+  setAllowed (peerIds: string[], leaving: string[] = []): void {
+    if (leaving.length !== this.leaving.size || leaving.some(id => !this.leaving.has(id))) {
+      this.leaving = new Set(leaving)
+      if (leaving.length > 0) this.log.info({ leaving }, 'members leaving: their removal is final, not yet in force; relaying nothing while they are connected')
+    }
     const { added, removed } = this.allowlist.set(peerIds)
     if (added.length === 0 && removed.length === 0) return
     // A peer that governance (re-)admits starts with a clean slate.
@@ -222,6 +231,27 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private penalise (peer: string, weight: number, reason: string): void {
     this.scores.penalise(peer, weight, reason)
+  }
+
+  /**
+   * Gossip handlers whose 'accept' becomes 'ignore' (delivered here, not forwarded) while a
+   * leaving member is connected: a message we relay may be one made after its removal took
+   * effect at the node that made it (which cut it off already), and gossipsub cannot leave one
+   * peer out of a forward. Authors publish to every peer directly, so nothing else is lost.
+   */
+  private holdingRelay (handlers: NetworkHandlers): NetworkHandlers {
+    const hold = (v: Verdict): Verdict => v === 'accept' && this.leavingConnected() ? 'ignore' : v
+    return {
+      ...handlers,
+      onBatches: async (batches, from) => hold(await handlers.onBatches(batches, from)),
+      onConsensus: async (msg, bytes, from) => hold(await handlers.onConsensus(msg, bytes, from))
+    }
+  }
+
+  private leavingConnected (): boolean {
+    if (this.leaving.size === 0 || this.libp2p === undefined) return false
+    for (const id of this.leaving) if (this.libp2p.getConnections(peerIdFromString(id)).length > 0) return true
+    return false
   }
 
   /** Aborts every connection to the peer now (no graceful close: nothing more may reach it). */

@@ -100,7 +100,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       genesis: this.genesis,
       handlers: this.handlers(),
       logger: this.log.child({ module: 'network' }),
-      allowed: this.allowedPeers()
+      allowed: this.allowedPeers(),
+      leaving: this.members.leaving((this.store.head?.height ?? 0) + 1)
     })
     this.consensus = new ConsensusDriver({
       timeouts: { proposeMs: c.consensus.propose_timeout_ms, prevoteMs: c.consensus.prevote_timeout_ms, precommitMs: c.consensus.precommit_timeout_ms, deltaMs: c.consensus.timeout_delta_ms },
@@ -146,7 +147,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     const changed = this.schedule.changes().length !== this.governanceSeen
     // Every block: a change is included at one height and takes effect at a later one, when the
     // removed are cut off before the next height starts (a no-op while nothing changes).
-    this.network.setAllowed(this.allowedPeers())
+    this.network.setAllowed(this.allowedPeers(), this.members.leaving((this.store.head?.height ?? 0) + 1))
     if (changed) {
       this.governanceSeen = this.schedule.changes().length
       this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')

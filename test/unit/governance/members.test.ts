@@ -70,3 +70,18 @@ test('the list has each peer once', t => {
   t.is(new Set(list).size, list.length)
   t.is(list.length, 5)
 })
+
+test('a member whose removal is final but not yet in force is "leaving" until it is refused', t => {
+  const removed = validators[3]
+  const schedule = new GovernanceSchedule(validatorSetOf(validators), DELAY)
+  const members = new MemberAllowlist(schedule, [observer.publicKey])
+  const leavingAfter = new Map<number, string[]>()
+  for (let h = 1; h <= 8; h++) {
+    schedule.observe(block(h, h === 4 ? change('remove', removed.publicKey) : undefined))
+    leavingAfter.set(h, members.leaving(h + 1))
+  }
+  for (const h of [1, 2, 3]) t.deepEqual(leavingAfter.get(h), [], `nothing leaving after block ${h}`)
+  // Included at 4, in force from 6: leaving after block 4, refused (so no longer leaving) after block 5.
+  t.deepEqual(leavingAfter.get(4), [removed.peerId])
+  for (const h of [5, 6, 7, 8]) t.deepEqual(leavingAfter.get(h), [])
+})
