@@ -104,7 +104,7 @@ sync_response_bytes = 16777216
 inbound_allow = []
 # A connection must finish its handshake within this time; few may be in the handshake at once,
 # per source IP fewer still, and one IP may try only so many times a second.
-inbound_upgrade_timeout_ms = 3000
+inbound_upgrade_timeout_ms = 5000
 max_pending_inbound = 8
 max_pending_inbound_per_ip = 4
 inbound_connections_per_ip_per_s = 5

@@ -34,7 +34,7 @@ export const ConfigSchema = z.object({
       try { parseCidr(v) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
     })).default([]),
     /** An inbound connection must finish its handshake (Noise, Yamux) within this time. */
-    inbound_upgrade_timeout_ms: z.number().int().min(500).max(60_000).default(3_000),
+    inbound_upgrade_timeout_ms: z.number().int().min(500).max(60_000).default(5_000),
     /** Inbound connections in the handshake at once, from all addresses. */
     max_pending_inbound: z.number().int().min(1).max(1_024).default(8),
     /** Inbound connections in the handshake at once from one IP address (members behind one NAT share it). */

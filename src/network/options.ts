@@ -68,9 +68,9 @@ export const DEFAULT_NETWORK_OPTIONS = {
   maxResponseBytes: 16 * 1024 * 1024,
   inboundAllow: [],
   // A small permissioned network: a member's Noise + Yamux handshake takes milliseconds on a LAN
-  // and well under a second across a continent; members reconnect rarely (with backoff), and
-  // several may share one address (a NAT, a devnet on loopback).
-  inboundUpgradeTimeoutMs: 3_000,
+  // and well under a second across a continent (5 s leaves room for a CPU-starved node); members
+  // reconnect rarely (with backoff), and several may share one address (a NAT, a devnet on loopback).
+  inboundUpgradeTimeoutMs: 5_000,
   maxPendingInbound: 8,
   maxPendingInboundPerIp: 4,
   inboundConnectionsPerIpPerSecond: 5,
