@@ -28,6 +28,9 @@ export interface NetworkModules {
   leaving?: string[]
 }
 
+/** A node whose sync applied blocks this recently relays no gossip: it may not know yet whom governance removed. */
+const SYNC_RELAY_HOLD_MS = 2_000
+
 /**
  * The node's network: a libp2p host fenced by an allowlist, gossip for batches and consensus
  * messages, status and block-range protocols, catch-up sync and per-peer accounting.
@@ -44,6 +47,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private readonly heights = new Map<string, number>()
   /** Members whose removal is final but not yet in force: admitted, but nothing is relayed while one is connected. */
   private leaving = new Set<string>()
+  /** When sync last applied blocks: a node catching up relays nothing (see holdingRelay). */
+  private lastSyncedAt = 0
   private readonly protocolIds: { status: string, blocks: string }
   private libp2p: MedledgerLibp2p | undefined
   private gossip: Gossip | undefined
@@ -138,7 +143,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       requestBlocks: async (peer, from, count, signal) => await requestBlocks(this.blocksModules!, peer, from, count, signal),
       applyBlocks: async (blocks, peer) => { await handlers.applyBlocks(blocks, peer) },
       onBadPeer: (peer, err) => { this.penalise(peer, PENALTY.fatal, `served invalid blocks: ${err.message}`) },
-      onSynced: detail => { this.safeDispatch('synced', detail) }
+      onSynced: detail => { this.lastSyncedAt = Date.now(); this.safeDispatch('synced', detail) }
     })
     this.dialer = new PeerDialer(this.opts, {
       libp2p, logger: this.log, bootstrap: this.opts.bootstrap,
@@ -235,17 +240,24 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   /**
    * Gossip handlers whose 'accept' becomes 'ignore' (delivered here, not forwarded) while a
-   * leaving member is connected: a message we relay may be one made after its removal took
-   * effect at the node that made it (which cut it off already), and gossipsub cannot leave one
-   * peer out of a forward. Authors publish to every peer directly, so nothing else is lost.
+   * leaving member is connected, and while sync is catching this node up: a message we relay may
+   * be one made after a removal took effect at the node that made it (which cut the removed peer
+   * off already), while this node still admits the removed peer (its removal is not in force here
+   * yet, or not even known), and gossipsub cannot leave one peer out of a forward. Authors publish
+   * to every peer directly, so only the redundancy of relaying is lost meanwhile.
    */
   private holdingRelay (handlers: NetworkHandlers): NetworkHandlers {
-    const hold = (v: Verdict): Verdict => v === 'accept' && this.leavingConnected() ? 'ignore' : v
+    const hold = (v: Verdict): Verdict => v === 'accept' && (this.leavingConnected() || this.catchingUp()) ? 'ignore' : v
     return {
       ...handlers,
       onBatches: async (batches, from) => hold(await handlers.onBatches(batches, from)),
       onConsensus: async (msg, bytes, from) => hold(await handlers.onConsensus(msg, bytes, from))
     }
+  }
+
+  /** Sync applied blocks within the last SYNC_RELAY_HOLD_MS (only verified blocks count: a peer's claimed height does not). */
+  private catchingUp (): boolean {
+    return Date.now() - this.lastSyncedAt < SYNC_RELAY_HOLD_MS
   }
 
   private leavingConnected (): boolean {

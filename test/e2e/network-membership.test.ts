@@ -3,7 +3,8 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { encodeBatch } from '../../src/chain/codec.ts'
 import { protocols, topics } from '../../src/network/index.ts'
 import { encodeBlocksRequest } from '../../src/network/reqresp/blocks.ts'
-import { connections, fabricateChain, FakeChain, fullyConnected, makeGenesis, makeKeys, sampleBatch, sleep, startMesh, waitFor } from './network/helpers.ts'
+import type { FinalizedBlock } from '../../src/chain/types.ts'
+import { connections, fabricateChain, FakeChain, fullyConnected, makeGenesis, makeKeys, sampleBatch, sleep, startMesh, startNode, waitFor } from './network/helpers.ts'
 
 test.serial('setAllowed cuts a member that left off at once: no open connection when it returns, its requests and redials refused', async t => {
   const keys = await makeKeys(3)
@@ -58,4 +59,39 @@ test.serial('while a member whose removal is final is still connected, a node de
   a.net.publishBatch(encodeBatch(sampleBatch(2)))
   await waitFor('relayed through b', () => leaving.chain.batches.length === 1, 15_000)
   t.is(leaving.chain.batches[0].from, b.net.peerId)
+})
+
+/** A chain whose block verification is slow, so that catching up takes a while. */
+class SlowChain extends FakeChain {
+  override async applyBlocks (blocks: FinalizedBlock[], peer: string): Promise<void> {
+    await sleep(250)
+    await super.applyBlocks(blocks, peer)
+  }
+}
+
+test.serial('a node that sync is catching up relays no gossip (it may not know yet whom governance removed)', async t => {
+  const keys = await makeKeys(3)
+  const genesis = makeGenesis('membership-sync', keys)
+  const all = keys.map(k => k.peerId)
+  // a is ahead and has cut `removed` off; b is far behind and still admits it (it has not seen the removal).
+  const a = await startNode(t, { key: keys[0], genesis, allowed: [keys[0].peerId, keys[1].peerId], chain: new FakeChain(genesis, fabricateChain(genesis, 300)) })
+  const b = await startNode(t, { key: keys[1], genesis, allowed: all, chain: new SlowChain(genesis), bootstrap: a.net.addresses, opts: { maxBlocksPerRequest: 10 } })
+  const removed = await startNode(t, { key: keys[2], genesis, allowed: all, bootstrap: b.net.addresses })
+  const tp = topics(genesis.chainId)
+  await waitFor('b catching up', () => b.chain.height > 0, 30_000)
+  await waitFor('subscriptions', () => b.net.host!.services.pubsub.getSubscribers(tp.batches).length === 2 && a.net.host!.services.pubsub.getSubscribers(tp.batches).length === 1, 30_000)
+  t.is(connections(a, removed.net.peerId), 0)
+  t.true(b.chain.height < 200, 'still catching up')
+
+  a.net.publishBatch(encodeBatch(sampleBatch(1)))
+  await waitFor('b got it', () => b.chain.batches.length === 1)
+  await sleep(1_000)
+  t.is(removed.chain.batches.length, 0, 'b relayed while catching up')
+
+  // Control: caught up (and a moment later), b relays again.
+  await waitFor('b caught up', () => b.chain.height === 300, 60_000)
+  await sleep(2_500)
+  a.net.publishBatch(encodeBatch(sampleBatch(2)))
+  await waitFor('relayed through b', () => removed.chain.batches.length === 1, 15_000)
+  t.is(removed.chain.batches[0].from, b.net.peerId)
 })
