@@ -78,16 +78,18 @@ test.serial('a validator removed by governance is cut off on every node when the
   }
   t.true((await lastSeen()).height <= effect - 1, `removed node's head ${(await lastSeen()).height} must stay below the effect height ${effect}`)
   await waitFor('the removed node holds no connection', async () => (await lastSeen()).peers === 0, 10_000)
-  for (const d of honest) t.is((await d.status())!.peers, 2, `${d.node.name} keeps the other two members`)
+  for (const d of honest) await waitFor(`${d.node.name} keeps the other two members`, async () => (await d.status())?.peers === 2, 30_000)
 
-  // A record written after the removal reaches neither the removed node's chain nor its mempool.
+  // A record written after the removal reaches neither the removed node's chain nor its mempool
+  // (which may still hold the governance batch, if it never got the block carrying it).
+  const before = await lastSeen()
   const res = await a.submit([sampleRecord(11)])
   t.is(res.status, 200, JSON.stringify(res.body))
   t.true(res.body.height! >= effect)
   await waitForHeight(honest, res.body.height! + 2, 60_000)
   const after = await lastSeen()
   t.true(after.height <= effect - 1, `removed node's head ${after.height} must stay below ${effect}`)
-  t.is(after.mempool, 0, 'no batch made after the removal reached it')
+  t.true(after.mempool <= before.mempool, 'no batch made after the removal reached it')
   t.is((await fetch(`${removed.api}/v1/records/${res.body.ids![0]}`)).status, 404)
 
   // Its redials are refused: with its key, no honest node answers a request or keeps a connection.
