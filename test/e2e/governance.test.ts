@@ -57,6 +57,8 @@ test.serial('a quorum adds a validator by governance: it takes effect at a fixed
 })
 
 test.serial('a validator removed by governance is cut off on every node when the removal takes effect: no connection, redials refused, no block or batch made after it', async t => {
+  // Four daemons, a governance round and three waits for new blocks: minutes on a loaded machine.
+  t.timeout(6 * 60_000)
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c', 'ministry'], observers: [], heartbeatMs: 1000 })
   const [a, removed, c, ministry] = daemons
   const honest = [a, c, ministry]

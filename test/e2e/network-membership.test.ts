@@ -70,6 +70,7 @@ class SlowChain extends FakeChain {
 }
 
 test.serial('a node that sync is catching up relays no gossip (it may not know yet whom governance removed)', async t => {
+  t.timeout(4 * 60_000)
   const keys = await makeKeys(3)
   const genesis = makeGenesis('membership-sync', keys)
   const all = keys.map(k => k.peerId)

@@ -46,6 +46,7 @@ function stallHandshakes (port: number, localAddress: string, count: number): { 
 }
 
 test.serial('one host with stalled handshakes cannot keep a member out: the member still connects and records become final', async t => {
+  t.timeout(4 * 60_000)
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c'], observers: ['regulator'], heartbeatMs: 1000 })
   const [a, b, c, regulator] = daemons
   await waitForHeight(daemons, 1, 60_000)
@@ -76,6 +77,7 @@ test.serial('one host with stalled handshakes cannot keep a member out: the memb
 })
 
 test.serial('p2p.inbound_allow refuses a source address outside it before the handshake; members inside it connect', async t => {
+  t.timeout(4 * 60_000)
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c'], observers: [], heartbeatMs: 1000 }, async (layout) => {
     for (const n of layout.nodes) {
       const file = join(n.home, 'config.toml')
