@@ -99,6 +99,15 @@ psk_file = ""
 # Bytes of final blocks per sync response (64 KiB to 64 MiB): a node catching up holds about this
 # much at once; 4194304 bounds an observer's memory at some sync speed (docs/benchmarks.md).
 sync_response_bytes = 16777216
+# Before authentication (docs/network.md): source addresses that may connect at all, e.g.
+# ["10.0.0.0/8", "192.0.2.7"]; empty: any (the peer-id allowlist still applies). Firewall the port too.
+inbound_allow = []
+# A connection must finish its handshake within this time; few may be in the handshake at once,
+# per source IP fewer still, and one IP may try only so many times a second.
+inbound_upgrade_timeout_ms = 5000
+max_pending_inbound = 8
+max_pending_inbound_per_ip = 4
+inbound_connections_per_ip_per_s = 5
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.

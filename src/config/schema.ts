@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { parseCidr } from '../network/cidr.ts'
 
 /**
  * The node's configuration: one TOML file per node (config.toml in the home directory).
@@ -23,7 +24,23 @@ export const ConfigSchema = z.object({
      * decodes, verifies and writes at once. Lower bounds its memory, at some sync speed
      * (docs/benchmarks.md: 16 MiB 653 MB peak, 4 MiB 295 MB and 20% slower).
      */
-    sync_response_bytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024)
+    sync_response_bytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024),
+    /**
+     * Source addresses that may open a p2p connection at all (CIDR ranges or single IPs, e.g.
+     * "10.0.0.0/8", "192.0.2.7"), checked before the handshake; empty: any address. The peer-id
+     * allowlist (genesis and governance) applies after the handshake either way.
+     */
+    inbound_allow: z.array(z.string().superRefine((v, ctx) => {
+      try { parseCidr(v) } catch (err) { ctx.addIssue({ code: 'custom', message: (err as Error).message }) }
+    })).default([]),
+    /** An inbound connection must finish its handshake (Noise, Yamux) within this time. */
+    inbound_upgrade_timeout_ms: z.number().int().min(500).max(60_000).default(5_000),
+    /** Inbound connections in the handshake at once, from all addresses. */
+    max_pending_inbound: z.number().int().min(1).max(1_024).default(8),
+    /** Inbound connections in the handshake at once from one IP address (members behind one NAT share it). */
+    max_pending_inbound_per_ip: z.number().int().min(1).max(1_024).default(4),
+    /** Inbound connection attempts per second from one IP address; more are refused. */
+    inbound_connections_per_ip_per_s: z.number().int().min(1).max(1_000).default(5)
   }).strict().prefault({}),
   api: z.object({
     listen: z.string().default('127.0.0.1:8080'),

@@ -62,6 +62,11 @@ export class PeerDialer {
     this.backoff.delete(peerId)
   }
 
+  /** Peers that left the allowlist: drop their redial state (they are no longer targets). */
+  forget (peerIds: string[]): void {
+    for (const id of peerIds) this.backoff.delete(id)
+  }
+
   /** Dial now whoever is due (also called on disconnects). */
   tick (): void {
     clearTimeout(this.timer)

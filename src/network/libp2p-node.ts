@@ -48,7 +48,13 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
     connectionManager: {
       // Our own keeper (dialer.ts) reconnects allowed peers; libp2p's reconnect queue stays idle.
       reconnectRetries: 0,
-      maxConnections: 300
+      maxConnections: 300,
+      // Before authentication (docs/network.md, "Before authentication"): few handshakes at once,
+      // a short deadline for each, and a per-IP rate of attempts; the gater's fence adds a per-IP
+      // share of the pending slots and the optional address allowlist.
+      maxIncomingPendingConnections: opts.maxPendingInbound,
+      inboundUpgradeTimeout: opts.inboundUpgradeTimeoutMs,
+      inboundConnectionThreshold: opts.inboundConnectionsPerIpPerSecond
     },
     services: {
       identify: identify(),

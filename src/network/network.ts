@@ -3,9 +3,10 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import type { Logger } from '../logger.ts'
-import type { ChainStatus, NetworkEvents, NetworkHandlers } from './interface.ts'
+import type { ChainStatus, NetworkEvents, NetworkHandlers, Verdict } from './interface.ts'
 import { resolveOptions, type NetworkOptions, type ResolvedNetworkOptions } from './options.ts'
 import { createConnectionGater, PeerAllowlist } from './gater.ts'
+import { InboundFence } from './inbound-fence.ts'
 import { createLibp2pNode, type MedledgerLibp2p } from './libp2p-node.ts'
 import { PeerScores, PENALTY } from './peer-scores.ts'
 import { Gossip, type GossipStats } from './gossip.ts'
@@ -23,7 +24,12 @@ export interface NetworkModules {
   logger: Logger
   /** Peer ids allowed to connect at start: validators and observers. */
   allowed: string[]
+  /** Of those, members whose removal is final but not yet in force (see setAllowed). */
+  leaving?: string[]
 }
+
+/** A node whose sync applied blocks this recently relays no gossip: it may not know yet whom governance removed. */
+const SYNC_RELAY_HOLD_MS = 2_000
 
 /**
  * The node's network: a libp2p host fenced by an allowlist, gossip for batches and consensus
@@ -35,9 +41,14 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private readonly modules: NetworkModules
   private readonly log: Logger
   private readonly allowlist: PeerAllowlist
+  private readonly fence: InboundFence
   private readonly scores: PeerScores
   private readonly ownId: string
   private readonly heights = new Map<string, number>()
+  /** Members whose removal is final but not yet in force: admitted, but nothing is relayed while one is connected. */
+  private leaving = new Set<string>()
+  /** When sync last applied blocks: a node catching up relays nothing (see holdingRelay). */
+  private lastSyncedAt = 0
   private readonly protocolIds: { status: string, blocks: string }
   private libp2p: MedledgerLibp2p | undefined
   private gossip: Gossip | undefined
@@ -54,6 +65,13 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.log = modules.logger.child({ module: 'network' })
     this.ownId = modules.key.peerId
     this.allowlist = new PeerAllowlist(modules.allowed)
+    this.leaving = new Set(modules.leaving ?? [])
+    this.fence = new InboundFence({
+      allow: this.opts.inboundAllow,
+      maxPendingPerIp: this.opts.maxPendingInboundPerIp,
+      // libp2p aborts a handshake at the upgrade timeout; the slot is reclaimed a little later at the latest.
+      pendingExpiryMs: this.opts.inboundUpgradeTimeoutMs + 1_000
+    }, this.log)
     this.protocolIds = protocols(modules.genesis.chainId)
     this.scores = new PeerScores(this.opts, {
       logger: this.log,
@@ -83,7 +101,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   async start (): Promise<void> {
     if (this.started) return
     const { handlers, genesis, key } = this.modules
-    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id)) })
+    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id), this.fence) })
     this.libp2p = libp2p
     const timeoutMs = this.opts.requestTimeoutMs
     const onBadPeer = (peer: string, err: Error): void => { this.penalise(peer, PENALTY.badRequest, err.message) }
@@ -111,7 +129,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     await libp2p.start()
 
     this.gossip = new Gossip(this.opts, {
-      libp2p, chainId: genesis.chainId, handlers, logger: this.log,
+      libp2p, chainId: genesis.chainId, handlers: this.holdingRelay(handlers), logger: this.log,
       admit: id => this.admit(id),
       onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) }
     })
@@ -125,7 +143,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       requestBlocks: async (peer, from, count, signal) => await requestBlocks(this.blocksModules!, peer, from, count, signal),
       applyBlocks: async (blocks, peer) => { await handlers.applyBlocks(blocks, peer) },
       onBadPeer: (peer, err) => { this.penalise(peer, PENALTY.fatal, `served invalid blocks: ${err.message}`) },
-      onSynced: detail => { this.safeDispatch('synced', detail) }
+      onSynced: detail => { this.lastSyncedAt = Date.now(); this.safeDispatch('synced', detail) }
     })
     this.dialer = new PeerDialer(this.opts, {
       libp2p, logger: this.log, bootstrap: this.opts.bootstrap,
@@ -153,17 +171,33 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.log.info('network stopped')
   }
 
-  /** Replaces the allowlist (governance, observer list) and hangs up on peers no longer on it. */
-  setAllowed (peerIds: string[]): void {
+  /**
+   * Replaces the allowlist (the members in force at the height being decided, see
+   * governance/members.ts) and cuts off, at once, every connected peer no longer on it: its
+   * connections are aborted before this returns, so nothing sent after the call reaches it. The
+   * gater refuses its redials from then on. A call with an unchanged list does nothing.
+   */
+  setAllowed (peerIds: string[], leaving: string[] = []): void {
+    if (leaving.length !== this.leaving.size || leaving.some(id => !this.leaving.has(id))) {
+      this.leaving = new Set(leaving)
+      if (leaving.length > 0) this.log.info({ leaving }, 'members leaving: their removal is final, not yet in force; relaying nothing while they are connected')
+    }
+    const { added, removed } = this.allowlist.set(peerIds)
+    if (added.length === 0 && removed.length === 0) return
     // A peer that governance (re-)admits starts with a clean slate.
-    for (const id of peerIds) if (!this.allowlist.has(id)) this.scores.unban(id)
-    const removed = this.allowlist.set(peerIds)
-    if (removed.length > 0) this.log.info({ removed }, 'allowlist changed: disconnecting peers no longer allowed')
+    for (const id of added) this.scores.unban(id)
+    this.log.info({ added, removed }, removed.length > 0 ? 'allowlist changed: cutting off peers no longer allowed' : 'allowlist changed')
     for (const peer of this.libp2p?.getPeers() ?? []) {
       const id = peer.toString()
-      if (!this.admit(id)) this.hangUp(id)
+      if (!this.admit(id)) this.cutOff(id, 'no longer a member')
     }
+    this.dialer?.forget(removed)
     this.dialer?.tick()
+  }
+
+  /** Inbound connections refused before the handshake, by reason (address allowlist, handshakes per IP). */
+  inboundRefusals (): { address: number, pending: number } {
+    return this.fence.refusals
   }
 
   publishBatch (bytes: Uint8Array): boolean {
@@ -202,6 +236,40 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private penalise (peer: string, weight: number, reason: string): void {
     this.scores.penalise(peer, weight, reason)
+  }
+
+  /**
+   * Gossip handlers whose 'accept' becomes 'ignore' (delivered here, not forwarded) while a
+   * leaving member is connected, and while sync is catching this node up: a message we relay may
+   * be one made after a removal took effect at the node that made it (which cut the removed peer
+   * off already), while this node still admits the removed peer (its removal is not in force here
+   * yet, or not even known), and gossipsub cannot leave one peer out of a forward. Authors publish
+   * to every peer directly, so only the redundancy of relaying is lost meanwhile.
+   */
+  private holdingRelay (handlers: NetworkHandlers): NetworkHandlers {
+    const hold = (v: Verdict): Verdict => v === 'accept' && (this.leavingConnected() || this.catchingUp()) ? 'ignore' : v
+    return {
+      ...handlers,
+      onBatches: async (batches, from) => hold(await handlers.onBatches(batches, from)),
+      onConsensus: async (msg, bytes, from) => hold(await handlers.onConsensus(msg, bytes, from))
+    }
+  }
+
+  /** Sync applied blocks within the last SYNC_RELAY_HOLD_MS (only verified blocks count: a peer's claimed height does not). */
+  private catchingUp (): boolean {
+    return Date.now() - this.lastSyncedAt < SYNC_RELAY_HOLD_MS
+  }
+
+  private leavingConnected (): boolean {
+    if (this.leaving.size === 0 || this.libp2p === undefined) return false
+    for (const id of this.leaving) if (this.libp2p.getConnections(peerIdFromString(id)).length > 0) return true
+    return false
+  }
+
+  /** Aborts every connection to the peer now (no graceful close: nothing more may reach it). */
+  private cutOff (peer: string, reason: string): void {
+    this.heights.delete(peer)
+    for (const c of this.libp2p?.getConnections(peerIdFromString(peer)) ?? []) c.abort(new Error(`peer cut off: ${reason}`))
   }
 
   private hangUp (peer: string): void {
@@ -246,7 +314,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
 
   private readonly onPeerConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
     const peer = evt.detail.toString()
-    if (!this.admit(peer)) { this.hangUp(peer); return }
+    if (!this.admit(peer)) { this.cutOff(peer, 'not allowed'); return }
     this.log.debug({ peer }, 'peer connected')
     this.safeDispatch('peer:connect', peer)
     void this.refreshStatus(peer)

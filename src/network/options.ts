@@ -24,6 +24,20 @@ export interface NetworkOptions {
   maxBlocksPerRequest?: number
   /** Most bytes of encoded blocks in one blocks response. */
   maxResponseBytes?: number
+  /**
+   * Source addresses (CIDR ranges or single IPs, e.g. '10.0.0.0/8') that may open an inbound
+   * connection at all, checked before the handshake; empty: any address (the peer-id allowlist
+   * still applies after Noise).
+   */
+  inboundAllow?: string[]
+  /** An inbound connection must finish Noise and Yamux within this time, or it is closed. */
+  inboundUpgradeTimeoutMs?: number
+  /** Inbound connections in the handshake at once, from all sources (libp2p maxIncomingPendingConnections). */
+  maxPendingInbound?: number
+  /** Inbound connections in the handshake at once from one IP address. */
+  maxPendingInboundPerIp?: number
+  /** Inbound connection attempts one IP address may make per second (libp2p inboundConnectionThreshold). */
+  inboundConnectionsPerIpPerSecond?: number
 }
 
 /** Every tunable with its value; `resolveOptions` fills what the operator left out. */
@@ -52,6 +66,14 @@ export const DEFAULT_NETWORK_OPTIONS = {
   syncIntervalMs: 1_000,
   maxBlocksPerRequest: 256,
   maxResponseBytes: 16 * 1024 * 1024,
+  inboundAllow: [],
+  // A small permissioned network: a member's Noise + Yamux handshake takes milliseconds on a LAN
+  // and well under a second across a continent (5 s leaves room for a CPU-starved node); members
+  // reconnect rarely (with backoff), and several may share one address (a NAT, a devnet on loopback).
+  inboundUpgradeTimeoutMs: 5_000,
+  maxPendingInbound: 8,
+  maxPendingInboundPerIp: 4,
+  inboundConnectionsPerIpPerSecond: 5,
   requestTimeoutMs: 10_000,
   reconnectBaseMs: 500,
   reconnectMaxMs: 30_000,
@@ -73,11 +95,16 @@ export function resolveOptions (opts: NetworkOptions & Partial<ResolvedNetworkOp
     ...stripUndefined(opts),
     listen: opts.listen,
     announce: opts.announce ?? [],
-    bootstrap: opts.bootstrap ?? []
+    bootstrap: opts.bootstrap ?? [],
+    inboundAllow: [...(opts.inboundAllow ?? [])]
   }
   r.maxBlocksPerRequest = clampInt(r.maxBlocksPerRequest, 1, MAX_BLOCKS_PER_REQUEST, 'maxBlocksPerRequest')
   r.maxResponseBytes = clampInt(r.maxResponseBytes, 64 * 1024, MAX_RESPONSE_BYTES, 'maxResponseBytes')
   r.syncIntervalMs = clampInt(r.syncIntervalMs, 50, 3_600_000, 'syncIntervalMs')
+  r.inboundUpgradeTimeoutMs = clampInt(r.inboundUpgradeTimeoutMs, 500, 60_000, 'inboundUpgradeTimeoutMs')
+  r.maxPendingInbound = clampInt(r.maxPendingInbound, 1, 1_024, 'maxPendingInbound')
+  r.maxPendingInboundPerIp = clampInt(r.maxPendingInboundPerIp, 1, r.maxPendingInbound, 'maxPendingInboundPerIp')
+  r.inboundConnectionsPerIpPerSecond = clampInt(r.inboundConnectionsPerIpPerSecond, 1, 1_000, 'inboundConnectionsPerIpPerSecond')
   return r
 }
 

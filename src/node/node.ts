@@ -11,11 +11,11 @@ import { LIMITS } from '../chain/limits.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { GovernanceSchedule } from '../governance/schedule.ts'
 import { checkGovernanceRecords } from '../governance/admission.ts'
+import { MemberAllowlist } from '../governance/members.ts'
 import { ChainVerifier } from '../chain/verifier.ts'
 import type { FinalizedBlock, MedRecord, RecordBatch } from '../chain/types.ts'
 import { encodeBatch } from '../chain/codec.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
-import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { ChainStore } from '../storage/index.ts'
 import { Mempool } from '../mempool/mempool.ts'
 import { ConsensusDriver } from '../consensus/driver.ts'
@@ -48,6 +48,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   readonly genesis: Genesis
   readonly key: NodeKey
   readonly schedule: GovernanceSchedule
+  private readonly members: MemberAllowlist
   readonly mempool: Mempool
   readonly pool: VerifyPool
   readonly log: Logger
@@ -68,6 +69,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     this.home = m.home
     this.log = m.logger
     this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay)
+    this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
     this.mempool = new Mempool({ maxBytes: m.config.mempool.max_bytes, maxBatches: m.config.mempool.max_batches })
     this.pool = new VerifyPool()
   }
@@ -92,12 +94,15 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
     const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
-    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes }, {
+    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes,
+      inboundAllow: c.p2p.inbound_allow, inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms, maxPendingInbound: c.p2p.max_pending_inbound,
+      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),
       logger: this.log.child({ module: 'network' }),
-      allowed: this.allowedPeers()
+      allowed: this.allowedPeers(),
+      leaving: this.members.leaving((this.store.head?.height ?? 0) + 1)
     })
     this.consensus = new ConsensusDriver({
       timeouts: { proposeMs: c.consensus.propose_timeout_ms, prevoteMs: c.consensus.prevote_timeout_ms, precommitMs: c.consensus.precommit_timeout_ms, deltaMs: c.consensus.timeout_delta_ms },
@@ -130,11 +135,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     await this.pool.close()
   }
 
-  /** Peer ids admitted by the gater: the validators in force and next, and the listed observers. */
+  /** Peer ids admitted by the gater while deciding the next height (governance/members.ts). */
   allowedPeers (): string[] {
-    const h = (this.store?.head?.height ?? 0) + 1
-    const keys = [...this.schedule.at(h).keys, ...this.schedule.latest().keys, ...this.genesis.observers.map(o => o.publicKey)]
-    return [...new Set(keys.map(peerIdOfPublicKey))]
+    return this.members.at((this.store?.head?.height ?? 0) + 1)
   }
 
   private governanceSeen = 0
@@ -143,9 +146,11 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     // The allowlist and the persisted governance state follow validator-set changes; the state is
     // also saved every 64 blocks so a restart rescans few blocks.
     const changed = this.schedule.changes().length !== this.governanceSeen
+    // Every block: a change is included at one height and takes effect at a later one, when the
+    // removed are cut off before the next height starts (a no-op while nothing changes).
+    this.network.setAllowed(this.allowedPeers(), this.members.leaving((this.store.head?.height ?? 0) + 1))
     if (changed) {
       this.governanceSeen = this.schedule.changes().length
-      this.network.setAllowed(this.allowedPeers())
       this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
     }
     if (changed || fb.block.header.height % 64 === 0) {

@@ -67,6 +67,9 @@ export async function registerBlocksHandler (m: BlocksModules): Promise<void> {
       const maxBytes = Math.min(r.maxBytes, m.maxResponseBytes)
       const to = Math.min(r.from + count - 1, m.localHeight())
       const items = to < r.from ? [] : await m.readBlocks(r.from, to, maxBytes)
+      // Reading took time and blocks were committed meanwhile: a peer whose removal took effect
+      // in that window gets none of them (the allowlist changes before the next height is built).
+      if (!m.admit(peer)) { stream.abort(new Error('peer not allowed')); return }
       await respond(encodeCbor(trimToBudget(items.slice(0, count), maxBytes)))
     } catch (err) {
       stream.abort(err as Error)

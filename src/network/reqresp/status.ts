@@ -70,6 +70,8 @@ export async function registerStatusHandler (m: StatusModules): Promise<void> {
       if (isMedledgerError(err)) m.onBadPeer(peer, err)
       return
     }
+    // Reading the request took time: the peer may have left the allowlist meanwhile (governance).
+    if (!m.admit(peer)) { stream.abort(new Error('peer not allowed')); return }
     try {
       // Answer even a peer of another chain, so that its log says why it is refused too.
       await respond(encodeStatus(m.localStatus()))

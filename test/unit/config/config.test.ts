@@ -46,3 +46,14 @@ test('a config.toml that leaves out whole sections gets every default of those s
   t.is(c.api.listen, '127.0.0.1:9191')
   t.is(c.api.max_body_bytes, 8 * 1024 * 1024, 'a section given in part is completed too')
 })
+
+test('p2p.inbound_allow takes CIDR ranges and addresses, from the file or the environment; a malformed entry is named', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-config-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  await writeFile(join(dir, CONFIG_FILE), '[p2p]\ninbound_allow = ["10.0.0.0/8", "192.0.2.7", "fd00::/8"]\n')
+  t.deepEqual((await loadConfig(dir, {}, {})).p2p.inbound_allow, ['10.0.0.0/8', '192.0.2.7', 'fd00::/8'])
+  t.deepEqual((await loadConfig(dir, {}, { MEDLEDGER_P2P__INBOUND_ALLOW: '["127.0.0.1/32"]' })).p2p.inbound_allow, ['127.0.0.1/32'])
+  await writeFile(join(dir, CONFIG_FILE), '[p2p]\ninbound_allow = ["10.0.0.0/33"]\n')
+  const err = await t.throwsAsync(loadConfig(dir, {}, {}))
+  t.regex(err!.message, /p2p\.inbound_allow\.0: "10\.0\.0\.0\/33" is not an IP address or CIDR range/)
+})
