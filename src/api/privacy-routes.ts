@@ -62,7 +62,7 @@ function issues (e: z.ZodError, prefix = ''): string {
 function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
   if (isPrivacyError(err)) return sendError(reply, err.status, err.code, err.message)
   if (isMedledgerError(err)) {
-    const status = err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
+    const status = err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
     return sendError(reply, status, err.code, err.message)
   }
   throw err

@@ -45,9 +45,9 @@ function chain (length: number, batchesAt: (h: number) => RecordBatch[] = () => 
 const forged = (b: RecordBatch): RecordBatch => ({ ...b, signature: new Uint8Array(64).fill(7) })
 const outsiderBatch = (): RecordBatch => signBatch(OUTSIDER, [sampleRecord(OUTSIDER.publicKey, 2_000_000 + serial++)])
 
-/** A store-like lookup over a set of known first-record ids, counting its calls. */
+/** A store-like lookup over the record ids of known batches, counting its calls. */
 function lookupOf (known: RecordBatch[]): { hasRecords: (ids: Uint8Array[]) => Promise<boolean[]>, calls: number[] } {
-  const hex = new Set(known.map(b => Buffer.from(recordId(b.records[0])).toString('hex')))
+  const hex = new Set(known.flatMap(b => b.records.map(r => Buffer.from(recordId(r)).toString('hex'))))
   const calls: number[] = []
   return {
     calls,
@@ -57,7 +57,8 @@ function lookupOf (known: RecordBatch[]): { hasRecords: (ids: Uint8Array[]) => P
 
 /**
  * The verifier as it was before checks went to the pool in chunks and replay lookups were
- * batched: every failure of the new one must be this one's, code, message and height.
+ * batched (with the replay rule of every record id, not only a batch's first): every failure of
+ * the new one must be this one's, code, message and height.
  */
 async function reference (schedule: ValidatorSchedule, p: VerifyPool, hasRecord: ((id: Uint8Array) => Promise<boolean>) | undefined, tip: VerifiedTip, run: FinalizedBlock[]): Promise<VerifiedTip> {
   const chainId = TEST_CHAIN_ID
@@ -66,7 +67,7 @@ async function reference (schedule: ValidatorSchedule, p: VerifyPool, hasRecord:
   const add = (height: number, code: ChainErrorCode, what: string, cs: SignatureCheck[]): void => {
     for (const c of cs) { checks.push(c); owners.push({ height, code, what }) }
   }
-  const seen = new Set<string>()
+  const seen = new Map<string, number>()
   let cur = tip
   let unobserved: FinalizedBlock[] = []
   const settle = async (): Promise<void> => {
@@ -92,11 +93,17 @@ async function reference (schedule: ValidatorSchedule, p: VerifyPool, hasRecord:
     }
     for (const batch of block.body.batches) {
       add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(chainId, batch, validators)])
-      const first = Buffer.from(recordId(batch.records[0])).toString('hex')
-      if (seen.has(first) || (hasRecord !== undefined && await hasRecord(recordId(batch.records[0])))) {
-        throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a batch that is already on the chain`, { height: h })
+      // Every record id of the batch (not only its first), against the run and then the chain.
+      for (const r of batch.records) {
+        const id = Buffer.from(recordId(r)).toString('hex')
+        const at = seen.get(id)
+        if (at === h) throw new ChainError(ChainErrorCode.RECORD_DUPLICATE, `block ${h} carries record ${id.slice(0, 16)} twice`, { height: h })
+        if (at !== undefined) throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a record that is already on the chain`, { height: h })
+        seen.set(id, h)
       }
-      seen.add(first)
+      for (const r of batch.records) {
+        if (hasRecord !== undefined && await hasRecord(recordId(r))) throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a record that is already on the chain`, { height: h })
+      }
     }
     for (const e of block.body.evidence) add(h, ChainErrorCode.EVIDENCE_INVALID, 'an evidence signature', checkEvidence(chainId, e, schedule.at(e.a.height)))
     add(h, ChainErrorCode.CERT_SIGNATURE, 'its commit certificate', checkCertificate(chainId, certificate, block.header, validators))
