@@ -1,0 +1,189 @@
+/**
+ * The insider rules of docs/protocol.md section 9 as a real ConsensusDriver applies them to
+ * proposals (valid(v)) and to the blocks it builds: a new block from beyond the clock's drift is
+ * not prevoted, so one proposer cannot move chain time to 2100; a block repeating a final record
+ * (in any place of a batch) or carrying one record twice is not prevoted; the proposer leaves a
+ * replaying batch out, so the record index keeps a record's one place; heartbeats keep coming.
+ */
+import test, { type ExecutionContext } from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConsensusDriver } from '../../../src/consensus/driver.ts'
+import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
+import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
+import { ChainStore } from '../../../src/storage/index.ts'
+import { Mempool } from '../../../src/mempool/mempool.ts'
+import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
+import { ChainVerifier } from '../../../src/chain/verifier.ts'
+import { blockHash, recordId } from '../../../src/chain/hashing.ts'
+import { decodeConsensusMessage } from '../../../src/chain/codec.ts'
+import { encodeBatch } from '../../../src/chain/codec.ts'
+import { VoteType, type Block, type FinalizedBlock, type RecordBatch, type Vote } from '../../../src/chain/types.ts'
+import { bytesEqual } from '../../../src/encoding/bytes.ts'
+import { silentLogger } from '../../../src/logger.ts'
+import type { NodeKey } from '../../../src/crypto/ed25519.ts'
+import { TEST_CHAIN_ID, TEST_TIME, makeBlock, makeChain, makeProposal, sampleRecord, signBatch, testValidators } from '../../helpers/fixtures.ts'
+
+const DRIFT = 5000
+const YEAR_2100 = Date.UTC(2100, 0, 1)
+
+function genesisOf (keys: NodeKey[]): Genesis {
+  return new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
+}
+
+interface Started { driver: ConsensusDriver, store: ChainStore, mempool: Mempool, votes: () => Vote[] }
+
+/** `self`'s driver over a fresh store holding `chain` (final blocks), with long timeouts unless given. */
+async function startDriver (t: ExecutionContext, keys: NodeKey[], self: NodeKey, chain: FinalizedBlock[], o: { heartbeatMs?: number, fill?: (m: Mempool) => void } = {}): Promise<Started> {
+  const genesis = genesisOf(keys)
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
+  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
+  if (chain.length > 0) await store.commitMany(chain)
+  const pool = new VerifyPool({ inlineBelow: Number.MAX_SAFE_INTEGER })
+  const mempool = new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 })
+  o.fill?.(mempool)
+  const published: Uint8Array[] = []
+  const driver = new ConsensusDriver({
+    timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
+    heartbeatMs: o.heartbeatMs ?? 3_600_000,
+    rebroadcastMs: 3_600_000,
+    maxBlockBytes: 4 * 1024 * 1024,
+    maxBatchesPerBlock: 1000,
+    maxClockDriftMs: DRIFT,
+    maxFutureMessages: 10_000,
+    byzantine: false
+  }, {
+    genesis,
+    schedule,
+    store,
+    mempool,
+    pool,
+    verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
+    signer: self,
+    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
+    logger: silentLogger,
+    onFinalized: () => {}
+  })
+  t.teardown(async () => {
+    await driver.stop()
+    await store.close()
+    await pool.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  await driver.start()
+  const votes = (): Vote[] => published
+    .map(b => decodeConsensusMessage(b))
+    .flatMap(m => m.kind === 'vote' ? [m.vote] : [])
+    .filter(v => bytesEqual(v.validator, self.publicKey))
+  return { driver, store, mempool, votes }
+}
+
+async function until (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}
+
+// Four validators; N judges the proposals of the round's proposer P.
+const keys = testValidators(4)
+const genesis4 = genesisOf(keys)
+const byKey = (pk: Uint8Array): NodeKey => keys.find(k => bytesEqual(k.publicKey, pk)) as NodeKey
+
+/** N's round-0 prevote on P's new proposal of `block` (at block's height, on top of `chain`). */
+async function prevoteOn (t: ExecutionContext, chain: FinalizedBlock[], block: Block): Promise<Vote> {
+  const h = block.header.height
+  const P = byKey(genesis4.validators.proposer(h, 0))
+  const N = keys.find(k => k !== P) as NodeKey
+  const { driver, votes } = await startDriver(t, keys, N, chain)
+  t.is(await driver.onMessage({ kind: 'proposal', proposal: makeProposal(P, block) }), 'accept')
+  const prevotes = (): Vote[] => votes().filter(v => v.type === VoteType.PREVOTE && v.height === h && v.round === 0)
+  await until('N\'s prevote', () => prevotes().length > 0)
+  return prevotes()[0]
+}
+
+/** Block `height` by its round-0 proposer on top of `chain`, carrying `batches`, at `time`. */
+function nextBlock (chain: FinalizedBlock[], batches: RecordBatch[], time = Date.now()): Block {
+  const height = chain.length + 1
+  const parent = chain.at(-1)
+  return makeBlock({
+    height,
+    time,
+    proposer: byKey(genesis4.validators.proposer(height, 0)),
+    parentHash: parent === undefined ? genesis4.hash : blockHash(parent.block.header),
+    validatorSetHash: genesis4.validators.hash,
+    lastCommit: parent?.certificate ?? null,
+    batches
+  })
+}
+
+test('a new proposal timed in 2100 gets a nil prevote: one proposer cannot move chain time there', async t => {
+  const vote = await prevoteOn(t, [], nextBlock([], [], YEAR_2100))
+  t.is(vote.blockHash, null)
+})
+
+test('a new proposal within the allowed drift of the clock is prevoted', async t => {
+  const block = nextBlock([], [], Date.now() + DRIFT / 2)
+  const vote = await prevoteOn(t, [], block)
+  t.true(bytesEqual(vote.blockHash as Uint8Array, blockHash(block.header)))
+})
+
+/** Block 1 on the chain, with one batch of three records by its proposer. */
+function chainWithRecords (): { chain: FinalizedBlock[], final: RecordBatch } {
+  const chain = makeChain(keys, 1, { genesisHash: genesis4.hash, batchesAt: (_h, proposer) => [signBatch(proposer, [1, 2, 3].map(i => sampleRecord(proposer.publicKey, i)))] })
+  return { chain, final: chain[0].block.body.batches[0] }
+}
+
+test('a proposal replaying a final record that is not its batch\'s first gets a nil prevote', async t => {
+  const { chain, final } = chainWithRecords()
+  const author = byKey(final.author)
+  const replay = signBatch(author, [sampleRecord(author.publicKey, 50), final.records[1]])
+  t.is((await prevoteOn(t, chain, nextBlock(chain, [replay]))).blockHash, null)
+})
+
+test('a proposal carrying one record in two batches gets a nil prevote', async t => {
+  const { chain } = chainWithRecords()
+  const a = keys[0]
+  const r = sampleRecord(a.publicKey, 60)
+  const block = nextBlock(chain, [signBatch(a, [r]), signBatch(a, [sampleRecord(a.publicKey, 61), r])])
+  t.is((await prevoteOn(t, chain, block)).blockHash, null)
+  // The same block without the repeat is prevoted: the nil above is for the repeat alone.
+  const fine = nextBlock(chain, [signBatch(a, [r]), signBatch(a, [sampleRecord(a.publicKey, 61)])])
+  t.true(bytesEqual((await prevoteOn(t, chain, fine)).blockHash as Uint8Array, blockHash(fine.header)))
+})
+
+test('the proposer leaves out a waiting batch that repeats a final record, and the record index keeps its one place', async t => {
+  const solo = testValidators(1)
+  const K = solo[0]
+  const chain = makeChain(solo, 1, { genesisHash: genesisOf(solo).hash, batchesAt: () => [signBatch(K, [1, 2, 3].map(i => sampleRecord(K.publicKey, i)))] })
+  const final = chain[0].block.body.batches[0]
+  // A client sent the second record again, behind a new one (the old rule looked at the first only).
+  const replay = signBatch(K, [sampleRecord(K.publicKey, 70), final.records[1]])
+  const fresh = signBatch(K, [sampleRecord(K.publicKey, 71)])
+  const { store, mempool } = await startDriver(t, solo, K, chain, {
+    fill: m => { for (const b of [replay, fresh]) t.is(m.add(b, encodeBatch(b).length), 'added') }
+  })
+  await until('block 2', () => (store.head?.height ?? 0) >= 2)
+  const block2 = (await store.getFinalized(2))!.block
+  t.is(block2.body.batches.length, 1)
+  t.true(bytesEqual(recordId(block2.body.batches[0].records[0]), recordId(fresh.records[0])))
+  t.false(mempool.hasRecord(Buffer.from(recordId(replay.records[0])).toString('hex')), 'the replaying batch left the mempool')
+  t.like(await store.getRecordLocation(recordId(final.records[1])), { height: 1, batchIndex: 0, recordIndex: 1 })
+  t.is(await store.getRecordLocation(recordId(replay.records[0])), undefined)
+})
+
+test('heartbeats keep coming when the tip is as far ahead of the clock as the drift allows', async t => {
+  const solo = testValidators(1)
+  const K = solo[0]
+  const ahead = Date.now() + DRIFT - 1000
+  const chain = makeChain(solo, 1, { genesisHash: genesisOf(solo).hash, timeAt: () => ahead, batchesAt: () => [signBatch(K, [sampleRecord(K.publicKey, 1)])] })
+  const { store } = await startDriver(t, solo, K, chain, { heartbeatMs: 200 })
+  // The heartbeat is due at the tip's time + 200 ms: within the drift and the heartbeat of now.
+  await until('two heartbeat blocks', () => (store.head?.height ?? 0) >= 3, 60_000)
+  const times = await Promise.all([1, 2, 3].map(async h => (await store.getFinalized(h))!.block.header.time))
+  t.true(times[1] > times[0] && times[2] > times[1], 'each block is after its parent')
+  t.true(times[2] <= Date.now() + DRIFT, 'and never beyond the clock plus the drift')
+})
