@@ -172,7 +172,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
    * Signs the records as one batch by this node, admits it to the mempool and gossips it.
    * Returns the record ids in order.
    */
-  submit (records: Array<Omit<MedRecord, 'author'>>): { ids: string[], batchId: string } {
+  async submit (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
     if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
@@ -181,6 +181,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
     // A batch no block could carry would wait for ever: refuse it while the client can split it.
     if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
+    // Every record, not only the first: a batch holding a final record could never be written.
+    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already on the chain', {})
     const id = toHex(batchId(batch))
     const added = this.mempool.add(batch, bytes.length, id)
     if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})

@@ -41,7 +41,7 @@ export interface PrivacyNode {
     getRecord: (id: Uint8Array) => Promise<StoredRecord | undefined>
     iterateFinalized: (from: number, to: number) => AsyncGenerator<FinalizedBlock>
   }
-  submit: (records: Unsigned[]) => { ids: string[] }
+  submit: (records: Unsigned[]) => Promise<{ ids: string[] }> | { ids: string[] }
   waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   on: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown
   off: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown
@@ -344,7 +344,7 @@ export class PrivacyService {
     }
     if (this.state.announcedAt !== undefined && Date.now() - this.state.announcedAt < ANNOUNCE_RETRY_MS) return
     try {
-      this.node.submit([announceRecord(pending.pair.publicKey, Date.now())])
+      await this.node.submit([announceRecord(pending.pair.publicKey, Date.now())])
       this.state.announcedAt = Date.now()
       await this.saveState()
       this.log.info({ deliveryKey: this.state.pendingKey }, 'announced a new delivery key')
@@ -456,7 +456,7 @@ export class PrivacyService {
   private async audit (record: Unsigned): Promise<{ recordId: string, height: number }> {
     let ids: string[]
     try {
-      ids = this.node.submit([record]).ids
+      ids = (await this.node.submit([record])).ids
       const height = await this.node.waitFinal(ids, this.o.auditWaitMs)
       return { recordId: ids[0], height }
     } catch (err) {
