@@ -2,6 +2,7 @@ import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
 import { PeerAction } from '../errors.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
+import { RecordIdMap } from './record-id-map.ts'
 import { blockHash, blockRecordsRoot, batchRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, recordId, voteSignBytes } from './hashing.ts'
 import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type ProposalHeader, type RecordBatch } from './types.ts'
 import type { ValidatorSet } from './validator-set.ts'
@@ -23,7 +24,7 @@ export function checkBatch (chainId: string, batch: RecordBatch, validators: Val
     if (r.contentType.length === 0) throw new ChainError(ChainErrorCode.RECORD_FIELD, 'record contentType is empty')
   }
   // [REJECT] A record id appears once in a batch: its index entry names one place.
-  claimRecordIds(batch, new Set())
+  if (batch.records.length > 1) claimRecordIds(batch, new RecordIdMap())
   return {
     publicKey: batch.author,
     message: batchSignBytes(chainId, batch.author, batchRoot(batch), batch.records.length),
@@ -31,29 +32,23 @@ export function checkBatch (chainId: string, batch: RecordBatch, validators: Val
   }
 }
 
-/** A record id as a compact map key (32 one-byte characters). */
-export function recordKey (id: Uint8Array): string {
-  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('latin1')
-}
-
 /**
- * The batch's record ids, in order, each added to `seen` (the record keys of the scope the caller
- * checks: a batch, a block, a run of blocks). [REJECT] A record id appears once on the chain, so
- * once in any scope: the first id already in `seen` throws RECORD_DUPLICATE.
+ * The batch's record ids, in order, each added to `seen` (the record ids of the scope the caller
+ * checks: a batch, a block). [REJECT] A record id appears once on the chain, so once in any
+ * scope: the first id already in `seen` throws RECORD_DUPLICATE.
  */
-export function claimRecordIds (batch: RecordBatch, seen: Set<string>): Uint8Array[] {
+export function claimRecordIds (batch: RecordBatch, seen: RecordIdMap<true>): Uint8Array[] {
   const ids = batch.records.map(recordId)
   for (const id of ids) {
-    const key = recordKey(id)
-    if (seen.has(key)) throw new ChainError(ChainErrorCode.RECORD_DUPLICATE, `record ${toHex(id).slice(0, 16)} appears twice`)
-    seen.add(key)
+    if (seen.has(id)) throw new ChainError(ChainErrorCode.RECORD_DUPLICATE, `record ${toHex(id).slice(0, 16)} appears twice`)
+    seen.set(id, true)
   }
   return ids
 }
 
 /** Every record id of a block's batches, in order. [REJECT] None appears twice (in one batch or across batches). */
 export function blockRecordIds (batches: RecordBatch[]): Uint8Array[] {
-  const seen = new Set<string>()
+  const seen = new RecordIdMap<true>()
   return batches.flatMap(b => claimRecordIds(b, seen))
 }
 

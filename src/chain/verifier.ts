@@ -2,7 +2,8 @@ import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
 import { blockHash, certificateHash, recordId } from './hashing.ts'
-import { checkBatch, checkBlock, checkCertificate, checkEvidence, recordKey, type ParentLink } from './validate.ts'
+import { checkBatch, checkBlock, checkCertificate, checkEvidence, type ParentLink } from './validate.ts'
+import { RecordIdMap } from './record-id-map.ts'
 import type { ValidatorSchedule } from './validator-schedule.ts'
 import type { BlockHeader, Certificate, FinalizedBlock } from './types.ts'
 
@@ -72,9 +73,9 @@ export class ChainVerifier {
       checks = []
       owners = []
     }
-    // Record ids are refused twice across the whole run, not just within one block: the key of
-    // every record id checked so far, with the height of the block that holds it.
-    const seen = new Map<string, number>()
+    // Record ids are refused twice across the whole run, not just within one block: every record
+    // id checked so far, with the height of the block that holds it.
+    const seen = new RecordIdMap<number>()
     let cur = tip
     // The schedule learns a block's validator-set change only once every signature up to and
     // including that block verified; a forged change never enters it.
@@ -120,8 +121,7 @@ export class ChainVerifier {
           break
         }
         for (const id of ids[i]) {
-          const key = recordKey(id)
-          const at = seen.get(key)
+          const at = seen.get(id)
           if (at !== undefined) {
             stop = i
             // [REJECT] A record id appears once on the chain: not twice in one block, nor again in a later one.
@@ -130,7 +130,7 @@ export class ChainVerifier {
               : replay(h)
             break
           }
-          seen.set(key, h)
+          seen.set(id, h)
         }
       }
       if (known !== undefined && stop > 0) {
