@@ -211,15 +211,21 @@ export class ConsensusDriver {
         checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
       }
       const seen = new Set<string>()
+      const unknown: Block['body']['batches'] = []
       for (const b of block.body.batches) {
         const id = toHex(batchId(b))
         if (seen.has(id)) return false
         seen.add(id)
         // Each batch is verified once per node: one from our mempool already was.
-        if (!this.m.mempool.hasBatch(id)) checks.push(checkBatch(this.chainId, b, validators))
+        if (!this.m.mempool.hasBatch(id)) {
+          checks.push(checkBatch(this.chainId, b, validators))
+          unknown.push(b)
+        }
       }
-      // No record id twice in the block, and none already final (a replay), whichever batch holds it.
-      if ((await this.m.store.hasRecords(blockRecordIds(block.body.batches))).includes(true)) return false
+      // No record id twice in the block, and none already final (a replay), whichever batch holds
+      // it. Batches from our mempool were looked up on admission and hold no final record.
+      blockRecordIds(block.body.batches)
+      if ((await finalPerBatch(this.m.store, unknown.map(b => b.records.map(recordId)))).includes(true)) return false
       for (const e of block.body.evidence) checks.push(...checkEvidence(this.chainId, e, this.m.schedule.at(e.a.height)))
       return await this.m.pool.verifyEvery(checks)
     } catch (err) {
@@ -366,9 +372,10 @@ export class ConsensusDriver {
     const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
     const batches = []
     const changing: Block['body']['batches'] = []
-    // A batch with a record that became final meanwhile (e.g. through sync, or a client sending a
-    // final record again) is left out, and leaves the mempool: the block would be a replay.
-    const final = await finalPerBatch(this.m.store, pooled.map(p => p.batch.records.map(recordId)))
+    // A batch that became final meanwhile is left out, and leaves the mempool. (Waiting batches
+    // hold no final record: every record was looked up on admission, and a final block drops the
+    // batches it makes replays, Mempool.removeFinal. The first record is asked again, cheaply.)
+    const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
     this.m.mempool.removeBatches(pooled.filter((_, i) => final[i]).map(p => p.id))
     for (const [i, p] of pooled.entries()) {
       if (final[i]) continue
@@ -532,7 +539,7 @@ export class ConsensusDriver {
     if (fresh.length === 1) await this.m.store.commit(fresh[0])
     else await this.m.store.commitMany(fresh)
     for (const fb of fresh) {
-      this.m.mempool.removeBatches(fb.block.body.batches.map(b => toHex(batchId(b))))
+      this.m.mempool.removeFinal(fb.block.body.batches)
       for (const e of fb.block.body.evidence) await this.m.store.removePendingEvidence(evidenceHash(e))
       const h = fb.block.header
       this.tip = { link: { height: h.height, hash: blockHash(h), time: h.time }, header: h, certificate: fb.certificate }

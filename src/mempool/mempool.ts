@@ -32,7 +32,9 @@ interface AuthorQueue {
 }
 
 /**
- * Batches whose signatures this node has verified, waiting for a block. Bounded in bytes and
+ * Batches whose signatures this node has verified, waiting for a block; none holds a final record
+ * (callers check every record before `add`, and `removeFinal` drops what a final block makes a
+ * replay), so consensus need not look its batches up again. Bounded in bytes and
  * count, in total and per author; first in, first proposed within an author, and authors take
  * turns in a block (reap), so one author flooding the pool neither locks the others out of it nor
  * out of the next blocks. A batch id that is here was verified once and is not verified again when
@@ -40,7 +42,8 @@ interface AuthorQueue {
  */
 export class Mempool {
   private readonly batches = new Map<string, PooledBatch>()
-  private readonly records = new Set<string>()
+  /** Hex record id -> hex id of the waiting batch that holds it. */
+  private readonly records = new Map<string, string>()
   private readonly bySignature = new Map<string, PooledBatch>()
   /** Authors (hex key) with waiting batches, in the order they started waiting. */
   private readonly authors = new Map<string, AuthorQueue>()
@@ -93,7 +96,7 @@ export class Mempool {
     const pooled = { id, batch, size, recordIds }
     this.batches.set(id, pooled)
     this.bySignature.set(toHex(batch.signature), pooled)
-    for (const r of recordIds) this.records.add(r)
+    for (const r of recordIds) this.records.set(r, id)
     this.bytes += size
     const queue = q ?? { batches: new Map(), bytes: 0 }
     queue.batches.set(id, pooled)
@@ -128,7 +131,25 @@ export class Mempool {
     return out
   }
 
-  /** Drops the batches a final block carried (by batch id). */
+  /**
+   * Drops what a final block makes obsolete: the batches it carried, and any other waiting batch
+   * holding one of its records (which could now only be a replay). A batch of the block that was
+   * waiting here takes its records with it, so only the records of the others are looked up.
+   */
+  removeFinal (batches: RecordBatch[]): void {
+    const conflicting = new Set<string>()
+    for (const b of batches) {
+      const id = toHex(batchId(b))
+      if (this.batches.has(id)) { conflicting.add(id); continue }
+      for (const r of b.records) {
+        const holder = this.records.get(toHex(recordId(r)))
+        if (holder !== undefined) conflicting.add(holder)
+      }
+    }
+    this.removeBatches(conflicting)
+  }
+
+  /** Drops waiting batches by batch id. */
   removeBatches (ids: Iterable<string>): void {
     for (const id of ids) {
       const b = this.batches.get(id)

@@ -2,8 +2,9 @@
  * The insider rules of docs/protocol.md section 9 as a real ConsensusDriver applies them to
  * proposals (valid(v)) and to the blocks it builds: a new block from beyond the clock's drift is
  * not prevoted, so one proposer cannot move chain time to 2100; a block repeating a final record
- * (in any place of a batch) or carrying one record twice is not prevoted; the proposer leaves a
- * replaying batch out, so the record index keeps a record's one place; heartbeats keep coming.
+ * (in any place of a batch) or carrying one record twice is not prevoted; a final block drops the
+ * waiting batches it makes replays, so the record index keeps a record's one place; heartbeats
+ * keep coming.
  */
 import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -16,10 +17,10 @@ import { ChainStore } from '../../../src/storage/index.ts'
 import { Mempool } from '../../../src/mempool/mempool.ts'
 import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
 import { ChainVerifier } from '../../../src/chain/verifier.ts'
-import { blockHash, recordId } from '../../../src/chain/hashing.ts'
+import { batchId, blockHash, recordId } from '../../../src/chain/hashing.ts'
 import { decodeConsensusMessage } from '../../../src/chain/codec.ts'
 import { encodeBatch } from '../../../src/chain/codec.ts'
-import { VoteType, type Block, type FinalizedBlock, type RecordBatch, type Vote } from '../../../src/chain/types.ts'
+import { VoteType, type Block, type FinalizedBlock, type Proposal, type RecordBatch, type Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
 import type { NodeKey } from '../../../src/crypto/ed25519.ts'
@@ -32,7 +33,7 @@ function genesisOf (keys: NodeKey[]): Genesis {
   return new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
 }
 
-interface Started { driver: ConsensusDriver, store: ChainStore, mempool: Mempool, votes: () => Vote[] }
+interface Started { driver: ConsensusDriver, store: ChainStore, mempool: Mempool, votes: () => Vote[], proposals: () => Proposal[] }
 
 /** `self`'s driver over a fresh store holding `chain` (final blocks), with long timeouts unless given. */
 async function startDriver (t: ExecutionContext, keys: NodeKey[], self: NodeKey, chain: FinalizedBlock[], o: { heartbeatMs?: number, fill?: (m: Mempool) => void } = {}): Promise<Started> {
@@ -77,7 +78,8 @@ async function startDriver (t: ExecutionContext, keys: NodeKey[], self: NodeKey,
     .map(b => decodeConsensusMessage(b))
     .flatMap(m => m.kind === 'vote' ? [m.vote] : [])
     .filter(v => bytesEqual(v.validator, self.publicKey))
-  return { driver, store, mempool, votes }
+  const proposals = (): Proposal[] => published.map(b => decodeConsensusMessage(b)).flatMap(m => m.kind === 'proposal' ? [m.proposal] : [])
+  return { driver, store, mempool, votes, proposals }
 }
 
 async function until (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
@@ -155,24 +157,26 @@ test('a proposal carrying one record in two batches gets a nil prevote', async t
   t.true(bytesEqual((await prevoteOn(t, chain, fine)).blockHash as Uint8Array, blockHash(fine.header)))
 })
 
-test('the proposer leaves out a waiting batch that repeats a final record, and the record index keeps its one place', async t => {
-  const solo = testValidators(1)
-  const K = solo[0]
-  const chain = makeChain(solo, 1, { genesisHash: genesisOf(solo).hash, batchesAt: () => [signBatch(K, [1, 2, 3].map(i => sampleRecord(K.publicKey, i)))] })
-  const final = chain[0].block.body.batches[0]
-  // A client sent the second record again, behind a new one (the old rule looked at the first only).
-  const replay = signBatch(K, [sampleRecord(K.publicKey, 70), final.records[1]])
-  const fresh = signBatch(K, [sampleRecord(K.publicKey, 71)])
-  const { store, mempool } = await startDriver(t, solo, K, chain, {
-    fill: m => { for (const b of [replay, fresh]) t.is(m.add(b, encodeBatch(b).length), 'added') }
+test('a block made final drops the waiting batches that would replay its records; the next proposal leaves them out', async t => {
+  // N holds [new, r] (admitted while r was not final) and a fresh batch; block 1, carrying r in
+  // another batch, becomes final through sync. N proposes block 2 (it is proposer(2, 0)).
+  const N = byKey(genesis4.validators.proposer(2, 0))
+  const author = keys[0]
+  const r = sampleRecord(author.publicKey, 80)
+  const chain = makeChain(keys, 1, { genesisHash: genesis4.hash, batchesAt: () => [signBatch(author, [sampleRecord(author.publicKey, 81), r])] })
+  const waiting = signBatch(author, [sampleRecord(author.publicKey, 82), r])
+  const fresh = signBatch(author, [sampleRecord(author.publicKey, 83)])
+  const { driver, store, mempool, proposals } = await startDriver(t, keys, N, [], {
+    fill: m => { for (const b of [waiting, fresh]) t.is(m.add(b, encodeBatch(b).length), 'added') }
   })
-  await until('block 2', () => (store.head?.height ?? 0) >= 2)
-  const block2 = (await store.getFinalized(2))!.block
-  t.is(block2.body.batches.length, 1)
-  t.true(bytesEqual(recordId(block2.body.batches[0].records[0]), recordId(fresh.records[0])))
-  t.false(mempool.hasRecord(Buffer.from(recordId(replay.records[0])).toString('hex')), 'the replaying batch left the mempool')
-  t.like(await store.getRecordLocation(recordId(final.records[1])), { height: 1, batchIndex: 0, recordIndex: 1 })
-  t.is(await store.getRecordLocation(recordId(replay.records[0])), undefined)
+  await driver.applySynced(chain)
+  t.is(store.head?.height, 1)
+  t.false(mempool.hasBatch(batchId(waiting)), 'the batch that would replay r left the mempool')
+  t.true(mempool.hasBatch(batchId(fresh)))
+  await until('N\'s proposal for block 2', () => proposals().some(p => p.header.height === 2))
+  const block2 = proposals().find(p => p.header.height === 2)!.block
+  t.deepEqual(block2.body.batches.map(b => Buffer.from(batchId(b)).toString('hex')), [Buffer.from(batchId(fresh)).toString('hex')])
+  t.like(await store.getRecordLocation(recordId(r)), { height: 1, batchIndex: 0, recordIndex: 1 })
 })
 
 test('heartbeats keep coming when the tip is as far ahead of the clock as the drift allows', async t => {

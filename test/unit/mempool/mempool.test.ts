@@ -111,3 +111,19 @@ test('a batch repeating any waiting record (not only a first one) or one of its 
   t.true(pool.hasRecord(toHex(recordId(first.records[2]))))
   t.is(pool.size, 1)
 })
+
+test('a final block drops its own batches and every waiting batch that holds one of its records', t => {
+  const pool = new Mempool()
+  const r = sampleRecord(A.publicKey, n++)
+  const carried = batch(B)
+  const holder = signBatch(A, [sampleRecord(A.publicKey, n++), r])
+  const other = batch(C)
+  for (const b of [carried, holder, other]) t.is(pool.add(b, 100), 'added')
+  // The block carries `carried` (waiting here) and another batch with r (not waiting here).
+  pool.removeFinal([carried, signBatch(A, [r])])
+  t.false(pool.hasBatch(batchId(carried)))
+  t.false(pool.hasBatch(batchId(holder)), 'holding a final record, it could only be a replay now')
+  t.true(pool.hasBatch(batchId(other)))
+  t.false(pool.hasRecord(toHex(recordId(r))))
+  t.deepEqual(pool.authorUsage(A.publicKey), { bytes: 0, batches: 0 })
+})
