@@ -7,24 +7,14 @@
  * keep coming.
  */
 import test, { type ExecutionContext } from 'ava'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { ConsensusDriver } from '../../../src/consensus/driver.ts'
 import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
-import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
-import { ChainStore } from '../../../src/storage/index.ts'
-import { Mempool } from '../../../src/mempool/mempool.ts'
-import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
-import { ChainVerifier } from '../../../src/chain/verifier.ts'
 import { batchId, blockHash, recordId } from '../../../src/chain/hashing.ts'
-import { decodeConsensusMessage } from '../../../src/chain/codec.ts'
 import { encodeBatch } from '../../../src/chain/codec.ts'
-import { VoteType, type Block, type FinalizedBlock, type Proposal, type RecordBatch, type Vote } from '../../../src/chain/types.ts'
+import { VoteType, type Block, type FinalizedBlock, type RecordBatch, type Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
-import { silentLogger } from '../../../src/logger.ts'
 import type { NodeKey } from '../../../src/crypto/ed25519.ts'
 import { TEST_CHAIN_ID, TEST_TIME, makeBlock, makeChain, makeProposal, sampleRecord, signBatch, testValidators } from '../../helpers/fixtures.ts'
+import { startDriver, type DriverHarnessOptions, type StartedDriver } from './driver-harness.ts'
 
 const DRIFT = 5000
 const YEAR_2100 = Date.UTC(2100, 0, 1)
@@ -33,53 +23,9 @@ function genesisOf (keys: NodeKey[]): Genesis {
   return new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
 }
 
-interface Started { driver: ConsensusDriver, store: ChainStore, mempool: Mempool, votes: () => Vote[], proposals: () => Proposal[] }
-
-/** `self`'s driver over a fresh store holding `chain` (final blocks), with long timeouts unless given. */
-async function startDriver (t: ExecutionContext, keys: NodeKey[], self: NodeKey, chain: FinalizedBlock[], o: { heartbeatMs?: number, fill?: (m: Mempool) => void } = {}): Promise<Started> {
-  const genesis = genesisOf(keys)
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
-  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
-  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
-  if (chain.length > 0) await store.commitMany(chain)
-  const pool = new VerifyPool({ inlineBelow: Number.MAX_SAFE_INTEGER })
-  const mempool = new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 })
-  o.fill?.(mempool)
-  const published: Uint8Array[] = []
-  const driver = new ConsensusDriver({
-    timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
-    heartbeatMs: o.heartbeatMs ?? 3_600_000,
-    rebroadcastMs: 3_600_000,
-    maxBlockBytes: 4 * 1024 * 1024,
-    maxBatchesPerBlock: 1000,
-    maxClockDriftMs: DRIFT,
-    maxFutureMessages: 10_000,
-    byzantine: false
-  }, {
-    genesis,
-    schedule,
-    store,
-    mempool,
-    pool,
-    verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
-    signer: self,
-    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
-    logger: silentLogger,
-    onFinalized: () => {}
-  })
-  t.teardown(async () => {
-    await driver.stop()
-    await store.close()
-    await pool.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  await driver.start()
-  const votes = (): Vote[] => published
-    .map(b => decodeConsensusMessage(b))
-    .flatMap(m => m.kind === 'vote' ? [m.vote] : [])
-    .filter(v => bytesEqual(v.validator, self.publicKey))
-  const proposals = (): Proposal[] => published.map(b => decodeConsensusMessage(b)).flatMap(m => m.kind === 'proposal' ? [m.proposal] : [])
-  return { driver, store, mempool, votes, proposals }
+/** `self`'s driver over a fresh store holding `chain` (final blocks), with the drift of these tests. */
+async function startOn (t: ExecutionContext, keys: NodeKey[], self: NodeKey, chain: FinalizedBlock[], o: DriverHarnessOptions = {}): Promise<StartedDriver> {
+  return await startDriver(t, genesisOf(keys), self, { ...o, chain, maxClockDriftMs: DRIFT })
 }
 
 async function until (what: string, cond: () => boolean | Promise<boolean>, ms = 20_000): Promise<void> {
@@ -100,7 +46,7 @@ async function prevoteOn (t: ExecutionContext, chain: FinalizedBlock[], block: B
   const h = block.header.height
   const P = byKey(genesis4.validators.proposer(h, 0))
   const N = keys.find(k => k !== P) as NodeKey
-  const { driver, votes } = await startDriver(t, keys, N, chain)
+  const { driver, votes } = await startOn(t, keys, N, chain)
   t.is(await driver.onMessage({ kind: 'proposal', proposal: makeProposal(P, block) }), 'accept')
   const prevotes = (): Vote[] => votes().filter(v => v.type === VoteType.PREVOTE && v.height === h && v.round === 0)
   await until('N\'s prevote', () => prevotes().length > 0)
@@ -166,7 +112,7 @@ test('a block made final drops the waiting batches that would replay its records
   const chain = makeChain(keys, 1, { genesisHash: genesis4.hash, batchesAt: () => [signBatch(author, [sampleRecord(author.publicKey, 81), r])] })
   const waiting = signBatch(author, [sampleRecord(author.publicKey, 82), r])
   const fresh = signBatch(author, [sampleRecord(author.publicKey, 83)])
-  const { driver, store, mempool, proposals } = await startDriver(t, keys, N, [], {
+  const { driver, store, mempool, proposals } = await startOn(t, keys, N, [], {
     fill: m => { for (const b of [waiting, fresh]) t.is(m.add(b, encodeBatch(b).length), 'added') }
   })
   await driver.applySynced(chain)
@@ -184,7 +130,7 @@ test('heartbeats keep coming when the tip is as far ahead of the clock as the dr
   const K = solo[0]
   const ahead = Date.now() + DRIFT - 1000
   const chain = makeChain(solo, 1, { genesisHash: genesisOf(solo).hash, timeAt: () => ahead, batchesAt: () => [signBatch(K, [sampleRecord(K.publicKey, 1)])] })
-  const { store } = await startDriver(t, solo, K, chain, { heartbeatMs: 200 })
+  const { store } = await startOn(t, solo, K, chain, { heartbeatMs: 200 })
   // The heartbeat is due at the tip's time + 200 ms: within the drift and the heartbeat of now.
   await until('two heartbeat blocks', () => (store.head?.height ?? 0) >= 3, 60_000)
   const times = await Promise.all([1, 2, 3].map(async h => (await store.getFinalized(h))!.block.header.time))
