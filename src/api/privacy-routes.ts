@@ -14,7 +14,7 @@ import type { ApiTokens } from '../privacy/setup.ts'
 export interface PrivacyRouteDeps {
   node: {
     readonly role: 'validator' | 'observer'
-    submit: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[] }>
+    submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[] }>
     waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   }
   privacy: PrivacyService
@@ -134,7 +134,7 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance) =
     const submitOne = async (req: FastifyRequest, reply: FastifyReply, build: () => Promise<Omit<MedRecord, 'author'>> | Omit<MedRecord, 'author'>): Promise<unknown> => {
       if (!may(req, ['submit'])) return sendError(reply, 401, 'UNAUTHORISED', 'a valid submit token is required')
       try {
-        const { ids } = await node.submit([await build()])
+        const { ids } = await node.submitRecords([await build()])
         if ((req.query as { wait?: string }).wait !== 'final') return reply.code(202).send({ recordId: ids[0], final: false })
         const height = await node.waitFinal(ids, deps.maxWaitMs ?? 60_000)
         return reply.code(200).send({ recordId: ids[0], final: true, height })

@@ -172,7 +172,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
    * Signs the records as one batch by this node, admits it to the mempool and gossips it.
    * Returns the record ids in order.
    */
-  async submit (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
+  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
     if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey

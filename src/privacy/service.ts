@@ -41,7 +41,8 @@ export interface PrivacyNode {
     getRecord: (id: Uint8Array) => Promise<StoredRecord | undefined>
     iterateFinalized: (from: number, to: number) => AsyncGenerator<FinalizedBlock>
   }
-  submit: (records: Unsigned[]) => Promise<{ ids: string[] }> | { ids: string[] }
+  /** Async: it looks the records up on the chain first (a final record is refused). Always await it. */
+  submitRecords: (records: Unsigned[]) => Promise<{ ids: string[] }>
   waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   on: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown
   off: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown
@@ -344,7 +345,7 @@ export class PrivacyService {
     }
     if (this.state.announcedAt !== undefined && Date.now() - this.state.announcedAt < ANNOUNCE_RETRY_MS) return
     try {
-      await this.node.submit([announceRecord(pending.pair.publicKey, Date.now())])
+      await this.node.submitRecords([announceRecord(pending.pair.publicKey, Date.now())])
       this.state.announcedAt = Date.now()
       await this.saveState()
       this.log.info({ deliveryKey: this.state.pendingKey }, 'announced a new delivery key')
@@ -456,7 +457,7 @@ export class PrivacyService {
   private async audit (record: Unsigned): Promise<{ recordId: string, height: number }> {
     let ids: string[]
     try {
-      ids = (await this.node.submit([record])).ids
+      ids = (await this.node.submitRecords([record])).ids
       const height = await this.node.waitFinal(ids, this.o.auditWaitMs)
       return { recordId: ids[0], height }
     } catch (err) {
