@@ -16,7 +16,7 @@ import { RateLimiter } from './rate-limit.ts'
 export interface PrivacyRouteDeps {
   node: {
     readonly role: 'validator' | 'observer'
-    submit: (records: Array<Omit<MedRecord, 'author'>>) => { ids: string[] }
+    submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[] }>
     waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   }
   privacy: PrivacyService
@@ -63,7 +63,7 @@ function issues (e: z.ZodError, prefix = ''): string {
 function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
   if (isPrivacyError(err)) return sendError(reply, err.status, err.code, err.message)
   if (isMedledgerError(err)) {
-    const status = err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
+    const status = err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
     return sendError(reply, status, err.code, err.message)
   }
   throw err
@@ -125,7 +125,7 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
 
     const submitOne = async (req: FastifyRequest, reply: FastifyReply, build: () => Promise<Omit<MedRecord, 'author'>> | Omit<MedRecord, 'author'>): Promise<unknown> => {
       try {
-        const { ids } = node.submit([await build()])
+        const { ids } = await node.submitRecords([await build()])
         if ((req.query as { wait?: string }).wait !== 'final') return reply.code(202).send({ recordId: ids[0], final: false })
         const height = await node.waitFinal(ids, deps.maxWaitMs ?? 60_000)
         return reply.code(200).send({ recordId: ids[0], final: true, height })

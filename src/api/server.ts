@@ -112,9 +112,9 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     if (records.some(r => r.payload.length > LIMITS.payloadBytes)) return sendError(reply, 400, 'INVALID_BODY', `a payload exceeds ${LIMITS.payloadBytes} bytes`)
     let submitted
     try {
-      submitted = node.submit(records)
+      submitted = await node.submitRecords(records)
     } catch (err) {
-      if (isMedledgerError(err)) return sendError(reply, err.code === 'MEMPOOL_FULL' ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'BATCH_TOO_LARGE' ? 413 : err.code.startsWith('CHAIN_') ? 400 : 409, err.code, err.message)
+      if (isMedledgerError(err)) return sendError(reply, err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'BATCH_TOO_LARGE' ? 413 : err.code.startsWith('CHAIN_') ? 400 : 409, err.code, err.message)
       throw err
     }
     metrics.submitted.inc(records.length)

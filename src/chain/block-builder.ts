@@ -22,8 +22,8 @@ export function buildBlock (args: {
       chainId: args.chainId,
       height,
       round: args.round,
-      // Time never runs backwards, even when the proposer's clock does.
-      time: Math.max(args.now, args.parent.time),
+      // Time moves forward (strictly after the parent's), even when the proposer's clock does not.
+      time: Math.max(args.now, args.parent.time + 1),
       proposer: args.proposer,
       parentHash: args.parent.hash,
       recordsRoot: blockRecordsRoot(args.batches),

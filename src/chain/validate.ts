@@ -1,7 +1,9 @@
 import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
+import { PeerAction } from '../errors.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
-import { blockHash, blockRecordsRoot, batchRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, voteSignBytes } from './hashing.ts'
+import { RecordIdMap } from './record-id-map.ts'
+import { blockHash, blockRecordsRoot, batchRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, recordId, voteSignBytes } from './hashing.ts'
 import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type ProposalHeader, type RecordBatch } from './types.ts'
 import type { ValidatorSet } from './validator-set.ts'
 
@@ -21,10 +23,43 @@ export function checkBatch (chainId: string, batch: RecordBatch, validators: Val
     if (!/^[a-z][a-z0-9._-]*$/.test(r.type)) throw new ChainError(ChainErrorCode.RECORD_FIELD, `record type "${r.type}" must be lower-case letters, digits, dot, dash or underscore`)
     if (r.contentType.length === 0) throw new ChainError(ChainErrorCode.RECORD_FIELD, 'record contentType is empty')
   }
+  // [REJECT] A record id appears once in a batch: its index entry names one place.
+  if (batch.records.length > 1) claimRecordIds(batch, new RecordIdMap())
   return {
     publicKey: batch.author,
     message: batchSignBytes(chainId, batch.author, batchRoot(batch), batch.records.length),
     signature: batch.signature
+  }
+}
+
+/**
+ * The batch's record ids, in order, each added to `seen` (the record ids of the scope the caller
+ * checks: a batch, a block). [REJECT] A record id appears once on the chain, so once in any
+ * scope: the first id already in `seen` throws RECORD_DUPLICATE.
+ */
+export function claimRecordIds (batch: RecordBatch, seen: RecordIdMap<true>): Uint8Array[] {
+  const ids = batch.records.map(recordId)
+  for (const id of ids) {
+    if (seen.has(id)) throw new ChainError(ChainErrorCode.RECORD_DUPLICATE, `record ${toHex(id).slice(0, 16)} appears twice`)
+    seen.set(id, true)
+  }
+  return ids
+}
+
+/** Every record id of a block's batches, in order. [REJECT] None appears twice (in one batch or across batches). */
+export function blockRecordIds (batches: RecordBatch[]): Uint8Array[] {
+  const seen = new RecordIdMap<true>()
+  return batches.flatMap(b => claimRecordIds(b, seen))
+}
+
+/**
+ * [IGNORE, local] A new block's time is at most `maxDriftMs` past this node's clock. Not a rule of
+ * the chain: it depends on when and where it is asked, so only consensus applies it, to new
+ * proposals (docs/protocol.md, "Time"); sync, import and audit never do.
+ */
+export function checkBlockTime (header: BlockHeader, now: number, maxDriftMs: number): void {
+  if (header.time > now + maxDriftMs) {
+    throw new ChainError(ChainErrorCode.HEADER_FUTURE, `block ${header.height} is ${header.time - now} ms ahead of this node's clock (at most ${maxDriftMs} ms allowed)`, { height: header.height, time: header.time, now }, PeerAction.IGNORE)
   }
 }
 
@@ -62,8 +97,8 @@ export function checkBlock (chainId: string, block: Block, parent: ParentLink, v
   // [REJECT] Heights follow one another; parentHash links to the previous header (or genesis).
   if (h.height !== parent.height + 1) throw new ChainError(ChainErrorCode.HEADER_HEIGHT, `expected height ${parent.height + 1}, got ${h.height}`, { height: h.height })
   if (!bytesEqual(h.parentHash, parent.hash)) throw new ChainError(ChainErrorCode.HEADER_PARENT, `block ${h.height} does not link to the previous block`, { height: h.height })
-  // [REJECT] Time never runs backwards (no wall clock: only the parent is compared).
-  if (h.time < parent.time) throw new ChainError(ChainErrorCode.HEADER_TIME, `block ${h.height} is older than its parent`, { height: h.height })
+  // [REJECT] Time moves forward: strictly after the parent's (no wall clock here; see checkBlockTime).
+  if (h.time <= parent.time) throw new ChainError(ChainErrorCode.HEADER_TIME, `block ${h.height} time ${h.time} is not after its parent's ${parent.time}`, { height: h.height })
   // [REJECT] The proposer is a validator; the header names the set in force.
   if (!validators.has(h.proposer)) throw new ChainError(ChainErrorCode.HEADER_PROPOSER, `block ${h.height} proposer is not a validator`, { height: h.height })
   if (!bytesEqual(h.validatorSetHash, validators.hash)) throw new ChainError(ChainErrorCode.HEADER_VALIDATOR_SET, `block ${h.height} names another validator set`, { height: h.height })

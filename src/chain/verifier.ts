@@ -1,8 +1,9 @@
-import { bytesEqual } from '../encoding/bytes.ts'
+import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
 import { blockHash, certificateHash, recordId } from './hashing.ts'
 import { checkBatch, checkBlock, checkCertificate, checkEvidence, type ParentLink } from './validate.ts'
+import { RecordIdMap } from './record-id-map.ts'
 import type { ValidatorSchedule } from './validator-schedule.ts'
 import type { BlockHeader, Certificate, FinalizedBlock } from './types.ts'
 
@@ -72,8 +73,9 @@ export class ChainVerifier {
       checks = []
       owners = []
     }
-    // Replays are refused across the whole run, not just within one block.
-    const seen = new Set<string>()
+    // Record ids are refused twice across the whole run, not just within one block: every record
+    // id checked so far, with the height of the block that holds it.
+    const seen = new RecordIdMap<number>()
     let cur = tip
     // The schedule learns a block's validator-set change only once every signature up to and
     // including that block verified; a forged change never enters it.
@@ -96,8 +98,8 @@ export class ChainVerifier {
       const { block, certificate } = fb
       const h = block.header.height
       const batches = block.body.batches
-      // The replay lookup of the whole block runs in LevelDB's threads while the block is checked.
-      const ids = batches.map(b => b.records.length > 0 ? recordId(b.records[0]) : undefined)
+      // The replay lookup of every record of the block runs in LevelDB's threads while the block is checked.
+      const ids = batches.map(b => b.records.map(recordId))
       const known = this.#lookup(ids)
       const validators = this.schedule.at(h)
       checkBlock(this.chainId, block, cur.link, validators)
@@ -105,32 +107,36 @@ export class ChainVerifier {
       if (lc !== null && cur.header !== null && !(cur.certificate !== null && bytesEqual(certificateHash(lc), certificateHash(cur.certificate)))) {
         add(h, ChainErrorCode.CERT_SIGNATURE, 'the previous block\'s certificate', checkCertificate(this.chainId, lc, cur.header, this.schedule.at(h - 1)))
       }
-      // Batch by batch, a batch's own rules fail before the question whether it is a replay, and
-      // a replay before any later batch: walk until the first failure of either kind, then ask
-      // the lookup about the batches before it.
+      // Batch by batch, a batch's own rules fail before the question whether it repeats a record,
+      // and a repeat before any later batch: walk until the first failure of either kind, then ask
+      // the lookup about the records of the batches before it (a record already final comes first).
       let stop = batches.length
       let failure: unknown
-      let repeat = false
-      for (let i = 0; i < batches.length; i++) {
-        const batch = batches[i]
-        let id: Uint8Array
+      for (let i = 0; i < batches.length && stop === batches.length; i++) {
         try {
-          add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(this.chainId, batch, validators)])
-          id = ids[i] ?? recordId(batch.records[0])
+          add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(this.chainId, batches[i], validators)])
         } catch (err) {
           stop = i
           failure = err
           break
         }
-        const first = Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex')
-        if (seen.has(first)) { stop = i; repeat = true; break }
-        seen.add(first)
+        for (const id of ids[i]) {
+          const at = seen.get(id)
+          if (at !== undefined) {
+            stop = i
+            // [REJECT] A record id appears once on the chain: not twice in one block, nor again in a later one.
+            failure = at === h
+              ? new ChainError(ChainErrorCode.RECORD_DUPLICATE, `block ${h} carries record ${toHex(id).slice(0, 16)} twice`, { height: h })
+              : replay(h)
+            break
+          }
+          seen.set(id, h)
+        }
       }
-      if (!repeat && known !== undefined && stop > 0) {
+      if (known !== undefined && stop > 0) {
         const k = await known
-        for (let i = 0; i < stop; i++) if (k[i]) { repeat = true; break }
+        for (let i = 0; i < stop; i++) if (k[i]) throw replay(h)
       }
-      if (repeat) throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a batch that is already on the chain`, { height: h })
       if (stop < batches.length) throw failure
       for (const e of block.body.evidence) add(h, ChainErrorCode.EVIDENCE_INVALID, 'an evidence signature', checkEvidence(this.chainId, e, this.schedule.at(e.a.height)))
       add(h, ChainErrorCode.CERT_SIGNATURE, 'its commit certificate', checkCertificate(this.chainId, certificate, block.header, validators))
@@ -145,22 +151,32 @@ export class ChainVerifier {
     return cur
   }
 
-  /** Starts the replay lookup of a block's first record ids (empty batches are not asked about). */
-  #lookup (ids: Array<Uint8Array | undefined>): Promise<boolean[]> | undefined {
-    if (this.#hasRecords === undefined) return undefined
-    const asked: Uint8Array[] = []
-    const at: number[] = []
-    ids.forEach((id, i) => { if (id !== undefined) { asked.push(id); at.push(i) } })
-    if (asked.length === 0) return undefined
-    const answers = this.#hasRecords(asked).then(found => {
-      const out = new Array<boolean>(ids.length).fill(false)
-      at.forEach((i, j) => { out[i] = found[j] === true })
-      return out
-    })
+  /** Starts the replay lookup of a block's record ids: per batch, whether any of its records is final. */
+  #lookup (ids: Uint8Array[][]): Promise<boolean[]> | undefined {
+    if (this.#hasRecords === undefined || ids.length === 0) return undefined
+    const answers = finalPerBatch({ hasRecords: this.#hasRecords }, ids)
     // Awaited only when a batch before the block's first failure needs it.
     answers.catch(() => {})
     return answers
   }
+}
+
+/**
+ * Per batch (given as its record ids), whether any of its records is final already: one lookup
+ * for all of them. A batch holding a final record is a replay, whichever of its records that is.
+ */
+export async function finalPerBatch (records: RecordLookup, ids: Uint8Array[][]): Promise<boolean[]> {
+  const found = await records.hasRecords(ids.flat())
+  let j = 0
+  return ids.map(batch => {
+    let any = false
+    for (let n = 0; n < batch.length; n++) if (found[j++]) any = true
+    return any
+  })
+}
+
+function replay (height: number): ChainError {
+  return new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${height} repeats a record that is already on the chain`, { height })
 }
 
 export function genesisTip (genesisHash: Uint8Array, genesisTime: number): VerifiedTip {

@@ -143,6 +143,8 @@ timeout_delta_ms = 500
 rebroadcast_ms = 2000
 max_block_bytes = 3145728
 max_batches_per_block = 2000
+# A new block whose time is more than this past our clock is not prevoted (keep clocks in NTP sync).
+max_clock_drift_ms = 5000
 
 [privacy]
 # Off-chain key store (delivery keys, record data keys), privacy index and rotation state.
@@ -157,6 +159,9 @@ audit_wait_ms = 30000
 [mempool]
 max_bytes = 268435456
 max_batches = 50000
+# One author's share of the above: a hospital flooding the network fills only this much.
+max_bytes_per_author = 67108864
+max_batches_per_author = 12500
 
 [log]
 level = "info"

@@ -75,6 +75,11 @@ export const ConfigSchema = z.object({
     rebroadcast_ms: z.number().int().positive().default(2000),
     max_block_bytes: z.number().int().positive().default(3 * 1024 * 1024),
     max_batches_per_block: z.number().int().positive().default(2000),
+    /**
+     * A new proposal whose block time is more than this past the local clock is not prevoted
+     * (docs/protocol.md, "Time"): bounds how far one proposer can move chain time ahead.
+     */
+    max_clock_drift_ms: z.number().int().nonnegative().default(5000),
     /** Test-only: this validator signs conflicting messages (the simulation's Byzantine node). */
     byzantine: z.boolean().default(false)
   }).strict().prefault({}),
@@ -90,7 +95,10 @@ export const ConfigSchema = z.object({
   }).strict().prefault({}),
   mempool: z.object({
     max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
-    max_batches: z.number().int().positive().default(50_000)
+    max_batches: z.number().int().positive().default(50_000),
+    /** One author's share (capped at the totals above): a flooding hospital fills only this. */
+    max_bytes_per_author: z.number().int().positive().default(64 * 1024 * 1024),
+    max_batches_per_author: z.number().int().positive().default(12_500)
   }).strict().prefault({}),
   log: z.object({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')

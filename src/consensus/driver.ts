@@ -5,12 +5,12 @@ import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
 import { encodeConsensusMessage, decodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
-import { checkBatch, checkBlock, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
+import { blockRecordIds, checkBatch, checkBlock, checkBlockTime, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
 import { buildBlock } from '../chain/block-builder.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
-import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
+import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import type { ChainStore, LastSigned } from '../storage/index.ts'
@@ -19,7 +19,7 @@ import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
 import { mayNotSign, SignStep } from './guard.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
-import type { DriverOptions } from './options.ts'
+import { DEFAULT_MAX_CLOCK_DRIFT_MS, type DriverOptions } from './options.ts'
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
 
@@ -180,8 +180,22 @@ export class ConsensusDriver {
         this.validity.set(hash, valid)
       }
     }
+    // Local, not cached with valid(v): a new block from beyond our clock's drift is not prevoted;
+    // a re-proposal (validRound >= 0) was prevoted by a quorum already (docs/protocol.md, "Time").
+    if (valid && p.header.validRound < 0) valid = this.isTimely(p.block)
     if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid }, 'consensus proposal checked')
     await this.input({ type: 'proposal', proposal: p.header, valid })
+  }
+
+  private isTimely (block: Block): boolean {
+    try {
+      checkBlockTime(block.header, this.now(), this.opts.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS)
+      return true
+    } catch (err) {
+      if (!isMedledgerError(err)) throw err
+      this.log.warn({ code: err.code, height: block.header.height }, 'proposal refused: %s', err.message)
+      return false
+    }
   }
 
   /** The paper's valid(v): every rule a final block must satisfy, against our tip. */
@@ -197,15 +211,21 @@ export class ConsensusDriver {
         checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
       }
       const seen = new Set<string>()
+      const unknown: Block['body']['batches'] = []
       for (const b of block.body.batches) {
         const id = toHex(batchId(b))
         if (seen.has(id)) return false
         seen.add(id)
         // Each batch is verified once per node: one from our mempool already was.
-        if (!this.m.mempool.hasBatch(id)) checks.push(checkBatch(this.chainId, b, validators))
+        if (!this.m.mempool.hasBatch(id)) {
+          checks.push(checkBatch(this.chainId, b, validators))
+          unknown.push(b)
+        }
       }
-      // A batch already final would be a replay.
-      if ((await this.m.store.hasRecords(block.body.batches.map(b => recordId(b.records[0])))).includes(true)) return false
+      // No record id twice in the block, and none already final (a replay), whichever batch holds
+      // it. Batches from our mempool were looked up on admission and hold no final record.
+      blockRecordIds(block.body.batches)
+      if ((await finalPerBatch(this.m.store, unknown.map(b => b.records.map(recordId)))).includes(true)) return false
       for (const e of block.body.evidence) checks.push(...checkEvidence(this.chainId, e, this.m.schedule.at(e.a.height)))
       return await this.m.pool.verifyEvery(checks)
     } catch (err) {
@@ -352,7 +372,9 @@ export class ConsensusDriver {
     const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
     const batches = []
     const changing: Block['body']['batches'] = []
-    // A batch that became final meanwhile (e.g. through sync) is left out, and leaves the mempool.
+    // A batch that became final meanwhile is left out, and leaves the mempool. (Waiting batches
+    // hold no final record: every record was looked up on admission, and a final block drops the
+    // batches it makes replays, Mempool.removeFinal. The first record is asked again, cheaply.)
     const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
     this.m.mempool.removeBatches(pooled.filter((_, i) => final[i]).map(p => p.id))
     for (const [i, p] of pooled.entries()) {
@@ -517,7 +539,7 @@ export class ConsensusDriver {
     if (fresh.length === 1) await this.m.store.commit(fresh[0])
     else await this.m.store.commitMany(fresh)
     for (const fb of fresh) {
-      this.m.mempool.removeBatches(fb.block.body.batches.map(b => toHex(batchId(b))))
+      this.m.mempool.removeFinal(fb.block.body.batches)
       for (const e of fb.block.body.evidence) await this.m.store.removePendingEvidence(evidenceHash(e))
       const h = fb.block.header
       this.tip = { link: { height: h.height, hash: blockHash(h), time: h.time }, header: h, certificate: fb.certificate }

@@ -12,7 +12,7 @@ import type { Genesis } from '../chain/genesis.ts'
 import { GovernanceSchedule } from '../governance/schedule.ts'
 import { checkGovernanceRecords } from '../governance/admission.ts'
 import { MemberAllowlist } from '../governance/members.ts'
-import { ChainVerifier } from '../chain/verifier.ts'
+import { ChainVerifier, finalPerBatch } from '../chain/verifier.ts'
 import type { FinalizedBlock, MedRecord, RecordBatch } from '../chain/types.ts'
 import { encodeBatch } from '../chain/codec.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
@@ -70,7 +70,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     this.log = m.logger
     this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay)
     this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
-    this.mempool = new Mempool({ maxBytes: m.config.mempool.max_bytes, maxBatches: m.config.mempool.max_batches })
+    const mp = m.config.mempool
+    this.mempool = new Mempool({ maxBytes: mp.max_bytes, maxBatches: mp.max_batches, maxBytesPerAuthor: mp.max_bytes_per_author, maxBatchesPerAuthor: mp.max_batches_per_author })
     this.pool = new VerifyPool()
   }
 
@@ -110,6 +111,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       rebroadcastMs: c.consensus.rebroadcast_ms,
       maxBlockBytes: c.consensus.max_block_bytes,
       maxBatchesPerBlock: c.consensus.max_batches_per_block,
+      maxClockDriftMs: c.consensus.max_clock_drift_ms,
       maxFutureMessages: 10_000,
       byzantine: c.consensus.byzantine
     }, {
@@ -176,7 +178,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
    * Signs the records as one batch by this node, admits it to the mempool and gossips it.
    * Returns the record ids in order.
    */
-  submit (records: Array<Omit<MedRecord, 'author'>>): { ids: string[], batchId: string } {
+  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
     if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
@@ -186,9 +188,12 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
     // A batch no block could carry would wait for ever: refuse it while the client can split it.
     if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
+    // Every record, not only the first: a batch holding a final record could never be written.
+    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already on the chain', {})
     const id = toHex(batchId(batch))
     const added = this.mempool.add(batch, bytes.length, id)
     if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
+    if (added === 'author-quota') throw new MedledgerError('MEMPOOL_AUTHOR_QUOTA', 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
     if (added === 'duplicate') throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
     this.network.publishBatch(bytes)
     return { ids: this.mempool.recordIdsOf(id) ?? full.map(r => toHex(recordId(r))), batchId: id }
@@ -227,7 +232,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     if (fresh.length === 0) return 'ignore'
     if (!(await this.pool.verifyEvery(checks))) return 'reject'
     const head = this.store.head?.height
-    const final = await this.store.hasRecords(fresh.map(f => recordId(f.batch.records[0])))
+    // A batch holding any final record is a replay, whichever of its records that is.
+    const final = await finalPerBatch(this.store, fresh.map(f => f.batch.records.map(recordId)))
     const added = fresh.filter(({ batch, id }, i) => {
       const size = encodeBatch(batch).length
       return !final[i] && size <= this.maxBatchBytes() && this.mempool.add(batch, size, id) === 'added'
@@ -235,7 +241,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     // A block carrying one of them may have been committed while we looked: its clean-up found
     // nothing to remove, and the batch would wait for ever (seen on an observer, simulation 4).
     if (added.length > 0 && this.store.head?.height !== head) {
-      const nowFinal = await this.store.hasRecords(added.map(f => recordId(f.batch.records[0])))
+      const nowFinal = await finalPerBatch(this.store, added.map(f => f.batch.records.map(recordId)))
       this.mempool.removeBatches(added.filter((_, i) => nowFinal[i]).map(f => f.id))
     }
     return added.length > 0 ? 'accept' : 'ignore'

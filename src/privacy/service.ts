@@ -43,7 +43,8 @@ export interface PrivacyNode {
     getRecord: (id: Uint8Array) => Promise<StoredRecord | undefined>
     iterateFinalized: (from: number, to: number) => AsyncGenerator<FinalizedBlock>
   }
-  submit: (records: Unsigned[]) => { ids: string[] }
+  /** Async: it looks the records up on the chain first (a final record is refused). Always await it. */
+  submitRecords: (records: Unsigned[]) => Promise<{ ids: string[] }>
   waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   on: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown
   off: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown
@@ -434,7 +435,7 @@ export class PrivacyService {
       return
     }
     try {
-      this.node.submit(due)
+      await this.node.submitRecords(due)
       // The next pass looks for these on the chain; give them time to be final before it.
       this.releasedAt = Date.now()
       this.log.info({ grantee: this.nameOf(grantee), subject: subjectHex, records: due.length, more }, 'released data keys to a grantee')
@@ -444,7 +445,7 @@ export class PrivacyService {
   }
 
   /**
-   * A shred is honoured when its author is the record's author or one of its recipients and the
+   * A shred is honoured when its author is the record's custodian (its author) and the
    * record is final before it. The data key is destroyed now; the delivery keys it was wrapped to
    * here are rotated away and destroyed after the grace period (maintain).
    */
@@ -522,7 +523,7 @@ export class PrivacyService {
     }
     if (this.state.announcedAt !== undefined && Date.now() - this.state.announcedAt < ANNOUNCE_RETRY_MS) return
     try {
-      this.node.submit([announceRecord(pending.pair.publicKey, Date.now())])
+      await this.node.submitRecords([announceRecord(pending.pair.publicKey, Date.now())])
       this.state.announcedAt = Date.now()
       await this.saveState()
       this.log.info({ deliveryKey: this.state.pendingKey }, 'announced a new delivery key')
@@ -661,7 +662,7 @@ export class PrivacyService {
   private async audit (record: Unsigned): Promise<{ recordId: string, height: number }> {
     let ids: string[]
     try {
-      ids = this.node.submit([record]).ids
+      ids = (await this.node.submitRecords([record])).ids
       const height = await this.node.waitFinal(ids, this.o.auditWaitMs)
       return { recordId: ids[0], height }
     } catch (err) {

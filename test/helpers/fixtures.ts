@@ -21,7 +21,7 @@ import {
  */
 
 export const TEST_CHAIN_ID = 'medledger-test'
-/** A fixed block time (2023-11-14T22:13:20Z): times are never used for validity. */
+/** A fixed block time (2023-11-14T22:13:20Z), in the past: no rule of the chain compares it with a clock. */
 export const TEST_TIME = 1_700_000_000_000
 
 // PKCS#8 wrapping of a raw Ed25519 seed (RFC 8410): node:crypto derives the public key from it.
@@ -158,6 +158,8 @@ export interface ChainOptions {
   genesisHash?: Uint8Array
   /** Batches for the block at `height` (default: one batch of one record by its proposer). */
   batchesAt?: (height: number, proposer: NodeKey) => RecordBatch[]
+  /** The time of the block at `height` (default TEST_TIME + height * 1000). */
+  timeAt?: (height: number) => number
 }
 
 /**
@@ -174,7 +176,7 @@ export function makeChain (validators: NodeKey[], length: number, o: ChainOption
   for (let height = 1; height <= length; height++) {
     const proposer = byKey(set.keys[proposerIndex(height, 0, set.size)])
     const batches = o.batchesAt?.(height, proposer) ?? [sampleBatch(proposer, 1, height, chainId)]
-    const block = makeBlock({ chainId, height, proposer, parentHash, validatorSetHash: set.hash, batches, lastCommit })
+    const block = makeBlock({ chainId, height, time: o.timeAt?.(height), proposer, parentHash, validatorSetHash: set.hash, batches, lastCommit })
     const hash = blockHash(block.header)
     const certificate = makeCertificate(validators, { height, round: 0, blockHash: hash }, chainId)
     out.push({ block, certificate })

@@ -84,7 +84,7 @@ async function send (d: Daemon, r: FuzzRequest): Promise<Outcome> {
 function problem (r: FuzzRequest, o: Outcome): string | undefined {
   if (r.method === 'HEAD') return o.status >= 500 ? `HEAD answered ${o.status}` : undefined
   if (o.status >= 500) {
-    if (o.status === 503 && o.body.includes('MEMPOOL_FULL')) return undefined
+    if (o.status === 503 && (o.body.includes('MEMPOOL_FULL') || o.body.includes('MEMPOOL_AUTHOR_QUOTA'))) return undefined
     return `${r.label} ${r.path} answered ${o.status}: ${o.body.slice(0, 200)}`
   }
   if (o.status >= 400) {

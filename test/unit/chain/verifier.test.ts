@@ -8,7 +8,7 @@ import { ChainVerifier, genesisTip, VERIFY_CHUNK, type VerifiedTip } from '../..
 import { ZERO_HASH } from '../../../src/crypto/hash.ts'
 import { type SignatureCheck, VerifyPool } from '../../../src/crypto/verify-pool.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
-import { makeChain, sampleRecord, signBatch, testKey, testValidators, TEST_CHAIN_ID, validatorSetOf } from '../../helpers/fixtures.ts'
+import { makeChain, sampleRecord, signBatch, testKey, testValidators, TEST_CHAIN_ID, TEST_TIME, validatorSetOf } from '../../helpers/fixtures.ts'
 
 const V = testValidators(4)
 const SET = validatorSetOf(V)
@@ -45,9 +45,9 @@ function chain (length: number, batchesAt: (h: number) => RecordBatch[] = () => 
 const forged = (b: RecordBatch): RecordBatch => ({ ...b, signature: new Uint8Array(64).fill(7) })
 const outsiderBatch = (): RecordBatch => signBatch(OUTSIDER, [sampleRecord(OUTSIDER.publicKey, 2_000_000 + serial++)])
 
-/** A store-like lookup over a set of known first-record ids, counting its calls. */
+/** A store-like lookup over the record ids of known batches, counting its calls. */
 function lookupOf (known: RecordBatch[]): { hasRecords: (ids: Uint8Array[]) => Promise<boolean[]>, calls: number[] } {
-  const hex = new Set(known.map(b => Buffer.from(recordId(b.records[0])).toString('hex')))
+  const hex = new Set(known.flatMap(b => b.records.map(r => Buffer.from(recordId(r)).toString('hex'))))
   const calls: number[] = []
   return {
     calls,
@@ -57,7 +57,8 @@ function lookupOf (known: RecordBatch[]): { hasRecords: (ids: Uint8Array[]) => P
 
 /**
  * The verifier as it was before checks went to the pool in chunks and replay lookups were
- * batched: every failure of the new one must be this one's, code, message and height.
+ * batched (with the replay rule of every record id, not only a batch's first): every failure of
+ * the new one must be this one's, code, message and height.
  */
 async function reference (schedule: ValidatorSchedule, p: VerifyPool, hasRecord: ((id: Uint8Array) => Promise<boolean>) | undefined, tip: VerifiedTip, run: FinalizedBlock[]): Promise<VerifiedTip> {
   const chainId = TEST_CHAIN_ID
@@ -66,7 +67,7 @@ async function reference (schedule: ValidatorSchedule, p: VerifyPool, hasRecord:
   const add = (height: number, code: ChainErrorCode, what: string, cs: SignatureCheck[]): void => {
     for (const c of cs) { checks.push(c); owners.push({ height, code, what }) }
   }
-  const seen = new Set<string>()
+  const seen = new Map<string, number>()
   let cur = tip
   let unobserved: FinalizedBlock[] = []
   const settle = async (): Promise<void> => {
@@ -92,11 +93,17 @@ async function reference (schedule: ValidatorSchedule, p: VerifyPool, hasRecord:
     }
     for (const batch of block.body.batches) {
       add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(chainId, batch, validators)])
-      const first = Buffer.from(recordId(batch.records[0])).toString('hex')
-      if (seen.has(first) || (hasRecord !== undefined && await hasRecord(recordId(batch.records[0])))) {
-        throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a batch that is already on the chain`, { height: h })
+      // Every record id of the batch (not only its first), against the run and then the chain.
+      for (const r of batch.records) {
+        const id = Buffer.from(recordId(r)).toString('hex')
+        const at = seen.get(id)
+        if (at === h) throw new ChainError(ChainErrorCode.RECORD_DUPLICATE, `block ${h} carries record ${id.slice(0, 16)} twice`, { height: h })
+        if (at !== undefined) throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a record that is already on the chain`, { height: h })
+        seen.set(id, h)
       }
-      seen.add(first)
+      for (const r of batch.records) {
+        if (hasRecord !== undefined && await hasRecord(recordId(r))) throw new ChainError(ChainErrorCode.BATCH_DUPLICATE, `block ${h} repeats a record that is already on the chain`, { height: h })
+      }
     }
     for (const e of block.body.evidence) add(h, ChainErrorCode.EVIDENCE_INVALID, 'an evidence signature', checkEvidence(chainId, e, schedule.at(e.a.height)))
     add(h, ChainErrorCode.CERT_SIGNATURE, 'its commit certificate', checkCertificate(chainId, certificate, block.header, validators))
@@ -174,6 +181,50 @@ test('one batched lookup per block, with the first record id of each of its batc
   const lookup = lookupOf([])
   await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), pool, lookup).verifyRun(GENESIS, run)
   t.deepEqual(lookup.calls, [1, 2, 3, 4])
+})
+
+/** A batch of `n` fresh records by validator `v`, followed by `extra` (records of the same author). */
+function batchOf (v: number, n: number, extra: RecordBatch['records'] = []): RecordBatch {
+  const author = V[v]
+  return signBatch(author, [...Array.from({ length: n }, () => sampleRecord(author.publicKey, 3_000_000 + serial++)), ...extra])
+}
+
+test('one batched lookup per block asks about every record of every batch', async t => {
+  const run = chain(3, h => [batchOf(0, h), batchOf(1, 2)])
+  const lookup = lookupOf([])
+  await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), pool, lookup).verifyRun(GENESIS, run)
+  t.deepEqual(lookup.calls, [3, 4, 5])
+})
+
+test('a record already on the chain is a replay even when it is not its batch\'s first', async t => {
+  const final = batchOf(2, 3)
+  // Block 3 carries a new batch by the same author: two fresh records, then the final batch's second.
+  const run = chain(4, h => h === 3 ? [batchOf(0, 1), batchOf(2, 2, [final.records[1]])] : freshBatches(2))
+  t.like(await agree(t, run, [final]), { ok: false, code: ChainErrorCode.BATCH_DUPLICATE, height: 3 })
+})
+
+test('a record of an earlier block of the run is a replay even when it is not its batch\'s first', async t => {
+  const first = batchOf(1, 3)
+  const run = chain(4, h => h === 1 ? [first] : h === 4 ? [batchOf(1, 1, [first.records[2]])] : freshBatches(2))
+  t.like(await agree(t, run), { ok: false, code: ChainErrorCode.BATCH_DUPLICATE, height: 4 })
+})
+
+test('a record twice in one block is refused, in two batches or in one', async t => {
+  const a = batchOf(3, 2)
+  const across = chain(3, h => h === 2 ? [a, batchOf(0, 1), batchOf(3, 1, [a.records[1]])] : freshBatches(2))
+  t.like(await agree(t, across), { ok: false, code: ChainErrorCode.RECORD_DUPLICATE, height: 2 })
+  const b = batchOf(3, 2)
+  const within = chain(3, h => h === 2 ? [batchOf(0, 1), batchOf(3, 1, [b.records[0], b.records[0]])] : freshBatches(2))
+  t.like(await agree(t, within), { ok: false, code: ChainErrorCode.RECORD_DUPLICATE })
+})
+
+test('a block no later than its parent is refused; final blocks are never held to a clock', async t => {
+  const timed = (timeAt: (h: number) => number): FinalizedBlock[] => makeChain(V, 4, { timeAt, batchesAt: () => freshBatches(1) })
+  // Block 3 at block 2's time (the old rule, "never less than the parent's", let it through).
+  t.like(await agree(t, timed(h => h === 3 ? TEST_TIME + 2000 : TEST_TIME + h * 1000)), { ok: false, code: ChainErrorCode.HEADER_TIME, height: 3 })
+  // Sync, import and audit verify with this verifier: a chain already final in 2100 still verifies.
+  const future = timed(h => Date.UTC(2100, 0, 1) + h)
+  t.like(await agree(t, future), { ok: true, height: 4 })
 })
 
 test('a batch already on the chain is a replay, reported at its block', async t => {

@@ -61,7 +61,7 @@ class FakeNode extends EventEmitter {
     return records.map(r => toHex(recordId(r)))
   }
 
-  submit (records: Unsigned[]): { ids: string[] } {
+  async submitRecords (records: Unsigned[]): Promise<{ ids: string[] }> {
     const full = records.map(r => ({ ...r, author: this.key.publicKey }))
     this.submitted.push(...full)
     return { ids: full.map(r => toHex(recordId(r))) }

@@ -1,0 +1,90 @@
+import type { ExecutionContext } from 'ava'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { ConsensusDriver } from '../../../src/consensus/driver.ts'
+import type { Genesis } from '../../../src/chain/genesis.ts'
+import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
+import { ChainStore } from '../../../src/storage/index.ts'
+import { Mempool } from '../../../src/mempool/mempool.ts'
+import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
+import { ChainVerifier } from '../../../src/chain/verifier.ts'
+import { decodeConsensusMessage } from '../../../src/chain/codec.ts'
+import type { FinalizedBlock, Proposal, Vote } from '../../../src/chain/types.ts'
+import { bytesEqual } from '../../../src/encoding/bytes.ts'
+import { silentLogger } from '../../../src/logger.ts'
+import type { NodeKey } from '../../../src/crypto/ed25519.ts'
+
+export interface StartedDriver {
+  driver: ConsensusDriver
+  store: ChainStore
+  mempool: Mempool
+  /** The votes `self` published, decoded. */
+  votes: () => Vote[]
+  /** Every proposal published, decoded. */
+  proposals: () => Proposal[]
+}
+
+export interface DriverHarnessOptions {
+  /** Final blocks in the store before the driver starts. */
+  chain?: FinalizedBlock[]
+  heartbeatMs?: number
+  maxClockDriftMs?: number
+  /** Fills the mempool before the driver starts. */
+  fill?: (m: Mempool) => void
+  /** Runs on the store before the driver starts. */
+  before?: (store: ChainStore) => Promise<void>
+}
+
+/**
+ * A real ConsensusDriver of `self` over a fresh LevelDB store, publishing into a list. Long
+ * timeouts and heartbeat (unless given): rounds change only through the messages a test delivers.
+ */
+export async function startDriver (t: ExecutionContext, genesis: Genesis, self: NodeKey, o: DriverHarnessOptions = {}): Promise<StartedDriver> {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
+  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
+  if (o.chain !== undefined && o.chain.length > 0) await store.commitMany(o.chain)
+  // Worker threads would not inherit the test runner's TypeScript loader: verify inline.
+  const pool = new VerifyPool({ inlineBelow: Number.MAX_SAFE_INTEGER })
+  const mempool = new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 })
+  o.fill?.(mempool)
+  const published: Uint8Array[] = []
+  const driver = new ConsensusDriver({
+    timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
+    heartbeatMs: o.heartbeatMs ?? 3_600_000,
+    rebroadcastMs: 3_600_000,
+    maxBlockBytes: 4 * 1024 * 1024,
+    maxBatchesPerBlock: 1000,
+    maxClockDriftMs: o.maxClockDriftMs,
+    maxFutureMessages: 10_000,
+    byzantine: false
+  }, {
+    genesis,
+    schedule,
+    store,
+    mempool,
+    pool,
+    verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
+    signer: self,
+    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
+    logger: silentLogger,
+    onFinalized: () => {}
+  })
+  t.teardown(async () => {
+    await driver.stop()
+    await store.close()
+    await pool.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+  await o.before?.(store)
+  await driver.start()
+  const messages = () => published.map(b => decodeConsensusMessage(b))
+  return {
+    driver,
+    store,
+    mempool,
+    votes: () => messages().flatMap(m => m.kind === 'vote' ? [m.vote] : []).filter(v => bytesEqual(v.validator, self.publicKey)),
+    proposals: () => messages().flatMap(m => m.kind === 'proposal' ? [m.proposal] : [])
+  }
+}
