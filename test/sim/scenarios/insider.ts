@@ -309,31 +309,37 @@ export async function governanceRemoval (t: ExecutionContext): Promise<void> {
 
 /**
  * i3. Mempool flood by one author: a client holding the attacker's own submit token floods its
- * validator with large batches as fast as it takes them, and that validator gossips them to every
- * other. Records submitted by honest hospitals to the other validators still become final in time
+ * validator with batches as fast as it takes them, and that validator gossips them to every
+ * other. Every node's mempool is bounded at MEMPOOL_MIB (a scaled-down mempool.max_bytes) so that
+ * the short form reaches the bound too. Records submitted by honest hospitals to the other validators still become final in time
  * (no 503 for them).
  */
+const MEMPOOL_MIB = 32
+const FLOOD_RECORDS = 100
 export async function mempoolFlood (t: ExecutionContext): Promise<void> {
   const attackMs = len(15_000, 60_000)
   t.timeout(attackMs + 300_000)
   await scenario(t, 'i3. insider: mempool flood by one author', async r => {
     const rules = new Rules(t, r)
-    const { net, honest, own } = await startInsiderNet(t)
+    // Every mempool holds MEMPOOL_MIB (256 by default), so that a short flood reaches the bound.
+    const { net, honest, own } = await startInsiderNet(t, {
+      beforeStart: async layout => { for (const n of layout.nodes) await SimNet.setConfig(n.home, 'max_bytes', String(MEMPOOL_MIB * 1024 * 1024)) }
+    })
     const load = net.load({}, () => honest.filter(d => net.up.has(d)))
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     const rss = new RssSampler(net, honest)
     await sleep(len(5_000, 15_000))
     rss.attackBegins()
     const probeLoad = finalityProbe(net, honest)
-    // 40 records of 64 KiB per request (2.6 MB of records, 3.5 MB of JSON), from 4 clients at once, no waiting.
-    const payload = randomBytes(64 * 1024).toString('base64')
+    // FLOOD_RECORDS records of 8 KiB per request (0.8 MB of records, 1.1 MB of JSON), from 4 clients at once, no waiting.
+    const payload = randomBytes(8 * 1024).toString('base64')
     const statuses = new Map<number, number>()
     let flooding = true
     net.onCleanup(async () => { flooding = false })
     let n = 0
     const flooder = async (): Promise<void> => {
       while (flooding) {
-        const records = Array.from({ length: 40 }, () => ({ type: 'sim.flood', subject: randomBytes(32).toString('hex'), contentType: 'application/octet-stream', payload, timestamp: Date.now() + n++ }))
+        const records = Array.from({ length: FLOOD_RECORDS }, () => ({ type: 'sim.flood', subject: randomBytes(32).toString('hex'), contentType: 'application/octet-stream', payload, timestamp: Date.now() + n++ }))
         const code = await fetch(`${own.api}/v1/records`, {
           method: 'POST',
           headers: { authorization: `Bearer ${own.node.token}`, 'content-type': 'application/json' },
@@ -351,12 +357,13 @@ export async function mempoolFlood (t: ExecutionContext): Promise<void> {
     await Promise.all(flooders)
     const took = (Date.now() - started) / 1000
     const accepted = statuses.get(202) ?? 0
-    say(t, `flood: ${accepted} batches of 40 x 64 KiB accepted by ${own.node.name} in ${took.toFixed(1)} s (${(accepted * 40 * 64 / 1024 / took).toFixed(1)} MiB/s); answers ${[...statuses].map(([c, k]) => `${c}:${k}`).join(' ')}`)
+    const mib = accepted * FLOOD_RECORDS * 8 / 1024
+    say(t, `flood: ${accepted} batches of ${FLOOD_RECORDS} x 8 KiB accepted by ${own.node.name} in ${took.toFixed(1)} s (${(mib / took).toFixed(1)} MiB/s); answers ${[...statuses].map(([c, k]) => `${c}:${k}`).join(' ')}`)
     r.faults = accepted
     await probeLoad.stop()
     checkProbeFinal(rules, probeLoad, r)
     checkMemory(rules, await rss.stop(), r)
-    r.notes.push(`flood: ${accepted} batches (${(accepted * 40 * 64 / 1024).toFixed(0)} MiB of records) accepted by the attacker's node; answers ${[...statuses].map(([c, k]) => `${c}:${k}`).join(' ')}`, `load errors: ${load.errorSummary()}`)
+    r.notes.push(`flood: ${accepted} batches (${mib.toFixed(0)} MiB of records) accepted by the attacker's node; answers ${[...statuses].map(([c, k]) => `${c}:${k}`).join(' ')}`, `load errors: ${load.errorSummary()}`)
     // The flood's own records are not checked (unacknowledged); every node drains its mempool first.
     const res = await finalChecks(t, net, [load, probeLoad], { expectNoEvidence: true })
     r.acked = res.acked
