@@ -15,7 +15,7 @@ import { Genesis } from '../../src/chain/genesis.ts'
 import type { ValidatorSet } from '../../src/chain/validator-set.ts'
 import { buildBlock } from '../../src/chain/block-builder.ts'
 import { blockHash, proposalSignBytes } from '../../src/chain/hashing.ts'
-import { encodeBatch, encodeBlock, encodeConsensusMessage, readBlock } from '../../src/chain/codec.ts'
+import { encodeBatch, encodeConsensusMessage, readBatch } from '../../src/chain/codec.ts'
 import { readAll } from '../../src/encoding/reader.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
 import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch } from '../../src/chain/types.ts'
@@ -214,13 +214,18 @@ export class HostileValidator {
 
   /** A block on any parent link, real or made up (a block for a height whose parent nobody has yet). */
   buildBlockOn (link: ParentLink, lastCommit: Certificate | null, round: number, batches: RecordBatch[], time = Date.now()): Block {
-    const block = buildBlock({
+    return buildBlock({
       chainId: this.chainId, parent: link, round, proposer: this.key.publicKey, validators: this.validators,
       batches, lastCommit, evidence: [], now: time
     })
-    // Read back from its bytes, the block remembers them: publishing it again copies bytes instead
-    // of encoding megabytes of records each time.
-    return readAll(encodeBlock(block), Number.MAX_SAFE_INTEGER, r => readBlock(r))
+  }
+
+  /**
+   * The batch read back from its own bytes: it remembers them, so every block and message that
+   * carries it copies bytes instead of encoding megabytes of records again (a flood re-publishes).
+   */
+  static sealed (batch: RecordBatch): RecordBatch {
+    return readAll(encodeBatch(batch), Number.MAX_SAFE_INTEGER, r => readBatch(r))
   }
 
   /** Signs a proposal of `block` for its own height in `round`. */

@@ -214,7 +214,7 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
     const probeLoad = finalityProbe(net, honest)
     // 47 records of 64 KiB: a 3 MiB block, about the most one carries.
     const signed = attacker.signBatch(Array.from({ length: 47 }, () => ({ ...rawRecord('flood'), payload: randomBytes(64 * 1024) })))
-    const badBatch = { author: signed.author, records: signed.records, signature: randomBytes(64) }
+    const badBatch = HostileValidator.sealed({ author: signed.author, records: signed.records, signature: randomBytes(64) })
     let target = 0
     let proposals: Proposal[] = []
     let sent = 0
