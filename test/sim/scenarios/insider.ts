@@ -220,6 +220,7 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
     let sent = 0
     let statusAt = 0
     const publishErrors = new Set<string>()
+    const inFlight = new Set<Promise<void>>()
     const started = Date.now()
     while (Date.now() - started < attackMs && !net.closed) {
       if (Date.now() - statusAt > 1000) {
@@ -235,9 +236,13 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
       }
       const p = proposals[sent % proposals.length]
       sent++
-      await attacker.publishProposal(p, sent).catch((err: Error) => { publishErrors.add(err.message) })
+      // It does not wait for one copy to leave before the next (up to 16 under way), as an attacker would not.
+      const sending = attacker.publishProposal(p, sent).catch((err: Error) => { publishErrors.add(err.message) }).finally(() => { inFlight.delete(sending) })
+      inFlight.add(sending)
+      while (inFlight.size >= 16) await Promise.race(inFlight)
       await sleep(1000 / copiesPerSecond)
     }
+    await Promise.all(inFlight)
     say(t, `attacker published ${sent} copies of ${proposals.length} signed 3 MiB next-height proposals per height (last target ${target})${publishErrors.size > 0 ? `; not sent: ${[...publishErrors].slice(0, 3).join(' | ')}` : ''}`)
     r.faults = sent
     const cut = await checkCutOff(rules, attacker, honest, 15_000)
