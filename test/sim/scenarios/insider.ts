@@ -441,7 +441,7 @@ export async function futureTime (t: ExecutionContext): Promise<void> {
  * peers and catch up; every validator stays connected to the others; the chain finalizes.
  */
 export async function stalledHandshakes (t: ExecutionContext): Promise<void> {
-  const attackMs = len(20_000, 90_000)
+  const attackMs = len(15_000, 90_000)
   t.timeout(attackMs + 300_000)
   await scenario(t, 'i5. insider: stalled handshakes', async r => {
     const rules = new Rules(t, r)
