@@ -103,6 +103,30 @@ function checkMemory (rules: Rules, verdicts: RssVerdict[], r: { notes: string[]
   }
 }
 
+/**
+ * Samples `daemons`' memory for `baselineMs` under the load already running, then starts the
+ * finality probe on `probeTargets`: the attack may begin.
+ */
+async function beginAttack (net: SimNet, daemons: Daemon[], baselineMs: number, probeTargets = daemons): Promise<Attack> {
+  const rss = new RssSampler(net, daemons)
+  await sleep(baselineMs)
+  rss.attackBegins()
+  return { rss, probeLoad: finalityProbe(net, probeTargets) }
+}
+
+interface Attack { rss: RssSampler, probeLoad: LoadGen }
+
+/** The end every insider scenario shares: the probe's and memory's rules, finalChecks (load and probe records), every rule asserted. */
+async function endAttack (t: ExecutionContext, net: SimNet, rules: Rules, r: { notes: string[], rss?: RssVerdict[], acked: number, lost: number }, attack: Attack, loads: LoadGen[], opts: Parameters<typeof finalChecks>[3]): Promise<void> {
+  await attack.probeLoad.stop()
+  checkProbeFinal(rules, attack.probeLoad, r)
+  checkMemory(rules, await attack.rss.stop(), r)
+  const res = await finalChecks(t, net, [...loads, attack.probeLoad], opts)
+  r.acked = res.acked
+  r.lost = res.lost
+  rules.assertAll()
+}
+
 /** The attacker holds no connection to any honest validator, and a fresh dial gets no answer. */
 async function checkCutOff (rules: Rules, attacker: HostileValidator, honest: Daemon[], withinMs: number): Promise<boolean> {
   const ids = new Set(honest.map(d => d.node.peerId))
@@ -208,10 +232,7 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
     const load = net.load()
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     const attacker = await startAttacker(net, honest)
-    const rss = new RssSampler(net, honest)
-    await sleep(len(6_000, 20_000))
-    rss.attackBegins()
-    const probeLoad = finalityProbe(net, honest)
+    const attack = await beginAttack(net, honest, len(6_000, 20_000))
     // 47 records of 64 KiB: a 3 MiB block, about the most one carries.
     const signed = attacker.signBatch(Array.from({ length: 47 }, () => ({ ...rawRecord('flood'), payload: randomBytes(64 * 1024) })))
     const badBatch = HostileValidator.sealed({ author: signed.author, records: signed.records, signature: randomBytes(64) })
@@ -247,17 +268,11 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
     r.faults = sent
     const cut = await checkCutOff(rules, attacker, honest, 15_000)
     await attacker.stop()
-    await probeLoad.stop()
-    checkProbeFinal(rules, probeLoad, r)
     // The chain keeps finalizing once the attacker is gone.
     const h = await net.maxHeight(honest)
     const resumed = await net.waitHeight(h + 3, honest, 60_000).then(() => true, (err: Error) => rules.expect(false, `the chain finalizes after the attacker left: ${err.message}`))
-    checkMemory(rules, await rss.stop(), r)
     r.notes.push(`attacker cut off: ${cut}; chain finalizing after it left: ${resumed}`, `load errors: ${load.errorSummary()}`)
-    const res = await finalChecks(t, net, [load, probeLoad], { nodes: honest })
-    r.acked = res.acked
-    r.lost = res.lost
-    rules.assertAll()
+    await endAttack(t, net, rules, r, attack, [load], { nodes: honest })
   })
 }
 
@@ -275,10 +290,7 @@ export async function governanceRemoval (t: ExecutionContext): Promise<void> {
     const { net, honest, own } = await startInsiderNet(t)
     const load = net.load({}, () => honest.filter(d => net.up.has(d)))
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
-    const rss = new RssSampler(net, honest)
-    await sleep(len(4_000, 10_000))
-    rss.attackBegins()
-    const probeLoad = finalityProbe(net, honest)
+    const attack = await beginAttack(net, honest, len(4_000, 10_000))
     const cli = async (args: string[]): Promise<string> => (await exec(process.execPath, [BIN, ...args])).stdout
     const change = join(net.dir, `remove-${own.node.name}.json`)
     await cli(['governance', 'propose', '--genesis', join(net.dir, 'genesis.json'), '--action', 'remove', '--name', own.node.name, '--peer-id', own.node.peerId, '--out', change])
@@ -301,14 +313,8 @@ export async function governanceRemoval (t: ExecutionContext): Promise<void> {
     rules.expect(st !== undefined && st.height <= effective, `${own.node.name} gets no block made after its removal took effect (its head ${st?.height} <= ${effective}; honest validators at ${heightAfter})`)
     const honestSt = await net.statuses(honest)
     rules.expect(honestSt.every(s => s?.peers === honest.length - 1), `honest validators stay connected to each other and only to each other (peers ${honestSt.map(s => s?.peers).join('/')})`)
-    await probeLoad.stop()
-    checkProbeFinal(rules, probeLoad, r)
-    checkMemory(rules, await rss.stop(), r)
     r.notes.push(`removed node: head ${st?.height} (effective ${effective}), peers ${st?.peers}; honest at ${heightAfter}`, `load errors: ${load.errorSummary()}`)
-    const res = await finalChecks(t, net, [load, probeLoad], { nodes: honest })
-    r.acked = res.acked
-    r.lost = res.lost
-    rules.assertAll()
+    await endAttack(t, net, rules, r, attack, [load], { nodes: honest })
   })
 }
 
@@ -332,10 +338,7 @@ export async function mempoolFlood (t: ExecutionContext): Promise<void> {
     })
     const load = net.load({}, () => honest.filter(d => net.up.has(d)))
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
-    const rss = new RssSampler(net, honest)
-    await sleep(len(5_000, 15_000))
-    rss.attackBegins()
-    const probeLoad = finalityProbe(net, honest)
+    const attack = await beginAttack(net, honest, len(5_000, 15_000))
     // FLOOD_RECORDS records of 8 KiB per request (0.8 MB of records, 1.1 MB of JSON), from 4 clients at once, no waiting.
     const payload = randomBytes(8 * 1024).toString('base64')
     const statuses = new Map<number, number>()
@@ -365,15 +368,9 @@ export async function mempoolFlood (t: ExecutionContext): Promise<void> {
     const mib = accepted * FLOOD_RECORDS * 8 / 1024
     say(t, `flood: ${accepted} batches of ${FLOOD_RECORDS} x 8 KiB accepted by ${own.node.name} in ${took.toFixed(1)} s (${(mib / took).toFixed(1)} MiB/s); answers ${[...statuses].map(([c, k]) => `${c}:${k}`).join(' ')}`)
     r.faults = accepted
-    await probeLoad.stop()
-    checkProbeFinal(rules, probeLoad, r)
-    checkMemory(rules, await rss.stop(), r)
     r.notes.push(`flood: ${accepted} batches (${mib.toFixed(0)} MiB of records) accepted by the attacker's node; answers ${[...statuses].map(([c, k]) => `${c}:${k}`).join(' ')}`, `load errors: ${load.errorSummary()}`)
     // The flood's own records are not checked (unacknowledged); every node drains its mempool first.
-    const res = await finalChecks(t, net, [load, probeLoad], { expectNoEvidence: true })
-    r.acked = res.acked
-    r.lost = res.lost
-    rules.assertAll()
+    await endAttack(t, net, rules, r, attack, [load], { expectNoEvidence: true })
   })
 }
 
@@ -391,12 +388,11 @@ export async function futureTime (t: ExecutionContext): Promise<void> {
     const rules = new Rules(t, r)
     // A long propose timeout, so the attacker's proposal reaches its slot on a loaded machine.
     const { net, honest } = await startInsiderNet(t, { skip: [ATTACKER], consensus: { propose_timeout_ms: 4000 } })
-    const probeLoad = finalityProbe(net, honest)
-    await waitFor('a first acknowledged record', async () => probeLoad.acked.size > 0, 60_000)
+    // Light load: the chain must also be seen idle, below.
+    const load = net.load({ workers: 1, batch: 1, pauseMs: 300 })
+    await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     const attacker = await startAttacker(net, honest)
-    const rss = new RssSampler(net, honest)
-    await sleep(len(3_000, 10_000))
-    rss.attackBegins()
+    const attack = await beginAttack(net, honest, len(3_000, 10_000))
     const from = await net.maxHeight(honest)
     const year2100 = Date.UTC(2100, 0, 1)
     const attempts = await proposeAtOwnSlots(net, attacker, honest, slots, parent => attacker.buildBlock(parent, 0, [], year2100), 120_000)
@@ -405,8 +401,7 @@ export async function futureTime (t: ExecutionContext): Promise<void> {
     t.true(attempts.length > 0, 'the attacker reached its proposer slot')
     const committed = await committedAttempts(net, honest, attempts)
     rules.expect(committed.length === 0, `no block dated 2100 is committed (committed at ${committed.map(c => c.height).join(', ')})`)
-    await probeLoad.stop()
-    checkProbeFinal(rules, probeLoad, r)
+    await Promise.all([load.stop(), attack.probeLoad.stop()])
     // Every block since the attack began is dated within MAX_SKEW_MS of the wall clock.
     const to = await net.maxHeight(honest)
     const late: string[] = []
@@ -425,12 +420,8 @@ export async function futureTime (t: ExecutionContext): Promise<void> {
     rules.expect(idleTo - idleFrom >= 2 && idleTo - idleFrom <= 6, `heartbeats continue at their pace while idle (${idleTo - idleFrom} blocks in ${4 * hb / 1000} s, heartbeat ${hb / 1000} s)`)
     rules.expect(head !== undefined && Math.abs(head.header.time - Date.now()) < MAX_SKEW_MS, 'the head\'s time is close to the wall clock')
     await attacker.stop()
-    checkMemory(rules, await rss.stop(), r)
     r.notes.push(`${attempts.length} proposals dated 2100, ${committed.length} committed; ${late.length} blocks from the future; idle ${idleTo - idleFrom} blocks in ${4 * hb / 1000} s`)
-    const res = await finalChecks(t, net, probeLoad, { nodes: honest })
-    r.acked = res.acked
-    r.lost = res.lost
-    rules.assertAll()
+    await endAttack(t, net, rules, r, attack, [load], { nodes: honest })
   })
 }
 
@@ -450,12 +441,9 @@ export async function stalledHandshakes (t: ExecutionContext): Promise<void> {
     const load = net.load()
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     await waitFor('a full mesh of validators', async () => (await net.statuses(validators)).every(s => s?.peers === 3), 30_000)
-    const rss = new RssSampler(net, validators)
-    await sleep(len(4_000, 10_000))
-    rss.attackBegins()
     // A validator is restarted below: the probe submits to the other three, which run throughout.
     const victim = validators[2]
-    const probeLoad = finalityProbe(net, validators.filter(d => d !== victim))
+    const attack = await beginAttack(net, validators, len(4_000, 10_000), validators.filter(d => d !== victim))
     const staller = new HandshakeStaller(validators.map(d => d.node.p2pPort), len(64, 128)).start()
     net.onCleanup(async () => { staller.stop() })
     const started = Date.now()
@@ -479,14 +467,8 @@ export async function stalledHandshakes (t: ExecutionContext): Promise<void> {
     say(t, `staller: ${staller.opened} connections opened, ${closed.length} closed by the validators (median after ${median} ms, longest ${closed.at(-1)} ms), ${staller.refused} refused; ${victim.node.name} reconnected in ${(reconnectMs / 1000).toFixed(1)} s`)
     r.faults = staller.opened + 1
     r.recoveryMs = back ? reconnectMs : undefined
-    await probeLoad.stop()
-    checkProbeFinal(rules, probeLoad, r)
-    checkMemory(rules, await rss.stop(), r)
     r.notes.push(`${staller.opened} stalled connections, ${closed.length} closed by the validators (median ${median} ms); restarted validator reconnected: ${back} (${(reconnectMs / 1000).toFixed(1)} s)`, `load errors: ${load.errorSummary()}`)
-    const res = await finalChecks(t, net, [load, probeLoad], { expectNoEvidence: true })
-    r.acked = res.acked
-    r.lost = res.lost
-    rules.assertAll()
+    await endAttack(t, net, rules, r, attack, [load], { expectNoEvidence: true })
   })
 }
 
@@ -507,10 +489,7 @@ export async function replayedRecords (t: ExecutionContext): Promise<void> {
     const load = net.load({ workers: 2 })
     await waitFor('a first acknowledged record', async () => load.acked.size > 0, 60_000)
     const attacker = await startAttacker(net, honest)
-    const rss = new RssSampler(net, honest)
-    await sleep(len(3_000, 10_000))
-    rss.attackBegins()
-    const probeLoad = finalityProbe(net, honest)
+    const attack = await beginAttack(net, honest, len(3_000, 10_000))
     const [a] = honest
 
     // (1) Through an honest validator's API.
@@ -559,13 +538,7 @@ export async function replayedRecords (t: ExecutionContext): Promise<void> {
     r.faults = 2 + attempts.length
 
     await attacker.stop()
-    await probeLoad.stop()
-    checkProbeFinal(rules, probeLoad, r)
-    checkMemory(rules, await rss.stop(), r)
     r.notes.push(`API replay: HTTP ${replay.status}; gossiped replay final: ${(await recordHeight(a, qId)) !== undefined}; duplicate-record blocks committed: ${committed.length} of ${attempts.length}`, `load errors: ${load.errorSummary()}`)
-    const res = await finalChecks(t, net, [load, probeLoad], { nodes: honest })
-    r.acked = res.acked
-    r.lost = res.lost
-    rules.assertAll()
+    await endAttack(t, net, rules, r, attack, [load], { nodes: honest })
   })
 }
