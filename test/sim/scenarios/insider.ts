@@ -497,6 +497,7 @@ export async function replayedRecords (t: ExecutionContext): Promise<void> {
     const orig = await submit(a, [first])
     t.is(orig.status, 200, JSON.stringify(orig.body))
     const firstId = orig.body.ids![0]
+    load.acked.set(firstId, first)
     const replay = await submit(a, [second, first])
     say(t, `batch [new, final record] to ${a.node.name}: HTTP ${replay.status} ${JSON.stringify(replay.body.error ?? replay.body)}`)
     rules.expect(replay.status >= 400 && replay.status < 500, `a batch whose second record is already final is refused (HTTP ${replay.status})`)
