@@ -9,7 +9,8 @@
  * Other options: --fuzz-runs N, --kills N, --seed N (replay a fault schedule), --keep (keep every
  * devnet directory), --log-level debug (daemon logs), --quiet (no live progress), --report FILE.
  * Runs ava on test/sim with MEDLEDGER_SIM_* set, then prints the summary table (scenario, faults
- * injected, records acknowledged, records lost, time to recover, duration) and writes it as JSON.
+ * injected, records acknowledged, records lost, time to recover, honest memory before and under an
+ * attack, duration) and writes it as JSON (`attacks` lists the insider tier's scenarios alone).
  */
 import { spawn } from 'node:child_process'
 import { readFile, rm, writeFile } from 'node:fs/promises'
@@ -89,9 +90,13 @@ const code = await new Promise<number>(resolve => {
 const rows = (await readFile(lines, 'utf8').catch(() => '')).split('\n').filter(l => l !== '').map(l => JSON.parse(l) as ScenarioReport)
 await rm(lines, { force: true })
 const secs = (ms: number | undefined): string => ms === undefined ? '-' : (ms / 1000).toFixed(1)
+// The insider tier's scenarios report honest daemons' memory: the highest baseline and peak (MiB) and the worst ratio.
+const rss = (r: ScenarioReport): string[] => r.rss === undefined || r.rss.length === 0
+  ? ['-', '-', '-']
+  : [Math.max(...r.rss.map(v => v.baselineMiB)).toFixed(0), Math.max(...r.rss.map(v => v.peakMiB)).toFixed(0), `x${Math.max(...r.rss.map(v => v.ratio)).toFixed(2)}`]
 const table = [
-  ['scenario', 'faults', 'acked', 'lost', 'recover s', 'took s', 'result'],
-  ...rows.map(r => [r.scenario, String(r.faults), String(r.acked), String(r.lost), secs(r.recoveryMs), secs(r.durationMs), r.passed === true ? 'pass' : r.knownBug !== undefined ? 'known bug' : 'FAIL'])
+  ['scenario', 'faults', 'acked', 'lost', 'recover s', 'rss base', 'rss peak', 'rss x', 'took s', 'result'],
+  ...rows.map(r => [r.scenario, String(r.faults), String(r.acked), String(r.lost), secs(r.recoveryMs), ...rss(r), secs(r.durationMs), r.passed === true ? 'pass' : r.knownBug !== undefined ? 'known bug' : 'FAIL'])
 ]
 const widths = table[0].map((_, c) => Math.max(...table.map(row => row[c].length)))
 const out = table.map(row => row.map((cell, c) => c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c])).join('  '))
@@ -99,7 +104,9 @@ out.splice(1, 0, widths.map(w => '-'.repeat(w)).join('  '))
 process.stdout.write(`\n${out.join('\n')}\n\n`)
 for (const r of rows) for (const n of r.notes) process.stdout.write(`  ${r.scenario}: ${n}\n`)
 const lost = rows.reduce((n, r) => n + r.lost, 0)
-const summary = { mode: short ? 'short' : 'long', soakMinutes: Number(soak), startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, avaExitCode: code, recordsLost: lost, scenarios: rows }
+// The attack scenarios (insider tier) on their own: lost records and honest memory under attack against the baseline.
+const attacks = rows.filter(r => r.rss !== undefined).map(r => ({ scenario: r.scenario, passed: r.passed === true, lost: r.lost, acked: r.acked, rss: r.rss }))
+const summary = { mode: short ? 'short' : 'long', soakMinutes: Number(soak), startedAt: new Date(started).toISOString(), durationMs: Date.now() - started, avaExitCode: code, recordsLost: lost, attacks, scenarios: rows }
 await writeFile(reportFile, JSON.stringify(summary, null, 2) + '\n')
 process.stdout.write(`\nsim: ${rows.length} scenarios reported, ${rows.filter(r => r.passed !== true && r.knownBug === undefined).length} failed, ${rows.filter(r => r.passed !== true && r.knownBug !== undefined).length} known bugs reproduced, ${lost} acknowledged records lost, ${secs(Date.now() - started)} s; report in ${reportFile}\n`)
 process.exit(code !== 0 ? code : (lost > 0 ? 1 : 0))

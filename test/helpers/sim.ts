@@ -410,6 +410,67 @@ export class LoadGen {
   }
 }
 
+// ------------------------------------------------------------------------------------ memory
+
+/** One daemon's resident memory: the highest sample before an attack and the highest from its start on. */
+export interface RssVerdict { node: string, baselineMiB: number, peakMiB: number, ratio: number }
+
+/**
+ * Samples the daemons' RSS (/proc VmRSS) every `everyMs` until stopped, in two phases: the
+ * baseline (from start until `attackBegins()`) and the attack (from then until `stop()`). Each
+ * phase keeps the highest sample per daemon. Stopped at teardown whatever happens.
+ */
+export class RssSampler {
+  private readonly baseline = new Map<Daemon, number>()
+  private readonly peak = new Map<Daemon, number>()
+  private attacking = false
+  private running = true
+  private readonly loop: Promise<void>
+
+  constructor (private readonly net: SimNet, readonly daemons: Daemon[], everyMs = 250) {
+    net.onCleanup(async () => { await this.stop() })
+    this.loop = (async () => {
+      while (this.running) {
+        this.sample()
+        await sleep(everyMs)
+      }
+    })()
+  }
+
+  /** Ends the baseline phase: from now on samples count as the attack's. */
+  attackBegins (): void {
+    this.sample()
+    this.attacking = true
+  }
+
+  private sample (): void {
+    const into = this.attacking ? this.peak : this.baseline
+    for (const d of this.daemons) {
+      const kib = this.net.rssKiB(d)
+      if (kib !== undefined) into.set(d, Math.max(into.get(d) ?? 0, kib / 1024))
+    }
+  }
+
+  /** Stops sampling; one verdict per daemon. */
+  async stop (): Promise<RssVerdict[]> {
+    if (this.running) this.sample()
+    this.running = false
+    await this.loop
+    return this.daemons.map(d => {
+      const baselineMiB = this.baseline.get(d) ?? 0
+      const peakMiB = this.peak.get(d) ?? 0
+      return { node: d.node.name, baselineMiB: round1(baselineMiB), peakMiB: round1(peakMiB), ratio: baselineMiB === 0 ? Number.POSITIVE_INFINITY : Math.round(100 * peakMiB / baselineMiB) / 100 }
+    })
+  }
+}
+
+const round1 = (x: number): number => Math.round(10 * x) / 10
+
+/** "name base -> peak MiB (xR)" per daemon. */
+export function describeRss (verdicts: RssVerdict[]): string {
+  return verdicts.map(v => `${v.node} ${v.baselineMiB} -> ${v.peakMiB} MiB (x${v.ratio})`).join('; ')
+}
+
 // ------------------------------------------------------------------------------------ checks
 
 export interface CheckResult {
@@ -441,12 +502,13 @@ export async function mapLimit<T, R> (items: T[], limit: number, fn: (x: T) => P
  * only served with its certificate), identical to what was submitted and in the same block
  * everywhere; then SIGTERM (exit 0) and `medledger verify --home` on every database.
  */
-export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadGen | undefined, opts: { nodes?: Daemon[], expectNoEvidence?: boolean } = {}): Promise<CheckResult> {
-  await load?.stop()
+export async function finalChecks (t: ExecutionContext, net: SimNet, load: LoadGen | LoadGen[] | undefined, opts: { nodes?: Daemon[], expectNoEvidence?: boolean } = {}): Promise<CheckResult> {
+  const loads = load === undefined ? [] : Array.isArray(load) ? load : [load]
+  await Promise.all(loads.map(async l => { await l.stop() }))
   const nodes = opts.nodes ?? net.launched
   for (const d of nodes) t.true(d.running && !net.frozen.has(d), `${d.node.name} runs at the end of the scenario`)
-  const acked = [...(load?.acked ?? new Map<string, SubmittedRecord>())]
-  const head = await net.waitEqualHeads(nodes, 90_000, load?.maxAckedHeight ?? 0)
+  const acked = loads.flatMap(l => [...l.acked])
+  const head = await net.waitEqualHeads(nodes, 90_000, Math.max(0, ...loads.map(l => l.maxAckedHeight)))
   say(t, `heads equal on ${nodes.length} nodes at height ${head.height} (${head.headHash?.slice(0, 16)})`)
 
   // Every acknowledged record, on every node, identical, final, in the same block.
@@ -515,6 +577,8 @@ export interface ScenarioReport {
   passed?: boolean
   /** Set for a scenario that reproduces an open product bug (its test is marked failing). */
   knownBug?: string
+  /** Honest daemons' resident memory before and under an attack (the insider tier), MiB. */
+  rss?: RssVerdict[]
   notes: string[]
 }
 
@@ -532,7 +596,7 @@ export async function report (t: ExecutionContext, r: Omit<ScenarioReport, 'mode
 /** Runs `body` as a scenario: times it and writes its report line even when an assertion fails. */
 export async function scenario (t: ExecutionContext, name: string, body: (r: Omit<ScenarioReport, 'mode' | 'durationMs' | 'scenario'>) => Promise<void>, opts: { knownBug?: string } = {}): Promise<void> {
   const started = Date.now()
-  const r = { faults: 0, acked: 0, lost: 0, notes: [] as string[], recoveryMs: undefined as number | undefined, passed: false, ...opts }
+  const r = { faults: 0, acked: 0, lost: 0, notes: [] as string[], recoveryMs: undefined as number | undefined, rss: undefined as RssVerdict[] | undefined, passed: false, ...opts }
   try {
     await body(r)
     r.passed = t.passed

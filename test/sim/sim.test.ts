@@ -5,6 +5,7 @@ import { hostilePeers } from './scenarios/hostile.ts'
 import { badBase64, badUrl, fuzzApi, oversizedBatch } from './scenarios/fuzz.ts'
 import { bootstrapRedial, lostOwnVotes, partition } from './scenarios/partition.ts'
 import { SOAK_MINUTES, soak } from './scenarios/soak.ts'
+import { futureTime, governanceRemoval, mempoolFlood, proposalFlood, replayedRecords, stalledHandshakes } from './scenarios/insider.ts'
 
 /**
  * The fault-injection simulation tier (issue 7, docs/simulation.md): real daemon processes on
@@ -26,6 +27,13 @@ test.serial('sim 6b: a malformed URL is answered with the API\'s JSON error', ba
 test.serial('sim 6c: a batch too large for any block is refused up front', oversizedBatch)
 test.serial('sim 6d: a payload that is not canonical base64 is a 400, not a 500', badBase64)
 test.serial('sim 7b: a peer is redialled at its bootstrap address when its announced one does not answer', bootstrapRedial)
+// The hostile-insider tier (issue 13, docs/simulation.md): the attacker holds a real validator's key.
+test.serial('sim i1: insider floods next-height proposals', proposalFlood)
+test.serial('sim i2: insider removed by governance is cut off', governanceRemoval)
+test.serial('sim i3: insider floods the mempools with its own records', mempoolFlood)
+test.serial('sim i4: insider proposes a block from the future', futureTime)
+test.serial('sim i5: insider stalls handshakes on every p2p port', stalledHandshakes)
+test.serial('sim i6: insider replays records and proposes duplicates', replayedRecords)
 // The soak runs only at full length: npm run test:sim -- --soak 10
 const soakTest = SOAK_MINUTES > 0 ? test.serial : test.skip
 soakTest('sim 8: soak under steady load, memory flat', soak)
