@@ -99,6 +99,8 @@ psk_file = ""
 # Bytes of final blocks per sync response (64 KiB to 64 MiB): a node catching up holds about this
 # much at once; 4194304 bounds an observer's memory at some sync speed (docs/benchmarks.md).
 sync_response_bytes = 16777216
+# Bytes of gossip waiting for validation (one peer at most half); beyond it new messages are ignored.
+gossip_in_flight_bytes = 67108864
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.
@@ -119,9 +121,14 @@ prevote_timeout_ms = 1000
 precommit_timeout_ms = 1000
 timeout_delta_ms = 500
 # Re-send our messages when a round has not moved for this long (peers back from an outage).
+# At least 500: faster re-sends of one message are taken for a flood.
 rebroadcast_ms = 2000
 max_block_bytes = 3145728
 max_batches_per_block = 2000
+# Messages for the next height held until we get there (votes, one proposal per round and
+# proposer; each validator and each peer gets a share).
+max_future_bytes = 16777216
+max_future_messages = 10000
 
 [privacy]
 # Off-chain key store (delivery keys, record data keys), privacy index and rotation state.

@@ -23,7 +23,12 @@ export const ConfigSchema = z.object({
      * decodes, verifies and writes at once. Lower bounds its memory, at some sync speed
      * (docs/benchmarks.md: 16 MiB 653 MB peak, 4 MiB 295 MB and 20% slower).
      */
-    sync_response_bytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024)
+    sync_response_bytes: z.number().int().min(64 * 1024).max(64 * 1024 * 1024).default(16 * 1024 * 1024),
+    /**
+     * Bytes of gossip messages handed to the application and not yet judged (all peers; one peer
+     * at most half). Beyond it new messages are ignored (not forwarded, no penalty).
+     */
+    gossip_in_flight_bytes: z.number().int().min(8 * 1024 * 1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024)
   }).strict().prefault({}),
   api: z.object({
     listen: z.string().default('127.0.0.1:8080'),
@@ -42,9 +47,19 @@ export const ConfigSchema = z.object({
     prevote_timeout_ms: z.number().int().positive().default(1000),
     precommit_timeout_ms: z.number().int().positive().default(1000),
     timeout_delta_ms: z.number().int().nonnegative().default(500),
-    rebroadcast_ms: z.number().int().positive().default(2000),
+    /**
+     * At least 500: a peer re-sending one signed message in fresh envelopes faster than that is
+     * taken for a flood (src/consensus/resend-guard.ts).
+     */
+    rebroadcast_ms: z.number().int().min(500).default(2000),
     max_block_bytes: z.number().int().positive().default(3 * 1024 * 1024),
     max_batches_per_block: z.number().int().positive().default(2000),
+    /**
+     * Messages for the next height held until this node gets there: votes and one proposal per
+     * (height, round, proposer), each validator and each peer a share (docs/network.md, bounds).
+     */
+    max_future_bytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    max_future_messages: z.number().int().min(64).max(1_000_000).default(10_000),
     /** Test-only: this validator signs conflicting messages (the simulation's Byzantine node). */
     byzantine: z.boolean().default(false)
   }).strict().prefault({}),

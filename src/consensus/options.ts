@@ -1,3 +1,4 @@
+import type { ResendGuardOptions } from './resend-guard.ts'
 import type { TimeoutConfig } from './timeouts.ts'
 
 export interface DriverOptions {
@@ -8,8 +9,11 @@ export interface DriverOptions {
   rebroadcastMs: number
   maxBlockBytes: number
   maxBatchesPerBlock: number
-  /** Messages for the next height kept until we get there. */
+  /** Messages for the next height kept until we get there (future-buffer.ts): how many, and their bytes on the wire. */
   maxFutureMessages: number
+  maxFutureBytes: number
+  /** Flood detection for re-sent signed messages (resend-guard.ts); defaults when absent. */
+  resendGuard?: ResendGuardOptions
   /** Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation tier). */
   byzantine: boolean
 }

@@ -91,7 +91,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
     const psk = c.p2p.psk_file === '' ? undefined : await readFile(resolvePath(this.home, c.p2p.psk_file))
-    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes }, {
+    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes, maxInFlightBytes: c.p2p.gossip_in_flight_bytes }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),
@@ -104,7 +104,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       rebroadcastMs: c.consensus.rebroadcast_ms,
       maxBlockBytes: c.consensus.max_block_bytes,
       maxBatchesPerBlock: c.consensus.max_batches_per_block,
-      maxFutureMessages: 10_000,
+      maxFutureMessages: c.consensus.max_future_messages,
+      maxFutureBytes: c.consensus.max_future_bytes,
       byzantine: c.consensus.byzantine
     }, {
       genesis: this.genesis,
@@ -237,7 +238,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   private handlers (): NetworkHandlers {
     return {
       onBatches: async (batches) => await this.admitBatches(batches),
-      onConsensus: async (msg) => await this.consensus.onMessage(msg),
+      onConsensus: async (msg, bytes, from) => await this.consensus.onMessage(msg, from, bytes.length),
       knownBatch: (signature) => this.mempool.batchBySignature(signature),
       localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),
       readBlocks: async (from, to, maxBytes) => {

@@ -56,6 +56,7 @@ async function startN (t: ExecutionContext, before?: (store: ChainStore) => Prom
     maxBlockBytes: 4 * 1024 * 1024,
     maxBatchesPerBlock: 1000,
     maxFutureMessages: 10_000,
+    maxFutureBytes: 16 * 1024 * 1024,
     byzantine: false
   }, {
     genesis,
@@ -90,12 +91,13 @@ async function startN (t: ExecutionContext, before?: (store: ChainStore) => Prom
  * then Q's round-1 re-proposal of it with validRound 0 and round-1 prevotes of Q and X (f+1 = 2
  * senders of round 1: N skips to round 1, L55). Returns N's round-1 prevote.
  */
-async function reproposeTo (t: ExecutionContext, block: Block): Promise<Vote> {
+async function reproposeTo (t: ExecutionContext, block: Block, proposalVerdict: 'accept' | 'reject'): Promise<Vote> {
   const { driver, prevotesOfN } = await startN(t)
   const hash = blockHash(block.header)
-  const deliver = async (msg: ConsensusMessage): Promise<void> => { t.is(await driver.onMessage(msg), 'accept') }
+  const deliver = async (msg: ConsensusMessage, verdict = 'accept'): Promise<void> => { t.is(await driver.onMessage(msg), verdict) }
   for (const v of [P, Q, X]) await deliver(prevote(v, 0, hash))
-  await deliver({ kind: 'proposal', proposal: { header: signProposalHeader(Q, { height: 1, round: 1, validRound: 0, blockHash: hash }), block } })
+  // Gossip forwards a proposal only when its block is valid (issue 13: validate before forwarding).
+  await deliver({ kind: 'proposal', proposal: { header: signProposalHeader(Q, { height: 1, round: 1, validRound: 0, blockHash: hash }), block } }, proposalVerdict)
   await deliver(prevote(Q, 1, hash))
   await deliver(prevote(X, 1, hash))
   const deadline = Date.now() + 5000
@@ -110,7 +112,7 @@ async function reproposeTo (t: ExecutionContext, block: Block): Promise<Vote> {
 test('a validator that missed B0 prevotes its re-proposal by the next round\'s proposer', async t => {
   const b0 = blockBy(P)
   t.true(bytesEqual(b0.header.proposer, P.publicKey))
-  const vote = await reproposeTo(t, b0)
+  const vote = await reproposeTo(t, b0, 'accept')
   t.not(vote.blockHash, null, 'N must not prevote nil on a valid re-proposal')
   t.true(bytesEqual(vote.blockHash as Uint8Array, blockHash(b0.header)))
 })
@@ -119,7 +121,7 @@ test('a re-proposed block not built by its round\'s proposer gets a nil prevote'
   // Built by Q in round 0, where P was the proposer. The old rule (builder = re-proposer) accepted it.
   const forged = blockBy(Q)
   t.false(set.isProposer(forged.header.proposer, 1, forged.header.round))
-  const vote = await reproposeTo(t, forged)
+  const vote = await reproposeTo(t, forged, 'reject')
   t.is(vote.blockHash, null)
 })
 
