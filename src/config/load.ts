@@ -121,7 +121,7 @@ prevote_timeout_ms = 1000
 precommit_timeout_ms = 1000
 timeout_delta_ms = 500
 # Re-send our messages when a round has not moved for this long (peers back from an outage).
-# At least 500: faster re-sends of one message are taken for a flood.
+# At least 1000: faster re-sends of one message are taken for a flood.
 rebroadcast_ms = 2000
 max_block_bytes = 3145728
 max_batches_per_block = 2000

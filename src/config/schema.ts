@@ -48,10 +48,10 @@ export const ConfigSchema = z.object({
     precommit_timeout_ms: z.number().int().positive().default(1000),
     timeout_delta_ms: z.number().int().nonnegative().default(500),
     /**
-     * At least 500: a peer re-sending one signed message in fresh envelopes faster than that is
-     * taken for a flood (src/consensus/resend-guard.ts).
+     * At least 1000: a peer re-sending one signed message in fresh envelopes faster than about
+     * once every 800 ms is taken for a flood (src/consensus/resend-guard.ts).
      */
-    rebroadcast_ms: z.number().int().min(500).default(2000),
+    rebroadcast_ms: z.number().int().min(1000).default(2000),
     max_block_bytes: z.number().int().positive().default(3 * 1024 * 1024),
     max_batches_per_block: z.number().int().positive().default(2000),
     /**

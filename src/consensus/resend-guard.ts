@@ -1,25 +1,25 @@
 /**
  * Spots a peer that sends the same signed consensus message again and again in fresh envelopes
- * (another `seq`, or another signature over the same bytes): each copy has a new gossip id, so
- * gossipsub's seen-cache does not stop it. An honest node sends a given message once, forwards
- * it once (only when it was new to it) and re-sends it at most once per `rebroadcast_ms` while a
- * round stalls. Close pairs happen honestly (forwarded, then re-sent on the next rebroadcast tick;
- * two ticks bunched behind a busy publish queue), so a few are free; a peer whose copies of one
- * message keep coming closer than `minResendMs` apart is flooding.
+ * (another `seq`, or another signature over the same bytes): each copy has a new gossip id once
+ * the id epoch turns (network/message-id.ts), so gossipsub's seen-cache does not stop it. An honest
+ * node sends a given message once, forwards it once (only when it was new to it) and re-sends it
+ * at most once per `rebroadcast_ms` (at least 1,000 ms) while a round stalls. So each (peer,
+ * message) gets a token bucket: `burst` copies beyond the first at once (a forward and a rebroadcast
+ * tick close together, ticks bunched behind a busy publish queue), refilled one per `refillMs`
+ * (below the slowest honest rate); a copy with no token left is a flood.
  */
 export interface ResendGuardOptions {
-  minResendMs: number
-  /** Close repeats of one message a peer is allowed before the next is counted as flooding. */
-  freeCloseRepeats: number
-  /** Messages remembered per peer (oldest forgotten first) and peers remembered. */
+  refillMs: number
+  burst: number
+  /** Messages remembered per peer (least recently seen forgotten first) and peers remembered. */
   maxKeysPerPeer: number
   maxPeers: number
 }
 
-interface Seen { last: number, close: number }
+interface Bucket { tokens: number, at: number }
 
 export class ResendGuard {
-  private readonly peers = new Map<string, Map<string, Seen>>()
+  private readonly peers = new Map<string, Map<string, Bucket>>()
 
   constructor (private readonly opts: ResendGuardOptions) {}
 
@@ -31,22 +31,21 @@ export class ResendGuard {
       seen = new Map()
       this.peers.set(peer, seen)
     }
-    const e = seen.get(key)
-    if (e === undefined) {
+    const b = seen.get(key)
+    if (b === undefined) {
       if (seen.size >= this.opts.maxKeysPerPeer) seen.delete(seen.keys().next().value as string)
-      seen.set(key, { last: now, close: 0 })
+      seen.set(key, { tokens: this.opts.burst, at: now })
       return false
     }
-    const close = now - e.last < this.opts.minResendMs
-    e.last = now
-    // Most recently seen last: the oldest is forgotten first.
+    b.tokens = Math.min(this.opts.burst, b.tokens + Math.max(0, now - b.at) / this.opts.refillMs)
+    b.at = now
+    // Most recently seen last: the least recently seen is forgotten first.
     seen.delete(key)
-    seen.set(key, e)
-    // A calm gap forgives earlier close pairs: only an unbroken run of close copies is flooding.
-    if (!close) { e.close = 0; return false }
-    e.close++
-    return e.close > this.opts.freeCloseRepeats
+    seen.set(key, b)
+    if (b.tokens < 1) return true
+    b.tokens -= 1
+    return false
   }
 }
 
-export const DEFAULT_RESEND_GUARD: ResendGuardOptions = { minResendMs: 500, freeCloseRepeats: 2, maxKeysPerPeer: 4096, maxPeers: 1024 }
+export const DEFAULT_RESEND_GUARD: ResendGuardOptions = { refillMs: 800, burst: 3, maxKeysPerPeer: 4096, maxPeers: 1024 }

@@ -8,7 +8,7 @@ import { sha256 } from '../crypto/hash.ts'
  * validated and, before, buffered). So its id is the hash of the message without `seq`, plus a
  * coarse epoch of the local clock: copies of one message within an epoch are one gossip message
  * (gossipsub's seen-cache drops them before any decoding), while a validator's deliberate
- * rebroadcast (every `rebroadcast_ms`, at least 500 ms, docs/architecture.md) falls in a later
+ * rebroadcast (every `rebroadcast_ms`, at least 1,000 ms, docs/architecture.md) falls in a later
  * epoch and gets through to a peer that missed the first copy. Copies in different epochs reach
  * the application, which de-duplicates on signed content and counts a peer's too-frequent copies
  * as a flood (src/consensus/resend-guard.ts).

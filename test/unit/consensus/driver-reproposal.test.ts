@@ -94,7 +94,7 @@ async function startN (t: ExecutionContext, before?: (store: ChainStore) => Prom
 async function reproposeTo (t: ExecutionContext, block: Block, proposalVerdict: 'accept' | 'reject'): Promise<Vote> {
   const { driver, prevotesOfN } = await startN(t)
   const hash = blockHash(block.header)
-  const deliver = async (msg: ConsensusMessage, verdict = 'accept'): Promise<void> => { t.is(await driver.onMessage(msg), verdict) }
+  const deliver = async (msg: ConsensusMessage, verdict: 'accept' | 'reject' = 'accept'): Promise<void> => { t.is(await driver.onMessage(msg), verdict) }
   for (const v of [P, Q, X]) await deliver(prevote(v, 0, hash))
   // Gossip forwards a proposal only when its block is valid (issue 13: validate before forwarding).
   await deliver({ kind: 'proposal', proposal: { header: signProposalHeader(Q, { height: 1, round: 1, validRound: 0, blockHash: hash }), block } }, proposalVerdict)

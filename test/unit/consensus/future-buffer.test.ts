@@ -98,31 +98,36 @@ test('shares: an equal part of the buffer, never less than one largest block', t
   t.is(futureLimits({ maxBytes: 1 << 20, maxMessages: 100, maxBlockBytes: 3 << 20, validators: 1 }).shareBytes, 1 << 20, 'never more than the whole')
 })
 
-test('resend guard: copies of one message from one peer in an unbroken run of close gaps are a flood', t => {
+test('resend guard: an honest re-send rate never counts; a faster run of copies of one message from one peer is a flood', t => {
   const g = new ResendGuard(DEFAULT_RESEND_GUARD)
   let now = 0
   t.false(g.tooSoon('p', 'k', now))
-  // An honest rebroadcast every second never counts.
-  for (let i = 0; i < 20; i++) t.false(g.tooSoon('p', 'k', now += 1000))
-  // Two close pairs are allowed (forward then rebroadcast tick; ticks bunched behind a queue).
-  t.false(g.tooSoon('p', 'k', now += 10))
-  t.false(g.tooSoon('p', 'k', now += 10))
+  // Honest rebroadcasts, every second (the least rebroadcast_ms), for a long stall, with jitter.
+  for (let i = 0; i < 200; i++) t.false(g.tooSoon('p', 'k', now += i % 2 === 0 ? 700 : 1300), `rebroadcast ${i}`)
+  // A few close copies are allowed (a forward and a rebroadcast tick together; bunched ticks).
+  now += 5000
+  for (let i = 0; i < 3; i++) t.false(g.tooSoon('p', 'k', now += 10))
   t.true(g.tooSoon('p', 'k', now += 10))
-  t.true(g.tooSoon('p', 'k', now += 250))
+  // Twice the honest rate does not last: once the burst is spent, every other copy is a flood.
+  const floods = Array.from({ length: 40 }, () => g.tooSoon('p', 'k', now += 500)).filter(Boolean).length
+  t.true(floods >= 10 && floods <= 30, `${floods} of 40 copies at 2/s`)
   // Other peers and other messages are counted apart.
   t.false(g.tooSoon('q', 'k', now))
   t.false(g.tooSoon('p', 'other', now))
-  // A calm gap forgives.
-  t.false(g.tooSoon('p', 'k', now += 2000))
-  t.false(g.tooSoon('p', 'k', now += 10))
+  // A calm pause refills the bucket.
+  t.false(g.tooSoon('p', 'k', now += 5000))
 })
 
 test('resend guard: what it remembers is bounded per peer and in peers', t => {
   const g = new ResendGuard({ ...DEFAULT_RESEND_GUARD, maxKeysPerPeer: 3, maxPeers: 2 })
   for (let i = 0; i < 10; i++) g.tooSoon('p', `k${i}`, 0)
-  // k0 was forgotten: a copy of it counts as new.
-  t.false(g.tooSoon('p', 'k0', 1))
-  t.false(g.tooSoon('p', 'k0', 2))
+  // k0 was forgotten: copies of it count as new.
+  const g2 = new ResendGuard({ ...DEFAULT_RESEND_GUARD, burst: 1, maxKeysPerPeer: 1 })
+  g2.tooSoon('p', 'a', 0)
+  g2.tooSoon('p', 'a', 0)
+  t.true(g2.tooSoon('p', 'a', 0), 'bucket of a is empty')
+  g2.tooSoon('p', 'b', 0)
+  t.false(g2.tooSoon('p', 'a', 0), 'a was forgotten when b came')
   for (const peer of ['a', 'b', 'c']) g.tooSoon(peer, 'x', 0)
   t.pass()
 })
