@@ -13,18 +13,18 @@ import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigSchema } from '../../src/config/schema.ts'
 import { MedledgerNode } from '../../src/node/node.ts'
-import { decodeConsensusMessage, encodeConsensusMessage } from '../../src/chain/codec.ts'
+import { decodeConsensusMessage, encodeBatch, encodeConsensusMessage } from '../../src/chain/codec.ts'
 import { bytesEqual } from '../../src/encoding/bytes.ts'
-import { concatBytes, encodeCbor } from '../../src/encoding/cbor.ts'
+import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encoding/cbor.ts'
 import { withoutSeq } from '../../src/network/message-id.ts'
 import { sha256 } from '../../src/crypto/hash.ts'
-import { protocols, topics } from '../../src/network/index.ts'
+import { protocols, topics, type Verdict } from '../../src/network/index.ts'
 import { encodeStatus } from '../../src/network/reqresp/status.ts'
 import type { NodeKey } from '../../src/crypto/ed25519.ts'
-import { startHostilePeer, type HostilePeer } from '../helpers/hostile-peer.ts'
+import { startHostilePeer } from '../helpers/hostile-peer.ts'
 import { FAST_CONSENSUS } from '../helpers/devnet.ts'
 import { makeBlock, makeProposal, sampleRecord, signBatch } from '../helpers/fixtures.ts'
-import { logger, makeGenesis, makeKeys, sleep, waitFor } from './network/helpers.ts'
+import { FakeChain, logger, makeGenesis, makeKeys, sampleBatch, sleep, startNode, waitFor } from './network/helpers.ts'
 
 test.serial('a validator flooding one signed large next-height proposal in fresh envelopes: bounded buffers, finality goes on, nothing forwarded unvalidated, the flooder is banned', async t => {
   const keys = await makeKeys(4)
@@ -86,13 +86,12 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
       signed = data.slice(0, withoutSeq(data))
       proposalBytes = data.length
     }
-    if (process.env.INSIDER_NOATTACK === undefined) await attacker.libp2p.services.pubsub.publish(tp.consensus, concatBytes([signed, encodeCbor(++copies)])).catch(() => {})
+    await attacker.libp2p.services.pubsub.publish(tp.consensus, concatBytes([signed, encodeCbor(++copies)])).catch(() => {})
     if (Date.now() >= nextSubmit) {
       const node = honest[submitted.length % 3]
       submitted.push({ node, ids: node.submit([record(submitted.length)]).ids })
       nextSubmit = Date.now() + 1_000
     }
-    if (process.env.INSIDER_DEBUG !== undefined) console.log(Date.now() % 100000, 'copy', copies, 'heights', honest.map(n => n.store.head?.height), 'banned', honest.map(n => n.network.peerScore(attacker.peerId)))
     await sleep(50)
   }
   t.log(`${copies} copies of ${proposalBytes} bytes sent; heights ${heightBefore} -> ${height()}; largest next-height buffer ${maxHeld} bytes (bound ${bound})`)
@@ -134,4 +133,34 @@ function record (i: number): { type: string, subject: Uint8Array, contentType: s
   return { type: 'consultation', subject: sha256(new TextEncoder().encode(`insider-${i}`)), contentType: 'application/octet-stream', payload: new TextEncoder().encode(`record ${i}`), timestamp: Date.now() }
 }
 
-export type { HostilePeer }
+
+test.serial('gossip waiting for validation is bounded in bytes, and one peer fills at most half of it', async t => {
+  const keys = await makeKeys(2)
+  const genesis = makeGenesis('insider-inflight', keys)
+  // An application that never finishes judging batches: everything handed to it stays in flight.
+  const handed: number[] = []
+  const chain = new FakeChain(genesis)
+  chain.onBatches = async (batches) => { handed.push(batches.length); return await new Promise<Verdict>(() => {}) }
+  const maxInFlightBytes = 8 * 1024 * 1024
+  const node = await startNode(t, { key: keys[0], genesis, allowed: keys.map(k => k.peerId), chain, opts: { maxInFlightBytes } })
+  const status = { protocol: protocols(genesis.chainId).status, answer: encodeStatus({ chainId: genesis.chainId, genesisHash: genesis.hash, height: 0, headHash: genesis.hash }) }
+  const insider = await startHostilePeer(keys[1], status)
+  t.teardown(async () => { await insider.stop() })
+  const tp = topics(genesis.chainId)
+  insider.libp2p.services.pubsub.subscribe(tp.batches)
+  await insider.libp2p.dial(multiaddr(node.net.addresses[0]))
+  await waitFor('subscribed', () => insider.libp2p.services.pubsub.getSubscribers(tp.batches).length === 1, 20_000)
+  // 20 distinct, well-formed messages of ~1 MiB (16 batches of one 60 KiB record each).
+  const size = (i: number): Uint8Array => encodeArrayOfEncoded(Array.from({ length: 16 }, (_, j) => encodeBatch(sampleBatch(i * 16 + j, 60 * 1024))))
+  const messageBytes = size(0).length
+  for (let i = 0; i < 20; i++) {
+    await insider.libp2p.services.pubsub.publish(tp.batches, size(i)).catch(() => {})
+    await sleep(20)
+  }
+  await waitFor('every message received', () => node.net.gossipStats!.received >= 20, 30_000)
+  const held = handed.length * messageBytes
+  t.log(`${handed.length} of 20 messages of ${messageBytes} bytes handed to the application; ${node.net.gossipStats!.shed} shed`)
+  t.true(held <= maxInFlightBytes / 2, `${held} bytes in flight from one peer, at most ${maxInFlightBytes / 2}`)
+  t.true(handed.length >= 1)
+  t.is(node.net.gossipStats!.shed, 20 - handed.length, 'the rest was ignored, not queued')
+})
