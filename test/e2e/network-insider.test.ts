@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto'
 import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigSchema } from '../../src/config/schema.ts'
 import { MedledgerNode } from '../../src/node/node.ts'
+import { Metrics } from '../../src/api/metrics.ts'
 import { decodeConsensusMessage, encodeBatch, encodeConsensusMessage } from '../../src/chain/codec.ts'
 import { bytesEqual } from '../../src/encoding/bytes.ts'
 import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encoding/cbor.ts'
@@ -112,6 +113,10 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
     t.truthy(rec, 'an offence record names the flooder')
     t.true((rec?.offences ?? 0) >= 1)
   }
+  // The Prometheus endpoint names it.
+  const metrics = await new Metrics(honest[0]).render()
+  t.regex(metrics, new RegExp(`medledger_peer_offences_total\\{peer="${attacker.peerId}"\\} [1-9]`))
+  t.regex(metrics, new RegExp(`medledger_peer_banned\\{peer="${attacker.peerId}"\\} 1`))
   await waitFor('attacker disconnected', () => honest.every(n => !n.network.connectedPeers().includes(attacker.peerId)), 20_000)
 
   // No honest node forwarded the unvalidated block to the observer.
