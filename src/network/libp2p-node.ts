@@ -10,7 +10,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import type { ConnectionGater } from '@libp2p/interface'
 import type { NodeKey } from '../crypto/ed25519.ts'
-import { gossipMessageId } from './message-id.ts'
+import { fastGossipId, gossipMessageId } from './message-id.ts'
 import { MAX_GOSSIP_RPC_BYTES } from './protocol-ids.ts'
 import type { ResolvedNetworkOptions } from './options.ts'
 
@@ -69,6 +69,7 @@ function gossipOptions (): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
+    fastMsgIdFn: (msg) => fastGossipId(msg.data),
     asyncValidation: true,
     emitSelf: false,
     floodPublish: true,

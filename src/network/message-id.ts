@@ -15,6 +15,16 @@ import { sha256 } from '../crypto/hash.ts'
  */
 export const GOSSIP_ID_EPOCH_MS = 250
 
+/**
+ * Gossipsub's fast id, checked before the message id: identical bytes are one message for the whole
+ * seen-cache lifetime (2 min), whatever the epoch. So a copy relayed by several peers is handled
+ * once even when the copies straddle an epoch boundary; only a fresh envelope (another `seq`, a
+ * rebroadcast or a flood) reaches the epoch-based id.
+ */
+export function fastGossipId (data: Uint8Array | undefined): string {
+  return Buffer.from(sha256(data ?? new Uint8Array(0))).toString('base64')
+}
+
 const CONSENSUS_TOPIC_SUFFIX = '/consensus/1'
 
 export function gossipMessageId (topic: string, data: Uint8Array, nowMs: number): Uint8Array {
