@@ -30,8 +30,8 @@ export const QUIET_DRIVER: DriverOptions = {
   byzantine: false
 }
 
-/** A real driver on a fresh store at height 1, signing as `signer`; `published` decodes what it sent. */
-export async function startDriver (t: ExecutionContext, signer: NodeKey, opts: Partial<DriverOptions> = {}): Promise<{ driver: ConsensusDriver, published: () => ConsensusMessage[] }> {
+/** A real driver on a fresh store at height 1, signing as `signer` (`before` runs on the store first); `published` decodes what it sent. */
+export async function startDriver (t: ExecutionContext, signer: NodeKey, opts: Partial<DriverOptions> = {}, before?: (store: ChainStore) => Promise<void>): Promise<{ driver: ConsensusDriver, published: () => ConsensusMessage[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-driver-'))
   const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
   const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
@@ -55,6 +55,7 @@ export async function startDriver (t: ExecutionContext, signer: NodeKey, opts: P
     await pool.close()
     await rm(dir, { recursive: true, force: true })
   })
+  await before?.(store)
   await driver.start()
   return { driver, published: () => sent.map(b => decodeConsensusMessage(b)) }
 }

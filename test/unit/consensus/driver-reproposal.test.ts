@@ -7,27 +7,17 @@
  * rule's other side: a re-proposed block must have been built by its round's proposer.
  */
 import test, { type ExecutionContext } from 'ava'
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { ConsensusDriver } from '../../../src/consensus/driver.ts'
-import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
-import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
-import { ChainStore } from '../../../src/storage/index.ts'
-import { Mempool } from '../../../src/mempool/mempool.ts'
-import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
-import { ChainVerifier } from '../../../src/chain/verifier.ts'
+import type { ConsensusDriver } from '../../../src/consensus/driver.ts'
+import type { ChainStore } from '../../../src/storage/index.ts'
 import { blockHash, voteSignBytes } from '../../../src/chain/hashing.ts'
 import { SignStep } from '../../../src/consensus/guard.ts'
-import { decodeConsensusMessage, type ConsensusMessage } from '../../../src/chain/codec.ts'
+import type { ConsensusMessage } from '../../../src/chain/codec.ts'
 import { VoteType, type Block, type Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
-import { silentLogger } from '../../../src/logger.ts'
 import { verifySignature, type NodeKey } from '../../../src/crypto/ed25519.ts'
-import { TEST_CHAIN_ID, TEST_TIME, makeBlock, sampleBatch, signProposalHeader, signVote, testValidators } from '../../helpers/fixtures.ts'
+import { makeBlock, sampleBatch, signProposalHeader, signVote } from '../../helpers/fixtures.ts'
+import { genesis, keys, startDriver } from './driver-harness.ts'
 
-const keys = testValidators(4)
-const genesis = new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
 const set = genesis.validators
 const byKey = (pk: Uint8Array): NodeKey => keys.find(k => bytesEqual(k.publicKey, pk)) as NodeKey
 const P = byKey(set.proposer(1, 0))
@@ -43,43 +33,8 @@ const blockBy = (builder: NodeKey): Block =>
 
 /** N's driver on a fresh store, and the votes it publishes (decoded). */
 async function startN (t: ExecutionContext, before?: (store: ChainStore) => Promise<void>): Promise<{ driver: ConsensusDriver, prevotesOfN: (round: number) => Vote[], votesOfN: () => Vote[] }> {
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
-  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
-  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
-  const pool = new VerifyPool()
-  const published: Uint8Array[] = []
-  // Long timeouts and heartbeat: rounds change only through the messages delivered here.
-  const driver = new ConsensusDriver({
-    timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
-    heartbeatMs: 3_600_000,
-    rebroadcastMs: 3_600_000,
-    maxBlockBytes: 4 * 1024 * 1024,
-    maxBatchesPerBlock: 1000,
-    maxFutureMessages: 10_000,
-    maxFutureBytes: 16 * 1024 * 1024,
-    byzantine: false
-  }, {
-    genesis,
-    schedule,
-    store,
-    mempool: new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 }),
-    pool,
-    verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
-    signer: N,
-    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
-    logger: silentLogger,
-    onFinalized: () => {}
-  })
-  t.teardown(async () => {
-    await driver.stop()
-    await store.close()
-    await pool.close()
-    await rm(dir, { recursive: true, force: true })
-  })
-  await before?.(store)
-  await driver.start()
-  const votesOfN = (): Vote[] => published
-    .map(b => decodeConsensusMessage(b))
+  const { driver, published } = await startDriver(t, N, {}, before)
+  const votesOfN = (): Vote[] => published()
     .flatMap(m => m.kind === 'vote' ? [m.vote] : [])
     .filter(v => bytesEqual(v.validator, N.publicKey))
   const prevotesOfN = (round: number): Vote[] => votesOfN().filter(v => v.type === VoteType.PREVOTE && v.height === 1 && v.round === round)
