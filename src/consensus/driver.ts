@@ -189,12 +189,11 @@ export class ConsensusDriver {
    * final, so it is kept but never forwarded (its proposer sends it to every peer itself).
    */
   private keepForNextHeight (msg: ConsensusMessage, key: string, from: string, wireBytes: number | undefined): Verdict {
-    if (msg.kind === 'proposal' && !bodyMatchesHeader(msg.proposal.block)) {
-      // [REJECT] The body is not the one the signed header commits to: the relay's doing.
-      return 'reject'
-    }
     const size = wireBytes ?? encodeConsensusMessage(msg).length
-    const kept = this.future.add(msg, key, from, size)
+    // The body must be the one the signed header commits to (hashing every record: only for a message that fits).
+    const kept = this.future.add(msg, key, from, size, () => msg.kind === 'vote' || bodyMatchesHeader(msg.proposal.block))
+    // [REJECT] A body the signed header does not commit to: the relay's doing.
+    if (kept === 'invalid') return 'reject'
     if (kept !== 'kept' && kept !== 'duplicate' && this.log.isLevelEnabled('debug')) this.log.debug({ peer: from, kind: msg.kind, outcome: kept, held: this.future.bytes }, 'next-height message not kept')
     return kept === 'kept' && msg.kind === 'vote' ? 'accept' : 'ignore'
   }

@@ -17,8 +17,9 @@ export interface FutureBufferLimits {
  * - duplicate: the same signed content is held already (whatever its envelope).
  * - slot-taken: a proposal for this (height, round, proposer) is held already; one body per slot.
  * - full: the buffer, the signer's share or the peer's share is full.
+ * - invalid: it would fit, but the caller's last check (run only then) refused it.
  */
-export type FutureAdd = 'kept' | 'duplicate' | 'slot-taken' | 'full'
+export type FutureAdd = 'kept' | 'duplicate' | 'slot-taken' | 'full' | 'invalid'
 
 interface Usage { bytes: number, messages: number }
 interface Entry { msg: ConsensusMessage, key: string, slot: string | undefined, signer: string, peer: string, bytes: number }
@@ -48,8 +49,11 @@ export class FutureBuffer {
     return this.keys.has(key)
   }
 
-  /** Keeps `msg` (signed content `key`, `bytes` on the wire, relayed by `peer`) if it fits. */
-  add (msg: ConsensusMessage, key: string, peer: string, bytes: number): FutureAdd {
+  /**
+   * Keeps `msg` (signed content `key`, `bytes` on the wire, relayed by `peer`) if it fits and
+   * `check` (costly, so run only for a message that fits) holds.
+   */
+  add (msg: ConsensusMessage, key: string, peer: string, bytes: number, check?: () => boolean): FutureAdd {
     if (this.keys.has(key)) return 'duplicate'
     const signer = toHex(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.header.proposer)
     const slot = msg.kind === 'proposal' ? `${msg.proposal.header.height}/${msg.proposal.header.round}/${signer}` : undefined
@@ -60,6 +64,7 @@ export class FutureBuffer {
     const p = this.byPeer.get(peer) ?? { bytes: 0, messages: 0 }
     if (s.messages + 1 > l.shareMessages || s.bytes + bytes > l.shareBytes) return 'full'
     if (p.messages + 1 > l.shareMessages || p.bytes + bytes > l.shareBytes) return 'full'
+    if (check !== undefined && !check()) return 'invalid'
     s.messages++; s.bytes += bytes; this.bySigner.set(signer, s)
     p.messages++; p.bytes += bytes; this.byPeer.set(peer, p)
     this.entries.push({ msg, key, slot, signer, peer, bytes })

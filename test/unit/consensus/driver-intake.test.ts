@@ -101,3 +101,14 @@ test('one peer re-sending a signed message in fresh envelopes is rejected as a f
   for (let seq = 0; seq < 5; seq++) pv.push(await driver.onMessage({ ...p, seq }, 'flooder-2'))
   t.deepEqual(pv, ['ignore', 'ignore', 'ignore', 'ignore', 'reject'])
 })
+
+test('a next-height proposal with a body its signed header does not commit to is rejected and does not take the slot', async t => {
+  const { driver } = await startDriver(t, N)
+  const genuine = proposalOf(P2, nextBlock(P2, roundsOf(P2, 2)[0], 10))
+  if (genuine.kind !== 'proposal') throw new Error('unreachable')
+  const forged: ConsensusMessage = { kind: 'proposal', proposal: { ...genuine.proposal, block: { ...genuine.proposal.block, body: { ...genuine.proposal.block.body, batches: [sampleBatch(X)] } } } }
+  t.is(await driver.onMessage(forged, 'liar'), 'reject')
+  t.is(driver.futureBuffer.messages, 0)
+  t.is(await driver.onMessage(genuine, 'honest'), 'ignore')
+  t.is(driver.futureBuffer.messages, 1)
+})

@@ -131,3 +131,14 @@ test('resend guard: what it remembers is bounded per peer and in peers', t => {
   for (const peer of ['a', 'b', 'c']) g.tooSoon(peer, 'x', 0)
   t.pass()
 })
+
+test('the costly last check runs only for a message that fits', t => {
+  const buf = new FutureBuffer({ ...limits, maxMessages: 1 })
+  let checks = 0
+  const a = vote(A, 0)
+  const b = vote(B, 0)
+  t.is(buf.add(a, key(a), 'p', 10, () => { checks++; return false }), 'invalid')
+  t.is(buf.add(a, key(a), 'p', 10, () => { checks++; return true }), 'kept')
+  t.is(buf.add(b, key(b), 'p', 10, () => { checks++; return true }), 'full')
+  t.is(checks, 2)
+})
