@@ -19,7 +19,7 @@ import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
 import { mayNotSign, SignStep } from './guard.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
-import type { DriverOptions } from './options.ts'
+import { DEFAULT_MAX_FUTURE_BYTES, type DriverOptions } from './options.ts'
 import { FutureBuffer, futureLimits } from './future-buffer.ts'
 import { ResendGuard, DEFAULT_RESEND_GUARD } from './resend-guard.ts'
 import { bodyMatchesHeader, signedContentKey } from './signed-content.ts'
@@ -610,7 +610,7 @@ export class ConsensusDriver {
   }
 
   private newFutureBuffer (height: number): FutureBuffer {
-    return new FutureBuffer(futureLimits({ maxBytes: this.opts.maxFutureBytes, maxMessages: this.opts.maxFutureMessages, maxBlockBytes: this.opts.maxBlockBytes, validators: this.m.schedule.at(height).keys.length }))
+    return new FutureBuffer(futureLimits({ maxBytes: this.opts.maxFutureBytes ?? DEFAULT_MAX_FUTURE_BYTES, maxMessages: this.opts.maxFutureMessages, maxBlockBytes: this.opts.maxBlockBytes, validators: this.m.schedule.at(height).keys.length }))
   }
 
   private clearTimers (): void {

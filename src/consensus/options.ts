@@ -11,9 +11,13 @@ export interface DriverOptions {
   maxBatchesPerBlock: number
   /** Messages for the next height kept until we get there (future-buffer.ts): how many, and their bytes on the wire. */
   maxFutureMessages: number
-  maxFutureBytes: number
+  /** Default DEFAULT_MAX_FUTURE_BYTES (config consensus.max_future_bytes). */
+  maxFutureBytes?: number
   /** Flood detection for re-sent signed messages (resend-guard.ts); defaults when absent. */
   resendGuard?: ResendGuardOptions
   /** Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation tier). */
   byzantine: boolean
 }
+
+/** 16 MiB: the next height's proposal from each of four validators, with room for votes. */
+export const DEFAULT_MAX_FUTURE_BYTES = 16 * 1024 * 1024
