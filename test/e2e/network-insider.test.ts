@@ -1,7 +1,7 @@
 /**
  * Issue 13, finding 1 (next-height buffer), in process: three honest validators (real
  * MedledgerNodes: libp2p over TCP, LevelDB, consensus) and a fourth validator gone bad, a bare
- * libp2p host holding that validator's real key. It floods copies of one signed ~1 MiB proposal
+ * libp2p host holding that validator's real key. It floods copies of one signed ~256 KiB proposal
  * for the next height, each with another `seq` (so another gossip id where ids hash the bytes).
  * A listed observer, connected to the honest nodes only, watches what they forward.
  */
@@ -74,7 +74,10 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
   const heightBefore = height()
   let copies = 0
   let proposalBytes = 0
-  const until = Date.now() + 25_000
+  // The flood rule tolerates up to ~1.25 copies a second (an honest rebroadcast rate): the loop
+  // must outpace that on a busy machine, which a smaller block does (all nodes share this process:
+  // every copy is encrypted once per honest node and decrypted by each).
+  const until = Date.now() + 40_000
   let target = 0
   let signed: Uint8Array = new Uint8Array(0)
   let nextSubmit = 0
@@ -126,10 +129,10 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
   t.true(seen.length > 0, 'the observer did receive the honest nodes\' consensus messages')
 })
 
-/** A proposal of about 1 MiB by `proposer` for `height`, in a round it may propose in; it links to nothing real. */
+/** A proposal of about 256 KiB by `proposer` for `height`, in a round it may propose in; it links to nothing real. */
 function largeProposal (proposer: NodeKey, chainId: string, set: ReturnType<typeof makeGenesis>['validators'], height: number): ReturnType<typeof makeProposal> {
   const round = [0, 1, 2, 3].find(r => set.isProposer(proposer.publicKey, height, r)) as number
-  const records = Array.from({ length: 16 }, (_, i) => sampleRecord(proposer.publicKey, height * 100 + i, { payload: randomBytes(60 * 1024) }))
+  const records = Array.from({ length: 16 }, (_, i) => sampleRecord(proposer.publicKey, height * 100 + i, { payload: randomBytes(16 * 1024) }))
   const block = makeBlock({ chainId, height, round, proposer, parentHash: sha256(randomBytes(8)), validatorSetHash: set.hash, batches: [signBatch(proposer, records, chainId)] })
   return makeProposal(proposer, block, -1, chainId)
 }
