@@ -22,6 +22,9 @@ export class Metrics {
     new Gauge({ name: 'medledger_chain_height', help: 'Height of the last final block', registers: [this.registry], collect () { this.set(node.store.head?.height ?? 0) } })
     new Gauge({ name: 'medledger_consensus_round', help: 'Round of the height in progress', registers: [this.registry], collect () { this.set(node.consensus.currentRound) } })
     new Gauge({ name: 'medledger_peers_connected', help: 'Connected peers', registers: [this.registry], collect () { this.set(node.network.connectedPeers().length) } })
+    // Accountability: which peer sent what this node refused (docs/network.md, Peer scoring).
+    new Gauge({ name: 'medledger_peer_offences_total', help: 'Invalid, garbage or flooding messages counted against a peer', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.offences) } })
+    new Gauge({ name: 'medledger_peer_banned', help: 'Whether a peer is banned now (1) or not (0)', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.banned ? 1 : 0) } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
   }
 

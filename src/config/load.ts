@@ -108,6 +108,8 @@ inbound_upgrade_timeout_ms = 5000
 max_pending_inbound = 8
 max_pending_inbound_per_ip = 4
 inbound_connections_per_ip_per_s = 5
+# Bytes of gossip waiting for validation (one peer at most half); beyond it new messages are ignored.
+gossip_in_flight_bytes = 67108864
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.
@@ -140,11 +142,16 @@ prevote_timeout_ms = 1000
 precommit_timeout_ms = 1000
 timeout_delta_ms = 500
 # Re-send our messages when a round has not moved for this long (peers back from an outage).
+# At least 1000: faster re-sends of one message are taken for a flood.
 rebroadcast_ms = 2000
 max_block_bytes = 3145728
 max_batches_per_block = 2000
 # A new block whose time is more than this past our clock is not prevoted (keep clocks in NTP sync).
 max_clock_drift_ms = 5000
+# Messages for the next height held until we get there (votes, one proposal per round and
+# proposer; each validator and each peer gets a share).
+max_future_bytes = 16777216
+max_future_messages = 10000
 
 [privacy]
 # Off-chain key store (delivery keys, record data keys), privacy index and rotation state.

@@ -40,7 +40,12 @@ export const ConfigSchema = z.object({
     /** Inbound connections in the handshake at once from one IP address (members behind one NAT share it). */
     max_pending_inbound_per_ip: z.number().int().min(1).max(1_024).default(4),
     /** Inbound connection attempts per second from one IP address; more are refused. */
-    inbound_connections_per_ip_per_s: z.number().int().min(1).max(1_000).default(5)
+    inbound_connections_per_ip_per_s: z.number().int().min(1).max(1_000).default(5),
+    /**
+     * Bytes of gossip messages handed to the application and not yet judged (all peers; one peer
+     * at most half). Beyond it new messages are ignored (not forwarded, no penalty).
+     */
+    gossip_in_flight_bytes: z.number().int().min(8 * 1024 * 1024).max(1024 * 1024 * 1024).default(64 * 1024 * 1024)
   }).strict().prefault({}),
   api: z.object({
     listen: z.string().default('127.0.0.1:8080'),
@@ -72,7 +77,11 @@ export const ConfigSchema = z.object({
     prevote_timeout_ms: z.number().int().positive().default(1000),
     precommit_timeout_ms: z.number().int().positive().default(1000),
     timeout_delta_ms: z.number().int().nonnegative().default(500),
-    rebroadcast_ms: z.number().int().positive().default(2000),
+    /**
+     * At least 1000: a peer re-sending one signed message in fresh envelopes faster than about
+     * once every 800 ms is taken for a flood (src/consensus/resend-guard.ts).
+     */
+    rebroadcast_ms: z.number().int().min(1000).default(2000),
     max_block_bytes: z.number().int().positive().default(3 * 1024 * 1024),
     max_batches_per_block: z.number().int().positive().default(2000),
     /**
@@ -80,6 +89,12 @@ export const ConfigSchema = z.object({
      * (docs/protocol.md, "Time"): bounds how far one proposer can move chain time ahead.
      */
     max_clock_drift_ms: z.number().int().nonnegative().default(5000),
+    /**
+     * Messages for the next height held until this node gets there: votes and one proposal per
+     * (height, round, proposer), each validator and each peer a share (docs/network.md, bounds).
+     */
+    max_future_bytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    max_future_messages: z.number().int().min(64).max(1_000_000).default(10_000),
     /** Test-only: this validator signs conflicting messages (the simulation's Byzantine node). */
     byzantine: z.boolean().default(false)
   }).strict().prefault({}),

@@ -19,7 +19,10 @@ import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
 import { mayNotSign, SignStep } from './guard.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
-import { DEFAULT_MAX_CLOCK_DRIFT_MS, type DriverOptions } from './options.ts'
+import { DEFAULT_MAX_CLOCK_DRIFT_MS, DEFAULT_MAX_FUTURE_BYTES, type DriverOptions } from './options.ts'
+import { FutureBuffer, futureLimits } from './future-buffer.ts'
+import { ResendGuard, DEFAULT_RESEND_GUARD } from './resend-guard.ts'
+import { bodyMatchesHeader, signedContentKey } from './signed-content.ts'
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
 
@@ -45,6 +48,8 @@ export interface DriverModules {
 }
 
 const MAX_BLOCKS_PER_HEIGHT = 64
+/** Votes of the current height remembered for de-duplication; beyond it new ones are still handled, only not remembered. */
+const MAX_SEEN_VOTES = 100_000
 const OWN_MESSAGES_KEY = 'consensus.ownMessages'
 
 function heightOf (m: ConsensusMessage): number {
@@ -69,7 +74,11 @@ export class ConsensusDriver {
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
   private readonly seenProposals = new Set<string>()
-  private future: ConsensusMessage[] = []
+  private future: FutureBuffer
+  /** Signed content of the votes of this height already handled (signer + hash of the sign bytes). */
+  private readonly seenVotes = new Set<string>()
+  private readonly resends: ResendGuard
+  private lastFloodLog = 0
   private readonly timers = new Set<NodeJS.Timeout>()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private rebroadcastTimer: NodeJS.Timeout | undefined
@@ -85,6 +94,13 @@ export class ConsensusDriver {
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
     this.log = m.logger.child({ module: 'consensus' })
+    this.future = this.newFutureBuffer(1)
+    this.resends = new ResendGuard(opts.resendGuard ?? DEFAULT_RESEND_GUARD)
+  }
+
+  /** Messages held for the next height: how many and their bytes (for tests and diagnostics). */
+  get futureBuffer (): { messages: number, bytes: number, maxBytes: number } {
+    return { messages: this.future.size, bytes: this.future.bytes, maxBytes: this.future.limits.maxBytes }
   }
 
   get currentHeight (): number { return this.height }
@@ -117,9 +133,13 @@ export class ConsensusDriver {
 
   // ---------------------------------------------------------------- inbound messages
 
-  /** Gossip validation of a consensus message: stateless checks here, the rest in the queue. */
-  async onMessage (msg: ConsensusMessage): Promise<Verdict> {
-    const height = msg.kind === 'vote' ? msg.vote.height : msg.proposal.header.height
+  /**
+   * Gossip validation of a consensus message. `from` is the peer that relayed it (undefined for
+   * messages that did not come from the network), `wireBytes` its size on the wire. The verdict
+   * says whether gossip may forward it: only what is fully validated is 'accept'.
+   */
+  async onMessage (msg: ConsensusMessage, from?: string, wireBytes?: number): Promise<Verdict> {
+    const height = heightOf(msg)
     // [IGNORE] Stale: that height is final here already.
     if (height < this.height) return 'ignore'
     // [IGNORE] Far ahead: we are behind; sync fetches the final blocks, the message is not kept.
@@ -127,6 +147,15 @@ export class ConsensusDriver {
       this.m.network.requestSync()
       return 'ignore'
     }
+    const key = signedContentKey(this.chainId, msg)
+    // [REJECT] The same signed message again from the same peer, in a fresh envelope, sooner than
+    // any honest node re-sends: a flood that gossipsub's seen-cache cannot stop.
+    if (from !== undefined && this.resends.tooSoon(from, key, Date.now())) {
+      this.logFlood(from, msg)
+      return 'reject'
+    }
+    // [IGNORE] Held or handled already (a re-send with another seq or signature): not forwarded again.
+    if (this.future.has(key) || this.seenVotes.has(key) || this.seenProposals.has(key)) return 'ignore'
     const validators = this.m.schedule.at(height)
     if (msg.kind === 'vote') {
       const v = msg.vote
@@ -140,36 +169,67 @@ export class ConsensusDriver {
       if (!bytesEqual(blockHash(msg.proposal.block.header), p.blockHash)) return 'reject'
       if (!(await this.m.pool.verifyEvery([proposalCheck(this.chainId, p)]))) return 'reject'
     }
-    if (height === this.height + 1) {
-      // [IGNORE] Bounded buffer for the next height; peers re-send if it overflows.
-      if (this.future.length >= this.opts.maxFutureMessages) return 'ignore'
-      this.future.push(msg)
+    // The height may have moved while the signature was checked.
+    if (height < this.height) return 'ignore'
+    if (height === this.height + 1) return this.keepForNextHeight(msg, key, from ?? '', wireBytes)
+    if (msg.kind === 'vote') {
+      // A vote is fully validated by its signer and signature: forwarded at once, counted in order.
+      if (this.seenVotes.size < MAX_SEEN_VOTES) this.seenVotes.add(key)
+      void this.enqueue(async () => { await this.deliver(msg) })
       return 'accept'
     }
-    void this.enqueue(async () => { await this.deliver(msg) })
-    return 'accept'
+    // A proposal is forwarded only once its block passed valid(v), in the queue, against our tip.
+    return await this.enqueue(async () => await this.deliver(msg))
   }
 
-  private async deliver (msg: ConsensusMessage): Promise<void> {
-    if (this.stopped) return
-    const height = msg.kind === 'vote' ? msg.vote.height : msg.proposal.header.height
-    if (height !== this.height) {
-      if (height === this.height + 1 && this.future.length < this.opts.maxFutureMessages) this.future.push(msg)
-      return
-    }
+  /**
+   * [IGNORE] / [ACCEPT] A message for the next height: kept within the buffer's bounds (one body
+   * per (height, round, proposer), per-signer and per-peer shares). A vote is fully validated by
+   * its signature and may be forwarded; a proposal's block cannot be checked before its parent is
+   * final, so it is kept but never forwarded (its proposer sends it to every peer itself).
+   */
+  private keepForNextHeight (msg: ConsensusMessage, key: string, from: string, wireBytes: number | undefined): Verdict {
+    const size = wireBytes ?? encodeConsensusMessage(msg).length
+    // The body must be the one the signed header commits to (hashing every record: only for a message that fits).
+    const kept = this.future.add(msg, key, from, size, () => msg.kind === 'vote' || bodyMatchesHeader(msg.proposal.block))
+    // [REJECT] A body the signed header does not commit to: the relay's doing.
+    if (kept === 'invalid') return 'reject'
+    if (kept !== 'kept' && kept !== 'duplicate' && this.log.isLevelEnabled('debug')) this.log.debug({ peer: from, kind: msg.kind, outcome: kept, held: this.future.bytes }, 'next-height message not kept')
+    return kept === 'kept' && msg.kind === 'vote' ? 'accept' : 'ignore'
+  }
+
+  private logFlood (peer: string, msg: ConsensusMessage): void {
+    const now = Date.now()
+    if (now - this.lastFloodLog < 1_000) return
+    this.lastFloodLog = now
+    this.log.warn({ peer, kind: msg.kind, height: heightOf(msg), signer: toHex(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.header.proposer).slice(0, 16) }, 'peer re-sends one signed consensus message in fresh envelopes: rejected (flood)')
+  }
+
+  private async deliver (msg: ConsensusMessage): Promise<Verdict> {
+    if (this.stopped) return 'ignore'
+    const height = heightOf(msg)
+    // Heights only grow: a message queued for the height we were at is stale now.
+    if (height !== this.height) return 'ignore'
     if (this.log.isLevelEnabled('debug')) this.log.debug({ kind: msg.kind, height, round: msg.kind === 'vote' ? msg.vote.round : msg.proposal.header.round, voteType: msg.kind === 'vote' ? msg.vote.type : undefined, nil: msg.kind === 'vote' ? msg.vote.blockHash === null : undefined, from: toHex(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.header.proposer).slice(0, 8), vr: msg.kind === 'proposal' ? msg.proposal.header.validRound : undefined, block: toHex(msg.kind === 'vote' ? (msg.vote.blockHash ?? new Uint8Array(0)) : msg.proposal.header.blockHash).slice(0, 8), started: this.started }, 'consensus message')
     // A peer is working on this height: start it even if we are idle.
     if (!this.started) await this.startHeight()
     if (msg.kind === 'vote') {
+      if (this.seenVotes.size < MAX_SEEN_VOTES) this.seenVotes.add(signedContentKey(this.chainId, msg))
       await this.input({ type: 'vote', vote: msg.vote })
-      return
+      return 'accept'
     }
-    await this.onProposal(msg.proposal)
+    return await this.onProposal(msg.proposal)
   }
 
-  private async onProposal (p: Proposal): Promise<void> {
-    const key = toHex(p.header.signature)
-    if (this.seenProposals.has(key)) return
+  /**
+   * Judges a proposal of this height once and hands it to the state machine. 'ignore': seen
+   * already; 'reject': its body is not the header's (a relay's forgery: the proposal itself is not
+   * judged, so the genuine copy still counts) or its block is invalid.
+   */
+  private async onProposal (p: Proposal): Promise<Verdict> {
+    const key = signedContentKey(this.chainId, { kind: 'proposal', proposal: p })
+    if (this.seenProposals.has(key)) return 'ignore'
+    if (!bodyMatchesHeader(p.block)) return 'reject'
     this.seenProposals.add(key)
     const hash = toHex(p.header.blockHash)
     let valid = this.validity.get(hash)
@@ -185,6 +245,7 @@ export class ConsensusDriver {
     if (valid && p.header.validRound < 0) valid = this.isTimely(p.block)
     if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid }, 'consensus proposal checked')
     await this.input({ type: 'proposal', proposal: p.header, valid })
+    return valid ? 'accept' : 'reject'
   }
 
   private isTimely (block: Block): boolean {
@@ -244,14 +305,15 @@ export class ConsensusDriver {
     this.blocks.clear()
     this.validity.clear()
     this.seenProposals.clear()
+    this.seenVotes.clear()
     // Our own messages of this height from before a restart: sent again and counted again, so
     // peers that never received them (and our own tally) are whole.
     const restored = this.restoredOwn.filter(m => heightOf(m) === height)
     this.restoredOwn = []
     this.own = [...restored]
     for (const m of restored) this.m.network.publishConsensus(encodeConsensusMessage({ ...m, seq: ++this.seq }))
-    const buffered = [...restored, ...this.future.filter(m => heightOf(m) === height)]
-    this.future = []
+    const buffered = [...restored, ...this.future.take(height)]
+    this.future = this.newFutureBuffer(height + 1)
     // No empty blocks while idle: the height starts when records wait, a peer starts it, or the
     // heartbeat is due (the last block's time + heartbeatMs).
     const heartbeatIn = this.tip.link.time + this.opts.heartbeatMs - this.now()
@@ -567,6 +629,10 @@ export class ConsensusDriver {
     if (fb === undefined) throw new Error(`the store names head ${head.height} but has no block there`)
     const h = fb.block.header
     return { link: { height: h.height, hash: head.hash, time: h.time }, header: h, certificate: fb.certificate }
+  }
+
+  private newFutureBuffer (height: number): FutureBuffer {
+    return new FutureBuffer(futureLimits({ maxBytes: this.opts.maxFutureBytes ?? DEFAULT_MAX_FUTURE_BYTES, maxMessages: this.opts.maxFutureMessages, maxBlockBytes: this.opts.maxBlockBytes, validators: this.m.schedule.at(height).keys.length }))
   }
 
   private clearTimers (): void {

@@ -1,3 +1,4 @@
+import type { ResendGuardOptions } from './resend-guard.ts'
 import type { TimeoutConfig } from './timeouts.ts'
 
 /** consensus.max_clock_drift_ms's default: how far past our clock a new block's time may be. */
@@ -13,8 +14,15 @@ export interface DriverOptions {
   maxBatchesPerBlock: number
   /** A new proposal's block time may be at most this far past our clock (docs/protocol.md, "Time"). */
   maxClockDriftMs?: number
-  /** Messages for the next height kept until we get there. */
+  /** Messages for the next height kept until we get there (future-buffer.ts): how many, and their bytes on the wire. */
   maxFutureMessages: number
+  /** Default DEFAULT_MAX_FUTURE_BYTES (config consensus.max_future_bytes). */
+  maxFutureBytes?: number
+  /** Flood detection for re-sent signed messages (resend-guard.ts); defaults when absent. */
+  resendGuard?: ResendGuardOptions
   /** Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation tier). */
   byzantine: boolean
 }
+
+/** 16 MiB: the next height's proposal from each of four validators, with room for votes. */
+export const DEFAULT_MAX_FUTURE_BYTES = 16 * 1024 * 1024

@@ -14,6 +14,8 @@ export interface GossipOptions {
   maxQueuedBatches: number
   maxQueuedConsensus: number
   publishHighWaterBytes: number
+  /** Bytes of messages handed to the application and not yet judged; one peer may hold half. */
+  maxInFlightBytes: number
 }
 
 export interface GossipModules {
@@ -36,7 +38,7 @@ const VERDICT: Record<Verdict, TopicValidatorResult> = {
 }
 
 /** Gossip counters, for logs and tests. */
-export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number }
+export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number, shed: number }
 
 /** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
 const BUNDLE_BYTES = 512 * 1024
@@ -51,8 +53,10 @@ const BUNDLE_LINGER_MS = 25
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
-  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0 }
+  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0, shed: 0 }
   private inFlight = 0
+  private inFlightBytes = 0
+  private readonly inFlightByPeer = new Map<string, number>()
   private lastShedLog = 0
   private readonly listener = (evt: CustomEvent<GossipsubMessage>): void => { void this.onMessage(evt.detail) }
 
@@ -130,12 +134,16 @@ export class Gossip {
     this.stats.received++
     let verdict: Verdict
     let reason = ''
-    if (this.inFlight >= MAX_IN_FLIGHT) {
-      // [IGNORE] Overload: the application is this far behind; shed rather than queue without bound.
+    const size = msg.data.length
+    const peerBytes = this.inFlightByPeer.get(peer) ?? 0
+    if (this.inFlight >= MAX_IN_FLIGHT || this.inFlightBytes + size > this.opts.maxInFlightBytes || peerBytes + size > this.opts.maxInFlightBytes / 2) {
+      // [IGNORE] Overload: the application is this far behind (in messages or bytes, or this peer
+      // holds half the room); shed rather than queue without bound.
       verdict = 'ignore'
+      this.stats.shed++
       if (Date.now() - this.lastShedLog > 1_000) {
         this.lastShedLog = Date.now()
-        this.modules.logger.warn({ inFlight: this.inFlight }, 'gossip validation overloaded: ignoring new messages')
+        this.modules.logger.warn({ inFlight: this.inFlight, inFlightBytes: this.inFlightBytes, peer, peerBytes }, 'gossip validation overloaded: ignoring new messages')
       }
     } else if (!this.modules.admit(peer)) {
       // [REJECT] A peer that is no longer allowed (its connection is being closed).
@@ -143,6 +151,8 @@ export class Gossip {
       reason = 'peer not allowed'
     } else {
       this.inFlight++
+      this.inFlightBytes += size
+      this.inFlightByPeer.set(peer, peerBytes + size)
       try {
         // Decoded values are views into their bytes: keep a copy no transport buffer can change.
         const data = msg.data.slice()
@@ -167,6 +177,10 @@ export class Gossip {
         }
       } finally {
         this.inFlight--
+        this.inFlightBytes -= size
+        const left = (this.inFlightByPeer.get(peer) ?? size) - size
+        if (left <= 0) this.inFlightByPeer.delete(peer)
+        else this.inFlightByPeer.set(peer, left)
       }
     }
     this.stats[verdict === 'accept' ? 'accepted' : verdict === 'ignore' ? 'ignored' : 'rejected']++

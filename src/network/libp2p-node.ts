@@ -10,7 +10,7 @@ import type { Identify } from '@libp2p/identify'
 import type { Ping } from '@libp2p/ping'
 import type { ConnectionGater } from '@libp2p/interface'
 import type { NodeKey } from '../crypto/ed25519.ts'
-import { sha256 } from '../crypto/hash.ts'
+import { fastGossipId, gossipMessageId } from './message-id.ts'
 import { MAX_GOSSIP_RPC_BYTES } from './protocol-ids.ts'
 import type { ResolvedNetworkOptions } from './options.ts'
 
@@ -67,13 +67,15 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
 /**
  * Gossipsub for a small permissioned network (4-10 peers): a mesh wide enough to be a full mesh,
  * floodPublish so our own messages reach every subscribed peer directly, no per-message libp2p
- * signature (every application message is signed already) and a content-hash message id, and
+ * signature (every application message is signed already) and a content-hash message id
+ * (message-id.ts: the unsigned consensus `seq` is not part of it), and
  * application-level validation before anything is forwarded.
  */
 function gossipOptions (): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
-    msgIdFn: (msg) => sha256(msg.data),
+    msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
+    fastMsgIdFn: (msg) => fastGossipId(msg.data),
     asyncValidation: true,
     emitSelf: false,
     floodPublish: true,

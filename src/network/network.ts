@@ -8,7 +8,7 @@ import { resolveOptions, type NetworkOptions, type ResolvedNetworkOptions } from
 import { createConnectionGater, PeerAllowlist } from './gater.ts'
 import { InboundFence } from './inbound-fence.ts'
 import { createLibp2pNode, type MedledgerLibp2p } from './libp2p-node.ts'
-import { PeerScores, PENALTY } from './peer-scores.ts'
+import { PeerScores, PENALTY, type PeerRecord } from './peer-scores.ts'
 import { Gossip, type GossipStats } from './gossip.ts'
 import { PeerDialer } from './dialer.ts'
 import { BlockSync } from './sync.ts'
@@ -228,6 +228,11 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   /** Invalid-message weight held against a peer, and whether it is banned. */
   peerScore (peerId: string): { invalid: number, banned: boolean } {
     return { invalid: this.scores.invalidCount(peerId), banned: this.scores.isBanned(peerId) }
+  }
+
+  /** Every peer with an offence on record: offences, current weight, bans (for metrics). */
+  peerRecords (): PeerRecord[] {
+    return this.scores.records()
   }
 
   private admit (peerId: string): boolean {

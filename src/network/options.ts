@@ -59,6 +59,8 @@ export interface ResolvedNetworkOptions extends Required<Omit<NetworkOptions, 'p
   maxQueuedConsensus: number
   /** The publish pump waits while any gossip stream has more than this many bytes unsent. */
   publishHighWaterBytes: number
+  /** Bytes of received gossip in validation at once (one peer at most half); beyond it new messages are ignored. */
+  maxInFlightBytes: number
 }
 
 export const DEFAULT_NETWORK_OPTIONS = {
@@ -82,7 +84,8 @@ export const DEFAULT_NETWORK_OPTIONS = {
   banMaxMs: 30 * 60_000,
   maxQueuedBatches: 1_024,
   maxQueuedConsensus: 4_096,
-  publishHighWaterBytes: 1024 * 1024
+  publishHighWaterBytes: 1024 * 1024,
+  maxInFlightBytes: 64 * 1024 * 1024
 } as const
 
 /** Hard ceilings: a config asking for more is clamped, so one peer can never make us buffer without bound. */

@@ -26,7 +26,12 @@ interface Entry {
   updatedAt: number
   bans: number
   bannedUntil: number
+  /** Offences ever counted against the peer (not decayed), for metrics. */
+  offences: number
 }
+
+/** What a peer has cost so far: for logs, metrics and the status of an operator's investigation. */
+export interface PeerRecord { peer: string, offences: number, invalid: number, bans: number, banned: boolean }
 
 /** Weights: what one offence costs. A proven lie (bad block range) costs a whole threshold. */
 export const PENALTY = {
@@ -62,7 +67,8 @@ export class PeerScores {
     const e = this.entry(peerId)
     this.decay(e)
     e.invalid += weight
-    this.modules.logger.debug({ peer: peerId, reason, invalid: e.invalid }, 'peer penalised')
+    e.offences++
+    this.modules.logger.info({ peer: peerId, reason, weight, invalid: e.invalid, threshold: this.opts.invalidThreshold }, 'peer penalised')
     if (e.invalid < this.opts.invalidThreshold) return false
     e.invalid = 0
     const now = this.now()
@@ -92,6 +98,15 @@ export class PeerScores {
     return e.invalid
   }
 
+  /** Every peer with an offence on record. */
+  records (): PeerRecord[] {
+    const now = this.now()
+    return [...this.entries].filter(([, e]) => e.offences > 0).map(([peer, e]) => {
+      this.decay(e)
+      return { peer, offences: e.offences, invalid: e.invalid, bans: e.bans, banned: e.bannedUntil > now }
+    })
+  }
+
   bannedPeers (): string[] {
     const now = this.now()
     return [...this.entries].filter(([, e]) => e.bannedUntil > now).map(([id]) => id)
@@ -111,7 +126,7 @@ export class PeerScores {
     let e = this.entries.get(peerId)
     if (e === undefined) {
       if (this.entries.size >= MAX_TRACKED_PEERS) this.evictOne()
-      e = { invalid: 0, updatedAt: this.now(), bans: 0, bannedUntil: 0 }
+      e = { invalid: 0, updatedAt: this.now(), bans: 0, bannedUntil: 0, offences: 0 }
       this.entries.set(peerId, e)
     }
     return e

@@ -97,7 +97,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
     this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes,
       inboundAllow: c.p2p.inbound_allow, inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms, maxPendingInbound: c.p2p.max_pending_inbound,
-      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s }, {
+      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),
@@ -112,7 +112,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       maxBlockBytes: c.consensus.max_block_bytes,
       maxBatchesPerBlock: c.consensus.max_batches_per_block,
       maxClockDriftMs: c.consensus.max_clock_drift_ms,
-      maxFutureMessages: 10_000,
+      maxFutureMessages: c.consensus.max_future_messages,
+      maxFutureBytes: c.consensus.max_future_bytes,
       byzantine: c.consensus.byzantine
     }, {
       genesis: this.genesis,
@@ -250,7 +251,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   private handlers (): NetworkHandlers {
     return {
       onBatches: async (batches) => await this.admitBatches(batches),
-      onConsensus: async (msg) => await this.consensus.onMessage(msg),
+      onConsensus: async (msg, bytes, from) => await this.consensus.onMessage(msg, from, bytes.length),
       knownBatch: (signature) => this.mempool.batchBySignature(signature),
       localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),
       readBlocks: async (from, to, maxBytes) => {

@@ -3,17 +3,23 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConsensusDriver } from '../../../src/consensus/driver.ts'
-import type { Genesis } from '../../../src/chain/genesis.ts'
+import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
+import type { DriverOptions } from '../../../src/consensus/options.ts'
 import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
 import { ChainStore } from '../../../src/storage/index.ts'
 import { Mempool } from '../../../src/mempool/mempool.ts'
 import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
 import { ChainVerifier } from '../../../src/chain/verifier.ts'
-import { decodeConsensusMessage } from '../../../src/chain/codec.ts'
+import { decodeConsensusMessage, type ConsensusMessage } from '../../../src/chain/codec.ts'
 import type { FinalizedBlock, Proposal, Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
 import type { NodeKey } from '../../../src/crypto/ed25519.ts'
+import { TEST_CHAIN_ID, TEST_TIME, testValidators } from '../../helpers/fixtures.ts'
+
+/** Four test validators and their genesis, for tests that need no other chain. */
+export const keys = testValidators(4)
+export const genesis = new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
 
 export interface StartedDriver {
   driver: ConsensusDriver
@@ -23,6 +29,8 @@ export interface StartedDriver {
   votes: () => Vote[]
   /** Every proposal published, decoded. */
   proposals: () => Proposal[]
+  /** Every message published, decoded. */
+  published: () => ConsensusMessage[]
 }
 
 export interface DriverHarnessOptions {
@@ -34,6 +42,8 @@ export interface DriverHarnessOptions {
   fill?: (m: Mempool) => void
   /** Runs on the store before the driver starts. */
   before?: (store: ChainStore) => Promise<void>
+  /** Driver options over the quiet defaults. */
+  options?: Partial<DriverOptions>
 }
 
 /**
@@ -58,7 +68,9 @@ export async function startDriver (t: ExecutionContext, genesis: Genesis, self: 
     maxBatchesPerBlock: 1000,
     maxClockDriftMs: o.maxClockDriftMs,
     maxFutureMessages: 10_000,
-    byzantine: false
+    maxFutureBytes: 16 * 1024 * 1024,
+    byzantine: false,
+    ...o.options
   }, {
     genesis,
     schedule,
@@ -85,6 +97,7 @@ export async function startDriver (t: ExecutionContext, genesis: Genesis, self: 
     store,
     mempool,
     votes: () => messages().flatMap(m => m.kind === 'vote' ? [m.vote] : []).filter(v => bytesEqual(v.validator, self.publicKey)),
-    proposals: () => messages().flatMap(m => m.kind === 'proposal' ? [m.proposal] : [])
+    proposals: () => messages().flatMap(m => m.kind === 'proposal' ? [m.proposal] : []),
+    published: messages
   }
 }

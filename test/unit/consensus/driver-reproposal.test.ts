@@ -8,7 +8,6 @@
  */
 import test, { type ExecutionContext } from 'ava'
 import type { ConsensusDriver } from '../../../src/consensus/driver.ts'
-import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
 import type { ChainStore } from '../../../src/storage/index.ts'
 import { blockHash, voteSignBytes } from '../../../src/chain/hashing.ts'
 import { SignStep } from '../../../src/consensus/guard.ts'
@@ -16,11 +15,9 @@ import type { ConsensusMessage } from '../../../src/chain/codec.ts'
 import { VoteType, type Block, type Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import { verifySignature, type NodeKey } from '../../../src/crypto/ed25519.ts'
-import { TEST_CHAIN_ID, TEST_TIME, makeBlock, sampleBatch, signProposalHeader, signVote, testValidators } from '../../helpers/fixtures.ts'
-import { startDriver } from './driver-harness.ts'
+import { makeBlock, sampleBatch, signProposalHeader, signVote } from '../../helpers/fixtures.ts'
+import { genesis, keys, startDriver } from './driver-harness.ts'
 
-const keys = testValidators(4)
-const genesis = new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: keys.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: DEFAULT_PARAMS })
 const set = genesis.validators
 const byKey = (pk: Uint8Array): NodeKey => keys.find(k => bytesEqual(k.publicKey, pk)) as NodeKey
 const P = byKey(set.proposer(1, 0))
@@ -46,12 +43,13 @@ async function startN (t: ExecutionContext, before?: (store: ChainStore) => Prom
  * then Q's round-1 re-proposal of it with validRound 0 and round-1 prevotes of Q and X (f+1 = 2
  * senders of round 1: N skips to round 1, L55). Returns N's round-1 prevote.
  */
-async function reproposeTo (t: ExecutionContext, block: Block): Promise<Vote> {
+async function reproposeTo (t: ExecutionContext, block: Block, proposalVerdict: 'accept' | 'reject'): Promise<Vote> {
   const { driver, prevotesOfN } = await startN(t)
   const hash = blockHash(block.header)
-  const deliver = async (msg: ConsensusMessage): Promise<void> => { t.is(await driver.onMessage(msg), 'accept') }
+  const deliver = async (msg: ConsensusMessage, verdict: 'accept' | 'reject' = 'accept'): Promise<void> => { t.is(await driver.onMessage(msg), verdict) }
   for (const v of [P, Q, X]) await deliver(prevote(v, 0, hash))
-  await deliver({ kind: 'proposal', proposal: { header: signProposalHeader(Q, { height: 1, round: 1, validRound: 0, blockHash: hash }), block } })
+  // Gossip forwards a proposal only when its block is valid (issue 13: validate before forwarding).
+  await deliver({ kind: 'proposal', proposal: { header: signProposalHeader(Q, { height: 1, round: 1, validRound: 0, blockHash: hash }), block } }, proposalVerdict)
   await deliver(prevote(Q, 1, hash))
   await deliver(prevote(X, 1, hash))
   const deadline = Date.now() + 5000
@@ -66,7 +64,7 @@ async function reproposeTo (t: ExecutionContext, block: Block): Promise<Vote> {
 test('a validator that missed B0 prevotes its re-proposal by the next round\'s proposer', async t => {
   const b0 = blockBy(P)
   t.true(bytesEqual(b0.header.proposer, P.publicKey))
-  const vote = await reproposeTo(t, b0)
+  const vote = await reproposeTo(t, b0, 'accept')
   t.not(vote.blockHash, null, 'N must not prevote nil on a valid re-proposal')
   t.true(bytesEqual(vote.blockHash as Uint8Array, blockHash(b0.header)))
 })
@@ -75,7 +73,7 @@ test('a re-proposed block not built by its round\'s proposer gets a nil prevote'
   // Built by Q in round 0, where P was the proposer. The old rule (builder = re-proposer) accepted it.
   const forged = blockBy(Q)
   t.false(set.isProposer(forged.header.proposer, 1, forged.header.round))
-  const vote = await reproposeTo(t, forged)
+  const vote = await reproposeTo(t, forged, 'reject')
   t.is(vote.blockHash, null)
 })
 
