@@ -10,6 +10,10 @@ export interface DriverOptions {
   maxBatchesPerBlock: number
   /** Messages for the next height kept until we get there. */
   maxFutureMessages: number
-  /** Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation tier). */
-  byzantine: boolean
+  /**
+   * Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation
+   * tier). Never read from config or environment: only the test harness sets it
+   * (test/helpers/test-daemon.ts, through MedledgerNode's test hooks).
+   */
+  byzantine?: boolean
 }

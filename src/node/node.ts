@@ -35,6 +35,16 @@ export interface NodeModules {
   genesis: Genesis
   key: NodeKey
   logger: Logger
+  /** Set only by the test harness (test/helpers/test-daemon.ts), never by config or environment. */
+  testHooks?: NodeTestHooks
+}
+
+/** What only a test may change in a node: the Byzantine mode, and fault injection into its store. */
+export interface NodeTestHooks {
+  /** Sign a conflicting second vote and proposal for each one (simulation scenario 4). */
+  byzantine?: boolean
+  /** Called with the store once it is open, before anything uses it. */
+  onStoreOpen?: (store: ChainStore) => void
 }
 
 /**
@@ -42,7 +52,7 @@ export interface NodeModules {
  * that order and stops them in reverse. Everything else talks through the narrow interfaces
  * each module exports.
  */
-export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }> {
+export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], fatal: [Error] }> {
   readonly config: Config
   readonly genesis: Genesis
   readonly key: NodeKey
@@ -56,6 +66,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   private verifier!: ChainVerifier
   private readonly home: string
   private readonly finality = new FinalityWaiters()
+  private readonly testHooks: NodeTestHooks
+  /** The storage fault that stopped this node's consensus: it can no longer commit. */
+  fault: Error | undefined
   readonly startedAt = Date.now()
 
   constructor (m: NodeModules) {
@@ -66,6 +79,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     this.key = m.key
     this.home = m.home
     this.log = m.logger
+    this.testHooks = m.testHooks ?? {}
     this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay)
     this.mempool = new Mempool({ maxBytes: m.config.mempool.max_bytes, maxBatches: m.config.mempool.max_batches })
     this.pool = new VerifyPool()
@@ -78,6 +92,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   async start (): Promise<void> {
     const c = this.config
     this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash })
+    this.store.onFault((err) => { this.fail(err) })
+    this.testHooks.onStoreOpen?.(this.store)
     await this.loadGovernance()
     if (c.role === 'validator' && !this.schedule.latest().has(this.key.publicKey)) {
       if (!this.allowedPeers().includes(this.key.peerId)) {
@@ -105,7 +121,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       maxBlockBytes: c.consensus.max_block_bytes,
       maxBatchesPerBlock: c.consensus.max_batches_per_block,
       maxFutureMessages: 10_000,
-      byzantine: c.consensus.byzantine
+      byzantine: this.testHooks.byzantine === true
     }, {
       genesis: this.genesis,
       schedule: this.schedule,
@@ -116,10 +132,23 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       signer: this.role === 'validator' ? this.key : null,
       network: { publishConsensus: (b) => { this.network.publishConsensus(b) }, requestSync: () => { this.network.requestSync() } },
       logger: this.log,
-      onFinalized: (fb) => { this.onFinalized(fb) }
+      onFinalized: (fb) => { this.onFinalized(fb) },
+      onFatal: (err) => { this.fail(err) }
     })
     await this.network.start()
     await this.consensus.start()
+  }
+
+  /**
+   * Fail-stop (docs/storage.md, "Storage faults"): the first storage fault halts consensus at once
+   * (nothing more is signed), marks the node not ready and emits 'fatal'; the daemon then stops.
+   */
+  fail (err: Error): void {
+    if (this.fault !== undefined) return
+    this.fault = err
+    this.consensus?.halt(err)
+    this.log.fatal({ err: err.message, code: (err as { code?: string }).code }, 'storage fault: the node stops and commits nothing more: %s', err.message)
+    this.emit('fatal', err)
   }
 
   async stop (): Promise<void> {
@@ -148,6 +177,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
     }
     if (changed || fb.block.header.height % 64 === 0) {
+      // A storage fault reaches fail() through the store; anything else is only worth a warning.
       void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
     }
     this.finality.onFinalized(fb)
