@@ -119,7 +119,7 @@ test.serial('daemon: a disk write failure mid-run stops the process with exit 3 
   t.is(code, EXIT.STORAGE_FAULT, 'the daemon exits with the storage-fault code (3)')
   const log = await readFile(join(node.home, 'node.log'), 'utf8')
   t.log(log.split('\n').find(l => l.startsWith('medledger: stopping')))
-  t.regex(log, /medledger: stopping on a storage fault \(exit 3\): .*failed: IO error: injected by the test harness.*Fix the disk/, 'one clear line: what failed and what to do')
+  t.regex(log, /medledger: stopping on a storage fault \(exit 3\): .*failed: IO error: injected by the test harness.*Once the disk is fixed, start the node again/, 'one clear line: what failed and what to do')
   t.notRegex(log, /unhandled rejection|uncaught exception/i)
 
   // The process is gone; the database opens, consistent, at the last block written.
@@ -131,3 +131,25 @@ test.serial('daemon: a disk write failure mid-run stops the process with exit 3 
   await store.close()
 })
 
+
+test.serial('daemon: an unhandled rejection anywhere is logged and stops the process cleanly with exit 4', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
+  const layout = await createDevnet({ dir, validators: ['hospital-a'], observers: [], heartbeatMs: 1000, consensus: FAST_CONSENSUS })
+  const node = layout.nodes[0]
+  const d = new Daemon(node, [], testDaemonEntry(['--test-unhandled-rejection']))
+  t.teardown(async () => {
+    await d.stop('SIGKILL')
+    await rm(dir, { recursive: true, force: true })
+  })
+  d.start()
+  await waitFor('a first block', async () => { const s = await d.status(); return s !== undefined && s.height >= 1 ? s : undefined }, 120_000)
+  d.proc!.kill('SIGUSR2')
+  const code = await Promise.race([d.exited, sleep(90_000).then(() => 'still running' as const)])
+  t.is(code, EXIT.INTERNAL, 'the daemon exits with the internal-error code (4)')
+  const log = await readFile(join(node.home, 'node.log'), 'utf8')
+  t.regex(log, /medledger: stopping on an internal error \(exit 4, unhandled rejection\): Error: a promise nobody awaited failed/)
+  t.regex(log, /"msg":"stopped: unhandled rejection: a promise nobody awaited failed/, 'the stop is logged after the node closed')
+  const store = await ChainStore.open(join(node.home, 'data'))
+  t.true(store.head!.height >= 1, 'the database opens: the node closed it')
+  await store.close()
+})

@@ -9,6 +9,7 @@
  *   (simulation scenario 4).
  * --test-storage-fault: after SIGUSR2 every block commit fails as a disk write error does
  *   (test/e2e/storage-fault.test.ts).
+ * --test-unhandled-rejection: SIGUSR2 leaves a rejected promise unhandled (a bug anywhere).
  */
 import '../../src/polyfill.ts'
 import { fileURLToPath } from 'node:url'
@@ -20,7 +21,7 @@ import type { NodeTestHooks } from '../../src/node/node.ts'
 export const TEST_DAEMON = fileURLToPath(import.meta.url)
 
 /** Node arguments that run this script (through tsx), with the given switches. */
-export function testDaemonEntry (switches: Array<'--test-byzantine' | '--test-storage-fault'>): string[] {
+export function testDaemonEntry (switches: Array<'--test-byzantine' | '--test-storage-fault' | '--test-unhandled-rejection'>): string[] {
   return ['--import', 'tsx', TEST_DAEMON, ...switches]
 }
 
@@ -55,5 +56,8 @@ if (process.argv[1] === TEST_DAEMON) {
   const hooks: NodeTestHooks = {}
   if (args.includes('--test-byzantine')) hooks.byzantine = true
   if (args.includes('--test-storage-fault')) hooks.onStoreOpen = failCommitsOnSignal
+  if (args.includes('--test-unhandled-rejection')) {
+    process.on('SIGUSR2', () => { void Promise.reject(new Error('a promise nobody awaited failed (injected by the test harness)')) })
+  }
   await action(async () => { await runDaemon(parseStart(args.filter(a => !a.startsWith('--test-'))), hooks) })()
 }

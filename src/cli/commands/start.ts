@@ -102,7 +102,7 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
   // stops before it signs anything it could not keep. One clear line on stderr for the operator.
   const storageFault = (err: Error): void => {
     process.stderr.write(`medledger: stopping on a storage fault (exit ${EXIT.STORAGE_FAULT}): ${err.message}. ` +
-      `Fix the disk (free space, permissions, health), then start the node again; \`medledger verify --home ${o.home}\` checks the database.\n`)
+      `It signs and commits nothing more. Once the disk is fixed, start the node again (\`medledger verify --home ${o.home}\` checks the database first).\n`)
     void shutdown(`storage fault: ${err.message}`, EXIT.STORAGE_FAULT)
   }
   // Any error nobody handled is a bug: logged, then the same clean stop, never a half-running daemon.
