@@ -21,7 +21,9 @@ import type { NodeTestHooks } from '../../src/node/node.ts'
 export const TEST_DAEMON = fileURLToPath(import.meta.url)
 
 /** Node arguments that run this script (through tsx), with the given switches. */
-export function testDaemonEntry (switches: Array<'--test-byzantine' | '--test-storage-fault' | '--test-unhandled-rejection'>): string[] {
+export type TestSwitch = '--test-byzantine' | '--test-storage-fault' | '--test-unhandled-rejection'
+
+export function testDaemonEntry (switches: TestSwitch[]): string[] {
   return ['--import', 'tsx', TEST_DAEMON, ...switches]
 }
 

@@ -25,7 +25,6 @@ test('the init template sets every setting to its default, except the per-node o
     const inner = (shape as { def?: { innerType?: { shape?: Record<string, unknown> } } }).def?.innerType?.shape
     const keys = inner === undefined ? [section] : Object.keys(inner)
     for (const key of keys) {
-      if (key === 'byzantine') continue // test-only, deliberately undocumented
       t.regex(renderConfig(perNode), new RegExp(`^${key} = `, 'm'), `config.toml names ${inner === undefined ? key : `${section}.${key}`}`)
     }
   }
@@ -45,4 +44,20 @@ test('a config.toml that leaves out whole sections gets every default of those s
   t.is(c.log.level, 'info')
   t.is(c.api.listen, '127.0.0.1:9191')
   t.is(c.api.max_body_bytes, 8 * 1024 * 1024, 'a section given in part is completed too')
+})
+
+// Issue 13, item 6: the Byzantine (equivocation) mode is for the test harness alone
+// (test/helpers/test-daemon.ts --test-byzantine). On 30150e2 a config line, `--set` or
+// MEDLEDGER_CONSENSUS__BYZANTINE=true turned a production validator into an equivocator.
+test('consensus.byzantine is refused in config.toml and by --set, and has no effect from the environment', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-config-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const perNode = { role: 'validator', p2pListen: '/ip4/127.0.0.1/tcp/4001', bootstrap: [], apiListen: '127.0.0.1:9090' }
+  await writeFile(join(dir, CONFIG_FILE), renderConfig(perNode))
+  await t.throwsAsync(loadConfig(dir, { 'consensus.byzantine': 'true' }, {}), { code: 'CONFIG_INVALID', message: /consensus: Unrecognized key: "byzantine"/ })
+  const fromEnv = await loadConfig(dir, {}, { MEDLEDGER_CONSENSUS__BYZANTINE: 'true' })
+  t.false('byzantine' in fromEnv.consensus, 'the variable names no setting')
+  t.deepEqual(fromEnv, await loadConfig(dir, {}, {}))
+  await writeFile(join(dir, CONFIG_FILE), renderConfig(perNode).replace('[consensus]\n', '[consensus]\nbyzantine = true\n'))
+  await t.throwsAsync(loadConfig(dir, {}, {}), { code: 'CONFIG_INVALID', message: /Unrecognized key: "byzantine"/ })
 })
