@@ -81,8 +81,46 @@ function readBytes (a: AccessEntry): number {
   return ENTRY_OVERHEAD + a.accessRecordId.length + a.recordId.length + a.subject.length + a.node.length + a.reader.length
 }
 
-/** One author's share: its entries oldest first, and their total estimated bytes. */
-interface Share<K> { order: Map<K, number>, bytes: number }
+/**
+ * Entries counted per author, oldest first, each author within a share of entries and estimated
+ * bytes: adding past the share gives back the author's oldest keys, for the caller to drop.
+ */
+class AuthorShares<K> {
+  private readonly shares = new Map<string, { order: Map<K, number>, bytes: number }>()
+  bytes = 0
+  evicted = 0
+
+  constructor (private readonly maxEntries: number, private readonly maxBytes: number) {}
+
+  /** Counts `key` as the author's newest entry; returns the keys now past the author's share. */
+  add (author: string, key: K, bytes: number): K[] {
+    this.remove(author, key)
+    let share = this.shares.get(author)
+    if (share === undefined) this.shares.set(author, share = { order: new Map(), bytes: 0 })
+    share.order.set(key, bytes)
+    share.bytes += bytes
+    this.bytes += bytes
+    const out: K[] = []
+    while (share.order.size > 1 && (share.order.size > this.maxEntries || share.bytes > this.maxBytes)) {
+      const [oldest, b] = share.order.entries().next().value as [K, number]
+      share.order.delete(oldest)
+      share.bytes -= b
+      this.bytes -= b
+      this.evicted++
+      out.push(oldest)
+    }
+    return out
+  }
+
+  remove (author: string, key: K): void {
+    const share = this.shares.get(author)
+    const b = share?.order.get(key)
+    if (share === undefined || b === undefined) return
+    share.order.delete(key)
+    share.bytes -= b
+    this.bytes -= b
+  }
+}
 
 /** What the bound has cost so far (entries dropped), for status and tests. */
 export interface IndexStats { grants: number, grantBytes: number, reads: number, readBytes: number, evictedGrants: number, evictedReads: number }
@@ -93,15 +131,17 @@ export class PrivacyIndex {
   // Every delivery key a node has had published: a held key in here that is not current is retired.
   private readonly history = new Map<string, Set<string>>()
   private readonly grants = new Map<string, GrantEntry>()
-  private readonly grantShares = new Map<string, Share<string>>()
+  private readonly grantShares: AuthorShares<string>
   private readonly shreds = new Map<string, ShredEntry>()
   // The access log in chain order, by arrival number (a record id could repeat; a number cannot).
   private readonly reads = new Map<number, AccessEntry>()
-  private readonly readShares = new Map<string, Share<number>>()
+  private readonly readShares: AuthorShares<number>
   private readSeq = 0
-  private readonly totals = { grantBytes: 0, readBytes: 0, evictedGrants: 0, evictedReads: 0 }
 
-  constructor (readonly genesisHash: string, readonly limits: IndexLimits = DEFAULT_INDEX_LIMITS) {}
+  constructor (readonly genesisHash: string, readonly limits: IndexLimits = DEFAULT_INDEX_LIMITS) {
+    this.grantShares = new AuthorShares(limits.grantsPerAuthor, limits.grantBytesPerAuthor)
+    this.readShares = new AuthorShares(limits.readsPerAuthor, limits.readBytesPerAuthor)
+  }
 
   /** The index at height 0: the encryption keys the genesis file publishes. */
   static fromGenesis (genesisHash: Uint8Array, members: ReadonlyArray<{ publicKey: Uint8Array, encryptionKey?: Uint8Array }>, limits?: IndexLimits): PrivacyIndex {
@@ -125,50 +165,16 @@ export class PrivacyIndex {
   /** Sets a grant or revocation within its custodian's share, dropping the custodian's oldest past it. */
   private setGrant (g: GrantEntry): void {
     const key = grantKey(g.custodian, g.subject, g.grantee)
-    this.dropGrant(key)
-    let share = this.grantShares.get(g.custodian)
-    if (share === undefined) this.grantShares.set(g.custodian, share = { order: new Map(), bytes: 0 })
-    const bytes = grantBytes(g)
     this.grants.set(key, g)
-    share.order.set(key, bytes)
-    share.bytes += bytes
-    this.totals.grantBytes += bytes
-    while (share.order.size > 1 && (share.order.size > this.limits.grantsPerAuthor || share.bytes > this.limits.grantBytesPerAuthor)) {
-      // A dropped grant fails closed: with no entry the grantee reads nothing (as if revoked).
-      this.dropGrant(share.order.keys().next().value as string)
-      this.totals.evictedGrants++
-    }
-  }
-
-  private dropGrant (key: string): void {
-    const old = this.grants.get(key)
-    if (old === undefined) return
-    const share = this.grantShares.get(old.custodian) as Share<string>
-    const bytes = share.order.get(key) ?? 0
-    share.order.delete(key)
-    share.bytes -= bytes
-    this.totals.grantBytes -= bytes
-    this.grants.delete(key)
+    // A dropped grant fails closed: with no entry the grantee reads nothing (as if revoked).
+    for (const old of this.grantShares.add(g.custodian, key, grantBytes(g))) this.grants.delete(old)
   }
 
   private addRead (a: AccessEntry): void {
     const seq = this.readSeq++
-    let share = this.readShares.get(a.node)
-    if (share === undefined) this.readShares.set(a.node, share = { order: new Map(), bytes: 0 })
-    const bytes = readBytes(a)
     this.reads.set(seq, a)
-    share.order.set(seq, bytes)
-    share.bytes += bytes
-    this.totals.readBytes += bytes
-    while (share.order.size > 1 && (share.order.size > this.limits.readsPerAuthor || share.bytes > this.limits.readBytesPerAuthor)) {
-      // The read record itself stays on the chain (and provable there); only this view forgets it.
-      const [oldest, b] = share.order.entries().next().value as [number, number]
-      share.order.delete(oldest)
-      share.bytes -= b
-      this.totals.readBytes -= b
-      this.reads.delete(oldest)
-      this.totals.evictedReads++
-    }
+    // The read record itself stays on the chain (and provable there); only this view forgets it.
+    for (const old of this.readShares.add(a.node, seq, readBytes(a))) this.reads.delete(old)
   }
 
   // ---- folding records (the caller has checked authorship rules that need the chain) ----
@@ -246,7 +252,7 @@ export class PrivacyIndex {
   }
 
   stats (): IndexStats {
-    return { grants: this.grants.size, grantBytes: this.totals.grantBytes, reads: this.reads.size, readBytes: this.totals.readBytes, evictedGrants: this.totals.evictedGrants, evictedReads: this.totals.evictedReads }
+    return { grants: this.grants.size, grantBytes: this.grantShares.bytes, reads: this.reads.size, readBytes: this.readShares.bytes, evictedGrants: this.grantShares.evicted, evictedReads: this.readShares.evicted }
   }
 
   // ---- snapshot ----

@@ -4,11 +4,11 @@
  * winds down, and the daemon exits with code 3 and one clear line naming what failed and what to do.
  * On 30150e2 the failed commit was only logged: the node stayed "ready" and its rounds went on.
  */
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createDevnet } from '../../src/devnet/setup.ts'
+import { createDevnet, type DevnetNode } from '../../src/devnet/setup.ts'
 import { Daemon } from '../../src/devnet/daemon.ts'
 import { loadConfig, resolvePath } from '../../src/config/load.ts'
 import { Genesis } from '../../src/chain/genesis.ts'
@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/logger.ts'
 import { toHex } from '../../src/encoding/bytes.ts'
 import { EXIT } from '../../src/cli/output.ts'
 import { FAST_CONSENSUS, sampleRecord, waitFor } from '../helpers/devnet.ts'
-import { testDaemonEntry } from '../helpers/test-daemon.ts'
+import { testDaemonEntry, type TestSwitch } from '../helpers/test-daemon.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -96,17 +96,23 @@ test.serial('in process: a failed block commit halts consensus, emits fatal, /re
   await store.close()
 })
 
-test.serial('daemon: a disk write failure mid-run stops the process with exit 3 and a clear line; the database reopens at its head', async t => {
+/** A one-validator devnet run by the test-only daemon entry with `sw`, at height 1 or more. */
+async function loneTestDaemon (t: ExecutionContext, sw: TestSwitch): Promise<{ d: Daemon, node: DevnetNode, before: { height: number } }> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
   const layout = await createDevnet({ dir, validators: ['hospital-a'], observers: [], heartbeatMs: 1000, consensus: FAST_CONSENSUS })
   const node = layout.nodes[0]
-  const d = new Daemon(node, [], testDaemonEntry(['--test-storage-fault']))
+  const d = new Daemon(node, [], testDaemonEntry([sw]))
   t.teardown(async () => {
     await d.stop('SIGKILL')
     await rm(dir, { recursive: true, force: true })
   })
   d.start()
   const before = await waitFor('a first block', async () => { const s = await d.status(); return s !== undefined && s.height >= 1 ? s : undefined }, 120_000)
+  return { d, node, before }
+}
+
+test.serial('daemon: a disk write failure mid-run stops the process with exit 3 and a clear line; the database reopens at its head', async t => {
+  const { d, node, before } = await loneTestDaemon(t, '--test-storage-fault')
   const ok = await d.submit([sampleRecord(1)])
   t.is(ok.status, 200, JSON.stringify(ok.body))
   t.is((await fetch(`${d.api}/readyz`)).status, 200)
@@ -133,16 +139,7 @@ test.serial('daemon: a disk write failure mid-run stops the process with exit 3 
 
 
 test.serial('daemon: an unhandled rejection anywhere is logged and stops the process cleanly with exit 4', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
-  const layout = await createDevnet({ dir, validators: ['hospital-a'], observers: [], heartbeatMs: 1000, consensus: FAST_CONSENSUS })
-  const node = layout.nodes[0]
-  const d = new Daemon(node, [], testDaemonEntry(['--test-unhandled-rejection']))
-  t.teardown(async () => {
-    await d.stop('SIGKILL')
-    await rm(dir, { recursive: true, force: true })
-  })
-  d.start()
-  await waitFor('a first block', async () => { const s = await d.status(); return s !== undefined && s.height >= 1 ? s : undefined }, 120_000)
+  const { d, node } = await loneTestDaemon(t, '--test-unhandled-rejection')
   d.proc!.kill('SIGUSR2')
   const code = await Promise.race([d.exited, sleep(90_000).then(() => 'still running' as const)])
   t.is(code, EXIT.INTERNAL, 'the daemon exits with the internal-error code (4)')

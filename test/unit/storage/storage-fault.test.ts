@@ -1,9 +1,10 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Level } from 'level'
 import { ChainStore, StorageErrorCode, isStorageFault, type StorageError } from '../../../src/storage/index.ts'
+import type { FinalizedBlock } from '../../../src/chain/types.ts'
 import { makeChain, testValidators } from '../../helpers/fixtures.ts'
 
 /** LevelDB's own get fails (a broken disk) until restored: patched on its prototype, in this test only. */
@@ -14,7 +15,8 @@ function breakLevelReads (): { restore: () => void } {
   return { restore: () => { proto._get = get } }
 }
 
-test.serial('a LevelDB read failure surfaces as STORAGE_IO_ERROR naming what was read, reported once; later writes are refused', async t => {
+/** A store holding block 1 of a 2-block chain, and the faults it reports. */
+async function storeAtHeight1 (t: ExecutionContext): Promise<{ store: ChainStore, chain: FinalizedBlock[], faults: StorageError[] }> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const chain = makeChain(testValidators(4), 2)
@@ -23,6 +25,11 @@ test.serial('a LevelDB read failure surfaces as STORAGE_IO_ERROR naming what was
   const faults: StorageError[] = []
   store.onFault(err => { faults.push(err) })
   await store.commit(chain[0])
+  return { store, chain, faults }
+}
+
+test.serial('a LevelDB read failure surfaces as STORAGE_IO_ERROR naming what was read, reported once; later writes are refused', async t => {
+  const { store, chain, faults } = await storeAtHeight1(t)
   t.is(store.fault, undefined)
 
   const broken = breakLevelReads()
@@ -44,14 +51,7 @@ test.serial('a LevelDB read failure surfaces as STORAGE_IO_ERROR naming what was
 })
 
 test.serial('a failed batch write (disk full) is a storage fault naming the blocks; the head stays', async t => {
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
-  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
-  const chain = makeChain(testValidators(4), 2)
-  const store = await ChainStore.open(dir)
-  t.teardown(async () => { await store.close() })
-  const faults: StorageError[] = []
-  store.onFault(err => { faults.push(err) })
-  await store.commit(chain[0])
+  const { store, chain, faults } = await storeAtHeight1(t)
   // classic-level's chained batch: its native write fails as on a full disk.
   const chainedBatch: string = 'classic-level/chained-batch.js'
   const { ChainedBatch } = await import(chainedBatch) as { ChainedBatch: { prototype: { _write: (...a: unknown[]) => Promise<void> } } }
