@@ -46,7 +46,7 @@ export const ConfigSchema = z.object({
     max_block_bytes: z.number().int().positive().default(3 * 1024 * 1024),
     max_batches_per_block: z.number().int().positive().default(2000)
     // No Byzantine switch here: the test-only equivocation mode is set by the test harness alone
-    // (test/helpers/test-daemon.ts), so no config file, flag or MEDLEDGER_* variable reaches it.
+    // (test/helpers/test-daemon.js), so no config file, flag or MEDLEDGER_* variable reaches it.
   }).strict().prefault({}),
   privacy: z.object({
     /** Off-chain key store, privacy index snapshot and rotation state (docs/privacy.md). */

@@ -13,7 +13,7 @@ import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBl
 import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import { isStorageFault, StorageError, StorageErrorCode, type ChainStore, type LastSigned } from '../storage/index.ts'
+import { isStorageFault, type ChainStore, type LastSigned } from '../storage/index.ts'
 import type { Logger } from '../logger.ts'
 import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
@@ -43,7 +43,8 @@ export interface DriverModules {
   onFinalized: (fb: FinalizedBlock) => void
   /**
    * A storage fault met by consensus (a failed commit, guard or snapshot write, an unreadable
-   * store): the driver has halted for good and signs nothing more; the owner stops the node.
+   * store), or any failure to commit a decided block: the driver has halted for good and signs
+   * nothing more; the owner stops the node.
    */
   onFatal?: (err: Error) => void
   now?: () => number
@@ -554,9 +555,9 @@ export class ConsensusDriver {
       if (fresh.length === 1) await this.m.store.commit(fresh[0])
       else await this.m.store.commitMany(fresh)
     } catch (err) {
-      // A decided block that cannot be written: never carry on from a tip the disk does not hold.
-      const e = err as Error
-      this.halt(isStorageFault(e) ? e : new StorageError(StorageErrorCode.IO_ERROR, `committing block ${fresh[0].block.header.height}${fresh.length > 1 ? `-${fresh[fresh.length - 1].block.header.height}` : ''} failed: ${e.message}`, { cause: e.message }))
+      // A decided block that cannot be written (a disk fault, or a refusal that would be a bug):
+      // never carry on from a tip the disk does not hold.
+      this.halt(err as Error)
       throw err
     }
     for (const fb of fresh) {

@@ -13,7 +13,7 @@ export interface DriverOptions {
   /**
    * Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation
    * tier). Never read from config or environment: only the test harness sets it
-   * (test/helpers/test-daemon.ts, through MedledgerNode's test hooks).
+   * (test/helpers/test-daemon.js, through MedledgerNode's test hooks).
    */
   byzantine?: boolean
 }

@@ -11,7 +11,7 @@ export class Daemon {
   proc: ChildProcess | undefined
   exited: Promise<number | null> = Promise.resolve(null)
 
-  /** `entry`: node's arguments before `start` (the test harness runs test/helpers/test-daemon.ts). */
+  /** `entry`: node's arguments before `start` (the test harness runs test/helpers/test-daemon.js). */
   constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly entry: string[] = [BIN]) {}
 
   get api (): string { return `http://127.0.0.1:${this.node.apiPort}` }

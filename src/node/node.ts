@@ -35,7 +35,7 @@ export interface NodeModules {
   genesis: Genesis
   key: NodeKey
   logger: Logger
-  /** Set only by the test harness (test/helpers/test-daemon.ts), never by config or environment. */
+  /** Set only by the test harness (test/helpers/test-daemon.js), never by config or environment. */
   testHooks?: NodeTestHooks
 }
 
@@ -67,7 +67,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   private readonly home: string
   private readonly finality = new FinalityWaiters()
   private readonly testHooks: NodeTestHooks
-  /** The storage fault that stopped this node's consensus: it can no longer commit. */
+  /** The storage fault (or failed commit) that stopped this node's consensus: it can no longer commit. */
   fault: Error | undefined
   readonly startedAt = Date.now()
 
@@ -140,14 +140,15 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   }
 
   /**
-   * Fail-stop (docs/storage.md, "Storage faults"): the first storage fault halts consensus at once
-   * (nothing more is signed), marks the node not ready and emits 'fatal'; the daemon then stops.
+   * Fail-stop (docs/storage.md, "Storage faults"): the first storage fault (or failed commit)
+   * halts consensus at once (nothing more is signed), marks the node not ready and emits 'fatal';
+   * the daemon then stops.
    */
   fail (err: Error): void {
     if (this.fault !== undefined) return
     this.fault = err
     this.consensus?.halt(err)
-    this.log.fatal({ err: err.message, code: (err as { code?: string }).code }, 'storage fault: the node stops and commits nothing more: %s', err.message)
+    this.log.fatal({ err: err.message, code: (err as { code?: string }).code }, 'the node cannot commit: it stops and signs nothing more: %s', err.message)
     this.emit('fatal', err)
   }
 
@@ -177,7 +178,6 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
       this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
     }
     if (changed || fb.block.header.height % 64 === 0) {
-      // A storage fault reaches fail() through the store; anything else is only worth a warning.
       void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
     }
     this.finality.onFinalized(fb)

@@ -15,7 +15,7 @@ import { Genesis } from '../../src/chain/genesis.ts'
 import { readKeyFile } from '../../src/node/key-file.ts'
 import { MedledgerNode } from '../../src/node/node.ts'
 import { createApi } from '../../src/api/server.ts'
-import { ChainStore, isStorageFault } from '../../src/storage/index.ts'
+import { ChainStore, StorageError, StorageErrorCode, isStorageFault } from '../../src/storage/index.ts'
 import { silentLogger } from '../../src/logger.ts'
 import { toHex } from '../../src/encoding/bytes.ts'
 import { EXIT } from '../../src/cli/output.ts'
@@ -24,7 +24,15 @@ import { testDaemonEntry, type TestSwitch } from '../helpers/test-daemon.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
-test.serial('in process: a failed block commit halts consensus, emits fatal, /readyz is 503 and nothing is signed after', async t => {
+/** How a test breaks the disk under a running node; returns what heals it. */
+type BreakDisk = (node: MedledgerNode) => Promise<() => void>
+
+/**
+ * Runs a one-validator node in this process with its API, makes a record final, breaks the disk,
+ * submits another and checks fail-stop: event 'fatal' with a storage fault whose message matches
+ * `message`, /readyz 503, no signature after the fault, the head unchanged, the database whole.
+ */
+async function failStopInProcess (t: ExecutionContext, breakDisk: BreakDisk, message: RegExp): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
   t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
   const layout = await createDevnet({ dir, validators: ['hospital-a'], observers: [], heartbeatMs: 1000, consensus: FAST_CONSENSUS })
@@ -36,24 +44,7 @@ test.serial('in process: a failed block commit halts consensus, emits fatal, /re
   let signatures = 0
   const sign = key.sign.bind(key)
   key.sign = (m: Uint8Array): Uint8Array => { signatures++; return sign(m) }
-  let failCommits = false
-  let failedCommits = 0
-  const node = new MedledgerNode({
-    config, home, genesis, key, logger: silentLogger,
-    testHooks: {
-      onStoreOpen: (store) => {
-        const commit = store.commit.bind(store)
-        // The disk goes bad: the write fails as a LevelDB batch write does, after the block was decided.
-        store.commit = async (fb, encoded) => {
-          if (failCommits) {
-            failedCommits++
-            throw new Error(`IO error: ${store.dir}/000005.log: Input/output error`)
-          }
-          await commit(fb, encoded)
-        }
-      }
-    }
-  })
+  const node = new MedledgerNode({ config, home, genesis, key, logger: silentLogger })
   const fatal = new Promise<Error>(resolve => node.once('fatal', resolve))
   await node.start()
   const api = await createApi(node, { host: '127.0.0.1', port: 0, token: 'test-token', maxBodyBytes: 1 << 20 })
@@ -68,13 +59,13 @@ test.serial('in process: a failed block commit halts consensus, emits fatal, /re
   const h1 = await node.waitFinal(first.ids, 60_000)
   t.is((await fetch(`${url}/readyz`)).status, 200, 'ready while the chain is written')
 
-  failCommits = true
+  const heal = await breakDisk(node)
+  t.teardown(heal)
   node.submit([{ type: 'consultation', subject: new Uint8Array(32).fill(2), contentType: 'application/octet-stream', payload: new Uint8Array([2]), timestamp: Date.now() }])
   const err = await Promise.race([fatal, sleep(60_000).then(() => undefined)])
   t.truthy(err, 'the node reports the storage fault (event "fatal")')
   t.true(isStorageFault(err), `a storage fault: ${String(err)}`)
-  t.regex(err!.message, /committing block \d+ failed: IO error/, 'the message names what failed')
-  t.is(failedCommits, 1, 'the failed commit is not retried')
+  t.regex(err!.message, message, 'the message names what failed and what to do')
   t.is(node.fault, err)
   t.is(node.consensus.fault, err, 'consensus halted')
 
@@ -84,16 +75,38 @@ test.serial('in process: a failed block commit halts consensus, emits fatal, /re
   t.regex((await ready.json() as { fault: string }).fault, /IO error/)
   // With 1 s timeouts a running round would have moved on (and signed) several times by now.
   await sleep(5000)
-  t.is(signatures, signedAtFault, 'nothing is signed after the failed commit')
+  t.is(signatures, signedAtFault, 'nothing is signed after the fault')
   t.is(node.store.head?.height, h1, 'the head stays at the last block written')
   t.is((await fetch(`${url}/readyz`)).status, 503)
 
   // Nothing half written: the database reopens at the head it had.
+  heal()
   await api.close()
   await node.stop()
   const store = await ChainStore.open(resolvePath(home, config.data_dir))
   t.is(store.head?.height, h1)
   await store.close()
+}
+
+test.serial('in process: a failed block commit halts consensus, emits fatal, /readyz is 503 and nothing is signed after', async t => {
+  await failStopInProcess(t, async (node) => {
+    // Only the block commit fails, as a failed LevelDB batch write surfaces from the store.
+    const store = node.store
+    const commit = store.commit
+    store.commit = async () => { throw new StorageError(StorageErrorCode.IO_ERROR, `writing blocks 2-2 to ${store.dir} failed: IO error: 000005.log: Input/output error. Check free disk space and the disk's health`) }
+    return () => { store.commit = commit }
+  }, /writing blocks \d+-\d+ to .* failed: IO error/)
+})
+
+test.serial('in process: a disk whose every write fails under LevelDB stops the node the same way', async t => {
+  await failStopInProcess(t, async () => {
+    // classic-level's native batch write fails from now on (patched in this test process only).
+    const chainedBatch: string = 'classic-level/chained-batch.js'
+    const { ChainedBatch } = await import(chainedBatch) as { ChainedBatch: { prototype: { _write: (...a: unknown[]) => Promise<void> } } }
+    const write = ChainedBatch.prototype._write
+    ChainedBatch.prototype._write = async () => { throw Object.assign(new Error('IO error: 000005.log: Input/output error'), { code: 'LEVEL_IO_ERROR' }) }
+    return () => { ChainedBatch.prototype._write = write }
+  }, /writing (blocks \d+-\d+|lastSigned|snapshot) to .* failed: IO error: 000005\.log: Input\/output error\. Check free disk space/)
 })
 
 /** A one-validator devnet run by the test-only daemon entry with `sw`, at height 1 or more. */

@@ -64,7 +64,7 @@ export interface SimSpec {
   extraArgs?: Record<number, string[]>
   /**
    * Test-only daemon switches per node index, e.g. { 0: ['--test-byzantine'] }: that node runs
-   * test/helpers/test-daemon.ts instead of bin/medledger.js (no config or environment reaches them).
+   * test/helpers/test-daemon.js instead of bin/medledger.js (no config or environment reaches them).
    */
   testSwitches?: Record<number, TestSwitch[]>
   /** Remove the directory even when the test fails (tests that are expected to fail). */

@@ -62,7 +62,7 @@ export function startCommand (program: Command): void {
 
 /**
  * Runs the node daemon until a signal, a storage fault or an internal error stops it. Exported for
- * the test harness only (test/helpers/test-daemon.ts), which passes test hooks; the command passes none.
+ * the test harness only (test/helpers/test-daemon.js), which passes test hooks; the command passes none.
  */
 export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Promise<void> {
   const config = await loadConfig(o.home, overrides(o))
@@ -116,7 +116,7 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
   process.on('uncaughtException', internal('uncaught exception'))
   process.on('SIGINT', () => { void shutdown('SIGINT', EXIT.OK) })
   process.on('SIGTERM', () => { void shutdown('SIGTERM', EXIT.OK) })
-  node.on('fatal', storageFault)
+  node.on('fatal', (err) => { if (isStorageFault(err)) storageFault(err); else internal('failed commit')(err) })
   try {
     await node.start()
     privacy = await startPrivacy(node, o.home, config, passphrase)

@@ -38,7 +38,7 @@ export function evidenceProblem (chainId: string, e: EvidenceJson): string | und
 }
 
 /**
- * 4. A Byzantine validator (run by test/helpers/test-daemon.ts --test-byzantine, a switch no config
+ * 4. A Byzantine validator (run by test/helpers/test-daemon.js --test-byzantine, a switch no config
  * or environment reaches: it signs a conflicting second vote for every vote and a second proposal
  * for every proposal): safety holds (one chain on every honest node), the chain stays live, and
  * every honest node holds verified evidence naming it.

@@ -47,7 +47,7 @@ test('a config.toml that leaves out whole sections gets every default of those s
 })
 
 // Issue 13, item 6: the Byzantine (equivocation) mode is for the test harness alone
-// (test/helpers/test-daemon.ts --test-byzantine). On 30150e2 a config line, `--set` or
+// (test/helpers/test-daemon.js --test-byzantine). On 30150e2 a config line, `--set` or
 // MEDLEDGER_CONSENSUS__BYZANTINE=true turned a production validator into an equivocator.
 test('consensus.byzantine is refused in config.toml and by --set, and has no effect from the environment', async t => {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-config-'))
