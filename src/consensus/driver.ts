@@ -125,7 +125,7 @@ export class ConsensusDriver {
     this.halted = err
     this.stopped = true
     this.clearTimers()
-    this.log.fatal({ err, height: this.height }, 'consensus halted: %s', err.message)
+    this.log.error({ err, height: this.height }, 'consensus halted: %s', err.message)
     this.m.onFatal?.(err)
   }
 
