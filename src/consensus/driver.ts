@@ -548,6 +548,8 @@ export class ConsensusDriver {
    * store batch, then the mempool, evidence and the next height follow.
    */
   async applyFinal (run: FinalizedBlock[]): Promise<void> {
+    // Halted on a fault (or stopping): sync's blocks are not written either.
+    if (this.stopped) return
     const head = this.m.store.head?.height ?? 0
     const fresh = run.filter(fb => fb.block.header.height > head)
     if (fresh.length === 0) return
