@@ -98,6 +98,8 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   app.get('/livez', PUBLIC, async () => ({ ok: true }))
   app.get('/readyz', PUBLIC, async (_req, reply) => {
     const peers = node.network.connectedPeers().length
+    // A node that cannot commit (a storage fault stopped it) is never ready, whatever its peers.
+    if (node.fault !== undefined) return reply.code(503).send({ ready: false, peers, fault: node.fault.message })
     const ready = node.genesis.validators.size === 1 || peers > 0
     return reply.code(ready ? 200 : 503).send({ ready, peers })
   })

@@ -1,7 +1,11 @@
 import { isMedledgerError } from '../errors.ts'
 
-/** Exit codes: 0 ok, 1 failure the operator must look at, 2 bad usage or input. */
-export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2 } as const
+/**
+ * Exit codes: 0 ok, 1 failure the operator must look at, 2 bad usage or input, 3 the daemon
+ * stopped on a storage fault (disk or database: docs/storage.md), 4 the daemon stopped on an
+ * internal error (an unhandled rejection or exception: a bug to report, with the log).
+ */
+export const EXIT = { OK: 0, FAILURE: 1, USAGE: 2, STORAGE_FAULT: 3, INTERNAL: 4 } as const
 
 export function printJson (v: unknown): void {
   process.stdout.write(JSON.stringify(v, null, 2) + '\n')

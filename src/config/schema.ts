@@ -94,9 +94,9 @@ export const ConfigSchema = z.object({
      * (height, round, proposer), each validator and each peer a share (docs/network.md, bounds).
      */
     max_future_bytes: z.number().int().min(1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
-    max_future_messages: z.number().int().min(64).max(1_000_000).default(10_000),
-    /** Test-only: this validator signs conflicting messages (the simulation's Byzantine node). */
-    byzantine: z.boolean().default(false)
+    max_future_messages: z.number().int().min(64).max(1_000_000).default(10_000)
+    // No Byzantine switch here: the test-only equivocation mode is set by the test harness alone
+    // (test/helpers/test-daemon.js), so no config file, flag or MEDLEDGER_* variable reaches it.
   }).strict().prefault({}),
   privacy: z.object({
     /** Off-chain key store, privacy index snapshot and rotation state (docs/privacy.md). */

@@ -13,7 +13,7 @@ import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBl
 import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import type { ChainStore, LastSigned } from '../storage/index.ts'
+import { isStorageFault, type ChainStore, type LastSigned } from '../storage/index.ts'
 import type { Logger } from '../logger.ts'
 import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
@@ -44,6 +44,12 @@ export interface DriverModules {
   network: ConsensusNetwork
   logger: Logger
   onFinalized: (fb: FinalizedBlock) => void
+  /**
+   * A storage fault met by consensus (a failed commit, guard or snapshot write, an unreadable
+   * store), or any failure to commit a decided block: the driver has halted for good and signs
+   * nothing more; the owner stops the node.
+   */
+  onFatal?: (err: Error) => void
   now?: () => number
 }
 
@@ -70,6 +76,7 @@ export class ConsensusDriver {
   private height = 0
   private started = false
   private stopped = false
+  private halted: Error | undefined
   private lastSigned: LastSigned | undefined
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
@@ -124,10 +131,30 @@ export class ConsensusDriver {
     await this.queue.catch(() => {})
   }
 
-  /** Runs `task` after every task before it; errors are logged, never lost silently. */
+  /**
+   * Stops at once and for good, from any task or from outside (the store reported a fault): no
+   * input is handled, no timer fires and the guard lets nothing more be signed. A node whose
+   * chain cannot be written must not vote on blocks it cannot keep (docs/storage.md).
+   */
+  halt (err: Error): void {
+    if (this.halted !== undefined) return
+    this.halted = err
+    this.stopped = true
+    this.clearTimers()
+    this.log.error({ err, height: this.height }, 'consensus halted: %s', err.message)
+    this.m.onFatal?.(err)
+  }
+
+  /** The fault that halted consensus, if any. */
+  get fault (): Error | undefined { return this.halted }
+
+  /** Runs `task` after every task before it; errors are logged, never lost silently; a storage fault halts. */
   enqueue<T> (task: () => Promise<T>): Promise<T> {
     const run = this.queue.then(async () => await task())
-    this.queue = run.then(() => {}, (err) => { this.log.error({ err }, 'consensus task failed') })
+    this.queue = run.then(() => {}, (err) => {
+      if (isStorageFault(err)) this.halt(err)
+      else this.log.error({ err }, 'consensus task failed')
+    })
     return run
   }
 
@@ -324,10 +351,14 @@ export class ConsensusDriver {
       // One waiter at a time: idle heights (heartbeats only) must not pile up mempool waiters.
       if (!this.waitingForRecords) {
         this.waitingForRecords = true
-        void this.m.mempool.whenNotEmpty().then(() => this.enqueue(async () => {
-          this.waitingForRecords = false
-          if (!this.started && !this.stopped) await this.startHeight()
-        }))
+        // The task's own failure is handled by the queue (a storage fault halts): not re-thrown here,
+        // where nobody awaits it (an unhandled rejection used to end the process).
+        void this.m.mempool.whenNotEmpty().then(async () => {
+          await this.enqueue(async () => {
+            this.waitingForRecords = false
+            if (!this.started && !this.stopped) await this.startHeight()
+          }).catch(() => {})
+        })
       }
     }
     for (const msg of buffered) await this.deliver(msg)
@@ -388,6 +419,8 @@ export class ConsensusDriver {
    * a vote lost in a crash between guard and publish can still be sent after the restart.
    */
   private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array): Promise<boolean> {
+    // Halted (a storage fault) or stopping: nothing more is signed.
+    if (this.stopped) return false
     const last = this.lastSigned
     if (mayNotSign(last, height, round, step)) {
       if (last === undefined || last.height !== height || last.round !== round || last.step !== step) return false
@@ -397,7 +430,8 @@ export class ConsensusDriver {
     const ls = { height, round, step }
     await this.m.store.putLastSigned(ls, signBytes)
     this.lastSigned = ls
-    return true
+    // The store may have reported a fault (another write failed) while the guard was written.
+    return !this.stopped
   }
 
   private async propose (height: number, round: number, validRound: number, hash: Uint8Array | null): Promise<void> {
@@ -412,7 +446,7 @@ export class ConsensusDriver {
     this.blocks.set(bh, block)
     this.validity.set(bh, true)
     this.publish({ kind: 'proposal', proposal })
-    if (this.opts.byzantine) {
+    if (this.opts.byzantine === true) {
       // Test-only equivocation: a second, different block for the same (height, round).
       const other = { ...block, header: { ...block.header, time: block.header.time + 1 } }
       this.publish({ kind: 'proposal', proposal: this.signProposal(other, round, validRound) })
@@ -485,7 +519,7 @@ export class ConsensusDriver {
     if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT, voteSignBytes(this.chainId, unsigned)))) return
     const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, unsigned)) }
     this.publish({ kind: 'vote', vote })
-    if (this.opts.byzantine) {
+    if (this.opts.byzantine === true) {
       // Test-only equivocation: a conflicting vote for the same (height, round, type).
       const other = { type, height, round, blockHash: hash === null ? sha256(new Uint8Array([round])) : null }
       this.publish({ kind: 'vote', vote: { ...other, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, other)) } })
@@ -501,7 +535,10 @@ export class ConsensusDriver {
     // costs only a round, so proposals (large) are not kept.
     if (msg.kind !== 'vote') return
     const bytes = encodeCbor([this.height, this.own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
-    void this.m.store.putMeta(OWN_MESSAGES_KEY, bytes).catch((err) => { this.log.warn({ err }, 'could not keep our signed messages') })
+    void this.m.store.putMeta(OWN_MESSAGES_KEY, bytes).catch((err) => {
+      if (isStorageFault(err)) this.halt(err)
+      else this.log.warn({ err }, 'could not keep our signed messages')
+    })
   }
 
   /**
@@ -595,11 +632,20 @@ export class ConsensusDriver {
    * store batch, then the mempool, evidence and the next height follow.
    */
   async applyFinal (run: FinalizedBlock[]): Promise<void> {
+    // Halted on a fault (or stopping): sync's blocks are not written either.
+    if (this.stopped) return
     const head = this.m.store.head?.height ?? 0
     const fresh = run.filter(fb => fb.block.header.height > head)
     if (fresh.length === 0) return
-    if (fresh.length === 1) await this.m.store.commit(fresh[0])
-    else await this.m.store.commitMany(fresh)
+    try {
+      if (fresh.length === 1) await this.m.store.commit(fresh[0])
+      else await this.m.store.commitMany(fresh)
+    } catch (err) {
+      // A decided block that cannot be written (a disk fault, or a refusal that would be a bug):
+      // never carry on from a tip the disk does not hold.
+      this.halt(err as Error)
+      throw err
+    }
     for (const fb of fresh) {
       this.m.mempool.removeFinal(fb.block.body.batches)
       for (const e of fb.block.body.evidence) await this.m.store.removePendingEvidence(evidenceHash(e))

@@ -20,8 +20,12 @@ export interface DriverOptions {
   maxFutureBytes?: number
   /** Flood detection for re-sent signed messages (resend-guard.ts); defaults when absent. */
   resendGuard?: ResendGuardOptions
-  /** Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation tier). */
-  byzantine: boolean
+  /**
+   * Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation
+   * tier). Never read from config or environment: only the test harness sets it
+   * (test/helpers/test-daemon.js, through MedledgerNode's test hooks).
+   */
+  byzantine?: boolean
 }
 
 /** 16 MiB: the next height's proposal from each of four validators, with room for votes. */

@@ -11,14 +11,15 @@ export class Daemon {
   proc: ChildProcess | undefined
   exited: Promise<number | null> = Promise.resolve(null)
 
-  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = []) {}
+  /** `entry`: node's arguments before `start` (the test harness runs test/helpers/test-daemon.js). */
+  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly entry: string[] = [BIN]) {}
 
   get api (): string { return `http://127.0.0.1:${this.node.apiPort}` }
   get running (): boolean { return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null }
 
   start (): void {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
-    const proc = spawn(process.execPath, [BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+    const proc = spawn(process.execPath, [...this.entry, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
     // Two sources share one log: neither may end it; it is closed when the process exits.
     proc.stdout?.pipe(log, { end: false })
     proc.stderr?.pipe(log, { end: false })

@@ -36,6 +36,16 @@ export interface NodeModules {
   genesis: Genesis
   key: NodeKey
   logger: Logger
+  /** Set only by the test harness (test/helpers/test-daemon.js), never by config or environment. */
+  testHooks?: NodeTestHooks
+}
+
+/** What only a test may change in a node: the Byzantine mode, and fault injection into its store. */
+export interface NodeTestHooks {
+  /** Sign a conflicting second vote and proposal for each one (simulation scenario 4). */
+  byzantine?: boolean
+  /** Called with the store once it is open, before anything uses it. */
+  onStoreOpen?: (store: ChainStore) => void
 }
 
 /**
@@ -43,7 +53,7 @@ export interface NodeModules {
  * that order and stops them in reverse. Everything else talks through the narrow interfaces
  * each module exports.
  */
-export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }> {
+export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], fatal: [Error] }> {
   readonly config: Config
   readonly genesis: Genesis
   readonly key: NodeKey
@@ -58,6 +68,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   private verifier!: ChainVerifier
   private readonly home: string
   private readonly finality = new FinalityWaiters()
+  private readonly testHooks: NodeTestHooks
+  /** The storage fault (or failed commit) that stopped this node's consensus: it can no longer commit. */
+  fault: Error | undefined
   readonly startedAt = Date.now()
 
   constructor (m: NodeModules) {
@@ -68,6 +81,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
     this.key = m.key
     this.home = m.home
     this.log = m.logger
+    this.testHooks = m.testHooks ?? {}
     this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay)
     this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
     const mp = m.config.mempool
@@ -82,6 +96,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
   async start (): Promise<void> {
     const c = this.config
     this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash })
+    this.store.onFault((err) => { this.fail(err) })
+    this.testHooks.onStoreOpen?.(this.store)
     await this.loadGovernance()
     if (c.role === 'validator' && !this.schedule.latest().has(this.key.publicKey)) {
       if (!this.allowedPeers().includes(this.key.peerId)) {
@@ -114,7 +130,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       maxClockDriftMs: c.consensus.max_clock_drift_ms,
       maxFutureMessages: c.consensus.max_future_messages,
       maxFutureBytes: c.consensus.max_future_bytes,
-      byzantine: c.consensus.byzantine
+      byzantine: this.testHooks.byzantine === true
     }, {
       genesis: this.genesis,
       schedule: this.schedule,
@@ -125,10 +141,24 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock] }>
       signer: this.role === 'validator' ? this.key : null,
       network: { publishConsensus: (b) => { this.network.publishConsensus(b) }, requestSync: () => { this.network.requestSync() } },
       logger: this.log,
-      onFinalized: (fb) => { this.onFinalized(fb) }
+      onFinalized: (fb) => { this.onFinalized(fb) },
+      onFatal: (err) => { this.fail(err) }
     })
     await this.network.start()
     await this.consensus.start()
+  }
+
+  /**
+   * Fail-stop (docs/storage.md, "Storage faults"): the first storage fault (or failed commit)
+   * halts consensus at once (nothing more is signed), marks the node not ready and emits 'fatal';
+   * the daemon then stops.
+   */
+  fail (err: Error): void {
+    if (this.fault !== undefined) return
+    this.fault = err
+    this.consensus?.halt(err)
+    this.log.fatal({ err: err.message, code: (err as { code?: string }).code }, 'the node cannot commit: it stops and signs nothing more: %s', err.message)
+    this.emit('fatal', err)
   }
 
   async stop (): Promise<void> {

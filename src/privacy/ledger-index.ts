@@ -4,7 +4,8 @@ import { toHex } from '../encoding/bytes.ts'
  * What the privacy records on the chain say, folded in chain order: each node's current X25519
  * delivery key, the grants and revocations in force, the shredded records and the access log.
  * Every node that has processed the same blocks holds the same index; it is derived data (the
- * snapshot on disk only saves replaying the chain at start).
+ * snapshot on disk only saves replaying the chain at start). It is bounded in memory: each author
+ * has a share of grants and of access-log entries (IndexLimits below).
  */
 export interface Position { height: number, batch: number, index: number }
 
@@ -41,20 +42,110 @@ export interface IndexSnapshot {
 
 const grantKey = (custodian: string, subject: string, grantee: string): string => `${custodian}/${subject}/${grantee}`
 
+/**
+ * The index's memory bound (docs/network.md, "Bounds"). Every author of the chain (validator or
+ * member) has its own share of grants and of access-log entries, counted in entries and in bytes;
+ * an author past its share loses its own oldest entries, so one author flooding grant or read
+ * records pushes out only what it wrote itself. The whole index is thus bounded by the number of
+ * authors (fixed by genesis and governance) times these shares.
+ */
+export interface IndexLimits {
+  /** Grants and revocations kept per custodian (the author of the grant). */
+  grantsPerAuthor: number
+  grantBytesPerAuthor: number
+  /** Access-log entries kept per author of the read records. */
+  readsPerAuthor: number
+  readBytesPerAuthor: number
+  /** Delivery keys remembered per node (wasPublished). */
+  keyHistoryPerNode: number
+}
+
+// A typical entry is estimated at ~520 bytes, so the entry count binds first (about 10 MB per kind
+// and author) and the byte bound only for entries with long reader names or type lists.
+export const DEFAULT_INDEX_LIMITS: IndexLimits = {
+  grantsPerAuthor: 20_000,
+  grantBytesPerAuthor: 12 * 1024 * 1024,
+  readsPerAuthor: 20_000,
+  readBytesPerAuthor: 12 * 1024 * 1024,
+  keyHistoryPerNode: 256
+}
+
+// What an entry costs beyond its strings (object, map slots, numbers): a round upper estimate.
+const ENTRY_OVERHEAD = 256
+
+function grantBytes (g: GrantEntry): number {
+  return ENTRY_OVERHEAD + g.custodian.length + g.subject.length + g.grantee.length + g.consentHash.length + g.recordId.length + g.types.reduce((n, t) => n + t.length + 16, 0)
+}
+
+function readBytes (a: AccessEntry): number {
+  return ENTRY_OVERHEAD + a.accessRecordId.length + a.recordId.length + a.subject.length + a.node.length + a.reader.length
+}
+
+/**
+ * Entries counted per author, oldest first, each author within a share of entries and estimated
+ * bytes: adding past the share gives back the author's oldest keys, for the caller to drop.
+ */
+class AuthorShares<K> {
+  private readonly shares = new Map<string, { order: Map<K, number>, bytes: number }>()
+  bytes = 0
+  evicted = 0
+
+  constructor (private readonly maxEntries: number, private readonly maxBytes: number) {}
+
+  /** Counts `key` as the author's newest entry; returns the keys now past the author's share. */
+  add (author: string, key: K, bytes: number): K[] {
+    this.remove(author, key)
+    let share = this.shares.get(author)
+    if (share === undefined) this.shares.set(author, share = { order: new Map(), bytes: 0 })
+    share.order.set(key, bytes)
+    share.bytes += bytes
+    this.bytes += bytes
+    const out: K[] = []
+    while (share.order.size > 1 && (share.order.size > this.maxEntries || share.bytes > this.maxBytes)) {
+      const [oldest, b] = share.order.entries().next().value as [K, number]
+      share.order.delete(oldest)
+      share.bytes -= b
+      this.bytes -= b
+      this.evicted++
+      out.push(oldest)
+    }
+    return out
+  }
+
+  remove (author: string, key: K): void {
+    const share = this.shares.get(author)
+    const b = share?.order.get(key)
+    if (share === undefined || b === undefined) return
+    share.order.delete(key)
+    share.bytes -= b
+    this.bytes -= b
+  }
+}
+
+/** What the bound has cost so far (entries dropped), for status and tests. */
+export interface IndexStats { grants: number, grantBytes: number, reads: number, readBytes: number, evictedGrants: number, evictedReads: number }
+
 export class PrivacyIndex {
   height = 0
   private readonly keys = new Map<string, DeliveryKeyEntry>()
   // Every delivery key a node has had published: a held key in here that is not current is retired.
   private readonly history = new Map<string, Set<string>>()
   private readonly grants = new Map<string, GrantEntry>()
+  private readonly grantShares: AuthorShares<string>
   private readonly shreds = new Map<string, ShredEntry>()
-  private readonly reads: AccessEntry[] = []
+  // The access log in chain order, by arrival number (a record id could repeat; a number cannot).
+  private readonly reads = new Map<number, AccessEntry>()
+  private readonly readShares: AuthorShares<number>
+  private readSeq = 0
 
-  constructor (readonly genesisHash: string) {}
+  constructor (readonly genesisHash: string, readonly limits: IndexLimits = DEFAULT_INDEX_LIMITS) {
+    this.grantShares = new AuthorShares(limits.grantsPerAuthor, limits.grantBytesPerAuthor)
+    this.readShares = new AuthorShares(limits.readsPerAuthor, limits.readBytesPerAuthor)
+  }
 
   /** The index at height 0: the encryption keys the genesis file publishes. */
-  static fromGenesis (genesisHash: Uint8Array, members: ReadonlyArray<{ publicKey: Uint8Array, encryptionKey?: Uint8Array }>): PrivacyIndex {
-    const ix = new PrivacyIndex(toHex(genesisHash))
+  static fromGenesis (genesisHash: Uint8Array, members: ReadonlyArray<{ publicKey: Uint8Array, encryptionKey?: Uint8Array }>, limits?: IndexLimits): PrivacyIndex {
+    const ix = new PrivacyIndex(toHex(genesisHash), limits)
     for (const m of members) {
       if (m.encryptionKey !== undefined) ix.setKey({ node: toHex(m.publicKey), key: toHex(m.encryptionKey), height: 0 })
     }
@@ -65,7 +156,25 @@ export class PrivacyIndex {
     this.keys.set(e.node, e)
     let h = this.history.get(e.node)
     if (h === undefined) this.history.set(e.node, h = new Set())
+    h.delete(e.key)
     h.add(e.key)
+    // Oldest first out: a node re-announcing keys in a loop forgets only its own old keys.
+    while (h.size > this.limits.keyHistoryPerNode) h.delete(h.values().next().value as string)
+  }
+
+  /** Sets a grant or revocation within its custodian's share, dropping the custodian's oldest past it. */
+  private setGrant (g: GrantEntry): void {
+    const key = grantKey(g.custodian, g.subject, g.grantee)
+    this.grants.set(key, g)
+    // A dropped grant fails closed: with no entry the grantee reads nothing (as if revoked).
+    for (const old of this.grantShares.add(g.custodian, key, grantBytes(g))) this.grants.delete(old)
+  }
+
+  private addRead (a: AccessEntry): void {
+    const seq = this.readSeq++
+    this.reads.set(seq, a)
+    // The read record itself stays on the chain (and provable there); only this view forgets it.
+    for (const old of this.readShares.add(a.node, seq, readBytes(a))) this.reads.delete(old)
   }
 
   // ---- folding records (the caller has checked authorship rules that need the chain) ----
@@ -75,11 +184,11 @@ export class PrivacyIndex {
   }
 
   applyGrant (e: Omit<GrantEntry, 'kind'>): void {
-    this.grants.set(grantKey(e.custodian, e.subject, e.grantee), { kind: 'grant', ...e })
+    this.setGrant({ kind: 'grant', ...e })
   }
 
   applyRevoke (e: Pick<GrantEntry, 'custodian' | 'subject' | 'grantee' | 'recordId' | 'height' | 'timestamp'>): void {
-    this.grants.set(grantKey(e.custodian, e.subject, e.grantee), { kind: 'revoke', types: [], notAfter: 0, consentHash: '', ...e })
+    this.setGrant({ kind: 'revoke', types: [], notAfter: 0, consentHash: '', ...e })
   }
 
   applyShred (e: ShredEntry): boolean {
@@ -89,7 +198,7 @@ export class PrivacyIndex {
   }
 
   applyRead (e: AccessEntry): void {
-    this.reads.push(e)
+    this.addRead(e)
   }
 
   // ---- queries ----
@@ -131,11 +240,19 @@ export class PrivacyIndex {
     return this.shreds.get(typeof recordId === 'string' ? recordId : toHex(recordId))
   }
 
+  /**
+   * The access log in chain order: per author its newest reads within the author's share (older
+   * read records stay on the chain, where GET /v1/records/:id proves each one).
+   */
   accessLog (filter: { recordId?: string, subject?: string, node?: string } = {}): AccessEntry[] {
-    return this.reads.filter(a =>
+    return [...this.reads.values()].filter(a =>
       (filter.recordId === undefined || a.recordId === filter.recordId) &&
       (filter.subject === undefined || a.subject === filter.subject) &&
       (filter.node === undefined || a.node === filter.node))
+  }
+
+  stats (): IndexStats {
+    return { grants: this.grants.size, grantBytes: this.grantShares.bytes, reads: this.reads.size, readBytes: this.readShares.bytes, evictedGrants: this.grantShares.evicted, evictedReads: this.readShares.evicted }
   }
 
   // ---- snapshot ----
@@ -149,19 +266,20 @@ export class PrivacyIndex {
       keyHistory: [...this.history.entries()].map(([n, s]) => [n, [...s]]),
       grants: [...this.grants.values()],
       shreds: [...this.shreds.values()],
-      reads: this.reads
+      reads: [...this.reads.values()]
     }
   }
 
-  static fromJson (j: IndexSnapshot): PrivacyIndex {
+  /** Restores a snapshot; entries go through the same bound (oldest first), so a smaller limit applies at once. */
+  static fromJson (j: IndexSnapshot, limits?: IndexLimits): PrivacyIndex {
     if (j.version !== 1) throw new Error(`unknown privacy index version ${String(j.version)}`)
-    const ix = new PrivacyIndex(j.genesisHash)
+    const ix = new PrivacyIndex(j.genesisHash, limits)
     ix.height = j.height
     for (const k of j.keys) ix.keys.set(k.node, k)
-    for (const [n, keys] of j.keyHistory) ix.history.set(n, new Set(keys))
-    for (const g of j.grants) ix.grants.set(grantKey(g.custodian, g.subject, g.grantee), g)
+    for (const [n, keys] of j.keyHistory) ix.history.set(n, new Set(keys.slice(-ix.limits.keyHistoryPerNode)))
+    for (const g of j.grants) ix.setGrant(g)
     for (const s of j.shreds) ix.shreds.set(s.recordId, s)
-    ix.reads.push(...j.reads)
+    for (const a of j.reads) ix.addRead(a)
     return ix
   }
 }

@@ -5,7 +5,8 @@ import { heightFromKey, heightKey, toHex } from '../encoding/bytes.ts'
 import { encodeArrayOfEncoded } from '../encoding/cbor.ts'
 import { type Buckets, ConsensusKey, MetaKey, openBuckets, RESERVED_META_KEYS, type RootDb } from './buckets.ts'
 import { checkExtends, loadHead, putBlock } from './commit.ts'
-import { StorageError, StorageErrorCode } from './errors.ts'
+import { isMedledgerError } from '../errors.ts'
+import { isStorageFault, StorageError, StorageErrorCode } from './errors.ts'
 import { openGuarded, type Identity } from './identity.ts'
 import { corruptAdvice, openLevel } from './open.ts'
 import {
@@ -46,6 +47,9 @@ export class ChainStore {
   #head: Head | null
   #lastSigned: LastSigned | undefined
   #closed = false
+  // The first storage fault met (a failed write or read, corruption): no write is tried after it.
+  #fault: StorageError | undefined
+  #onFault: ((err: StorageError) => void) | undefined
   // Writes that check cached state (head, guard) run one at a time, in call order.
   #commitQueue: Promise<unknown> = Promise.resolve()
   #guardQueue: Promise<unknown> = Promise.resolve()
@@ -88,6 +92,18 @@ export class ChainStore {
     await Promise.allSettled([this.#commitQueue, this.#guardQueue])
     await this.#db.close()
   }
+
+  /**
+   * Calls `fn` once, with the first storage fault (I/O error or corruption) any read or write of
+   * this store meets while open: the owner stops (docs/storage.md, "Storage faults"). After a
+   * fault every commit and guard write is refused with it, so nothing is written past it.
+   */
+  onFault (fn: (err: StorageError) => void): void {
+    this.#onFault = fn
+  }
+
+  /** The first storage fault met, if any. */
+  get fault (): StorageError | undefined { return this.#fault }
 
   get head (): Head | null {
     return this.#head === null ? null : { height: this.#head.height, hash: this.#head.hash }
@@ -137,7 +153,7 @@ export class ChainStore {
 
   async getBlockBytes (height: number): Promise<Uint8Array | undefined> {
     this.#assertOpen()
-    return await this.#b.blocks.get(heightKey(height))
+    return await this.#io(`block ${height}`, async () => await this.#b.blocks.get(heightKey(height)))
   }
 
   async getBlock (height: number): Promise<Block | undefined> {
@@ -147,13 +163,13 @@ export class ChainStore {
 
   async getCertificate (height: number): Promise<Certificate | undefined> {
     this.#assertOpen()
-    const bytes = await this.#b.certificates.get(heightKey(height))
+    const bytes = await this.#io(`certificate ${height}`, async () => await this.#b.certificates.get(heightKey(height)))
     return bytes === undefined ? undefined : this.#decode(decodeCertificate, bytes, `certificate ${height}`)
   }
 
   async getHeightByHash (hash: Uint8Array): Promise<number | undefined> {
     this.#assertOpen()
-    const v = await this.#b.hashIndex.get(hash)
+    const v = await this.#io('the block hash index', async () => await this.#b.hashIndex.get(hash))
     return v === undefined ? undefined : heightFromKey(v)
   }
 
@@ -191,11 +207,13 @@ export class ChainStore {
     const certs = this.#b.certificates.iterator(range)
     try {
       let expected = first
-      for await (const [key, bytes] of blocks) {
-        const height = heightFromKey(key)
-        const c = await certs.next()
+      for (;;) {
+        const b = await this.#io(`blocks from ${expected}`, async () => await blocks.next())
+        if (b === undefined) break
+        const height = heightFromKey(b[0])
+        const c = await this.#io(`certificates from ${expected}`, async () => await certs.next())
         if (height !== expected || c === undefined || heightFromKey(c[0]) !== height) throw this.#corrupt(`the blocks and certificates from ${first} to ${last} do not line up at height ${expected}`)
-        yield { height, block: bytes, certificate: c[1] }
+        yield { height, block: b[1], certificate: c[1] }
         expected++
       }
       if (expected !== last + 1) throw this.#corrupt(`block ${expected} is missing below the head ${last}`)
@@ -208,7 +226,7 @@ export class ChainStore {
 
   async getRecordLocation (id: Uint8Array): Promise<StoredLocation | undefined> {
     this.#assertOpen()
-    const v = await this.#b.recordIndex.get(id)
+    const v = await this.#io('the record index', async () => await this.#b.recordIndex.get(id))
     return v === undefined ? undefined : this.#guardCorrupt(() => decodeLocation(v))
   }
 
@@ -216,7 +234,7 @@ export class ChainStore {
   async getRecordLocations (ids: Uint8Array[]): Promise<Array<StoredLocation | undefined>> {
     this.#assertOpen()
     if (ids.length === 0) return []
-    const values = await this.#b.recordIndex.getMany(ids)
+    const values = await this.#io('the record index', async () => await this.#b.recordIndex.getMany(ids))
     return values.map(v => v === undefined ? undefined : this.#guardCorrupt(() => decodeLocation(v)))
   }
 
@@ -227,7 +245,7 @@ export class ChainStore {
   async hasRecords (ids: Uint8Array[]): Promise<boolean[]> {
     this.#assertOpen()
     if (ids.length === 0) return []
-    const values = await this.#b.recordIndex.getMany(ids)
+    const values = await this.#io('the record index', async () => await this.#b.recordIndex.getMany(ids))
     return values.map(v => v !== undefined)
   }
 
@@ -274,7 +292,7 @@ export class ChainStore {
   /** The bytes signed at the guard's (height, round, step), if they were recorded with it. */
   async getLastSignedBytes (): Promise<Uint8Array | undefined> {
     this.#assertOpen()
-    return await this.#b.consensus.get(ConsensusKey.lastSignedBytes)
+    return await this.#io('the double-sign guard', async () => await this.#b.consensus.get(ConsensusKey.lastSignedBytes))
   }
 
   async putConsensusSnapshot (bytes: Uint8Array): Promise<void> {
@@ -295,13 +313,38 @@ export class ChainStore {
       await batch.write({ sync })
     } catch (err) {
       const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
-      throw new StorageError(StorageErrorCode.IO_ERROR, `writing ${what} to ${this.dir} failed: ${cause}. Check free disk space and the disk's health`, { dir: this.dir, cause })
+      throw this.#faulted(new StorageError(StorageErrorCode.IO_ERROR, `writing ${what} to ${this.dir} failed: ${cause}. Check free disk space and the disk's health`, { dir: this.dir, cause }))
     }
+  }
+
+  /**
+   * Runs one LevelDB read (or small write) and turns LevelDB's own failures into a storage fault
+   * that names what was read: the store's errors are StorageErrors, never raw LevelDB errors.
+   */
+  async #io<T> (what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn()
+    } catch (err) {
+      if (isMedledgerError(err)) throw err
+      // After close() LevelDB refuses every call: that is the caller's late use, not a disk fault.
+      if (this.#closed) throw new StorageError(StorageErrorCode.CLOSED, `the store for ${this.dir} is closed`)
+      const cause = (err as { cause?: Error }).cause?.message ?? (err as Error).message
+      throw this.#faulted(new StorageError(StorageErrorCode.IO_ERROR, `reading or writing ${what} in ${this.dir} failed: ${cause}. Check the disk's health and free space`, { dir: this.dir, cause }))
+    }
+  }
+
+  /** Records the first fault and tells the owner (once); returns the error to throw. */
+  #faulted (err: StorageError): StorageError {
+    if (this.#fault === undefined && isStorageFault(err) && !this.#closed) {
+      this.#fault = err
+      this.#onFault?.(err)
+    }
+    return err
   }
 
   async getConsensusSnapshot (): Promise<Uint8Array | undefined> {
     this.#assertOpen()
-    return await this.#b.consensus.get(ConsensusKey.snapshot)
+    return await this.#io('the consensus snapshot', async () => await this.#b.consensus.get(ConsensusKey.snapshot))
   }
 
   // ---- evidence ----
@@ -310,34 +353,34 @@ export class ChainStore {
   async putPendingEvidence (e: Evidence): Promise<void> {
     this.#assertOpen()
     const hash = evidenceHash(e)
-    if (await this.#b.evidence.get(hash) !== undefined) return
-    await this.#b.pendingEvidence.put(hash, encodeEvidence(e))
+    await this.#io('pending evidence', async () => {
+      if (await this.#b.evidence.get(hash) !== undefined) return
+      await this.#b.pendingEvidence.put(hash, encodeEvidence(e))
+    })
   }
 
   async listPendingEvidence (): Promise<Evidence[]> {
     this.#assertOpen()
-    const out: Evidence[] = []
-    for await (const v of this.#b.pendingEvidence.values()) out.push(this.#decode(decodeEvidence, v, 'pending evidence'))
-    return out
+    const values = await this.#io('pending evidence', async () => await this.#b.pendingEvidence.values().all())
+    return values.map(v => this.#decode(decodeEvidence, v, 'pending evidence'))
   }
 
   async removePendingEvidence (hash: Uint8Array): Promise<void> {
     this.#assertOpen()
-    await this.#b.pendingEvidence.del(hash)
+    await this.#io('pending evidence', async () => { await this.#b.pendingEvidence.del(hash) })
   }
 
   async getCommittedEvidence (hash: Uint8Array): Promise<{ height: number, evidence: Evidence } | undefined> {
     this.#assertOpen()
-    const v = await this.#b.evidence.get(hash)
+    const v = await this.#io('committed evidence', async () => await this.#b.evidence.get(hash))
     return v === undefined ? undefined : this.#committedEvidence(v)
   }
 
   /** Every evidence item included in a block, by height. */
   async listCommittedEvidence (): Promise<Array<{ height: number, evidence: Evidence }>> {
     this.#assertOpen()
-    const out: Array<{ height: number, evidence: Evidence }> = []
-    for await (const v of this.#b.evidence.values()) out.push(this.#committedEvidence(v))
-    return out.sort((a, b) => a.height - b.height)
+    const values = await this.#io('committed evidence', async () => await this.#b.evidence.values().all())
+    return values.map(v => this.#committedEvidence(v)).sort((a, b) => a.height - b.height)
   }
 
   #committedEvidence (v: Uint8Array): { height: number, evidence: Evidence } {
@@ -349,13 +392,13 @@ export class ChainStore {
 
   async getMeta (key: string): Promise<Uint8Array | undefined> {
     this.#assertOpen()
-    return await this.#b.meta.get(key)
+    return await this.#io(`metadata '${key}'`, async () => await this.#b.meta.get(key))
   }
 
   async putMeta (key: string, value: Uint8Array): Promise<void> {
     this.#assertOpen()
     if (RESERVED_META_KEYS.has(key)) throw new StorageError(StorageErrorCode.RESERVED_KEY, `meta key '${key}' belongs to the store`, { key })
-    await this.#b.meta.put(key, value)
+    await this.#io(`metadata '${key}'`, async () => { await this.#b.meta.put(key, value) })
   }
 
   // ---- helpers ----
@@ -366,6 +409,7 @@ export class ChainStore {
 
   #serial<T> (queue: 'commit' | 'guard', fn: () => Promise<T>): Promise<T> {
     this.#assertOpen()
+    if (this.#fault !== undefined) return Promise.reject(this.#fault)
     const prev = queue === 'commit' ? this.#commitQueue : this.#guardQueue
     const run = prev.then(fn, fn)
     const settled = run.catch(() => {})
@@ -375,7 +419,7 @@ export class ChainStore {
   }
 
   #corrupt (what: string): StorageError {
-    return new StorageError(StorageErrorCode.CORRUPT, `${this.#advice} (${what})`, { dir: this.dir, cause: what })
+    return this.#faulted(new StorageError(StorageErrorCode.CORRUPT, `${this.#advice} (${what})`, { dir: this.dir, cause: what }))
   }
 
   #guardCorrupt<T> (fn: () => T): T {

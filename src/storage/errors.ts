@@ -43,3 +43,12 @@ export class StorageError extends MedledgerError {
 export function isStorageError (err: unknown, code?: StorageErrorCode): err is StorageError {
   return err instanceof StorageError && (code === undefined || err.code === code)
 }
+
+/**
+ * A fault of the disk or the database itself (I/O error, corruption), as opposed to a refusal of
+ * what the caller asked. A node that meets one cannot keep its chain whole and must stop
+ * (docs/storage.md, "Storage faults").
+ */
+export function isStorageFault (err: unknown): err is StorageError {
+  return isStorageError(err, StorageErrorCode.IO_ERROR) || isStorageError(err, StorageErrorCode.CORRUPT)
+}

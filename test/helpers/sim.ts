@@ -9,6 +9,7 @@ import type { ExecutionContext } from 'ava'
 import { createDevnet, type DevnetLayout, type DevnetSpec } from '../../src/devnet/setup.ts'
 import { Daemon, BIN } from '../../src/devnet/daemon.ts'
 import { FAST_CONSENSUS, waitFor } from './devnet.ts'
+import { testDaemonEntry, type TestSwitch } from './test-daemon.ts'
 
 const exec = promisify(execFile)
 
@@ -59,8 +60,13 @@ export interface SimSpec {
   observers?: number
   heartbeatMs?: number
   consensus?: DevnetSpec['consensus']
-  /** Extra `start` arguments per node index, e.g. { 0: ['--set', 'consensus.byzantine=true'] }. */
+  /** Extra `start` arguments per node index, e.g. { 0: ['--set', 'consensus.rebroadcast_ms=500'] }. */
   extraArgs?: Record<number, string[]>
+  /**
+   * Test-only daemon switches per node index, e.g. { 0: ['--test-byzantine'] }: that node runs
+   * test/helpers/test-daemon.js instead of bin/medledger.js (no config or environment reaches them).
+   */
+  testSwitches?: Record<number, TestSwitch[]>
   /** Remove the directory even when the test fails (tests that are expected to fail). */
   alwaysCleanUp?: boolean
   /** Node indices whose daemon is not started (their identity is used by the test itself). */
@@ -83,9 +89,9 @@ export class SimNet {
   /** The devnet's heartbeat: with no records, a block this long after the last one. */
   heartbeatMs = DEFAULT_HEARTBEAT_MS
 
-  constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}) {
+  constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}, testSwitches: Record<number, TestSwitch[]> = {}) {
     const level = process.env.MEDLEDGER_SIM_LOG_LEVEL
-    this.daemons = layout.nodes.map((n, i) => new Daemon(n, [...(extraArgs[i] ?? []), ...(level !== undefined ? ['--log-level', level] : [])]))
+    this.daemons = layout.nodes.map((n, i) => new Daemon(n, [...(extraArgs[i] ?? []), ...(level !== undefined ? ['--log-level', level] : [])], testSwitches[i] === undefined ? undefined : testDaemonEntry(testSwitches[i])))
   }
 
   get validators (): Daemon[] { return this.daemons.filter(d => d.node.role === 'validator') }
@@ -107,7 +113,7 @@ export class SimNet {
       consensus: { ...FAST_CONSENSUS, ...spec.consensus }
     })
     await spec.beforeStart?.(layout)
-    const net = new SimNet(t, layout, spec.extraArgs)
+    const net = new SimNet(t, layout, spec.extraArgs, spec.testSwitches)
     net.heartbeatMs = spec.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
     t.teardown(async () => {
       // Whatever failed, nothing of the scenario may outlive it (ava waits for open handles for ever).

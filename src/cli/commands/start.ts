@@ -3,7 +3,7 @@ import type { Command } from 'commander'
 import { loadConfig, resolvePath } from '../../config/load.ts'
 import { Genesis } from '../../chain/genesis.ts'
 import { readKeyFile } from '../../node/key-file.ts'
-import { MedledgerNode } from '../../node/node.ts'
+import { MedledgerNode, type NodeTestHooks } from '../../node/node.ts'
 import type { createApi } from '../../api/server.ts'
 import { openApi } from '../../api/open.ts'
 import { createLogger } from '../../logger.ts'
@@ -11,14 +11,15 @@ import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
 import { nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
 import type { PrivacyService } from '../../privacy/service.ts'
-import { action, printJson } from '../output.ts'
+import { isStorageFault } from '../../storage/index.ts'
+import { action, EXIT, printJson } from '../output.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
 /** How this code runs: compiled ahead of time by bin/compile.js, or through tsx (about 45 MB more resident memory). */
 const RUNTIME = import.meta.url.endsWith('.js') ? 'compiled' : 'tsx'
 
-interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string }
+export interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string }
 
 function overrides (o: StartFlags): Record<string, string> {
   const out: Record<string, string> = {}
@@ -54,48 +55,80 @@ export function startCommand (program: Command): void {
       .action(action(async (o: StartFlags) => { printJson(await loadConfig(o.home, overrides(o))) })))
 
   withFlags(program.command('start'))
-    .description('run the node daemon until SIGINT/SIGTERM')
-    .action(action(async (o: StartFlags) => {
-      const config = await loadConfig(o.home, overrides(o))
-      const log = createLogger({ level: config.log.level })
-      const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
-      const passphrase = await nodePassphrase(o.home, config)
-      const key = await readKeyFile(resolvePath(o.home, config.key), { passphrase })
-      const { host, port } = parseHostPort(config.api.listen)
-      const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log })
-      let stopping = false
-      const shutdown = async (signal: string): Promise<void> => {
-        if (stopping) {
-          log.warn({ signal }, 'second signal: exiting now')
-          process.exit(130)
-        }
-        stopping = true
-        log.info({ signal }, 'shutting down')
-        const deadline = setTimeout(() => { log.error('shutdown took longer than 10 s: exiting'); process.exit(1) }, 10_000)
-        deadline.unref()
-        await api?.close().catch(() => {})
-        await privacy?.close().catch(() => {})
-        await node.stop()
-        log.info('stopped cleanly')
-        process.exit(0)
+    .description('run the node daemon until SIGINT/SIGTERM (exit codes: 0 stopped, 1 failed to start, 2 bad config, 3 storage fault, 4 internal error)')
+    .action(action(async (o: StartFlags) => { await runDaemon(o) }))
+}
+
+/**
+ * Runs the node daemon until a signal, a storage fault or an internal error stops it. Exported for
+ * the test harness only (test/helpers/test-daemon.js), which passes test hooks; the command passes none.
+ */
+export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Promise<void> {
+  const config = await loadConfig(o.home, overrides(o))
+  const log = createLogger({ level: config.log.level })
+  const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
+  const passphrase = await nodePassphrase(o.home, config)
+  const key = await readKeyFile(resolvePath(o.home, config.key), { passphrase })
+  const { host, port } = parseHostPort(config.api.listen)
+  const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log, testHooks })
+  let stopping = false
+  let api: Awaited<ReturnType<typeof createApi>> | undefined
+  let privacy: PrivacyService | undefined
+  /** Stops everything in reverse order, then exits with `code` (also when the stop takes too long). */
+  const shutdown = async (reason: string, code: number): Promise<void> => {
+    if (stopping) {
+      if (code === EXIT.OK) {
+        log.warn({ reason }, 'second signal: exiting now')
+        process.exit(130)
       }
-      process.on('SIGINT', () => { void shutdown('SIGINT') })
-      process.on('SIGTERM', () => { void shutdown('SIGTERM') })
-      let api: Awaited<ReturnType<typeof createApi>> | undefined
-      let privacy: PrivacyService | undefined
-      try {
-        await node.start()
-        privacy = await startPrivacy(node, o.home, config, passphrase)
-        api = await openApi(node, privacy, o.home, config, { host, port })
-      } catch (err) {
-        await api?.close().catch(() => {})
-        await privacy?.close().catch(() => {})
-        await node.stop().catch(() => {})
-        if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError('ADDRESS_IN_USE', `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
-        throw err
-      }
-      const addr = api.server.address()
-      const apiUrl = typeof addr === 'object' && addr !== null ? `http://${addr.address}:${addr.port}` : String(addr)
-      log.info({ chainId: genesis.chainId, genesisHash: toHex(genesis.hash), role: node.role, peerId: key.peerId, listen: node.network.addresses, api: apiUrl, height: node.store.head?.height ?? 0, runtime: RUNTIME, heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1048576) }, 'medledger node started')
-    }))
+      return
+    }
+    stopping = true
+    if (code === EXIT.OK) log.info({ signal: reason }, 'shutting down')
+    const deadline = setTimeout(() => { log.error('shutdown took longer than 10 s: exiting'); process.exit(code === EXIT.OK ? EXIT.FAILURE : code) }, 10_000)
+    deadline.unref()
+    await api?.close().catch(() => {})
+    await privacy?.close().catch(() => {})
+    await node.stop().catch((err) => { log.error({ err }, 'stopping the node failed') })
+    if (code === EXIT.OK) log.info('stopped cleanly')
+    else log.fatal({ exitCode: code }, 'stopped: %s', reason)
+    process.exit(code)
+  }
+  // Fail-stop (docs/storage.md, "Storage faults"): the chain cannot be written or read, so the node
+  // stops before it signs anything it could not keep. One clear line on stderr for the operator.
+  const storageFault = (err: Error): void => {
+    process.stderr.write(`medledger: stopping on a storage fault (exit ${EXIT.STORAGE_FAULT}): ${err.message}. ` +
+      `It signs and commits nothing more. Once the disk is fixed, start the node again (\`medledger verify --home ${o.home}\` checks the database first).\n`)
+    void shutdown(`storage fault: ${err.message}`, EXIT.STORAGE_FAULT)
+  }
+  // Any error nobody handled is a bug: logged, then the same clean stop, never a half-running daemon.
+  const internal = (kind: string) => (err: unknown): void => {
+    if (isStorageFault(err)) { storageFault(err); return }
+    log.fatal({ err }, `${kind}: stopping`)
+    process.stderr.write(`medledger: stopping on an internal error (exit ${EXIT.INTERNAL}, ${kind}): ${(err as Error)?.stack ?? String(err)}\n`)
+    void shutdown(`${kind}: ${(err as Error)?.message ?? String(err)}`, EXIT.INTERNAL)
+  }
+  process.on('unhandledRejection', internal('unhandled rejection'))
+  process.on('uncaughtException', internal('uncaught exception'))
+  process.on('SIGINT', () => { void shutdown('SIGINT', EXIT.OK) })
+  process.on('SIGTERM', () => { void shutdown('SIGTERM', EXIT.OK) })
+  node.on('fatal', (err) => { if (isStorageFault(err)) storageFault(err); else internal('failed commit')(err) })
+  try {
+    await node.start()
+    privacy = await startPrivacy(node, o.home, config, passphrase)
+    api = await openApi(node, privacy, o.home, config, { host, port })
+  } catch (err) {
+    await api?.close().catch(() => {})
+    await privacy?.close().catch(() => {})
+    await node.stop().catch(() => {})
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError('ADDRESS_IN_USE', `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
+    if (isStorageFault(err)) {
+      process.stderr.write(`medledger: ${err.message}\n`)
+      process.exit(EXIT.STORAGE_FAULT)
+    }
+    throw err
+  }
+  const addr = api.server.address()
+  const apiUrl = typeof addr === 'object' && addr !== null ? `http://${addr.address}:${addr.port}` : String(addr)
+  log.info({ chainId: genesis.chainId, genesisHash: toHex(genesis.hash), role: node.role, peerId: key.peerId, listen: node.network.addresses, api: apiUrl, height: node.store.head?.height ?? 0, runtime: RUNTIME, heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1048576) }, 'medledger node started')
 }

@@ -38,9 +38,10 @@ export function evidenceProblem (chainId: string, e: EvidenceJson): string | und
 }
 
 /**
- * 4. A Byzantine validator (consensus.byzantine = true: it signs a conflicting second vote for every
- * vote and a second proposal for every proposal): safety holds (one chain on every honest node),
- * the chain stays live, and every honest node holds verified evidence naming it.
+ * 4. A Byzantine validator (run by test/helpers/test-daemon.js --test-byzantine, a switch no config
+ * or environment reaches: it signs a conflicting second vote for every vote and a second proposal
+ * for every proposal): safety holds (one chain on every honest node), the chain stays live, and
+ * every honest node holds verified evidence naming it.
  */
 export async function byzantine (t: ExecutionContext): Promise<void> {
   const loadMs = len(6_000, 120_000)
@@ -48,7 +49,7 @@ export async function byzantine (t: ExecutionContext): Promise<void> {
   await scenario(t, '4. a Byzantine validator', async r => {
     const rnd = seededRandom(t, 'byzantine')
     const bad = rnd.int(0, 3)
-    const net = await SimNet.start(t, { validators: 4, observers: 1, extraArgs: { [bad]: ['--set', 'consensus.byzantine=true'] } })
+    const net = await SimNet.start(t, { validators: 4, observers: 1, testSwitches: { [bad]: ['--test-byzantine'] } })
     const villain = net.daemons[bad]
     const honest = net.daemons.filter(d => d !== villain)
     say(t, `Byzantine validator: ${villain.node.name} (${villain.node.peerId})`)

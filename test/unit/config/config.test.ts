@@ -25,7 +25,6 @@ test('the init template sets every setting to its default, except the per-node o
     const inner = (shape as { def?: { innerType?: { shape?: Record<string, unknown> } } }).def?.innerType?.shape
     const keys = inner === undefined ? [section] : Object.keys(inner)
     for (const key of keys) {
-      if (key === 'byzantine') continue // test-only, deliberately undocumented
       t.regex(renderConfig(perNode), new RegExp(`^${key} = `, 'm'), `config.toml names ${inner === undefined ? key : `${section}.${key}`}`)
     }
   }
@@ -56,4 +55,20 @@ test('p2p.inbound_allow takes CIDR ranges and addresses, from the file or the en
   await writeFile(join(dir, CONFIG_FILE), '[p2p]\ninbound_allow = ["10.0.0.0/33"]\n')
   const err = await t.throwsAsync(loadConfig(dir, {}, {}))
   t.regex(err!.message, /p2p\.inbound_allow\.0: "10\.0\.0\.0\/33" is not an IP address or CIDR range/)
+})
+
+// Issue 13, item 6: the Byzantine (equivocation) mode is for the test harness alone
+// (test/helpers/test-daemon.js --test-byzantine). On 30150e2 a config line, `--set` or
+// MEDLEDGER_CONSENSUS__BYZANTINE=true turned a production validator into an equivocator.
+test('consensus.byzantine is refused in config.toml and by --set, and has no effect from the environment', async t => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-config-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const perNode = { role: 'validator', p2pListen: '/ip4/127.0.0.1/tcp/4001', bootstrap: [], apiListen: '127.0.0.1:9090' }
+  await writeFile(join(dir, CONFIG_FILE), renderConfig(perNode))
+  await t.throwsAsync(loadConfig(dir, { 'consensus.byzantine': 'true' }, {}), { code: 'CONFIG_INVALID', message: /consensus: Unrecognized key: "byzantine"/ })
+  const fromEnv = await loadConfig(dir, {}, { MEDLEDGER_CONSENSUS__BYZANTINE: 'true' })
+  t.false('byzantine' in fromEnv.consensus, 'the variable names no setting')
+  t.deepEqual(fromEnv, await loadConfig(dir, {}, {}))
+  await writeFile(join(dir, CONFIG_FILE), renderConfig(perNode).replace('[consensus]\n', '[consensus]\nbyzantine = true\n'))
+  await t.throwsAsync(loadConfig(dir, {}, {}), { code: 'CONFIG_INVALID', message: /Unrecognized key: "byzantine"/ })
 })
