@@ -11,7 +11,8 @@ import { sampleRecord, startDevnet, waitForHeight } from '../helpers/devnet.ts'
 test('a final record sent again behind a new one is refused, and keeps its place', async t => {
   const [d] = await startDevnet(t, { validators: ['solo'], observers: [], heartbeatMs: 1000 })
   await waitForHeight([d], 1)
-  const old = { ...sampleRecord(1), timestamp: 1_700_000_000_000 }
+  const t0 = Date.now() // record timestamps must be within the node's window (10 min)
+  const old = { ...sampleRecord(1), timestamp: t0 }
   const first = await d.submit([old])
   t.is(first.status, 200)
   const oldId = first.body.ids![0]
@@ -22,11 +23,11 @@ test('a final record sent again behind a new one is refused, and keeps its place
   const placed = await where(oldId)
   t.is(placed, first.body.height)
 
-  const again = await d.submit([{ ...sampleRecord(2), timestamp: 1_700_000_000_001 }, old])
+  const again = await d.submit([{ ...sampleRecord(2), timestamp: t0 + 1 }, old])
   t.is(again.status, 409)
   t.is(again.body.error?.code, 'RECORD_DUPLICATE')
   // The new record alone is written, and the old one has not moved.
-  const fresh = await d.submit([{ ...sampleRecord(2), timestamp: 1_700_000_000_001 }])
+  const fresh = await d.submit([{ ...sampleRecord(2), timestamp: t0 + 1 }])
   t.is(fresh.status, 200)
   t.true(fresh.body.height! > placed!)
   t.is(await where(oldId), placed)
