@@ -51,3 +51,18 @@ test.serial('malformed requests are refused and counted against the requester', 
   await t.throwsAsync(exchange(client, server, p.status, encodeCbor(['x'])))
   await waitFor('counted', () => server.net.peerScore(client.net.peerId).invalid >= 6)
 })
+
+test.serial('a requester that keeps sending after its one request frame is cut off', async t => {
+  const keys = await makeKeys(2)
+  const genesis = makeGenesis('overflow-test', keys)
+  const allowed = keys.map(k => k.peerId)
+  const server = await startNode(t, { key: keys[0], genesis, allowed, chain: new FakeChain(genesis, fabricateChain(genesis, 10)) })
+  const client = await startNode(t, { key: keys[1], genesis, allowed, bootstrap: server.net.addresses })
+  await waitFor('connected', () => client.net.connectedPeers().length === 1)
+  const stream = await client.net.host!.dialProtocol(peerIdFromString(server.net.peerId), protocols(genesis.chainId).status)
+  await lpStream(stream).write(encodeStatus(client.chain.localStatus()))
+  // Whatever the server does with the request, what follows it must not pile up on the server.
+  for (let i = 0; i < 8 && stream.writeStatus === 'writable'; i++) stream.send(new Uint8Array(32 * 1024))
+  await waitFor('the server reset the stream', () => stream.status === 'reset', 15_000)
+  t.is(client.net.connectedPeers().length, 1, 'only the stream is cut, not the connection')
+})
