@@ -11,6 +11,7 @@ import type { FinalizedBlock } from '../chain/types.ts'
 import { blockJson, evidenceJson } from './json.ts'
 import { recordProof } from './proof.ts'
 import { Metrics } from './metrics.ts'
+import { connectedPeerViews } from './peers.ts'
 import { registerExplorer } from './explorer/index.ts'
 
 export interface ApiOptions {
@@ -195,6 +196,9 @@ export function status (node: MedledgerNode): Record<string, unknown> {
     headHash: head === null ? null : toHex(head.hash),
     round: node.consensus.currentRound,
     peers: node.network.connectedPeers().length,
+    // Who this node is connected to, and where it listens (multiaddrs ending in its peer id).
+    connectedPeers: connectedPeerViews(node),
+    listen: node.network.addresses,
     mempool: { batches: node.mempool.size, records: node.mempool.recordCount },
     validators: node.genesis.validators.size,
     uptimeMs: Date.now() - node.startedAt
