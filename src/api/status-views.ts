@@ -1,5 +1,8 @@
+/** What /v1/status shows beyond the chain: who the node is connected to, and which versions it speaks and stores. */
 import type { MedledgerNode } from '../node/node.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
+import { protocols, topics } from '../network/protocol-ids.ts'
+import { SCHEMA_VERSION } from '../storage/index.ts'
 
 export interface PeerView {
   peerId: string
@@ -18,4 +21,9 @@ export function connectedPeerViews (node: MedledgerNode): PeerView[] {
   // Validators of the set in force last (governance may have added or removed some since genesis).
   for (const m of node.schedule.latest().members) members.set(peerIdOfPublicKey(m.publicKey), { name: m.name, role: 'validator' })
   return node.network.peerConnections().map(c => ({ peerId: c.peerId, name: members.get(c.peerId)?.name ?? null, role: members.get(c.peerId)?.role ?? 'unknown', address: c.address, direction: c.direction }))
+}
+
+/** The database layout version this node writes, and the versioned wire protocols and topics it speaks. */
+export function nodeVersions (chainId: string): { schema: number, protocols: string[] } {
+  return { schema: SCHEMA_VERSION, protocols: [...Object.values(protocols(chainId)), ...Object.values(topics(chainId))] }
 }
