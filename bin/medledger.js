@@ -1,11 +1,21 @@
 #!/usr/bin/env node
 // The medledger command. Runs src/ compiled ahead of time to JavaScript (bin/compile.js: no
-// TypeScript loader thread, about 45 MB less resident memory), else through tsx; the libp2p
-// polyfill first either way. MEDLEDGER_TSX=1 forces tsx.
+// TypeScript loader thread, about 45 MB less resident memory), else through tsx.
+// MEDLEDGER_TSX=1 forces tsx.
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import v8 from 'node:v8'
-import { compiledSrc, keepBuild } from './compile.js'
+
+// Node 24 LTS is what medledger supports and is tested on (package.json "engines"). Older Node
+// lacks what libp2p calls (Promise.withResolvers before 22): every connection would fail obscurely.
+const MIN_NODE_MAJOR = 24
+if (Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
+  process.stderr.write(`medledger: needs Node.js ${MIN_NODE_MAJOR} or later, this is ${process.version} (${process.execPath}).\n` +
+    'The project installs Node 24 as a dev dependency: run `npx medledger ...` or `node_modules/.bin/node bin/medledger.js ...`\n' +
+    'from the project directory (npm scripts use it already), or install Node.js 24 LTS.\n')
+  process.exit(1)
+}
+const { compiledSrc, keepBuild } = await import('./compile.js')
 
 // The daemon's heap policy (docs/benchmarks.md, item 7). V8 sizes its heap limit from the
 // machine's memory (about 4 GB here) and under load lets the heap grow up to 4x what survived the
@@ -30,11 +40,9 @@ if (command === 'start') {
 const dir = process.env.MEDLEDGER_TSX === '1' ? undefined : compiledSrc()
 if (dir !== undefined) {
   if (command === 'start') keepBuild(dir)
-  await import(pathToFileURL(join(dir, 'polyfill.js')).href)
   await import(pathToFileURL(join(dir, 'cli', 'main.js')).href)
 } else {
   const { register } = await import('tsx/esm/api')
   register()
-  await import('../src/polyfill.ts')
   await import('../src/cli/main.ts')
 }

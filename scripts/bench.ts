@@ -2,7 +2,6 @@
 // a table and writes bench/results.json. `--quick` for a ~2 minute pass; `--profile` runs the
 // daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore`;
 // `--docs` rewrites the results section of docs/benchmarks.md.
-import '../src/polyfill.ts'
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'

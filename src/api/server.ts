@@ -10,6 +10,7 @@ import type { FinalizedBlock } from '../chain/types.ts'
 import { blockJson, evidenceJson } from './json.ts'
 import { recordProof } from './proof.ts'
 import { Metrics } from './metrics.ts'
+import { connectedPeerViews, nodeVersions } from './status-views.ts'
 import { registerExplorer } from './explorer/index.ts'
 import { assertEveryRouteHasRole, checkExposure, installAccessControl } from './auth.ts'
 import type { ApiTokens } from './tokens.ts'
@@ -236,6 +237,11 @@ export function status (node: MedledgerNode): Record<string, unknown> {
     headHash: head === null ? null : toHex(head.hash),
     round: node.consensus.currentRound,
     peers: node.network.connectedPeers().length,
+    // Who this node is connected to, and where it listens (multiaddrs ending in its peer id).
+    connectedPeers: connectedPeerViews(node),
+    listen: node.network.addresses,
+    // What this node speaks and stores, for rolling upgrades: wire protocol ids carry their version.
+    versions: nodeVersions(node.genesis.chainId),
     mempool: { batches: node.mempool.size, records: node.mempool.recordCount },
     validators: node.genesis.validators.size,
     uptimeMs: Date.now() - node.startedAt

@@ -215,6 +215,17 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     return (this.libp2p?.getPeers() ?? []).map(String).filter(id => this.admit(id))
   }
 
+  /** One open connection per connected, allowed peer: its remote address and who dialled. */
+  peerConnections (): Array<{ peerId: string, address: string, direction: 'inbound' | 'outbound' }> {
+    const seen = new Map<string, { peerId: string, address: string, direction: 'inbound' | 'outbound' }>()
+    for (const c of this.libp2p?.getConnections() ?? []) {
+      const peerId = c.remotePeer.toString()
+      if (c.status !== 'open' || seen.has(peerId) || !this.admit(peerId)) continue
+      seen.set(peerId, { peerId, address: c.remoteAddr.toString(), direction: c.direction })
+    }
+    return [...seen.values()]
+  }
+
   /** Each peer's last reported height (status protocol), for peers connected and on our chain. */
   peerHeights (): Map<string, number> {
     return new Map(this.heights)

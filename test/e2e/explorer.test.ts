@@ -6,13 +6,14 @@ import { Genesis } from '../../src/chain/genesis.ts'
 import { toHex as nodeToHex } from '../../src/encoding/bytes.ts'
 import { fromHex, readGenesis, toHex, validatorsAt, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitFor, waitForHeight } from '../helpers/devnet.ts'
-import { Chromium, hasChromium } from '../helpers/chromium.ts'
+import { Chromium, CHROMIUM, hasChromium } from '../helpers/chromium.ts'
 
 /*
  * The explorer every node serves at GET /. The page's proof checking (verify.js) runs here under
  * Node's WebCrypto against real proofs from a devnet, tampered ones included. When Debian's
- * chromium is installed (/usr/bin/chromium, not by default) the page is also driven in a real
- * headless browser: it loads, follows the head as it advances, and verifies a proof itself.
+ * chromium is installed (/usr/bin/chromium, not by default; .ci/run installs it) the page is also
+ * driven in a real headless browser: it loads, follows the head as it advances, and verifies a
+ * proof itself. Under CI=true a missing browser fails that test instead of skipping it.
  */
 
 /** Every string and number leaf of a JSON value, with a setter. */
@@ -126,7 +127,12 @@ test.serial('every node serves the explorer at / and its proof checks hold again
 
 test.serial('in headless Chromium the page loads, follows the head as it advances, and verifies a proof in the browser', async t => {
   if (!(await hasChromium())) {
-    t.log('skipped: /usr/bin/chromium is not installed (apt-get install chromium)')
+    // In CI (.ci/run installs it) a missing browser is a failure, not a skip.
+    if (process.env.CI === 'true') {
+      t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
+      return
+    }
+    t.log(`skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
     t.pass()
     return
   }

@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { lpStream } from '@libp2p/utils'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { decodeCbor, encodeCbor } from '../../src/encoding/cbor.ts'
@@ -13,6 +13,17 @@ async function exchange (from: TestNode, to: TestNode, protocol: string, request
   const response = (await lp.read({ signal: AbortSignal.timeout(5_000) })).subarray()
   await stream.close()
   return response
+}
+
+/** A server holding a 10-block chain and a client connected to it. */
+async function connectedPair (t: ExecutionContext, chainId: string): Promise<{ genesis: ReturnType<typeof makeGenesis>, server: TestNode, client: TestNode }> {
+  const keys = await makeKeys(2)
+  const genesis = makeGenesis(chainId, keys)
+  const allowed = keys.map(k => k.peerId)
+  const server = await startNode(t, { key: keys[0], genesis, allowed, chain: new FakeChain(genesis, fabricateChain(genesis, 10)) })
+  const client = await startNode(t, { key: keys[1], genesis, allowed, bootstrap: server.net.addresses })
+  await waitFor('connected', () => client.net.connectedPeers().length === 1)
+  return { genesis, server, client }
 }
 
 test.serial('blocks responses stay within the server limits whatever the client asks', async t => {
@@ -38,16 +49,21 @@ test.serial('blocks responses stay within the server limits whatever the client 
 })
 
 test.serial('malformed requests are refused and counted against the requester', async t => {
-  const keys = await makeKeys(2)
-  const genesis = makeGenesis('badreq-test', keys)
-  const allowed = keys.map(k => k.peerId)
-  const server = await startNode(t, { key: keys[0], genesis, allowed, chain: new FakeChain(genesis, fabricateChain(genesis, 10)) })
-  const client = await startNode(t, { key: keys[1], genesis, allowed, bootstrap: server.net.addresses })
-  await waitFor('connected', () => client.net.connectedPeers().length === 1)
+  const { genesis, server, client } = await connectedPair(t, 'badreq-test')
   const p = protocols(genesis.chainId)
   await t.throwsAsync(exchange(client, server, p.blocks, encodeCbor([0, 10, 1000])))
   await t.throwsAsync(exchange(client, server, p.blocks, new Uint8Array([0xff, 0x00])))
   await t.throwsAsync(exchange(client, server, p.blocks, new Uint8Array(1000)))
   await t.throwsAsync(exchange(client, server, p.status, encodeCbor(['x'])))
   await waitFor('counted', () => server.net.peerScore(client.net.peerId).invalid >= 6)
+})
+
+test.serial('a requester that keeps sending after its one request frame is cut off', async t => {
+  const { genesis, server, client } = await connectedPair(t, 'overflow-test')
+  const stream = await client.net.host!.dialProtocol(peerIdFromString(server.net.peerId), protocols(genesis.chainId).status)
+  await lpStream(stream).write(encodeStatus(client.chain.localStatus()))
+  // Whatever the server does with the request, what follows it must not pile up on the server.
+  for (let i = 0; i < 8 && stream.writeStatus === 'writable'; i++) stream.send(new Uint8Array(32 * 1024))
+  await waitFor('the server reset the stream', () => stream.status === 'reset', 15_000)
+  t.is(client.net.connectedPeers().length, 1, 'only the stream is cut, not the connection')
 })

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { access, writeFile } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
 
-/** Debian's chromium; the browser tests skip when it is not installed. */
+/** Debian's chromium; the browser tests skip when it is not installed, and fail under CI=true. */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 
 export async function hasChromium (): Promise<boolean> {
