@@ -26,6 +26,12 @@ const ACCEPTS: Record<TokenRole, readonly TokenRole[]> = {
   admin: ['admin']
 }
 
+/** Whether an Authorization header carries a token that may read metadata (read, plaintext or admin). */
+export function mayReadMetadata (tokens: ApiTokens, header: string | undefined): boolean {
+  const role = tokens.roleOf(header)
+  return role !== undefined && ACCEPTS.read.includes(role)
+}
+
 export interface AccessPolicy {
   tokens: ApiTokens
   /** Gate `read` routes behind a token. */

@@ -12,7 +12,7 @@ import { recordProof } from './proof.ts'
 import { Metrics } from './metrics.ts'
 import { connectedPeerViews, nodeVersions } from './status-views.ts'
 import { registerExplorer } from './explorer/index.ts'
-import { assertEveryRouteHasRole, checkExposure, installAccessControl } from './auth.ts'
+import { assertEveryRouteHasRole, checkExposure, installAccessControl, mayReadMetadata } from './auth.ts'
 import type { ApiTokens } from './tokens.ts'
 import { BlockList, MAX_BLOCK_PAGE } from './block-list.ts'
 import { EventHub } from './event-stream.ts'
@@ -105,7 +105,13 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     return reply.code(ready ? 200 : 503).send({ ready, peers })
   })
 
-  app.get('/v1/status', PUBLIC, async () => status(node))
+  // Status is public (health checks, the explorer), but who this node talks to and where it listens
+  // is topology: where reads need a token, only a caller holding one sees the peers' addresses.
+  app.get('/v1/status', PUBLIC, async (req) => {
+    const s = status(node)
+    if (!opts.requireReadToken || mayReadMetadata(opts.tokens, req.headers.authorization)) return s
+    return { ...s, connectedPeers: undefined, listen: undefined }
+  })
 
   app.post('/v1/records', SUBMIT, async (req, reply) => {
     const parsed = SubmitBody.safeParse(req.body)

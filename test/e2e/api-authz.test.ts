@@ -166,7 +166,13 @@ test.serial('the 15 spellings that bypassed the read token are refused without o
     t.not(ok.status, 401, `${method} ${path} with the read token`)
   }
   // Status, health and the explorer's files stay open; metrics are metadata too.
-  t.is((await raw(port, 'GET', '/v1/status')).status, 200)
+  const open = await raw(port, 'GET', '/v1/status')
+  t.is(open.status, 200)
+  // ... but without the topology: peers' addresses and the listen addresses need a read token.
+  t.is((open.json as { connectedPeers?: unknown }).connectedPeers, undefined, 'no peer addresses without a token')
+  t.is((open.json as { listen?: unknown }).listen, undefined, 'no listen addresses without a token')
+  const withRead = await raw(port, 'GET', '/v1/status', { authorization: `Bearer ${n.tokens.read}` })
+  t.true(Array.isArray((withRead.json as { connectedPeers?: unknown }).connectedPeers), 'the read token sees the peers')
   t.is((await raw(port, 'GET', '/')).status, 200)
   t.is((await raw(port, 'GET', '/metrics')).status, 401)
 })
