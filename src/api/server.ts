@@ -8,7 +8,7 @@ import { isMedledgerError } from '../errors.ts'
 import type { MedledgerNode } from '../node/node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import { blockJson, evidenceJson } from './json.ts'
-import { recordProof } from './proof.ts'
+import { RecordProofs } from './proof.ts'
 import { Metrics } from './metrics.ts'
 import { registerExplorer } from './explorer/index.ts'
 import { assertEveryRouteHasRole, checkExposure, installAccessControl } from './auth.ts'
@@ -130,12 +130,13 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   })
 
   // A final record is only ever served with the proof that makes it checkable.
+  const proofs = new RecordProofs({ chainId: node.genesis.chainId, genesisHash: node.genesis.hash, schedule: node.schedule, store: node.store })
   const getRecord = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { id } = req.params as { id: string }
     if (!/^[0-9a-fA-F]{64}$/.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
     const stored = await node.store.getRecord(fromHex(id.toLowerCase()))
     if (stored === undefined) return sendError(reply, 404, 'RECORD_NOT_FOUND', `no final record ${id} on this node`)
-    return recordProof(node.genesis.chainId, node.genesis.hash, stored)
+    return await proofs.proof(stored)
   }
   app.get('/v1/records/:id', READ, getRecord)
   app.get('/v1/records/:id/proof', READ, getRecord)
