@@ -80,7 +80,7 @@ export class RecordProofs {
     const governance: Array<Record<string, unknown>> = []
     for (const c of this.src.schedule.changes()) {
       if (c.effective > height) break
-      governance.push(await this.#link(c.includedAt))
+      governance.push(await this.governanceLink(c.includedAt))
     }
     return {
       version: PROOF_VERSION,
@@ -91,7 +91,8 @@ export class RecordProofs {
     }
   }
 
-  async #link (includedAt: number): Promise<Record<string, unknown>> {
+  /** The inclusion proof of the validator-set change carried by the block at `includedAt`. */
+  async governanceLink (includedAt: number): Promise<Record<string, unknown>> {
     let link = this.#links.get(includedAt)
     if (link === undefined) {
       const fb = await this.src.store.getFinalized(includedAt)

@@ -9,6 +9,7 @@ import type { MedledgerNode } from '../node/node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import { blockJson, evidenceJson } from './json.ts'
 import { RecordProofs } from './proof.ts'
+import { headerPage, MAX_HEADER_PAGE } from './headers.ts'
 import { Metrics } from './metrics.ts'
 import { registerExplorer } from './explorer/index.ts'
 import { assertEveryRouteHasRole, checkExposure, installAccessControl } from './auth.ts'
@@ -160,6 +161,23 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     const to = q.from !== undefined ? Math.min(head, (p.cursor ?? 1) + p.limit - 1) : Math.min(head, (p.cursor ?? head + 1) - 1)
     const page = await blockList.page(to, p.limit)
     return { head, limit: p.limit, blocks: page.blocks, next: page.next }
+  })
+
+  // The canonical bytes of a finalized block as stored and synced: the CBOR array [block, certificate].
+  app.get('/v1/blocks/:height/raw', READ, async (req, reply) => {
+    const height = Number((req.params as { height: string }).height)
+    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, 400, 'INVALID_HEIGHT', 'height is a positive integer')
+    for await (const bytes of node.store.iterateFinalizedBytes(height, height)) {
+      return reply.header('content-type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    }
+    return sendError(reply, 404, 'BLOCK_NOT_FOUND', `no final block at height ${height}`)
+  })
+  // Headers and certificates from `from` upwards, MAX_HEADER_PAGE at most: what a light client follows.
+  app.get('/v1/headers', READ, async (req, reply) => {
+    const q = req.query as { from?: string, limit?: string }
+    const p = pageQuery(q, q.from ?? '1', MAX_HEADER_PAGE)
+    if (p === undefined || p.cursor === undefined || p.cursor < 1) return sendError(reply, 400, 'INVALID_RANGE', 'from and limit are positive integers')
+    return await headerPage(node.store, proofs, new Set(node.schedule.changes().map(c => c.includedAt)), p.cursor, p.limit)
   })
 
   app.get('/v1/validators', READ, async () => {

@@ -5,7 +5,7 @@ import { checkCertificate } from '../chain/validate.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import type { ValidatorSet } from '../chain/validator-set.ts'
 import type { BlockHeader, Certificate, MedRecord } from '../chain/types.ts'
-import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE } from '../governance/change.ts'
+import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, type ValidatorSetChange } from '../governance/change.ts'
 import { leafHash, verifyInclusion } from '../merkle/rfc6962.ts'
 import { MedledgerError } from '../errors.ts'
 
@@ -49,16 +49,7 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     const effective = h + genesis.params.governanceDelay
     // [REJECT] The chain lists exactly the changes in force at the record's height.
     if (effective > height) throw bad(`${where}: takes effect at ${effective}, after the record's block ${height}`)
-    verifyInclusionLink(genesis.chainId, link, set, where)
-    if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw bad(`${where}: the record is not a validator-set change`)
-    let change
-    try {
-      change = decodeChange(link.record.payload)
-      const checks = checkChange(genesis.chainId, change, set)
-      if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new Error('an approval signature does not verify')
-    } catch (err) {
-      throw bad(`${where}: ${(err as Error).message}`)
-    }
+    const change = verifiedChangeOf(genesis.chainId, link, set, where)
     set = set.with({ action: change.action, member: { name: change.name, publicKey: change.publicKey } })
     previous = { includedAt: h, effective }
   }
@@ -67,10 +58,27 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
 }
 
 /**
+ * A governance link checked against the set in force at its block: the record proved in its
+ * certified block, a validator-set change approved by a quorum of that set. Returns the change.
+ */
+export function verifiedChangeOf (chainId: string, link: ParsedLink, set: ValidatorSet, where: string): ValidatorSetChange {
+  verifyInclusionLink(chainId, link, set, where)
+  if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError('PROOF_INVALID', `${where}: the record is not a validator-set change`)
+  try {
+    const change = decodeChange(link.record.payload)
+    const checks = checkChange(chainId, change, set)
+    if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new Error('an approval signature does not verify')
+    return change
+  } catch (err) {
+    throw new MedledgerError('PROOF_INVALID', `${where}: ${(err as Error).message}`)
+  }
+}
+
+/**
  * One record in one certified block, checked against the validator set in force at that block.
  * `where` prefixes the messages of a governance link.
  */
-function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string): { id: Uint8Array, hash: Uint8Array } {
+export function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string): { id: Uint8Array, hash: Uint8Array } {
   const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', where === undefined ? why : `${where}: ${why}`)
   const id = recordId(p.record)
   if (!bytesEqual(id, p.recordId)) throw bad('the record does not hash to the record id')
@@ -90,7 +98,7 @@ function verifyInclusionLink (chainId: string, p: ParsedLink, validators: Valida
   return { id, hash: blockHash(p.header) }
 }
 
-interface ParsedLink {
+export interface ParsedLink {
   recordId: Uint8Array
   record: MedRecord
   batch: { author: Uint8Array, recordsRoot: Uint8Array, count: number, signature: Uint8Array, index: number, path: Uint8Array[] }
@@ -108,7 +116,7 @@ interface ParsedProof extends ParsedLink {
 /** More governance changes than any proof could carry: a bound on what a proof file may make us parse. */
 const MAX_GOVERNANCE_LINKS = 100_000
 
-type J = Record<string, unknown>
+export type J = Record<string, unknown>
 const obj = (v: unknown, what: string): J => { if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} is not an object`); return v as J }
 const str = (v: unknown, what: string): string => { if (typeof v !== 'string') throw new Error(`${what} is not a string`); return v }
 const int = (v: unknown, what: string): number => { if (!Number.isSafeInteger(v) || (v as number) < 0) throw new Error(`${what} is not a non-negative integer`); return v as number }
@@ -129,24 +137,37 @@ function parseProof (v: unknown): ParsedProof {
   }
 }
 
-function parseLink (p: J, at: string): ParsedLink {
+/** The parts of a record proof (or of one of its governance links) as values; throws on any malformed field. */
+export function parseLink (p: J, at: string): ParsedLink {
   const r = obj(p.record, `${at}record`)
   const b = obj(p.batch, `${at}batch`)
   const blk = obj(p.block, `${at}block`)
   const h = obj(blk.header, `${at}block.header`)
   const c = obj(p.certificate, `${at}certificate`)
-  if (!Array.isArray(c.signatures)) throw new Error(`${at}certificate.signatures is not a list`)
   return {
     recordId: hex(p.recordId, `${at}recordId`, 32),
     record: { type: str(r.type, `${at}record.type`), subject: hex(r.subject, `${at}record.subject`, 32), contentType: str(r.contentType, `${at}record.contentType`), payload: fromBase64(str(r.payload, `${at}record.payload`)), author: hex(r.author, `${at}record.author`, 32), timestamp: int(r.timestamp, `${at}record.timestamp`) },
     batch: { author: hex(b.author, `${at}batch.author`, 32), recordsRoot: hex(b.recordsRoot, `${at}batch.recordsRoot`, 32), count: int(b.count, `${at}batch.count`), signature: hex(b.signature, `${at}batch.signature`, 64), index: int(b.index, `${at}batch.index`), path: hexList(b.path, `${at}batch.path`) },
-    header: { chainId: str(h.chainId, `${at}header.chainId`), height: int(h.height, `${at}header.height`), round: int(h.round, `${at}header.round`), time: int(h.time, `${at}header.time`), proposer: hex(h.proposer, `${at}header.proposer`, 32), parentHash: hex(h.parentHash, `${at}header.parentHash`, 32), recordsRoot: hex(h.recordsRoot, `${at}header.recordsRoot`, 32), validatorSetHash: hex(h.validatorSetHash, `${at}header.validatorSetHash`, 32), lastCommitHash: hex(h.lastCommitHash, `${at}header.lastCommitHash`, 32), evidenceHash: hex(h.evidenceHash, `${at}header.evidenceHash`, 32) },
+    header: parseHeaderJson(h, `${at}header.`),
     block: { batchIndex: int(blk.batchIndex, `${at}block.batchIndex`), batchCount: int(blk.batchCount, `${at}block.batchCount`), path: hexList(blk.path, `${at}block.path`) },
-    certificate: {
-      height: int(c.height, `${at}certificate.height`),
-      round: int(c.round, `${at}certificate.round`),
-      blockHash: hex(c.blockHash, `${at}certificate.blockHash`, 32),
-      signatures: c.signatures.map((s, i) => { const o = obj(s, `${at}certificate.signatures[${i}]`); return { validator: hex(o.validator, 'validator', 32), signature: hex(o.signature, 'signature', 64) } })
-    }
+    certificate: parseCertificateJson(c, `${at}certificate.`)
   }
 }
+
+/** A block header as the API writes it (json.ts headerJson); `at` prefixes field names in errors. */
+export function parseHeaderJson (h: J, at = 'header.'): BlockHeader {
+  return { chainId: str(h.chainId, `${at}chainId`), height: int(h.height, `${at}height`), round: int(h.round, `${at}round`), time: int(h.time, `${at}time`), proposer: hex(h.proposer, `${at}proposer`, 32), parentHash: hex(h.parentHash, `${at}parentHash`, 32), recordsRoot: hex(h.recordsRoot, `${at}recordsRoot`, 32), validatorSetHash: hex(h.validatorSetHash, `${at}validatorSetHash`, 32), lastCommitHash: hex(h.lastCommitHash, `${at}lastCommitHash`, 32), evidenceHash: hex(h.evidenceHash, `${at}evidenceHash`, 32) }
+}
+
+/** A commit certificate as the API writes it (json.ts certificateJson). */
+export function parseCertificateJson (c: J, at = 'certificate.'): Certificate {
+  if (!Array.isArray(c.signatures)) throw new Error(`${at}signatures is not a list`)
+  return {
+    height: int(c.height, `${at}height`),
+    round: int(c.round, `${at}round`),
+    blockHash: hex(c.blockHash, `${at}blockHash`, 32),
+    signatures: c.signatures.map((s, i) => { const o = obj(s, `${at}signatures[${i}]`); return { validator: hex(o.validator, 'validator', 32), signature: hex(o.signature, 'signature', 64) } })
+  }
+}
+
+export const parseObject = obj
