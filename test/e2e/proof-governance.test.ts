@@ -5,6 +5,10 @@ import { join, dirname } from 'node:path'
 import { promisify } from 'node:util'
 import { BIN } from '../../src/devnet/daemon.ts'
 import type { Daemon } from '../../src/devnet/daemon.ts'
+import { decodeFinalized } from '../../src/chain/codec.ts'
+import { blockHash } from '../../src/chain/hashing.ts'
+import { LIMITS } from '../../src/chain/limits.ts'
+import { toHex } from '../../src/encoding/bytes.ts'
 import { readGenesis, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitForHeight } from '../helpers/devnet.ts'
 
@@ -20,7 +24,7 @@ const cliRun = async (args: string[]): Promise<{ code: number, stdout: string, s
  * the governance records themselves) have proofs that `medledger proof verify --genesis` and the
  * explorer's verify.js accept with the genesis file alone. A tampered governance link is refused.
  */
-test.serial('proofs of records written before and after a validator is added and another removed verify against the genesis file, with the CLI and with verify.js', async t => {
+test.serial('proofs of records written before and after a validator is added and another removed verify against the genesis file, with the CLI, verify.js and the light client', async t => {
   // Five daemons, two governance changes and a dozen CLI runs: slow on a shared machine.
   t.timeout(900_000)
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c', 'ministry'], observers: ['hospital-d'], heartbeatMs: 1000 }, async (layout) => {
@@ -78,6 +82,40 @@ test.serial('proofs of records written before and after a validator is added and
       t.true(r.ok, `${w.what}: ${JSON.stringify(r.steps.filter(s => !s.ok))}`)
       proofs.set(w.id, proof)
     }
+  }
+
+  // Blocks over HTTP: the canonical bytes of a finalized block, and pages of headers.
+  const raw = await fetch(`${a.api}/v1/blocks/${added}/raw`)
+  t.is(raw.status, 200)
+  t.is(raw.headers.get('content-type'), 'application/octet-stream')
+  const fb = decodeFinalized(new Uint8Array(await raw.arrayBuffer()), LIMITS.blockBytes + 64 * 1024)
+  const summary = await (await fetch(`${a.api}/v1/blocks/${added}`)).json() as { hash: string }
+  t.is(toHex(blockHash(fb.block.header)), summary.hash)
+  t.is(toHex(fb.certificate.blockHash), summary.hash)
+  t.true(fb.block.body.batches.some(b => b.records.some(r => r.type === 'governance.validator-set')))
+  t.is((await fetch(`${a.api}/v1/blocks/999999/raw`)).status, 404)
+  t.is((await fetch(`${a.api}/v1/blocks/x/raw`)).status, 400)
+  const page = await (await fetch(`${a.api}/v1/headers?from=1&limit=100000`)).json() as { headers: Array<{ hash: string, header: { height: number, parentHash: string }, governance?: unknown }>, next: number | null }
+  t.true(page.headers.length > 0 && page.headers.length <= 100)
+  page.headers.forEach((h, i) => { t.is(h.header.height, i + 1); if (i > 0) t.is(h.header.parentHash, page.headers[i - 1].hash) })
+  t.deepEqual(page.headers.filter(h => h.governance !== undefined).map(h => h.header.height), [added, removed].filter(h => h <= page.headers.length))
+  t.is((await fetch(`${a.api}/v1/headers?from=0`)).status, 400)
+  t.is((await fetch(`${a.api}/v1/headers?from=1&limit=x`)).status, 400)
+
+  // A regulator's light client follows the chain from the genesis file over HTTP, across both
+  // changes, with the observer-turned-validator as a witness, and checks the proofs against its own headers.
+  const lightDir = join(dir, 'light')
+  await cli(['light', 'init', '--dir', lightDir, '--genesis', genesisFile])
+  const synced = JSON.parse(await cli(['light', 'sync', '--dir', lightDir, '--node', a.api, '--witness', d.api])) as { height: number, validators: Array<{ name: string }>, changes: Array<{ action: string, includedAt: number }>, witnessErrors: string[] }
+  t.deepEqual(synced.changes.map(c => [c.action, c.includedAt]), [['add', added], ['remove', removed]])
+  t.deepEqual(synced.validators.map(m => m.name).sort(), ['hospital-a', 'hospital-c', 'hospital-d', 'ministry'])
+  t.deepEqual(synced.witnessErrors, [])
+  for (const w of written) {
+    const file = join(dir, `light-${w.id.slice(0, 8)}.json`)
+    await writeFile(file, JSON.stringify(proofs.get(w.id)))
+    const out = JSON.parse(await cli(['light', 'verify', '--dir', lightDir, file])) as { valid: boolean, recordId: string }
+    t.true(out.valid, w.what)
+    t.is(out.recordId, w.id)
   }
 
   // The latest proof without its chain is what nodes served before: the genesis file alone refuses it.
