@@ -19,6 +19,8 @@ import { Genesis } from '../../../src/chain/genesis.ts'
 import { ValidatorSet } from '../../../src/chain/validator-set.ts'
 import type { BlockHeader, Certificate, MedRecord, Vote, VoteType } from '../../../src/chain/types.ts'
 import { keyFromSeed, publicKeyOfSeed } from '../../helpers/fixtures.ts'
+import { verifyRecordProof } from '../../../src/audit/proof-verify.ts'
+import { readGenesis as readJsGenesis, verifyProof as verifyJsProof } from '../../../src/api/explorer/verify.js'
 
 /*
  * docs/protocol.md carries test vectors in fenced blocks tagged `vector <name>`. This test parses
@@ -256,4 +258,28 @@ test('merkle: root, inclusion proof and empty root', t => {
   t.true(verifyInclusion(leafHash(leaves[i]), i, leaves.length, m.list('path'), m.bytes('root')))
   t.is(hex(EMPTY_ROOT), hex(m.bytes('emptyRoot')))
   t.true(bytesEqual(merkleRoot([]), m.bytes('emptyRoot')))
+})
+
+/** The JSON samples of docs/protocol.md, in fenced blocks tagged `json <name>`. */
+function jsonSample (name: string): any {
+  const m = new RegExp('^```json ' + name + '\\n([\\s\\S]*?)^```$', 'm').exec(DOC)
+  if (m === null) throw new Error(`docs/protocol.md has no json ${name} block`)
+  return JSON.parse(m[1])
+}
+
+test('samples: the genesis file hashes to the genesis vector, and the sample proof verifies against it with both verifiers', async t => {
+  const g = Genesis.fromJson(jsonSample('genesis-sample'))
+  t.is(hex(g.hash), hex(getter('genesis').bytes('hash')))
+  const proof = jsonSample('proof-sample')
+  const r = verifyRecordProof(proof, g)
+  t.is(r.recordId, hex(getter('record').bytes('id')))
+  t.is(r.blockHash, hex(getter('header').bytes('blockHash')))
+  t.is(proof.certificate.signatures[0].signature, hex(getter('vote').bytes('signature')))
+  t.is(proof.batch.signature, hex(getter('batch').bytes('signature')))
+  const js = await readJsGenesis(jsonSample('genesis-sample'))
+  const res = await verifyJsProof(proof, { chainId: js.chainId, genesisHash: js.hash, validators: js.validators, governanceDelay: js.params.governanceDelay, source: 'genesis' })
+  t.true(res.ok, JSON.stringify(res.steps))
+  const bad = structuredClone(proof)
+  bad.record.timestamp += 1
+  t.throws(() => verifyRecordProof(bad, g))
 })
