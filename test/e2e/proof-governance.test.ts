@@ -7,7 +7,7 @@ import { BIN } from '../../src/devnet/daemon.ts'
 import type { Daemon } from '../../src/devnet/daemon.ts'
 import { decodeFinalized } from '../../src/chain/codec.ts'
 import { blockHash } from '../../src/chain/hashing.ts'
-import { LIMITS } from '../../src/chain/limits.ts'
+import { FINALIZED_BLOCK_MAX_BYTES } from '../../src/network/reqresp/blocks.ts'
 import { toHex } from '../../src/encoding/bytes.ts'
 import { readGenesis, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitForHeight } from '../helpers/devnet.ts'
@@ -88,7 +88,7 @@ test.serial('proofs of records written before and after a validator is added and
   const raw = await fetch(`${a.api}/v1/blocks/${added}/raw`)
   t.is(raw.status, 200)
   t.is(raw.headers.get('content-type'), 'application/octet-stream')
-  const fb = decodeFinalized(new Uint8Array(await raw.arrayBuffer()), LIMITS.blockBytes + 64 * 1024)
+  const fb = decodeFinalized(new Uint8Array(await raw.arrayBuffer()), FINALIZED_BLOCK_MAX_BYTES)
   const summary = await (await fetch(`${a.api}/v1/blocks/${added}`)).json() as { hash: string }
   t.is(toHex(blockHash(fb.block.header)), summary.hash)
   t.is(toHex(fb.certificate.blockHash), summary.hash)
