@@ -1,4 +1,4 @@
-import { mkdir, open, readFile, rename, truncate } from 'node:fs/promises'
+import { mkdir, open, readFile, rename, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fromHex, toHex } from '../encoding/bytes.ts'
 import { ValidatorSet, type Member } from '../chain/validator-set.ts'
@@ -109,8 +109,12 @@ export class LightStore {
     } catch (err) {
       throw new MedledgerError('LIGHT_STATE_CORRUPT', `${join(dir, STATE_FILE)} is not a light client state: ${(err as Error).message}`)
     }
-    // Hashes past the state's height were appended by a run that ended before its state was written.
-    await truncate(join(dir, HEADERS_FILE), (state.height - state.base.height) * 32)
+    // Hashes past the state's height were appended by a run that ended before its state was
+    // written; fewer than the state counts means the log was damaged.
+    const expected = (state.height - state.base.height) * 32
+    const size = await stat(join(dir, HEADERS_FILE)).then(s => s.size, () => -1)
+    if (size < expected) throw new MedledgerError('LIGHT_STATE_CORRUPT', `${join(dir, HEADERS_FILE)} holds ${Math.max(size, 0) / 32} header hashes, the state counts ${expected / 32}; start a new light client directory`)
+    await truncate(join(dir, HEADERS_FILE), expected)
     return new LightStore(dir, state)
   }
 

@@ -11,6 +11,7 @@ import { FINALIZED_BLOCK_MAX_BYTES } from '../../src/network/reqresp/blocks.ts'
 import { toHex } from '../../src/encoding/bytes.ts'
 import { readGenesis, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitForHeight } from '../helpers/devnet.ts'
+import { Chromium, hasChromium } from '../helpers/chromium.ts'
 
 const exec = promisify(execFile)
 const cli = async (args: string[]): Promise<string> => (await exec(process.execPath, [BIN, ...args])).stdout
@@ -142,4 +143,37 @@ test.serial('proofs of records written before and after a validator is added and
     t.regex(res.stderr, /PROOF_INVALID: governance change/, what)
     t.false((await verifyProof(copy, trust)).ok, what)
   }
+
+  // In Chromium (when installed): the explorer page, given the genesis file, checks the proof of
+  // the record written after both changes in the browser, and refuses a tampered link there too.
+  if (!(await hasChromium())) {
+    t.log('Chromium part skipped: /usr/bin/chromium is not installed (apt-get install chromium)')
+    return
+  }
+  const browser = await Chromium.launch({ width: 1280, height: 1000 })
+  t.teardown(async () => { await browser.close() })
+  const errors: string[] = []
+  const tab = await browser.open(`${a.api}/`, (line) => { if (/^(exception|console\.error)/.test(line)) errors.push(line) })
+  await browser.waitFor(tab, 'document.body.dataset.ready === "true"', 60_000)
+  await browser.send('DOM.enable', {}, tab)
+  const { root } = await browser.send('DOM.getDocument', {}, tab) as { root: { nodeId: number } }
+  const { nodeId } = await browser.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#genesis-file' }, tab) as { nodeId: number }
+  await browser.send('DOM.setFileInputFiles', { nodeId, files: [genesisFile] }, tab)
+  await browser.waitFor(tab, 'document.getElementById("genesis-status").innerText.includes("matches this ledger")', 60_000)
+  await browser.evaluate(tab, `location.hash = 'record=${written.at(-1)!.id}'`)
+  const verdict = await browser.waitFor<string>(tab, `(() => { const v = document.getElementById('lookup-result').dataset.verdict; return v === 'checking' ? '' : v })()`, 60_000)
+  const text = await browser.evaluate<string>(tab, 'document.getElementById("lookup-result").innerText')
+  t.is(verdict, 'verified', text)
+  t.regex(text, /Checked against the genesis file you chose, following 2 membership changes proven in the ledger/)
+  const inBrowser = await browser.evaluate<boolean[]>(tab, `(async () => {
+    const v = await import('/explorer/verify.js')
+    const g = await v.readGenesis(${JSON.stringify(JSON.parse(await readFile(genesisFile, 'utf8')))})
+    const trust = { chainId: g.chainId, genesisHash: g.hash, validators: g.validators, governanceDelay: g.params.governanceDelay, source: 'genesis' }
+    const proof = await (await fetch('/v1/records/${written.at(-1)!.id}/proof')).json()
+    const tampered = structuredClone(proof)
+    tampered.governance[0].certificate.signatures[0].signature = 'ab'.repeat(64)
+    return [(await v.verifyProof(proof, trust)).ok, (await v.verifyProof(tampered, trust)).ok]
+  })()`)
+  t.deepEqual(inBrowser, [true, false])
+  t.deepEqual(errors, [])
 })

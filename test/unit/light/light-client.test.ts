@@ -1,5 +1,5 @@
 import test from 'ava'
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { appendFile, mkdtemp, rm, stat, truncate } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { encodeBlock } from '../../../src/chain/codec.ts'
@@ -170,4 +170,20 @@ test('starts from a trusted height and hash, taking the node\'s validator list o
   }
   await t.throwsAsync(stateFromCheckpoint({ height: 30, hash: trusted(31), governanceDelay: 2, source: node, validators: view }), { message: /another header/ })
   await t.throwsAsync(stateFromCheckpoint({ height: 80, hash: trusted(80), governanceDelay: 2, source: node, validators: { ...view, validators: view.validators.slice(1) } }), { message: /does not hash/ })
+})
+
+test('the checkpoint survives a crash between appending header hashes and writing the state, and a damaged hash log is refused', async t => {
+  const dir = await tempDir(t)
+  const store = await LightStore.create(dir, stateFromGenesis(small.genesis))
+  await new LightClient(store, nodeOf(small, 'node')).sync({ until: 30 })
+  // A run that appended hashes and died before its state was written.
+  await appendFile(join(dir, 'headers.bin'), new Uint8Array(32 * 5).fill(9))
+  const reopened = await LightStore.open(dir)
+  t.is(reopened.state.height, 30)
+  t.is((await stat(join(dir, 'headers.bin'))).size, 30 * 32)
+  t.is(toHex((await reopened.hashAt(30))!), toHex(blockHash(small.blocks[29].block.header)))
+  t.is((await new LightClient(reopened, nodeOf(small, 'node')).sync()).height, 120)
+  await truncate(join(dir, 'headers.bin'), 32 * 10)
+  t.true(isMedledgerError(await t.throwsAsync(LightStore.open(dir)), 'LIGHT_STATE_CORRUPT'))
+  t.true(isMedledgerError(await t.throwsAsync(LightStore.create(dir, stateFromGenesis(small.genesis))), 'LIGHT_EXISTS'))
 })
