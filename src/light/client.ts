@@ -165,33 +165,38 @@ export class LightClient {
     throw bad(`${this.primary.name} serves another header at height ${s.height} without a valid certificate`)
   }
 
-  /**
-   * Checks a record proof (GET /v1/records/:id/proof) against this client's own verified header
-   * at its height: the header must hash to the one verified, and the record must be in it (record
-   * id, batch path, batch signature by a validator in force there, batch path to recordsRoot).
-   * The proof's governance chain is not needed: the client learned the sets itself.
-   */
+  /** See checkRecordProof. */
   async verifyRecordProof (proof: unknown): Promise<{ recordId: string, height: number, blockHash: string }> {
-    let link
-    try {
-      const p = parseObject(proof, 'proof')
-      if (p.version !== 1) throw new Error('unsupported proof version')
-      if (p.chainId !== this.state.chainId) throw new Error(`the proof is for chain ${String(p.chainId)}`)
-      link = parseLink(p, '')
-    } catch (err) {
-      throw new MedledgerError('PROOF_INVALID', `malformed proof: ${(err as Error).message}`)
-    }
-    const h = link.header.height
-    const ours = await this.store.hashAt(h)
-    if (ours === undefined || h <= this.state.base.height) throw new MedledgerError('LIGHT_NOT_SYNCED', `the proof is for height ${h}; this client has verified ${this.state.base.height + 1}..${this.state.height}: run \`medledger light sync\` first`)
-    const hash = blockHash(link.header)
-    if (!bytesEqual(hash, ours)) throw new MedledgerError('PROOF_INVALID', `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
-    const { id } = verifyInclusionLink(this.state.chainId, link, setAt(this.state, h))
-    return { recordId: toHex(id), height: h, blockHash: toHex(hash) }
+    return await checkRecordProof(this.store, proof)
   }
 }
 
 function evidence (height: number, a: [string, { hash: Uint8Array, json: { header: unknown, certificate: unknown } }], b: [string, { hash: Uint8Array, json: { header: unknown, certificate: unknown } }]): ForkEvidence {
   const side = ([source, x]: typeof a): ForkEvidence['a'] => ({ source, hash: toHex(x.hash), header: x.json.header, certificate: x.json.certificate })
   return { height, a: side(a), b: side(b) }
+}
+
+/**
+ * Checks a record proof (GET /v1/records/:id/proof) against this client's own verified header
+ * at its height: the header must hash to the one verified, and the record must be in it (record
+ * id, batch path, batch signature by a validator in force there, batch path to recordsRoot).
+ * The proof's governance chain is not needed: the client learned the sets itself.
+ */
+export async function checkRecordProof (store: LightStore, proof: unknown): Promise<{ recordId: string, height: number, blockHash: string }> {
+  let link
+  try {
+    const p = parseObject(proof, 'proof')
+    if (p.version !== 1) throw new Error('unsupported proof version')
+    if (p.chainId !== store.state.chainId) throw new Error(`the proof is for chain ${String(p.chainId)}`)
+    link = parseLink(p, '')
+  } catch (err) {
+    throw new MedledgerError('PROOF_INVALID', `malformed proof: ${(err as Error).message}`)
+  }
+  const h = link.header.height
+  const ours = await store.hashAt(h)
+  if (ours === undefined || h <= store.state.base.height) throw new MedledgerError('LIGHT_NOT_SYNCED', `the proof is for height ${h}; this client has verified ${store.state.base.height + 1}..${store.state.height}: run \`medledger light sync\` first`)
+  const hash = blockHash(link.header)
+  if (!bytesEqual(hash, ours)) throw new MedledgerError('PROOF_INVALID', `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
+  const { id } = verifyInclusionLink(store.state.chainId, link, setAt(store.state, h))
+  return { recordId: toHex(id), height: h, blockHash: toHex(hash) }
 }
