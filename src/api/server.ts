@@ -8,7 +8,8 @@ import { isMedledgerError } from '../errors.ts'
 import type { MedledgerNode } from '../node/node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import { blockJson, evidenceJson } from './json.ts'
-import { recordProof } from './proof.ts'
+import { RecordProofs } from './proof.ts'
+import { headerPage, MAX_HEADER_PAGE } from './headers.ts'
 import { Metrics } from './metrics.ts'
 import { connectedPeerViews, nodeVersions } from './status-views.ts'
 import { registerExplorer } from './explorer/index.ts'
@@ -139,12 +140,13 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   })
 
   // A final record is only ever served with the proof that makes it checkable.
+  const proofs = new RecordProofs({ chainId: node.genesis.chainId, genesisHash: node.genesis.hash, schedule: node.schedule, store: node.store })
   const getRecord = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { id } = req.params as { id: string }
     if (!/^[0-9a-fA-F]{64}$/.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
     const stored = await node.store.getRecord(fromHex(id.toLowerCase()))
     if (stored === undefined) return sendError(reply, 404, 'RECORD_NOT_FOUND', `no final record ${id} on this node`)
-    return recordProof(node.genesis.chainId, node.genesis.hash, stored)
+    return await proofs.proof(stored)
   }
   app.get('/v1/records/:id', READ, getRecord)
   app.get('/v1/records/:id/proof', READ, getRecord)
@@ -168,6 +170,23 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     const to = q.from !== undefined ? Math.min(head, (p.cursor ?? 1) + p.limit - 1) : Math.min(head, (p.cursor ?? head + 1) - 1)
     const page = await blockList.page(to, p.limit)
     return { head, limit: p.limit, blocks: page.blocks, next: page.next }
+  })
+
+  // The canonical bytes of a finalized block as stored and synced: the CBOR array [block, certificate].
+  app.get('/v1/blocks/:height/raw', READ, async (req, reply) => {
+    const height = Number((req.params as { height: string }).height)
+    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, 400, 'INVALID_HEIGHT', 'height is a positive integer')
+    for await (const bytes of node.store.iterateFinalizedBytes(height, height)) {
+      return reply.header('content-type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
+    }
+    return sendError(reply, 404, 'BLOCK_NOT_FOUND', `no final block at height ${height}`)
+  })
+  // Headers and certificates from `from` upwards, MAX_HEADER_PAGE at most: what a light client follows.
+  app.get('/v1/headers', READ, async (req, reply) => {
+    const q = req.query as { from?: string, limit?: string }
+    const p = pageQuery(q, q.from ?? '1', MAX_HEADER_PAGE)
+    if (p === undefined || p.cursor === undefined || p.cursor < 1) return sendError(reply, 400, 'INVALID_RANGE', 'from and limit are positive integers')
+    return await headerPage(node.store, proofs, new Set(node.schedule.changes().map(c => c.includedAt)), p.cursor, p.limit)
   })
 
   app.get('/v1/validators', READ, async () => {

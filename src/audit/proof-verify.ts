@@ -3,17 +3,33 @@ import { verifySignature } from '../crypto/ed25519.ts'
 import { batchIdFromSummary, batchSignBytes, blockHash, recordId } from '../chain/hashing.ts'
 import { checkCertificate } from '../chain/validate.ts'
 import type { Genesis } from '../chain/genesis.ts'
+import type { ValidatorSet } from '../chain/validator-set.ts'
 import type { BlockHeader, Certificate, MedRecord } from '../chain/types.ts'
+import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, type ValidatorSetChange } from '../governance/change.ts'
 import { leafHash, verifyInclusion } from '../merkle/rfc6962.ts'
 import { MedledgerError } from '../errors.ts'
 
+export interface VerifiedProof {
+  recordId: string
+  height: number
+  blockHash: string
+  /** Size of the validator set that certified the record's block. */
+  validators: number
+  /** Validator-set changes the proof carried, each verified and applied. */
+  governanceChanges: number
+}
+
 /**
  * Checks a record proof (as served by GET /v1/records/:id/proof) offline, trusting only the
- * genesis file: record id, the path to the batch's signed root, the batch signature by a
- * validator, the path from the batch id to the header's recordsRoot, and a quorum certificate
- * for that header. Throws PROOF_INVALID naming the first step that fails.
+ * genesis file. First the governance chain: each validator-set change in force at the record's
+ * height, oldest first, is proved in its own block certified by the set in force there, carries
+ * the approvals of a quorum of that set, and is applied to it (docs/protocol.md, "Record
+ * proofs"). Then the record: its id, the path to the batch's signed root, the batch signature by
+ * a validator, the path from the batch id to the header's recordsRoot, the header naming the set
+ * learned, and a quorum certificate of that set. Throws PROOF_INVALID naming the first step that
+ * fails.
  */
-export function verifyRecordProof (proof: unknown, genesis: Genesis): { recordId: string, height: number, blockHash: string } {
+export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedProof {
   const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', why)
   let p: ParsedProof
   try {
@@ -22,28 +38,67 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): { recordId
     throw bad(`malformed proof: ${(err as Error).message}`)
   }
   if (p.chainId !== genesis.chainId || !bytesEqual(p.genesisHash, genesis.hash)) throw bad('the proof is for another chain or genesis')
+  const height = p.header.height
+  let set = genesis.validators
+  let previous: { includedAt: number, effective: number } | undefined
+  for (const [i, link] of p.governance.entries()) {
+    const h = link.header.height
+    const where = `governance change ${i + 1} (block ${h})`
+    // [REJECT] Changes come oldest first, one at a time: each is included once the previous is in force.
+    if (previous !== undefined && h < previous.effective) throw bad(`${where}: included before the previous change took effect at ${previous.effective}`)
+    const effective = h + genesis.params.governanceDelay
+    // [REJECT] The chain lists exactly the changes in force at the record's height.
+    if (effective > height) throw bad(`${where}: takes effect at ${effective}, after the record's block ${height}`)
+    const change = verifiedChangeOf(genesis.chainId, link, set, where)
+    set = set.with({ action: change.action, member: { name: change.name, publicKey: change.publicKey } })
+    previous = { includedAt: h, effective }
+  }
+  const { id, hash } = verifyInclusionLink(genesis.chainId, p, set)
+  return { recordId: toHex(id), height, blockHash: toHex(hash), validators: set.size, governanceChanges: p.governance.length }
+}
+
+/**
+ * A governance link checked against the set in force at its block: the record proved in its
+ * certified block, a validator-set change approved by a quorum of that set. Returns the change.
+ */
+export function verifiedChangeOf (chainId: string, link: ParsedLink, set: ValidatorSet, where: string): ValidatorSetChange {
+  verifyInclusionLink(chainId, link, set, where)
+  if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError('PROOF_INVALID', `${where}: the record is not a validator-set change`)
+  try {
+    const change = decodeChange(link.record.payload)
+    const checks = checkChange(chainId, change, set)
+    if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new Error('an approval signature does not verify')
+    return change
+  } catch (err) {
+    throw new MedledgerError('PROOF_INVALID', `${where}: ${(err as Error).message}`)
+  }
+}
+
+/**
+ * One record in one certified block, checked against the validator set in force at that block.
+ * `where` prefixes the messages of a governance link.
+ */
+export function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string): { id: Uint8Array, hash: Uint8Array } {
+  const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', where === undefined ? why : `${where}: ${why}`)
   const id = recordId(p.record)
   if (!bytesEqual(id, p.recordId)) throw bad('the record does not hash to the record id')
   if (!verifyInclusion(leafHash(id), p.batch.index, p.batch.count, p.batch.path, p.batch.recordsRoot)) throw bad('the record is not in the batch (Merkle path fails)')
-  const validators = genesis.validators
   if (!validators.has(p.batch.author) || !bytesEqual(p.batch.author, p.record.author)) throw bad('the batch author is not a validator or not the record author')
-  if (!verifySignature(p.batch.author, batchSignBytes(genesis.chainId, p.batch.author, p.batch.recordsRoot, p.batch.count), p.batch.signature)) throw bad('the batch signature does not verify')
+  if (!verifySignature(p.batch.author, batchSignBytes(chainId, p.batch.author, p.batch.recordsRoot, p.batch.count), p.batch.signature)) throw bad('the batch signature does not verify')
   const bid = batchIdFromSummary(p.batch.author, p.batch.recordsRoot, p.batch.count, p.batch.signature)
   if (!verifyInclusion(leafHash(bid), p.block.batchIndex, p.block.batchCount, p.block.path, p.header.recordsRoot)) throw bad('the batch is not in the block (Merkle path fails)')
-  if (p.header.chainId !== genesis.chainId || !bytesEqual(p.header.validatorSetHash, validators.hash)) throw bad('the block names another chain or validator set')
+  if (p.header.chainId !== chainId || !bytesEqual(p.header.validatorSetHash, validators.hash)) throw bad('the block names another chain or validator set')
   let checks
   try {
-    checks = checkCertificate(genesis.chainId, p.certificate, p.header, validators)
+    checks = checkCertificate(chainId, p.certificate, p.header, validators)
   } catch (err) {
     throw bad(`the certificate is not valid: ${(err as Error).message}`)
   }
   if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw bad('a certificate signature does not verify')
-  return { recordId: toHex(id), height: p.header.height, blockHash: toHex(blockHash(p.header)) }
+  return { id, hash: blockHash(p.header) }
 }
 
-interface ParsedProof {
-  chainId: string
-  genesisHash: Uint8Array
+export interface ParsedLink {
   recordId: Uint8Array
   record: MedRecord
   batch: { author: Uint8Array, recordsRoot: Uint8Array, count: number, signature: Uint8Array, index: number, path: Uint8Array[] }
@@ -52,7 +107,16 @@ interface ParsedProof {
   certificate: Certificate
 }
 
-type J = Record<string, unknown>
+interface ParsedProof extends ParsedLink {
+  chainId: string
+  genesisHash: Uint8Array
+  governance: ParsedLink[]
+}
+
+/** More governance changes than any proof could carry: a bound on what a proof file may make us parse. */
+const MAX_GOVERNANCE_LINKS = 100_000
+
+export type J = Record<string, unknown>
 const obj = (v: unknown, what: string): J => { if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} is not an object`); return v as J }
 const str = (v: unknown, what: string): string => { if (typeof v !== 'string') throw new Error(`${what} is not a string`); return v }
 const int = (v: unknown, what: string): number => { if (!Number.isSafeInteger(v) || (v as number) < 0) throw new Error(`${what} is not a non-negative integer`); return v as number }
@@ -62,25 +126,48 @@ const hexList = (v: unknown, what: string): Uint8Array[] => { if (!Array.isArray
 function parseProof (v: unknown): ParsedProof {
   const p = obj(v, 'proof')
   if (p.version !== 1) throw new Error('unsupported proof version')
-  const r = obj(p.record, 'record')
-  const b = obj(p.batch, 'batch')
-  const blk = obj(p.block, 'block')
-  const h = obj(blk.header, 'block.header')
-  const c = obj(p.certificate, 'certificate')
-  if (!Array.isArray(c.signatures)) throw new Error('certificate.signatures is not a list')
+  // Proofs of nodes from before governance chains have none: the genesis set is then the only one.
+  const governance = p.governance ?? []
+  if (!Array.isArray(governance) || governance.length > MAX_GOVERNANCE_LINKS) throw new Error('governance is not a list')
   return {
     chainId: str(p.chainId, 'chainId'),
     genesisHash: hex(p.genesisHash, 'genesisHash', 32),
-    recordId: hex(p.recordId, 'recordId', 32),
-    record: { type: str(r.type, 'record.type'), subject: hex(r.subject, 'record.subject', 32), contentType: str(r.contentType, 'record.contentType'), payload: fromBase64(str(r.payload, 'record.payload')), author: hex(r.author, 'record.author', 32), timestamp: int(r.timestamp, 'record.timestamp') },
-    batch: { author: hex(b.author, 'batch.author', 32), recordsRoot: hex(b.recordsRoot, 'batch.recordsRoot', 32), count: int(b.count, 'batch.count'), signature: hex(b.signature, 'batch.signature', 64), index: int(b.index, 'batch.index'), path: hexList(b.path, 'batch.path') },
-    header: { chainId: str(h.chainId, 'header.chainId'), height: int(h.height, 'header.height'), round: int(h.round, 'header.round'), time: int(h.time, 'header.time'), proposer: hex(h.proposer, 'header.proposer', 32), parentHash: hex(h.parentHash, 'header.parentHash', 32), recordsRoot: hex(h.recordsRoot, 'header.recordsRoot', 32), validatorSetHash: hex(h.validatorSetHash, 'header.validatorSetHash', 32), lastCommitHash: hex(h.lastCommitHash, 'header.lastCommitHash', 32), evidenceHash: hex(h.evidenceHash, 'header.evidenceHash', 32) },
-    block: { batchIndex: int(blk.batchIndex, 'block.batchIndex'), batchCount: int(blk.batchCount, 'block.batchCount'), path: hexList(blk.path, 'block.path') },
-    certificate: {
-      height: int(c.height, 'certificate.height'),
-      round: int(c.round, 'certificate.round'),
-      blockHash: hex(c.blockHash, 'certificate.blockHash', 32),
-      signatures: c.signatures.map((s, i) => { const o = obj(s, `certificate.signatures[${i}]`); return { validator: hex(o.validator, 'validator', 32), signature: hex(o.signature, 'signature', 64) } })
-    }
+    ...parseLink(p, ''),
+    governance: governance.map((l, i) => parseLink(obj(l, `governance[${i}]`), `governance[${i}].`))
   }
 }
+
+/** The parts of a record proof (or of one of its governance links) as values; throws on any malformed field. */
+export function parseLink (p: J, at: string): ParsedLink {
+  const r = obj(p.record, `${at}record`)
+  const b = obj(p.batch, `${at}batch`)
+  const blk = obj(p.block, `${at}block`)
+  const h = obj(blk.header, `${at}block.header`)
+  const c = obj(p.certificate, `${at}certificate`)
+  return {
+    recordId: hex(p.recordId, `${at}recordId`, 32),
+    record: { type: str(r.type, `${at}record.type`), subject: hex(r.subject, `${at}record.subject`, 32), contentType: str(r.contentType, `${at}record.contentType`), payload: fromBase64(str(r.payload, `${at}record.payload`)), author: hex(r.author, `${at}record.author`, 32), timestamp: int(r.timestamp, `${at}record.timestamp`) },
+    batch: { author: hex(b.author, `${at}batch.author`, 32), recordsRoot: hex(b.recordsRoot, `${at}batch.recordsRoot`, 32), count: int(b.count, `${at}batch.count`), signature: hex(b.signature, `${at}batch.signature`, 64), index: int(b.index, `${at}batch.index`), path: hexList(b.path, `${at}batch.path`) },
+    header: parseHeaderJson(h, `${at}header.`),
+    block: { batchIndex: int(blk.batchIndex, `${at}block.batchIndex`), batchCount: int(blk.batchCount, `${at}block.batchCount`), path: hexList(blk.path, `${at}block.path`) },
+    certificate: parseCertificateJson(c, `${at}certificate.`)
+  }
+}
+
+/** A block header as the API writes it (json.ts headerJson); `at` prefixes field names in errors. */
+export function parseHeaderJson (h: J, at = 'header.'): BlockHeader {
+  return { chainId: str(h.chainId, `${at}chainId`), height: int(h.height, `${at}height`), round: int(h.round, `${at}round`), time: int(h.time, `${at}time`), proposer: hex(h.proposer, `${at}proposer`, 32), parentHash: hex(h.parentHash, `${at}parentHash`, 32), recordsRoot: hex(h.recordsRoot, `${at}recordsRoot`, 32), validatorSetHash: hex(h.validatorSetHash, `${at}validatorSetHash`, 32), lastCommitHash: hex(h.lastCommitHash, `${at}lastCommitHash`, 32), evidenceHash: hex(h.evidenceHash, `${at}evidenceHash`, 32) }
+}
+
+/** A commit certificate as the API writes it (json.ts certificateJson). */
+export function parseCertificateJson (c: J, at = 'certificate.'): Certificate {
+  if (!Array.isArray(c.signatures)) throw new Error(`${at}signatures is not a list`)
+  return {
+    height: int(c.height, `${at}height`),
+    round: int(c.round, `${at}round`),
+    blockHash: hex(c.blockHash, `${at}blockHash`, 32),
+    signatures: c.signatures.map((s, i) => { const o = obj(s, `${at}signatures[${i}]`); return { validator: hex(o.validator, 'validator', 32), signature: hex(o.signature, 'signature', 64) } })
+  }
+}
+
+export const parseObject = obj

@@ -1,7 +1,7 @@
 // The explorer page: plain DOM, no framework. Reads the node's JSON API, follows /v1/events, and
 // checks record proofs in the browser with verify.js. Everything shown is built with textContent:
 // nothing from the ledger is ever parsed as HTML.
-import { bytesEqual, fromHex, readGenesis, toHex, UnsupportedError, validatorsAt, verifyProof } from './verify.js'
+import { fromHex, readGenesis, toHex, UnsupportedError, validatorsAt, verifyProof } from './verify.js'
 
 const WINDOW = 100 // blocks over which participation is counted (five pages of the API)
 const RECENT = 20 // a hospital with no signature or proposal in this many blocks is flagged
@@ -269,14 +269,11 @@ async function showBlock (height) {
 // ---- record lookup and proof ----
 
 async function trustFor (height) {
-  const nodeSet = validatorsAt(height, state.validators)
   const g = state.genesis
-  if (g !== null) {
-    const same = g.validators.length === nodeSet.length && g.validators.every((m, i) => bytesEqual(m.publicKey, nodeSet[i].publicKey))
-    // The genesis set is the trust root; after a membership change the node's account of it is used.
-    return { chainId: g.chainId, genesisHash: g.hash, validators: same ? g.validators : nodeSet, source: same ? 'genesis' : 'genesis+node' }
-  }
-  return { chainId: state.status.chainId, genesisHash: fromHex(state.status.genesisHash, 32), validators: nodeSet, source: 'node' }
+  // With a genesis file the proof is checked against it alone: the proof carries the proven
+  // validator-set changes up to its block.
+  if (g !== null) return { chainId: g.chainId, genesisHash: g.hash, validators: g.validators, governanceDelay: g.params.governanceDelay, source: 'genesis' }
+  return { chainId: state.status.chainId, genesisHash: fromHex(state.status.genesisHash, 32), validators: validatorsAt(height, state.validators), source: 'node' }
 }
 
 async function lookup (id) {
@@ -336,10 +333,8 @@ function renderProof (out, proof, result) {
     ['In block', el('button', { class: 'link', type: 'button', onclick: () => { location.hash = `block=${h}` }, text: `#${h.toLocaleString()}` })]
   ]
   const source = result.source === 'genesis'
-    ? 'Checked against the genesis file you chose.'
-    : result.source === 'genesis+node'
-      ? 'Chain checked against the genesis file you chose; the hospitals’ keys at this block are as this node reports them (membership changed since the genesis).'
-      : 'Checked against the hospitals’ keys this node publishes. For a fully independent check, choose the ledger’s genesis file above, or run “medledger proof verify --genesis genesis.json proof.json”.'
+    ? `Checked against the genesis file you chose${result.governanceChanges > 0 ? `, following ${plural(result.governanceChanges, 'membership change')} proven in the ledger` : ''}.`
+    : 'Checked against the hospitals’ keys this node publishes. For a fully independent check, choose the ledger’s genesis file above, or run “medledger proof verify --genesis genesis.json proof.json”.'
   clear(out,
     verdict,
     el('dl', { class: 'kv' }, facts.flatMap(([k, v]) => [el('dt', { text: k }), el('dd', {}, v)])),

@@ -103,6 +103,48 @@ export function encodeCbor (v) {
   return concat(parts)
 }
 
+/**
+ * Decodes one canonical CBOR item of the same data model (unsigned and negative integers, text,
+ * bytes, arrays, false, true, null). Anything else, trailing bytes, or a form that is not the
+ * canonical one (re-encoding gives other bytes) is refused, as the node's decoder does.
+ */
+export function decodeCbor (bytes) {
+  let at = 0
+  const need = (n) => { if (at + n > bytes.length) throw new Error('CBOR: truncated'); const v = bytes.subarray(at, at + n); at += n; return v }
+  const arg = (info) => {
+    if (info < 24) return info
+    const len = info === 24 ? 1 : info === 25 ? 2 : info === 26 ? 4 : info === 27 ? 8 : 0
+    if (len === 0) throw new Error('CBOR: indefinite or reserved length')
+    let n = 0
+    for (const b of need(len)) n = n * 256 + b
+    if (!Number.isSafeInteger(n)) throw new Error('CBOR: integer beyond 2^53 - 1')
+    return n
+  }
+  const item = (depth) => {
+    if (depth > 16) throw new Error('CBOR: nested too deeply')
+    const ib = need(1)[0]
+    const major = ib >> 5
+    const info = ib & 0x1f
+    if (major === 7) {
+      if (info === 20) return false
+      if (info === 21) return true
+      if (info === 22) return null
+      throw new Error('CBOR: float or unsupported simple value')
+    }
+    const n = arg(info)
+    if (major === 0) return n
+    if (major === 1) return -1 - n
+    if (major === 2) return need(n).slice()
+    if (major === 3) return new TextDecoder('utf-8', { fatal: true }).decode(need(n))
+    if (major === 4) { const out = []; for (let i = 0; i < n; i++) out.push(item(depth + 1)); return out }
+    throw new Error('CBOR: maps and tags are not used')
+  }
+  const v = item(0)
+  if (at !== bytes.length) throw new Error('CBOR: trailing bytes')
+  if (!bytesEqual(encodeCbor(v), bytes)) throw new Error('CBOR: not the canonical encoding')
+  return v
+}
+
 // ---- hashes and signatures ----
 
 export async function sha256 (...parts) {
@@ -165,9 +207,13 @@ export const DOMAIN = {
   batch: 'medledger/batch/v1',
   vote: 'medledger/vote/v1',
   validatorSet: 'medledger/validator-set/v1',
-  genesis: 'medledger/genesis/v1'
+  genesis: 'medledger/genesis/v1',
+  governance: 'medledger/governance/v1'
 }
 const PRECOMMIT = 2
+/** The record type of a validator-set change, and the most validators a set may hold. */
+export const GOVERNANCE_RECORD_TYPE = 'governance.validator-set'
+const MAX_VALIDATORS = 256
 
 /** Votes for a quorum of n validators: floor(2n / 3) + 1. */
 export const quorum = (n) => Math.floor((2 * n) / 3) + 1
@@ -207,7 +253,7 @@ export async function readGenesis (json) {
     observers.map(item),
     [params.heartbeatMs, params.governanceDelay]
   ]))
-  return { chainId: json.chainId, hash, validators, observers }
+  return { chainId: json.chainId, hash, validators, observers, params }
 }
 
 /**
@@ -226,46 +272,139 @@ export function validatorsAt (height, v) {
 
 // ---- the proof ----
 
-function parse (p) {
+function parseLink (p, at) {
   const obj = (v, what) => { if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what} is not an object`); return v }
   const str = (v, what) => { if (typeof v !== 'string') throw new Error(`${what} is not text`); return v }
   const int = (v, what) => { if (!Number.isSafeInteger(v) || v < 0) throw new Error(`${what} is not a whole number`); return v }
   const hex = (v, what, len) => { try { return fromHex(str(v, what), len) } catch (err) { throw new Error(`${what}: ${err.message}`) } }
   const hexList = (v, what) => { if (!Array.isArray(v)) throw new Error(`${what} is not a list`); return v.map((x, i) => hex(x, `${what}[${i}]`, 32)) }
-  obj(p, 'the proof')
-  if (p.version !== 1) throw new Error('unsupported proof version')
-  const r = obj(p.record, 'record')
-  const b = obj(p.batch, 'batch')
-  const blk = obj(p.block, 'block')
-  const h = obj(blk.header, 'block.header')
-  const c = obj(p.certificate, 'certificate')
-  if (!Array.isArray(c.signatures)) throw new Error('certificate.signatures is not a list')
+  obj(p, at === '' ? 'the proof' : at.slice(0, -1))
+  const r = obj(p.record, `${at}record`)
+  const b = obj(p.batch, `${at}batch`)
+  const blk = obj(p.block, `${at}block`)
+  const h = obj(blk.header, `${at}block.header`)
+  const c = obj(p.certificate, `${at}certificate`)
+  if (!Array.isArray(c.signatures)) throw new Error(`${at}certificate.signatures is not a list`)
   return {
-    chainId: str(p.chainId, 'chainId'),
-    genesisHash: hex(p.genesisHash, 'genesisHash', 32),
-    recordId: hex(p.recordId, 'recordId', 32),
-    record: { type: str(r.type, 'record.type'), subject: hex(r.subject, 'record.subject', 32), contentType: str(r.contentType, 'record.contentType'), payload: (() => { try { return fromBase64(str(r.payload, 'record.payload')) } catch (err) { throw new Error(`record.payload: ${err.message}`) } })(), author: hex(r.author, 'record.author', 32), timestamp: int(r.timestamp, 'record.timestamp') },
-    batch: { author: hex(b.author, 'batch.author', 32), recordsRoot: hex(b.recordsRoot, 'batch.recordsRoot', 32), count: int(b.count, 'batch.count'), signature: hex(b.signature, 'batch.signature', 64), index: int(b.index, 'batch.index'), path: hexList(b.path, 'batch.path') },
-    header: { chainId: str(h.chainId, 'header.chainId'), height: int(h.height, 'header.height'), round: int(h.round, 'header.round'), time: int(h.time, 'header.time'), proposer: hex(h.proposer, 'header.proposer', 32), parentHash: hex(h.parentHash, 'header.parentHash', 32), recordsRoot: hex(h.recordsRoot, 'header.recordsRoot', 32), validatorSetHash: hex(h.validatorSetHash, 'header.validatorSetHash', 32), lastCommitHash: hex(h.lastCommitHash, 'header.lastCommitHash', 32), evidenceHash: hex(h.evidenceHash, 'header.evidenceHash', 32) },
-    block: { batchIndex: int(blk.batchIndex, 'block.batchIndex'), batchCount: int(blk.batchCount, 'block.batchCount'), path: hexList(blk.path, 'block.path') },
+    recordId: hex(p.recordId, `${at}recordId`, 32),
+    record: { type: str(r.type, `${at}record.type`), subject: hex(r.subject, `${at}record.subject`, 32), contentType: str(r.contentType, `${at}record.contentType`), payload: (() => { try { return fromBase64(str(r.payload, `${at}record.payload`)) } catch (err) { throw new Error(`${at}record.payload: ${err.message}`) } })(), author: hex(r.author, `${at}record.author`, 32), timestamp: int(r.timestamp, `${at}record.timestamp`) },
+    batch: { author: hex(b.author, `${at}batch.author`, 32), recordsRoot: hex(b.recordsRoot, `${at}batch.recordsRoot`, 32), count: int(b.count, `${at}batch.count`), signature: hex(b.signature, `${at}batch.signature`, 64), index: int(b.index, `${at}batch.index`), path: hexList(b.path, `${at}batch.path`) },
+    header: { chainId: str(h.chainId, `${at}block.header.chainId`), height: int(h.height, `${at}block.header.height`), round: int(h.round, `${at}block.header.round`), time: int(h.time, `${at}block.header.time`), proposer: hex(h.proposer, `${at}block.header.proposer`, 32), parentHash: hex(h.parentHash, `${at}block.header.parentHash`, 32), recordsRoot: hex(h.recordsRoot, `${at}block.header.recordsRoot`, 32), validatorSetHash: hex(h.validatorSetHash, `${at}block.header.validatorSetHash`, 32), lastCommitHash: hex(h.lastCommitHash, `${at}block.header.lastCommitHash`, 32), evidenceHash: hex(h.evidenceHash, `${at}block.header.evidenceHash`, 32) },
+    block: { batchIndex: int(blk.batchIndex, `${at}block.batchIndex`), batchCount: int(blk.batchCount, `${at}block.batchCount`), path: hexList(blk.path, `${at}block.path`) },
     certificate: {
-      height: int(c.height, 'certificate.height'),
-      round: int(c.round, 'certificate.round'),
-      blockHash: hex(c.blockHash, 'certificate.blockHash', 32),
-      signatures: c.signatures.map((s, i) => { obj(s, `certificate.signatures[${i}]`); return { validator: hex(s.validator, `certificate.signatures[${i}].validator`, 32), signature: hex(s.signature, `certificate.signatures[${i}].signature`, 64) } })
+      height: int(c.height, `${at}certificate.height`),
+      round: int(c.round, `${at}certificate.round`),
+      blockHash: hex(c.blockHash, `${at}certificate.blockHash`, 32),
+      signatures: c.signatures.map((s, i) => { obj(s, `${at}certificate.signatures[${i}]`); return { validator: hex(s.validator, `${at}certificate.signatures[${i}].validator`, 32), signature: hex(s.signature, `${at}certificate.signatures[${i}].signature`, 64) } })
     }
   }
+}
+
+function parse (p) {
+  if (typeof p !== 'object' || p === null || Array.isArray(p)) throw new Error('the proof is not an object')
+  if (p.version !== 1) throw new Error('unsupported proof version')
+  if (typeof p.chainId !== 'string') throw new Error('chainId is not text')
+  // Proofs from nodes older than governance chains carry none: the genesis set is then the only one.
+  const governance = p.governance ?? []
+  if (!Array.isArray(governance)) throw new Error('governance is not a list')
+  return {
+    chainId: p.chainId,
+    genesisHash: (() => { try { return fromHex(String(p.genesisHash), 32) } catch (err) { throw new Error(`genesisHash: ${err.message}`) } })(),
+    ...parseLink(p, ''),
+    governance: governance.map((l, i) => parseLink(l, `governance[${i}].`))
+  }
+}
+
+/** A validator-set change record's payload: [action, name, publicKey, nonce, [[validator, signature], ...]]. */
+function decodeChange (payload) {
+  const v = decodeCbor(payload)
+  const ok = Array.isArray(v) && v.length === 5 && (v[0] === 1 || v[0] === 2) && typeof v[1] === 'string' && v[1].length <= 64 &&
+    v[2] instanceof Uint8Array && v[2].length === 32 && Number.isSafeInteger(v[3]) && v[3] >= 0 && Array.isArray(v[4]) && v[4].length <= MAX_VALIDATORS &&
+    v[4].every(a => Array.isArray(a) && a.length === 2 && a[0] instanceof Uint8Array && a[0].length === 32 && a[1] instanceof Uint8Array && a[1].length === 64)
+  if (!ok) throw new Error('the change is not in the governance record format')
+  return { actionCode: v[0], action: v[0] === 1 ? 'add' : 'remove', name: v[1], publicKey: v[2], nonce: v[3], approvals: v[4].map(([validator, signature]) => ({ validator, signature })) }
+}
+
+/**
+ * One record in one certified block, against the set in force there (docs/protocol.md, record
+ * proof steps 1-6). Returns the first problem, in plain words, or undefined.
+ */
+async function checkLink (l, chainId, validators) {
+  const has = (pk) => validators.some(v => bytesEqual(v.publicKey, pk))
+  const id = await sha256(encodeCbor(recordCbor(l.record)))
+  if (!bytesEqual(id, l.recordId)) return 'the record does not hash to its id'
+  if (!await verifyInclusion(await leafHash(id), l.batch.index, l.batch.count, l.batch.path, l.batch.recordsRoot)) return 'the record is not in its batch'
+  if (!has(l.batch.author) || !bytesEqual(l.batch.author, l.record.author)) return 'the batch author is not a validator there, or not the record author'
+  if (!await verifyEd25519(l.batch.author, encodeCbor([DOMAIN.batch, chainId, l.batch.author, l.batch.recordsRoot, l.batch.count]), l.batch.signature)) return 'the batch signature does not verify'
+  const bid = await sha256(encodeCbor([l.batch.author, l.batch.recordsRoot, l.batch.count, l.batch.signature]))
+  if (!await verifyInclusion(await leafHash(bid), l.block.batchIndex, l.block.batchCount, l.block.path, l.header.recordsRoot)) return 'the batch is not in the block'
+  if (l.header.chainId !== chainId || !bytesEqual(l.header.validatorSetHash, await validatorSetHash(validators.map(v => v.publicKey)))) return 'the block names another chain or validator set'
+  const hash = await sha256(encodeCbor(headerCbor(l.header)))
+  const c = l.certificate
+  if (c.height !== l.header.height || !bytesEqual(c.blockHash, hash)) return 'the certificate is for another block'
+  const message = encodeCbor([DOMAIN.vote, chainId, PRECOMMIT, c.height, c.round, c.blockHash])
+  const seen = new Set()
+  for (const s of c.signatures) {
+    const k = toHex(s.validator)
+    if (!has(s.validator) || seen.has(k) || !await verifyEd25519(s.validator, message, s.signature)) return 'a certificate signature is not a valid one of a distinct validator'
+    seen.add(k)
+  }
+  if (seen.size < quorum(validators.length)) return 'the certificate has no quorum'
+  return undefined
+}
+
+/**
+ * The validator set in force at the proof's block, learned from the genesis set by applying the
+ * proof's governance chain in order (docs/protocol.md, "The governance chain"): each change is
+ * proved in its block, certified by the set in force there, approved by a quorum of that set,
+ * included once the previous change took effect, and in force at the record's height.
+ */
+async function learnValidators (p, trust) {
+  let set = trust.validators.map(v => ({ name: v.name, publicKey: v.publicKey }))
+  if (p.governance.length === 0) return { set }
+  if (!Number.isSafeInteger(trust.governanceDelay)) return { set, problem: 'the genesis parameters (governanceDelay) are needed to follow validator-set changes' }
+  let effective = 0
+  for (const [i, l] of p.governance.entries()) {
+    const h = l.header.height
+    const at = `validator-set change ${i + 1} (block #${h})`
+    if (h < effective) return { set, problem: `${at} was included before the previous change took effect` }
+    effective = h + trust.governanceDelay
+    if (effective > p.header.height) return { set, problem: `${at} takes effect after block #${p.header.height}` }
+    const linkProblem = await checkLink(l, trust.chainId, set)
+    if (linkProblem !== undefined) return { set, problem: `${at}: ${linkProblem}` }
+    if (l.record.type !== GOVERNANCE_RECORD_TYPE) return { set, problem: `${at}: the record is not a validator-set change` }
+    let c
+    try {
+      c = decodeChange(l.record.payload)
+    } catch (err) {
+      return { set, problem: `${at}: ${err.message}` }
+    }
+    const member = set.some(v => bytesEqual(v.publicKey, c.publicKey))
+    if (c.name.length === 0 || (c.action === 'add' && (member || set.length >= MAX_VALIDATORS)) || (c.action === 'remove' && (!member || set.length === 1))) return { set, problem: `${at}: the change does not apply to the set in force` }
+    const message = encodeCbor([DOMAIN.governance, trust.chainId, c.actionCode, c.name, c.publicKey, c.nonce])
+    const seen = new Set()
+    for (const a of c.approvals) {
+      const k = toHex(a.validator)
+      if (!set.some(v => bytesEqual(v.publicKey, a.validator)) || seen.has(k) || !await verifyEd25519(a.validator, message, a.signature)) return { set, problem: `${at}: an approval is not a valid one of a distinct validator` }
+      seen.add(k)
+    }
+    if (seen.size < quorum(set.length)) return { set, problem: `${at}: approved by ${seen.size}, a quorum is ${quorum(set.length)}` }
+    set = c.action === 'add' ? [...set, { name: c.name, publicKey: c.publicKey }] : set.filter(v => !bytesEqual(v.publicKey, c.publicKey))
+  }
+  return { set: set.sort((a, b) => bytesCompare(a.publicKey, b.publicKey)), changes: p.governance.length }
 }
 
 /**
  * Checks a record proof (GET /v1/records/:id/proof) step by step, in plain words.
  *
  * `trust` says what it is checked against: `{ chainId, genesisHash, validators: [{ name,
- * publicKey }], source }` where validators is the set in force at the proof's height (use
- * `validatorsAt`) and source names where that came from ('genesis' for a genesis file the user
- * chose, 'node' for the node's own word). Never throws for a bad proof: returns
- * `{ ok: false, steps }` with the failing steps marked. Throws UnsupportedError when the browser
- * cannot check Ed25519 at all.
+ * publicKey }], governanceDelay, source }`. With source 'genesis', validators is the genesis
+ * set and governanceDelay the genesis parameter (both from `readGenesis` of a file the user
+ * chose): the proof's governance chain is verified and applied, so the check needs nothing else.
+ * With source 'node', validators is the set in force at the proof's height as the node reports
+ * it (use `validatorsAt`) and the governance chain is not consulted. Never throws for a bad
+ * proof: returns `{ ok: false, steps }` with the failing steps marked. Throws UnsupportedError
+ * when the browser cannot check Ed25519 at all.
  */
 export async function verifyProof (proof, trust) {
   const steps = []
@@ -277,8 +416,10 @@ export async function verifyProof (proof, trust) {
     step('format', false, 'The proof is not in the expected form', err.message)
     return { ok: false, steps }
   }
-  const name = (pk) => trust.validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? `an unknown key ${toHex(pk).slice(0, 12)}…`
   const h = p.header.height
+  const learned = trust.source === 'node' ? { set: trust.validators } : await learnValidators(p, trust)
+  const validators = learned.set
+  const name = (pk) => validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? trust.validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? `an unknown key ${toHex(pk).slice(0, 12)}…`
 
   step('chain', p.chainId === trust.chainId && bytesEqual(p.genesisHash, trust.genesisHash) && p.header.chainId === trust.chainId,
     `The proof is for this ledger (${trust.chainId})`,
@@ -291,7 +432,7 @@ export async function verifyProof (proof, trust) {
   step('batch-path', inBatch, `The record is number ${p.batch.index + 1} of the ${p.batch.count} record${p.batch.count === 1 ? '' : 's'} in its batch`, inBatch ? undefined : 'the Merkle path from the record to the batch root fails')
 
   const author = name(p.batch.author)
-  const isValidator = trust.validators.some(v => bytesEqual(v.publicKey, p.batch.author))
+  const isValidator = validators.some(v => bytesEqual(v.publicKey, p.batch.author))
   const sameAuthor = bytesEqual(p.batch.author, p.record.author)
   const batchSigned = isValidator && sameAuthor && await verifyEd25519(p.batch.author, encodeCbor([DOMAIN.batch, trust.chainId, p.batch.author, p.batch.recordsRoot, p.batch.count]), p.batch.signature)
   step('batch-signature', batchSigned, `${author} signed the batch (digital signature checked)`,
@@ -301,12 +442,15 @@ export async function verifyProof (proof, trust) {
   const inBlock = await verifyInclusion(await leafHash(bid), p.block.batchIndex, p.block.batchCount, p.block.path, p.header.recordsRoot)
   step('block-path', inBlock, `The batch is part of block #${h}`, inBlock ? undefined : 'the Merkle path from the batch to the block fails')
 
-  const setHash = await validatorSetHash(trust.validators.map(v => v.publicKey))
-  const setOk = bytesEqual(setHash, p.header.validatorSetHash)
-  step('validator-set', setOk, `Block #${h} names the ${trust.validators.length} hospital${trust.validators.length === 1 ? '' : 's'} allowed to sign it`, setOk ? undefined : 'the block names another validator set than the one checked against')
+  const setHash = await validatorSetHash(validators.map(v => v.publicKey))
+  const setOk = learned.problem === undefined && bytesEqual(setHash, p.header.validatorSetHash)
+  const changes = learned.changes ?? 0
+  step('validator-set', setOk,
+    `Block #${h} names the ${validators.length} hospital${validators.length === 1 ? '' : 's'} allowed to sign it${changes === 0 ? '' : ` (the genesis list after ${changes} membership change${changes === 1 ? '' : 's'}, each proven)`}`,
+    setOk ? undefined : learned.problem ?? 'the block names another validator set than the one checked against')
 
   const blockHash = await sha256(encodeCbor(headerCbor(p.header)))
-  const q = quorum(trust.validators.length)
+  const q = quorum(validators.length)
   const c = p.certificate
   const message = encodeCbor([DOMAIN.vote, trust.chainId, PRECOMMIT, c.height, c.round, c.blockHash])
   const seen = new Set()
@@ -316,7 +460,7 @@ export async function verifyProof (proof, trust) {
   else if (!bytesEqual(c.blockHash, blockHash)) problem = 'the signatures are for another block'
   for (const s of c.signatures) {
     const k = toHex(s.validator)
-    const member = trust.validators.some(v => bytesEqual(v.publicKey, s.validator))
+    const member = validators.some(v => bytesEqual(v.publicKey, s.validator))
     const ok = member && !seen.has(k) && await verifyEd25519(s.validator, message, s.signature)
     if (!member) problem ??= `a signature is by ${name(s.validator)}, who is not allowed to sign`
     else if (seen.has(k)) problem ??= `${name(s.validator)} is counted twice`
@@ -327,9 +471,9 @@ export async function verifyProof (proof, trust) {
   const good = signers.filter(s => s.ok).length
   if (problem === undefined && good < q) problem = `only ${good} signatures; ${q} are needed`
   step('certificate', problem === undefined, problem === undefined
-    ? `Block #${h} was signed by ${good} of ${trust.validators.length} hospitals (${q} needed): it is final`
+    ? `Block #${h} was signed by ${good} of ${validators.length} hospitals (${q} needed): it is final`
     : `Block #${h} is not proven final`, problem)
 
   const ok = steps.every(s => s.ok)
-  return { ok, recordId: toHex(id), height: h, blockHash: toHex(blockHash), author, signers, quorum: q, total: trust.validators.length, source: trust.source, steps }
+  return { ok, recordId: toHex(id), height: h, blockHash: toHex(blockHash), author, signers, quorum: q, total: validators.length, governanceChanges: changes, source: trust.source, steps }
 }

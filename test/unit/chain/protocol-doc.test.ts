@@ -7,11 +7,11 @@ import { verifySignature } from '../../../src/crypto/ed25519.ts'
 import { sha256 } from '../../../src/crypto/hash.ts'
 import { EMPTY_ROOT, inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../../src/merkle/rfc6962.ts'
 import {
-  decodeCertificate, decodeRecord, decodeVote, encodeCertificate, encodeHeader, encodeRecord, encodeVote,
+  decodeCertificate, decodeEvidence, decodeRecord, decodeVote, encodeCertificate, encodeHeader, encodeRecord, encodeVote,
   headerFromCbor
 } from '../../../src/chain/codec.ts'
 import {
-  batchId, batchRecordsRoot, batchSignBytes, blockHash, blockRecordsRoot, certificateHash, DOMAIN,
+  batchId, batchRecordsRoot, batchSignBytes, blockHash, blockRecordsRoot, certificateHash, DOMAIN, evidenceHash,
   proposalSignBytes, recordId, voteSignBytes
 } from '../../../src/chain/hashing.ts'
 import { LIMITS } from '../../../src/chain/limits.ts'
@@ -19,6 +19,8 @@ import { Genesis } from '../../../src/chain/genesis.ts'
 import { ValidatorSet } from '../../../src/chain/validator-set.ts'
 import type { BlockHeader, Certificate, MedRecord, Vote, VoteType } from '../../../src/chain/types.ts'
 import { keyFromSeed, publicKeyOfSeed } from '../../helpers/fixtures.ts'
+import { verifyRecordProof } from '../../../src/audit/proof-verify.ts'
+import { readGenesis as readJsGenesis, verifyProof as verifyJsProof } from '../../../src/api/explorer/verify.js'
 
 /*
  * docs/protocol.md carries test vectors in fenced blocks tagged `vector <name>`. This test parses
@@ -105,7 +107,7 @@ function getter (name: string): { bytes: (k: string) => Uint8Array, int: (k: str
 const hex = toHex
 
 test('the document has exactly the vectors this test checks', t => {
-  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'header', 'keys', 'limits', 'merkle', 'proposal', 'record', 'vote'])
+  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'header', 'keys', 'limits', 'merkle', 'multi', 'proposal', 'record', 'vote'])
 })
 
 test('the vector parser reads every value form and refuses malformed lines', t => {
@@ -256,4 +258,75 @@ test('merkle: root, inclusion proof and empty root', t => {
   t.true(verifyInclusion(leafHash(leaves[i]), i, leaves.length, m.list('path'), m.bytes('root')))
   t.is(hex(EMPTY_ROOT), hex(m.bytes('emptyRoot')))
   t.true(bytesEqual(merkleRoot([]), m.bytes('emptyRoot')))
+})
+
+/** The JSON samples of docs/protocol.md, in fenced blocks tagged `json <name>`. */
+function jsonSample (name: string): any {
+  const m = new RegExp('^```json ' + name + '\\n([\\s\\S]*?)^```$', 'm').exec(DOC)
+  if (m === null) throw new Error(`docs/protocol.md has no json ${name} block`)
+  return JSON.parse(m[1])
+}
+
+test('samples: the genesis file hashes to the genesis vector, and the sample proof verifies against it with both verifiers', async t => {
+  const g = Genesis.fromJson(jsonSample('genesis-sample'))
+  t.is(hex(g.hash), hex(getter('genesis').bytes('hash')))
+  const proof = jsonSample('proof-sample')
+  const r = verifyRecordProof(proof, g)
+  t.is(r.recordId, hex(getter('record').bytes('id')))
+  t.is(r.blockHash, hex(getter('header').bytes('blockHash')))
+  t.is(proof.certificate.signatures[0].signature, hex(getter('vote').bytes('signature')))
+  t.is(proof.batch.signature, hex(getter('batch').bytes('signature')))
+  const js = await readJsGenesis(jsonSample('genesis-sample'))
+  const res = await verifyJsProof(proof, { chainId: js.chainId, genesisHash: js.hash, validators: js.validators, governanceDelay: js.params.governanceDelay, source: 'genesis' })
+  t.true(res.ok, JSON.stringify(res.steps))
+  const bad = structuredClone(proof)
+  bad.record.timestamp += 1
+  t.throws(() => verifyRecordProof(bad, g))
+})
+
+test('multi: a set of three, a genesis with observers and encryption keys, a batch of three records, a three-signature certificate, evidence', t => {
+  const v = getter('multi')
+  const [a, b, c] = [2, 3, 4].map(x => keyFromSeed(new Uint8Array(32).fill(x)))
+  const set = new ValidatorSet([{ name: 'hospital-a', publicKey: a.publicKey }, { name: 'hospital-b', publicKey: b.publicKey }, { name: 'hospital-c', publicKey: c.publicKey }])
+  t.deepEqual(v.list('validators').map(hex), set.keys.map(hex), 'sorted bytewise')
+  t.is(hex(set.hash), hex(v.bytes('validatorSetHash')))
+  const g = new Genesis({
+    chainId: 'medledger-example',
+    genesisTime: 1700000000000,
+    validators: [{ name: 'hospital-a', publicKey: a.publicKey }, { name: 'hospital-b', publicKey: b.publicKey, encryptionKey: new Uint8Array(32).fill(0x0b) }, { name: 'hospital-c', publicKey: c.publicKey }],
+    observers: [{ name: 'regulator', publicKey: keyFromSeed(new Uint8Array(32).fill(1)).publicKey, encryptionKey: new Uint8Array(32).fill(0x0c) }],
+    params: { heartbeatMs: 5000, governanceDelay: 3 }
+  })
+  t.is(hex(g.hash), hex(v.bytes('genesisHash')))
+  // The genesis file round-trips to the same hash.
+  t.is(hex(Genesis.fromJson(JSON.parse(JSON.stringify(g.toJson()))).hash), hex(v.bytes('genesisHash')))
+
+  const records: MedRecord[] = [0, 1, 2].map(i => ({ type: 'consultation', subject: new Uint8Array(32).fill(i), contentType: 'text/plain', payload: new TextEncoder().encode(`record ${i}`), author: a.publicKey, timestamp: 1700000000000 + i }))
+  const root = batchRecordsRoot(records)
+  t.is(hex(root), hex(v.bytes('batchRecordsRoot')))
+  t.is(hex(root), hex(merkleRoot(records.map(recordId))))
+  const sig = v.bytes('batchSignature')
+  t.true(verifySignature(a.publicKey, batchSignBytes('medledger-example', a.publicKey, root, 3), sig))
+  t.is(hex(a.sign(batchSignBytes('medledger-example', a.publicKey, root, 3))), hex(sig), 'Ed25519 is deterministic')
+  t.is(hex(encodeCbor([a.publicKey, root, 3, sig])), hex(v.bytes('batchIdPreimage')))
+  t.is(hex(batchId({ author: a.publicKey, records, signature: sig })), hex(v.bytes('batchId')))
+  t.is(hex(sha256(v.bytes('batchIdPreimage'))), hex(v.bytes('batchId')))
+
+  const cert = decodeCertificate(v.bytes('certificate'))
+  t.is(cert.height, 2)
+  t.is(cert.round, 1)
+  t.deepEqual(cert.signatures.map(s => hex(s.validator)), set.keys.map(hex))
+  const message = voteSignBytes('medledger-example', { type: 2 as VoteType, height: 2, round: 1, blockHash: new Uint8Array(32).fill(0xbb) })
+  t.true(cert.signatures.every(s => verifySignature(s.validator, message, s.signature)))
+  t.is(hex(encodeCertificate(cert)), hex(v.bytes('certificate')))
+  t.is(hex(certificateHash(cert)), hex(v.bytes('certificateHash')))
+
+  const ev = decodeEvidence(v.bytes('evidence'))
+  t.is(ev.kind, 'vote')
+  if (ev.kind !== 'vote') return
+  t.is(hex(ev.a.validator), hex(b.publicKey))
+  t.is(ev.b.blockHash, null)
+  t.true([ev.a, ev.b].every(x => verifySignature(x.validator, voteSignBytes('medledger-example', x), x.signature)))
+  t.is(hex(evidenceHash(ev)), hex(v.bytes('evidenceHash')))
+  t.is(hex(sha256(v.bytes('evidence'))), hex(v.bytes('evidenceHash')))
 })
