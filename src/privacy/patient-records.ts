@@ -155,3 +155,6 @@ export function decodeEmergency (bytes: Uint8Array): Emergency {
 export function sessionStatement (chainId: string, signKey: Uint8Array, nonce: Uint8Array): Uint8Array {
   return encodeCbor([SESSION_DOMAIN, chainId, signKey, nonce])
 }
+
+/** How far a consent's issuedAt may be from the submitting node's clock (as record timestamps, docs/privacy.md 7b). */
+export const MAX_PATIENT_CONSENT_SKEW_MS = 10 * 60 * 1000

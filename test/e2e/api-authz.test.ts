@@ -90,6 +90,8 @@ async function api (t: import('ava').ExecutionContext, n: Node, over: Record<str
 /** Which tokens each role takes when read tokens are required. */
 const ALLOWED: Record<Role, ReadonlyArray<string>> = {
   public: ['none', 'wrong', 'read', 'submit', 'plaintext', 'admin'],
+  // The patient API takes no API token: only a patient session (x-medledger-patient) opens it.
+  patient: [],
   read: ['read', 'plaintext', 'admin'],
   submit: ['submit'],
   plaintext: ['plaintext'],
