@@ -23,8 +23,8 @@ export interface PatientRouteDeps {
     readonly role: 'validator' | 'observer'
     readonly genesis: Genesis
     readonly key: { publicKey: Uint8Array }
-    readonly schedule: { latest: () => ValidatorSet }
-    readonly store: { getRecord: (id: Uint8Array) => Promise<StoredRecord | undefined> }
+    readonly schedule: { latest: () => ValidatorSet, changes: () => ReadonlyArray<{ includedAt: number, effective: number, change: { action: 'add' | 'remove', name: string, publicKey: Uint8Array } }> }
+    readonly store: { readonly head: { height: number } | null, getRecord: (id: Uint8Array) => Promise<StoredRecord | undefined> }
     submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[] }>
     waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   }
@@ -240,6 +240,12 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance) =
           grants: privacy.grants({ custodian: e.custodian, subject: e.subject }).map(g => ({ grantee: named(g.grantee), kind: g.kind, inForce: g.inForce, types: g.types, notAfter: g.notAfter, byPatient: g.patient !== undefined, height: g.height }))
         })),
         hospitals: set.members.map(m => named(toHex(m.publicKey))),
+        // As GET /v1/validators: the page checks each proof against the set of its height.
+        validators: {
+          height: (node.store.head?.height ?? 0) + 1,
+          validators: set.members.map(m => named(toHex(m.publicKey))),
+          changes: node.schedule.changes().map(c => ({ includedAt: c.includedAt, effective: c.effective, action: c.change.action, name: c.change.name, publicKey: toHex(c.change.publicKey) }))
+        },
         records,
         next: page.next
       }
