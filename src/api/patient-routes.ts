@@ -17,6 +17,7 @@ import { recordProof } from './proof.ts'
 import { pageOf, pageQuery } from './paging.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { ExpiringSecrets } from './patient-sessions.ts'
+import { registerPatientPage } from './patient/index.ts'
 
 export interface PatientRouteDeps {
   node: {
@@ -124,6 +125,7 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance) =
   const named = (hex: string): { name: string, publicKey: string } => ({ name: privacy.nameOf(hex), publicKey: hex })
 
   return async (app) => {
+    registerPatientPage(app)
     // Every patient route: a live session, and within the patient key's rate.
     app.addHook('preHandler', async (req: FastifyRequest, reply) => {
       if (req.routeOptions.config.role !== 'patient') return
@@ -149,7 +151,8 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance) =
       const subject = p.data.subject.toLowerCase()
       const code = codes.issue(subject)
       if (code === undefined) return sendError(reply, 503, 'PATIENT_BUSY', 'too many enrolment codes outstanding; retry later')
-      return { chainId, custodian: named(me), subject, code: code.secret, expiresAt: code.expiresAt }
+      // enrolCode: what the desk gives the patient (a QR code or text) to type into /patient.
+      return { chainId, custodian: named(me), subject, code: code.secret, enrolCode: `${subject}.${code.secret}`, expiresAt: code.expiresAt }
     })
 
     app.post('/v1/patient/enrol', PUBLIC, async (req, reply) => {
