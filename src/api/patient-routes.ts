@@ -10,7 +10,7 @@ import { fromHex, toHex } from '../encoding/bytes.ts'
 import { isMedledgerError } from '../errors.ts'
 import { isPrivacyError } from '../privacy/errors.ts'
 import { decodeEnvelope, wrapsFor } from '../privacy/envelope.ts'
-import { consentRecord, consentValid, enrolmentValid, enrolRecord, MAX_PATIENT_CONSENT_SKEW_MS, sessionStatement } from '../privacy/patient-records.ts'
+import { consentRecord, consentValid, enrolmentValid, enrolRecord, MAX_PATIENT_CONSENT_SKEW_MS, MIN_EMERGENCY_REASON_CHARS, sessionStatement } from '../privacy/patient-records.ts'
 import { MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import { recordProof } from './proof.ts'
@@ -66,7 +66,7 @@ const ConsentBody = z.object({
   issuedAt: z.number().int().nonnegative(),
   signature: Sig
 }).strict()
-const EmergencyBody = z.object({ recordId: Hex32, reason: z.string().min(1).max(MAX_REASON_CHARS) }).strict()
+const EmergencyBody = z.object({ recordId: Hex32, reason: z.string().max(MAX_REASON_CHARS).refine(s => s.trim().length >= MIN_EMERGENCY_REASON_CHARS, `a stated reason of at least ${MIN_EMERGENCY_REASON_CHARS} characters`) }).strict()
 
 function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).send({ error: { code, message } })
