@@ -154,6 +154,8 @@ async function enrol () {
 
 // ---- records ----
 
+const sayCount = () => { say(state.lang === 'zh' ? `共 ${state.data.records.length} ${t('records')}` : `${state.data.records.length} ${t('records')}`) }
+
 async function refresh () {
   say(t('loading'))
   let data
@@ -172,7 +174,10 @@ async function refresh () {
     return
   }
   state.data = data
-  say(`${data.records.length} ${t('records')}`)
+  sayCount()
+  // Enrolled at this hospital already: the enrolment form folds away (a new code re-enrols, e.g. after a lost key).
+  const here = (await nodeInfo()).publicKey
+  $('enrol-section').hidden = data.enrolments.some(e => e.custodian.publicKey === here)
   renderAccess(data)
   await renderRecords(data)
 }
@@ -283,7 +288,7 @@ $('lang').addEventListener('click', () => {
   state.lang = state.lang === 'zh' ? 'en' : 'zh'
   localStorage.setItem(LANG_STORAGE, state.lang)
   applyLang()
-  if (state.data !== null) { renderAccess(state.data); void renderRecords(state.data) }
+  if (state.data !== null) { sayCount(); renderAccess(state.data); void renderRecords(state.data) }
 })
 $('create-key').addEventListener('click', async () => { await setKey(await generatePatientKey(), t('created')) })
 $('load-key').addEventListener('change', async (ev) => {
@@ -304,3 +309,4 @@ if (stored !== null) {
   renderKey()
 }
 window.medledgerPatient = { state, refresh }
+document.body.dataset.ready = 'true'
