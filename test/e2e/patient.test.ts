@@ -1,7 +1,10 @@
 import test, { type ExecutionContext } from 'ava'
-import { readFile } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Daemon } from '../../src/devnet/daemon.ts'
+import { promisify } from 'node:util'
+import { BIN, type Daemon } from '../../src/devnet/daemon.ts'
 import { fromHex, publicKeyOfPeerId, toHex, validatorsAt, verifyProof } from '../../src/api/explorer/verify.js'
 import { consentStatement, enrolStatement, generatePatientKey, openRecord, sessionStatement, sign, type PatientKey } from '../../src/api/patient/crypto.js'
 import { startDevnet, waitFor, waitForHeight } from '../helpers/devnet.ts'
@@ -224,4 +227,20 @@ test.serial('the patient page on a phone: create a key, enrol at A, read and ver
   t.true(width <= 390, `no sideways scrolling on a phone: ${width}px`)
   await browser.screenshot(s, join(process.cwd(), 'docs', 'patient.png'))
   t.deepEqual(logs.filter(l => l.startsWith('exception')), [])
+
+  // The export: the records with their proofs, checked offline against the genesis file.
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-export-'))
+  t.teardown(async () => { await rm(dir, { recursive: true, force: true }) })
+  const exported = JSON.parse(await ev<string>('window.medledgerPatient.exportFile()'))
+  await writeFile(join(dir, 'export.json'), JSON.stringify(exported))
+  const genesisFile = join(a.node.home, 'genesis.json')
+  const ok = JSON.parse((await promisify(execFile)(process.execPath, [BIN, 'proof', 'verify-export', '--genesis', genesisFile, join(dir, 'export.json')])).stdout)
+  t.true(ok.valid)
+  t.deepEqual(ok.records.map((r: { recordId: string }) => r.recordId), [id])
+  const payload = exported.records[0].proof.record.payload as string
+  exported.records[0].proof.record.payload = (payload[0] === 'A' ? 'B' : 'A') + payload.slice(1)
+  await writeFile(join(dir, 'tampered.json'), JSON.stringify(exported))
+  const refused = await promisify(execFile)(process.execPath, [BIN, 'proof', 'verify-export', '--genesis', genesisFile, join(dir, 'tampered.json')]).then(() => undefined, (err: { code: number, stderr: string }) => err)
+  t.is(refused?.code, 1)
+  t.regex(refused?.stderr ?? '', /records\[0\]/)
 })

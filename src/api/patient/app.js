@@ -14,7 +14,7 @@ const TEXT = {
     title: '我的病历', keyTitle: '我的密钥', keyNone: '此设备上还没有密钥。创建一个，或从恢复文件载入。', create: '创建密钥', load: '载入恢复文件',
     keyId: '密钥编号', save: '保存恢复文件', forget: '从此设备删除', enrolTitle: '在本医院登记',
     enrolHelp: '输入医院给您的登记码。链上只记录医院给您的化名和您的公钥，不记录姓名或证件号。', enrol: '登记',
-    accessTitle: '谁可以查看我的病历', recordsTitle: '我的病历', refresh: '刷新',
+    accessTitle: '谁可以查看我的病历', recordsTitle: '我的病历', refresh: '刷新', export: '导出',
     created: '密钥已在此设备上创建。请保存恢复文件并妥善保管。', loaded: '密钥已载入。', forgotten: '密钥已从此设备删除。',
     forgetConfirm: '删除后，没有恢复文件将无法再查看病历。确定删除？', enrolled: '登记成功。', badCode: '登记码格式不对。',
     loading: '正在载入…', notEnrolled: '此密钥尚未在任何医院登记。', noRecords: '还没有病历。', records: '份病历',
@@ -28,7 +28,7 @@ const TEXT = {
     title: 'My medical records', keyTitle: 'My key', keyNone: 'There is no key on this device yet. Create one, or load your recovery file.', create: 'Create my key', load: 'Load recovery file',
     keyId: 'Key id', save: 'Save recovery file', forget: 'Remove from this device', enrolTitle: 'Enrol at this hospital',
     enrolHelp: 'Enter the enrolment code the hospital gave you. The ledger records only the hospital\'s pseudonym for you and your public keys: never your name or ID number.', enrol: 'Enrol',
-    accessTitle: 'Who may read my records', recordsTitle: 'My records', refresh: 'Refresh',
+    accessTitle: 'Who may read my records', recordsTitle: 'My records', refresh: 'Refresh', export: 'Export',
     created: 'Your key was made on this device. Save the recovery file and keep it safe.', loaded: 'Key loaded.', forgotten: 'The key was removed from this device.',
     forgetConfirm: 'Without the recovery file you will not be able to read your records again. Remove the key?', enrolled: 'You are enrolled.', badCode: 'That enrolment code is not in the right form.',
     loading: 'Loading…', notEnrolled: 'This key is not enrolled at any hospital yet.', noRecords: 'No records yet.', records: 'records',
@@ -272,6 +272,30 @@ async function decrypt (r, content) {
   }
 }
 
+// ---- export: the records with their proofs, checkable offline (`medledger proof verify-export`) ----
+
+export function exportFile () {
+  const d = state.data
+  return JSON.stringify({
+    type: 'medledger-patient-export',
+    version: 1,
+    chainId: d.chainId,
+    genesisHash: d.genesisHash,
+    exportedAt: Date.now(),
+    patient: d.patient,
+    validators: d.validators,
+    records: d.records.map(r => ({ recordId: r.recordId, type: r.type, custodian: r.custodian, subject: r.subject, timestamp: r.timestamp, height: r.height, shredded: r.shredded, proof: r.proof, wraps: r.wraps, access: r.access }))
+  }, null, 1)
+}
+
+function saveExport () {
+  const blob = new Blob([exportFile()], { type: 'application/json' })
+  const a = el('a', { href: URL.createObjectURL(blob), download: `medledger-records-${new Date().toISOString().slice(0, 10)}.json` })
+  document.body.append(a)
+  a.click()
+  a.remove()
+}
+
 // ---- language ----
 
 function applyLang () {
@@ -300,6 +324,7 @@ $('save-key').addEventListener('click', saveRecovery)
 $('forget-key').addEventListener('click', async () => { if (confirm(t('forgetConfirm'))) await setKey(null, t('forgotten')) })
 $('enrol').addEventListener('click', () => { void enrol() })
 $('refresh').addEventListener('click', () => { void refresh() })
+$('export').addEventListener('click', saveExport)
 
 applyLang()
 const stored = localStorage.getItem(KEY_STORAGE)
@@ -308,5 +333,5 @@ if (stored !== null) {
 } else {
   renderKey()
 }
-window.medledgerPatient = { state, refresh }
+window.medledgerPatient = { state, refresh, exportFile }
 document.body.dataset.ready = 'true'
