@@ -7,13 +7,12 @@ import type { ValidatorSet } from '../chain/validator-set.ts'
 import { verifySignature } from '../crypto/ed25519.ts'
 import type { StoredRecord } from '../storage/index.ts'
 import { fromHex, toHex } from '../encoding/bytes.ts'
-import { isMedledgerError } from '../errors.ts'
-import { isPrivacyError } from '../privacy/errors.ts'
 import { decodeEnvelope, wrapsFor } from '../privacy/envelope.ts'
 import { consentRecord, consentValid, enrolmentValid, enrolRecord, MAX_PATIENT_CONSENT_SKEW_MS, MIN_EMERGENCY_REASON_CHARS, sessionStatement } from '../privacy/patient-records.ts'
 import { MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import { recordProof } from './proof.ts'
+import { issues, sendError, sendKnown } from './privacy-routes.ts'
 import { pageOf, pageQuery } from './paging.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { ExpiringSecrets } from './patient-sessions.ts'
@@ -67,23 +66,6 @@ const ConsentBody = z.object({
   signature: Sig
 }).strict()
 const EmergencyBody = z.object({ recordId: Hex32, reason: z.string().max(MAX_REASON_CHARS).refine(s => s.trim().length >= MIN_EMERGENCY_REASON_CHARS, `a stated reason of at least ${MIN_EMERGENCY_REASON_CHARS} characters`) }).strict()
-
-function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } })
-}
-
-function issues (e: z.ZodError): string {
-  return e.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; ')
-}
-
-function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
-  if (isPrivacyError(err)) return sendError(reply, err.status, err.code, err.message)
-  if (isMedledgerError(err)) {
-    const status = err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
-    return sendError(reply, status, err.code, err.message)
-  }
-  throw err
-}
 
 function limited (reply: FastifyReply, waitMs: number): FastifyReply {
   return sendError(reply.header('retry-after', String(Math.ceil(waitMs / 1000))), 429, 'RATE_LIMITED', `too many calls; retry in ${Math.ceil(waitMs / 1000)} s`)
