@@ -122,12 +122,18 @@ function renderKey () {
   $('key-id').textContent = have ? state.key.signKey.slice(0, 16) : ''
 }
 
-function saveRecovery () {
-  const blob = new Blob([recoveryFile(state.key)], { type: 'application/json' })
-  const a = el('a', { href: URL.createObjectURL(blob), download: `medledger-patient-key-${state.key.signKey.slice(0, 8)}.json` })
+/** Saves a text file on the device (a download). */
+function download (name, text) {
+  const url = URL.createObjectURL(new Blob([text], { type: 'application/json' }))
+  const a = el('a', { href: url, download: name })
   document.body.append(a)
   a.click()
   a.remove()
+  setTimeout(() => { URL.revokeObjectURL(url) }, 60_000)
+}
+
+function saveRecovery () {
+  download(`medledger-patient-key-${state.key.signKey.slice(0, 8)}.json`, recoveryFile(state.key))
 }
 
 // ---- enrolment ----
@@ -222,7 +228,6 @@ async function renderRecords (data) {
   const box = $('records')
   box.replaceChildren()
   if (data.records.length === 0) { box.append(el('p', { class: 'muted', text: t('noRecords') })); return }
-  const byKey = new Map(data.hospitals.map(h => [h.publicKey, h.name]))
   for (const r of [...data.records].reverse()) {
     const verdict = el('span', { class: 'badge warn verify', text: t('verifying') })
     const content = el('div', { class: 'content', text: '…' })
@@ -238,7 +243,7 @@ async function renderRecords (data) {
       el('div', { class: 'row' }, el('h3', { text: r.type }), verdict),
       el('small', { text: `${t('custodian')} ${r.custodian.name} · ${when(r.timestamp)} · ${t('block')} #${r.height}` }),
       content, log))
-    void check(r, verdict, byKey)
+    void check(r, verdict)
     void decrypt(r, content)
   }
 }
@@ -289,11 +294,7 @@ export function exportFile () {
 }
 
 function saveExport () {
-  const blob = new Blob([exportFile()], { type: 'application/json' })
-  const a = el('a', { href: URL.createObjectURL(blob), download: `medledger-records-${new Date().toISOString().slice(0, 10)}.json` })
-  document.body.append(a)
-  a.click()
-  a.remove()
+  download(`medledger-records-${new Date().toISOString().slice(0, 10)}.json`, exportFile())
 }
 
 // ---- language ----
