@@ -10,9 +10,11 @@ import type { ApiTokens, TokenRole } from './tokens.ts'
  *   read tokens, anyone otherwise;
  * - submit: write records (the submit token only);
  * - plaintext: decrypt a record, audited on the chain (the plaintext token only);
- * - admin: grants, revocations, shreds, key rotation, pseudonym look-ups (the admin token only).
+ * - admin: grants, revocations, shreds, key rotation, pseudonym look-ups (the admin token only);
+ * - patient: the patient API (/v1/patient/...): no token; a session opened by a challenge signed
+ *   with the patient's key, checked by the patient routes' own hook (src/api/patient-routes.ts).
  */
-export type Role = 'public' | TokenRole
+export type Role = 'public' | 'patient' | TokenRole
 
 declare module 'fastify' {
   interface FastifyContextConfig { role?: Role }
@@ -121,7 +123,8 @@ export function installAccessControl (app: FastifyInstance, policy: AccessPolicy
     if (req.is404) return // the not-found handler answers, naming no data
     const role = req.routeOptions.config.role
     if (role === undefined) return sendError(reply, 500, 'ROUTE_WITHOUT_ROLE', `the route ${req.method} ${req.routeOptions.url ?? ''} declares no role; refused`)
-    if (role === 'public' || (role === 'read' && !policy.requireReadToken)) return
+    // Patient routes carry no API token: patientRoutes' hook checks the patient's session on every one.
+    if (role === 'public' || role === 'patient' || (role === 'read' && !policy.requireReadToken)) return
     const wanted = ACCEPTS[role]
     if (!wanted.some(r => policy.tokens.has(r))) return sendError(reply, 503, 'ROLE_NOT_CONFIGURED', `this node has no ${role} token file (api.${role === 'submit' ? 'token_file' : `${role}_token_file`}; create it with mode 0600, e.g. \`openssl rand -hex 24\`, and restart), so no one may call ${req.method} ${req.routeOptions.url ?? ''}`)
     const given = policy.tokens.roleOf(req.headers.authorization)

@@ -4,13 +4,16 @@ import type { MedledgerNode } from '../node/node.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import { loadSubjectSecret } from '../privacy/setup.ts'
 import { privacyRoutes } from './privacy-routes.ts'
+import { patientRoutes } from './patient-routes.ts'
 import { createApi } from './server.ts'
 import { ApiTokens } from './tokens.ts'
 
 /** Starts a node's whole HTTP API as its config describes: role tokens, access policy, privacy routes. */
 export async function openApi (node: MedledgerNode, privacy: PrivacyService, home: string, config: Config, listen: { host: string, port: number }): Promise<FastifyInstance> {
   const tokens = await ApiTokens.load(home, config)
-  const extend = privacyRoutes({ node, privacy, subjectSecret: await loadSubjectSecret(home, config), pseudonymLookupsPerMinute: config.api.pseudonym_lookups_per_minute })
+  const privacyApi = privacyRoutes({ node, privacy, subjectSecret: await loadSubjectSecret(home, config), pseudonymLookupsPerMinute: config.api.pseudonym_lookups_per_minute })
+  const patientApi = patientRoutes({ node, privacy })
+  const extend = async (app: FastifyInstance, ctx: Parameters<typeof privacyApi>[1]): Promise<void> => { await privacyApi(app, ctx); await patientApi(app) }
   return await createApi(node, {
     ...listen,
     tokens,

@@ -51,16 +51,16 @@ const RevokeBody = z.object({ subject: Subject, grantee: z.string().min(1).max(1
 const ShredBody = z.object({ recordId: z.string().regex(HEX32, 'a record id: 64 hex characters'), reason: z.string().max(MAX_REASON_CHARS).default('') }).strict()
 const SubjectBody = z.object({ patientId: z.string().min(1).max(256) }).strict()
 
-function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
+export function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
   return reply.code(status).send({ error: { code, message } })
 }
 
-function issues (e: z.ZodError, prefix = ''): string {
+export function issues (e: z.ZodError, prefix = ''): string {
   return e.issues.map(i => `${[prefix, ...i.path].filter(x => x !== '').join('.')}: ${i.message}`).join('; ')
 }
 
 /** Maps privacy and node errors to HTTP; anything else goes to the server's error handler. */
-function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
+export function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
   if (isPrivacyError(err)) return sendError(reply, err.status, err.code, err.message)
   if (isMedledgerError(err)) {
     const status = err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409

@@ -23,14 +23,25 @@ export interface GrantEntry {
   recordId: string
   height: number
   timestamp: number
+  /** Set when the patient signed it (patient.consent): the patient's Ed25519 key. */
+  patient?: string
 }
 
 export interface ShredEntry { recordId: string, by: string, shredRecordId: string, reason: string, height: number, timestamp: number }
 
 export interface AccessEntry { accessRecordId: string, recordId: string, subject: string, node: string, reader: string, height: number, timestamp: number }
 
+/** A patient's enrolment at a hospital (patient.enrol): the latest one for (custodian, subject) counts. */
+export interface EnrolmentEntry { custodian: string, subject: string, signKey: string, boxKey: string, recordId: string, height: number, timestamp: number }
+
+/** An emergency read (access.emergency) by a node, with its stated reason. */
+export interface EmergencyEntry { emergencyRecordId: string, recordId: string, subject: string, node: string, reason: string, reader: string, height: number, timestamp: number }
+
+/** A key release by a custodian to an enrolled patient's key. */
+export interface PatientReleaseEntry { recordId: string, node: string, deliveryKey: string, ephemeral: string, wrapped: string }
+
 export interface IndexSnapshot {
-  version: 1
+  version: 2
   genesisHash: string
   height: number
   keys: DeliveryKeyEntry[]
@@ -38,6 +49,11 @@ export interface IndexSnapshot {
   grants: GrantEntry[]
   shreds: ShredEntry[]
   reads: AccessEntry[]
+  enrolments: EnrolmentEntry[]
+  consentTimes: Array<[string, number]>
+  emergencies: EmergencyEntry[]
+  records: Array<[string, string[]]>
+  patientReleases: PatientReleaseEntry[]
 }
 
 const grantKey = (custodian: string, subject: string, grantee: string): string => `${custodian}/${subject}/${grantee}`
@@ -137,6 +153,13 @@ export class PrivacyIndex {
   private readonly reads = new Map<number, AccessEntry>()
   private readonly readShares: AuthorShares<number>
   private readSeq = 0
+  private readonly enrolments = new Map<string, EnrolmentEntry>()
+  // Newest issuedAt of a patient consent counted per (custodian, subject, grantee): an older one is a replay.
+  private readonly consentTimes = new Map<string, number>()
+  private readonly emergencies: EmergencyEntry[] = []
+  // Envelope record ids by custodian/subject, in chain order (what a patient's records are).
+  private readonly records = new Map<string, string[]>()
+  private readonly patientReleases = new Map<string, PatientReleaseEntry[]>()
 
   constructor (readonly genesisHash: string, readonly limits: IndexLimits = DEFAULT_INDEX_LIMITS) {
     this.grantShares = new AuthorShares(limits.grantsPerAuthor, limits.grantBytesPerAuthor)
@@ -187,7 +210,7 @@ export class PrivacyIndex {
     this.setGrant({ kind: 'grant', ...e })
   }
 
-  applyRevoke (e: Pick<GrantEntry, 'custodian' | 'subject' | 'grantee' | 'recordId' | 'height' | 'timestamp'>): void {
+  applyRevoke (e: Pick<GrantEntry, 'custodian' | 'subject' | 'grantee' | 'recordId' | 'height' | 'timestamp' | 'patient'>): void {
     this.setGrant({ kind: 'revoke', types: [], notAfter: 0, consentHash: '', ...e })
   }
 
@@ -201,7 +224,64 @@ export class PrivacyIndex {
     this.addRead(e)
   }
 
+  applyEnrolment (e: EnrolmentEntry): void {
+    this.enrolments.set(`${e.custodian}/${e.subject}`, e)
+  }
+
+  /** Whether a patient consent issued at `issuedAt` is newer than the last one counted; if so it is recorded. */
+  takeConsentTime (custodian: string, subject: string, grantee: string, issuedAt: number): boolean {
+    const k = grantKey(custodian, subject, grantee)
+    if ((this.consentTimes.get(k) ?? -1) >= issuedAt) return false
+    this.consentTimes.set(k, issuedAt)
+    return true
+  }
+
+  applyEmergency (e: EmergencyEntry): void {
+    this.emergencies.push(e)
+  }
+
+  addRecord (custodian: string, subject: string, id: string): void {
+    const k = `${custodian}/${subject}`
+    const list = this.records.get(k)
+    if (list === undefined) this.records.set(k, [id])
+    else list.push(id)
+  }
+
+  addPatientRelease (e: PatientReleaseEntry): void {
+    const list = this.patientReleases.get(e.recordId)
+    if (list === undefined) this.patientReleases.set(e.recordId, [e])
+    else list.push(e)
+  }
+
   // ---- queries ----
+
+  enrolmentOf (custodian: string, subject: string): EnrolmentEntry | undefined {
+    return this.enrolments.get(`${custodian}/${subject}`)
+  }
+
+  /** Every (custodian, subject) currently enrolled to this patient key. */
+  enrolmentsOfKey (signKey: string): EnrolmentEntry[] {
+    return [...this.enrolments.values()].filter(e => e.signKey === signKey)
+  }
+
+  /** The encrypted records a custodian wrote about a subject, in chain order. */
+  recordsOf (custodian: string, subject: string): readonly string[] {
+    return this.records.get(`${custodian}/${subject}`) ?? []
+  }
+
+  patientReleasesOf (recordId: string): readonly PatientReleaseEntry[] {
+    return this.patientReleases.get(recordId) ?? []
+  }
+
+  /** An emergency read of this record by this node, final less than EMERGENCY window ago. */
+  emergencyInForce (recordId: string, node: string, now: number, windowMs: number): EmergencyEntry | undefined {
+    return this.emergencies.find(e => e.recordId === recordId && e.node === node && now - e.timestamp < windowMs)
+  }
+
+  emergencyLog (filter: { recordId?: string, subject?: string } = {}): EmergencyEntry[] {
+    return this.emergencies.filter(e => (filter.recordId === undefined || e.recordId === filter.recordId) && (filter.subject === undefined || e.subject === filter.subject))
+  }
+
 
   deliveryKeyOf (node: Uint8Array | string): DeliveryKeyEntry | undefined {
     return this.keys.get(typeof node === 'string' ? node : toHex(node))
@@ -259,20 +339,26 @@ export class PrivacyIndex {
 
   toJson (): IndexSnapshot {
     return {
-      version: 1,
+      version: 2,
       genesisHash: this.genesisHash,
       height: this.height,
       keys: [...this.keys.values()],
       keyHistory: [...this.history.entries()].map(([n, s]) => [n, [...s]]),
       grants: [...this.grants.values()],
       shreds: [...this.shreds.values()],
-      reads: [...this.reads.values()]
+      reads: [...this.reads.values()],
+      enrolments: [...this.enrolments.values()],
+      consentTimes: [...this.consentTimes.entries()],
+      emergencies: this.emergencies,
+      records: [...this.records.entries()],
+      patientReleases: [...this.patientReleases.values()].flat()
     }
   }
 
   /** Restores a snapshot; entries go through the same bound (oldest first), so a smaller limit applies at once. */
   static fromJson (j: IndexSnapshot, limits?: IndexLimits): PrivacyIndex {
-    if (j.version !== 1) throw new Error(`unknown privacy index version ${String(j.version)}`)
+    // Version 1 snapshots lack the patient views: the caller replays the chain instead.
+    if (j.version !== 2) throw new Error(`unknown privacy index version ${String(j.version)}`)
     const ix = new PrivacyIndex(j.genesisHash, limits)
     ix.height = j.height
     for (const k of j.keys) ix.keys.set(k.node, k)
@@ -280,6 +366,11 @@ export class PrivacyIndex {
     for (const g of j.grants) ix.setGrant(g)
     for (const s of j.shreds) ix.shreds.set(s.recordId, s)
     for (const a of j.reads) ix.addRead(a)
+    for (const e of j.enrolments) ix.applyEnrolment(e)
+    for (const [k, t] of j.consentTimes) ix.consentTimes.set(k, t)
+    ix.emergencies.push(...j.emergencies)
+    for (const [k, ids] of j.records) ix.records.set(k, [...ids])
+    for (const r of j.patientReleases) ix.addPatientRelease(r)
     return ix
   }
 }

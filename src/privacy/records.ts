@@ -31,7 +31,7 @@ export const CONTENT_TYPES = {
 
 /** Types only the node itself writes (through the privacy API), never a client's raw payload. */
 export function isReservedType (type: string): boolean {
-  return type.startsWith('access.') || type.startsWith('key.')
+  return type.startsWith('access.') || type.startsWith('key.') || type.startsWith('patient.')
 }
 
 /** The subject of records about no patient (key announcements). */

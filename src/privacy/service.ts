@@ -25,8 +25,11 @@ import {
   grantRecord, RECORD_TYPES, releaseRecord, revokeRecord, shredRecord, type GrantPayload
 } from './records.ts'
 import { generateX25519, type X25519KeyPair } from './x25519.ts'
+import {
+  consentValid, decodeConsent, decodeEmergency, decodeEnrol, emergencyRecord, EMERGENCY_WINDOW_MS, enrolmentValid, PATIENT_CONTENT_TYPES, PATIENT_TYPES
+} from './patient-records.ts'
 
-const PRIVACY_TYPES: ReadonlySet<string> = new Set(Object.values(RECORD_TYPES))
+const PRIVACY_TYPES: ReadonlySet<string> = new Set([...Object.values(RECORD_TYPES), ...Object.values(PATIENT_TYPES)])
 
 type Unsigned = Omit<MedRecord, 'author'>
 
@@ -274,6 +277,49 @@ export class PrivacyService {
       case RECORD_TYPES.release:
         if (r.contentType === CONTENT_TYPES.release) await this.onRelease(r, pos)
         return
+      case PATIENT_TYPES.enrol: {
+        if (r.contentType !== PATIENT_CONTENT_TYPES.enrol) return
+        const e = decodeEnrol(r.payload)
+        if (!enrolmentValid(this.node.genesis.chainId, r.author, r.subject, e)) {
+          this.log.warn({ recordId: base.recordId }, 'ignored an enrolment the patient did not sign')
+          return
+        }
+        this.index.applyEnrolment({ ...base, custodian: toHex(r.author), subject: toHex(r.subject), signKey: toHex(e.signKey), boxKey: toHex(e.boxKey) })
+        // Records written before the enrolment reach the patient by key release.
+        if (bytesEqual(r.author, this.me)) await this.oweReleases(r.subject, e.signKey)
+        return
+      }
+      case PATIENT_TYPES.consent: {
+        if (r.contentType !== PATIENT_CONTENT_TYPES.consent) return
+        const c = decodeConsent(r.payload)
+        const custodian = toHex(c.custodian)
+        const subject = toHex(r.subject)
+        // Counts only if signed by the key enrolled for (custodian, subject) now, and newer than
+        // the last patient consent counted for that grantee (a copied old one is a replay).
+        if (this.index.enrolmentOf(custodian, subject)?.signKey !== toHex(c.signKey) || !consentValid(this.node.genesis.chainId, r.subject, c)) {
+          this.log.warn({ recordId: base.recordId }, 'ignored a consent not signed by the enrolled patient')
+          return
+        }
+        if (!this.index.takeConsentTime(custodian, subject, toHex(c.grantee), c.issuedAt)) return
+        const entry = { ...base, custodian, subject, grantee: toHex(c.grantee), patient: toHex(c.signKey) }
+        if (c.grant) {
+          this.index.applyGrant({ ...entry, types: c.types, notAfter: c.notAfter, consentHash: '' })
+          if (bytesEqual(c.custodian, this.me) && !bytesEqual(c.grantee, this.me)) await this.oweReleases(r.subject, c.grantee)
+        } else {
+          this.index.applyRevoke(entry)
+        }
+        return
+      }
+      case PATIENT_TYPES.emergency: {
+        if (r.contentType !== PATIENT_CONTENT_TYPES.emergency) return
+        const e = decodeEmergency(r.payload)
+        const stored = await this.node.store.getRecord(e.recordId)
+        if (stored === undefined || !finalBefore(stored, pos) || stored.record.contentType !== ENVELOPE_CONTENT_TYPE || !bytesEqual(stored.record.subject, r.subject)) return
+        this.index.applyEmergency({ emergencyRecordId: base.recordId, recordId: toHex(e.recordId), subject: toHex(r.subject), node: toHex(r.author), reason: e.reason, reader: e.reader, height: pos.height, timestamp: r.timestamp })
+        // Break-glass: the custodian releases that one record's key to the node that stated a reason.
+        if (bytesEqual(stored.record.author, this.me) && !bytesEqual(r.author, this.me)) await this.oweReleases(r.subject, r.author)
+        return
+      }
       case RECORD_TYPES.revoke: {
         if (r.contentType !== CONTENT_TYPES.revoke) return
         const v = decodeRevoke(r.payload)
@@ -312,6 +358,7 @@ export class PrivacyService {
   private async onEnvelope (r: MedRecord): Promise<void> {
     const env = decodeEnvelope(r.payload)
     const id = toHex(recordId(r))
+    this.index.addRecord(toHex(r.author), toHex(r.subject), id)
     if (this.index.shredOf(id) !== undefined) return
     const mine = bytesEqual(r.author, this.me)
     if (mine) {
@@ -346,8 +393,15 @@ export class PrivacyService {
    */
   private async onRelease (r: MedRecord, pos: Position): Promise<void> {
     const rel = decodeRelease(r.payload)
-    if (!bytesEqual(rel.wrap.node, this.me)) return
     const id = toHex(rel.recordId)
+    if (!bytesEqual(rel.wrap.node, this.me)) {
+      // A release to the patient enrolled for this subject at its author: kept for the patient API.
+      if (this.index.enrolmentOf(toHex(r.author), toHex(r.subject))?.signKey !== toHex(rel.wrap.node)) return
+      const target = await this.node.store.getRecord(rel.recordId)
+      if (target === undefined || !finalBefore(target, pos) || !bytesEqual(target.record.author, r.author)) return
+      this.index.addPatientRelease({ recordId: id, node: toHex(rel.wrap.node), deliveryKey: toHex(rel.wrap.deliveryKey), ephemeral: toHex(rel.wrap.ephemeral), wrapped: toHex(rel.wrap.wrapped) })
+      return
+    }
     if (this.index.shredOf(id) !== undefined || await this.keys.hasDataKey(id)) return
     const stored = await this.node.store.getRecord(rel.recordId)
     if (stored === undefined || !finalBefore(stored, pos) || stored.record.contentType !== ENVELOPE_CONTENT_TYPE || !bytesEqual(stored.record.author, r.author)) {
@@ -355,7 +409,7 @@ export class PrivacyService {
       return
     }
     const rec = stored.record
-    if (this.index.grantInForce(rec.author, rec.subject, this.me, rec.type, Date.now()) === undefined) return
+    if (!this.mayHold(id, rec)) return
     if (await this.storeDataKey(id, this.context(rec), [rel.wrap])) {
       this.log.info({ recordId: id, custodian: this.nameOf(rec.author) }, 'received a released data key')
       return
@@ -390,7 +444,10 @@ export class PrivacyService {
     const [subjectHex, granteeHex] = owed[0].split('/')
     const subject = fromHex(subjectHex)
     const grantee = fromHex(granteeHex)
-    const deliveryKey = this.index.deliveryKeyOf(grantee)?.key
+    // The grantee is a hospital (its published delivery key), or the patient enrolled here for the subject.
+    const enrolled = this.index.enrolmentOf(this.meHex, subjectHex)
+    const patient = enrolled?.signKey === granteeHex
+    const deliveryKey = patient ? enrolled?.boxKey : this.index.deliveryKeyOf(grantee)?.key
     const due: Unsigned[] = []
     let more = false
     if (deliveryKey !== undefined) {
@@ -415,7 +472,7 @@ export class PrivacyService {
       for (const r of candidates) {
         const id = toHex(recordId(r))
         if (released.has(id) || this.index.shredOf(id) !== undefined) continue
-        if (this.index.grantInForce(this.me, subject, grantee, r.type, Date.now()) === undefined) continue
+        if (!patient && this.index.grantInForce(this.me, subject, grantee, r.type, Date.now()) === undefined && this.index.emergencyInForce(id, granteeHex, Date.now(), EMERGENCY_WINDOW_MS) === undefined) continue
         let env: Envelope
         try { env = decodeEnvelope(r.payload) } catch { continue }
         if (wrapsFor(env, grantee).some(w => toHex(w.deliveryKey) === deliveryKey)) continue
@@ -587,6 +644,9 @@ export class PrivacyService {
     const self = this.resolveRecipient(this.meHex)
     if (!this.held.has(toHex(self.deliveryKey))) throw new PrivacyError(PrivacyErrorCode.NO_ENCRYPTION_KEY, 'this node does not hold the private half of its published encryption key; publish a new one with `medledger privacy rotate`')
     const recipients: EnvelopeRecipient[] = [self]
+    // The patient enrolled here for this subject gets a wrap too (docs/privacy.md, "Patients").
+    const patient = this.index.enrolmentOf(this.meHex, toHex(input.subject))
+    if (patient !== undefined) recipients.push({ node: fromHex(patient.signKey), deliveryKey: fromHex(patient.boxKey) })
     for (const name of input.recipients) {
       const r = this.resolveRecipient(name)
       if (bytesEqual(r.node, this.me)) continue
@@ -654,9 +714,15 @@ export class PrivacyService {
   private checkMayRead (id: string, r: MedRecord): void {
     const shred = this.index.shredOf(id)
     if (shred !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} was shredded at height ${shred.height}; its content is gone`)
-    if (!bytesEqual(r.author, this.me) && this.index.grantInForce(r.author, r.subject, this.me, r.type, Date.now()) === undefined) {
+    if (!this.mayHold(id, r)) {
       throw new PrivacyError(PrivacyErrorCode.NO_GRANT, `no grant in force lets this node read ${r.type} records of subject ${toHex(r.subject)} from ${this.nameOf(r.author)}`)
     }
+  }
+
+  /** This node's own record, a grant in force from its custodian, or this node's emergency read of it in force. */
+  private mayHold (id: string, r: MedRecord): boolean {
+    return bytesEqual(r.author, this.me) || this.index.grantInForce(r.author, r.subject, this.me, r.type, Date.now()) !== undefined ||
+      this.index.emergencyInForce(id, this.meHex, Date.now(), EMERGENCY_WINDOW_MS) !== undefined
   }
 
   private async audit (record: Unsigned): Promise<{ recordId: string, height: number }> {
@@ -696,6 +762,46 @@ export class PrivacyService {
     if (!bytesEqual(stored.record.author, this.me)) throw new PrivacyError(PrivacyErrorCode.SHRED_REFUSED, `only the custodian of record ${id} (its author, ${this.nameOf(stored.record.author)}) may shred it; ask that hospital to shred it`)
     if (this.index.shredOf(id) !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} is already shredded`)
     return shredRecord(stored.record.subject, fromHex(id), reason, Date.now())
+  }
+
+  /**
+   * An emergency ("break-glass") read of another hospital's record without a grant: the record
+   * that states the reason. Once it is final, the custodian's node releases that record's key to
+   * this node, which may then read it for EMERGENCY_WINDOW_MS (each read still an access record),
+   * and the patient sees the emergency and its reason in the record's access log.
+   */
+  async emergencyRecord (id: string, reason: string, reader: string): Promise<Unsigned> {
+    if (this.node.role !== 'validator') throw new PrivacyError(PrivacyErrorCode.OBSERVER, 'observers never read plaintext')
+    const { stored } = await this.envelopeRecord(id)
+    if (this.index.shredOf(id) !== undefined) throw new PrivacyError(PrivacyErrorCode.SHREDDED, `record ${id} is shredded; its content is gone`)
+    return emergencyRecord(stored.record.subject, fromHex(id), reason, await this.readers.pseudonym(reader), Date.now())
+  }
+
+  // ---- the patient's views (docs/privacy.md, "Patients") ----
+
+  /** The enrolment of (custodian, subject), if any. */
+  enrolmentOf (custodian: string, subject: string): { signKey: string, boxKey: string, recordId: string, height: number } | undefined {
+    return this.index.enrolmentOf(custodian, subject)
+  }
+
+  /** Every (custodian, subject) enrolled to this patient key, and the encrypted records of each. */
+  async patientRecords (signKey: string): Promise<Array<{ custodian: string, subject: string, recordIds: readonly string[] }>> {
+    await this.enqueue(async () => { await this.catchUp() })
+    return this.index.enrolmentsOfKey(signKey).map(e => ({ custodian: e.custodian, subject: e.subject, recordIds: this.index.recordsOf(e.custodian, e.subject) }))
+  }
+
+  /** Key releases of a record to patient keys (the patient's wrap for records written before enrolment). */
+  patientReleases (recordId: string): ReadonlyArray<{ node: string, deliveryKey: string, ephemeral: string, wrapped: string }> {
+    return this.index.patientReleasesOf(recordId)
+  }
+
+  emergencyLog (filter: { recordId?: string, subject?: string }): Array<{ emergencyRecordId: string, recordId: string, node: string, reason: string, reader: string, height: number, timestamp: number }> {
+    return this.index.emergencyLog(filter)
+  }
+
+  /** Whether a shred of this record is final. */
+  isShredded (id: string): boolean {
+    return this.index.shredOf(id) !== undefined
   }
 
   // ---- metadata views ----

@@ -90,6 +90,8 @@ async function api (t: import('ava').ExecutionContext, n: Node, over: Record<str
 /** Which tokens each role takes when read tokens are required. */
 const ALLOWED: Record<Role, ReadonlyArray<string>> = {
   public: ['none', 'wrong', 'read', 'submit', 'plaintext', 'admin'],
+  // The patient API takes no API token: only a patient session (x-medledger-patient) opens it.
+  patient: [],
   read: ['read', 'plaintext', 'admin'],
   submit: ['submit'],
   plaintext: ['plaintext'],
@@ -110,6 +112,12 @@ test.serial('every route declares a role and is served by role only: every regis
   t.true(routes.length > 20, `routes found: ${routes.length}`)
   t.deepEqual(routes.filter(r => r.role === undefined).map(r => `${r.method} ${r.url}`), [], 'every route declares its role')
   t.true(routes.some(r => r.method === 'HEAD' && r.url === '/v1/privacy/access' && r.role === 'read'), 'HEAD routes fastify adds for GET inherit the role')
+  // The patient API: its own role (a session the patient's key signs for, no API token); its way in is public.
+  t.deepEqual(routes.filter(r => r.url.startsWith('/v1/patient/') && r.method !== 'HEAD').map(r => `${r.method} ${r.url} ${r.role ?? ''}`).sort(), [
+    'GET /v1/patient/records patient', 'POST /v1/patient/challenge public', 'POST /v1/patient/consents patient', 'POST /v1/patient/enrol public', 'POST /v1/patient/session public'
+  ])
+  t.true(routes.some(r => r.method === 'POST' && r.url === '/v1/privacy/enrolments' && r.role === 'admin'))
+  t.true(routes.some(r => r.method === 'POST' && r.url === '/v1/privacy/emergency' && r.role === 'plaintext'))
   const headers = (who: string): Record<string, string> => who === 'none' ? {} : { authorization: `Bearer ${who === 'wrong' ? 'f'.repeat(48) : n.tokens[who as TokenRole]}` }
   const failures: string[] = []
   let checked = 0

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs'
 import type { FastifyInstance } from 'fastify'
 import { toHex } from '../../encoding/bytes.ts'
 import { blockHash, recordId } from '../../chain/hashing.ts'
 import type { MedledgerNode } from '../../node/node.ts'
+import { pageFiles } from '../static-page.ts'
 
 /**
  * The explorer: a page every node serves at GET / for people who are not engineers (chain head,
@@ -17,16 +17,9 @@ const FILES: Record<string, string> = {
   'verify.js': 'text/javascript; charset=utf-8'
 }
 
-// Read once at start: the files ship with the code and never change while the node runs.
-const CONTENT = new Map(Object.keys(FILES).map(f => [f, readFileSync(new URL(f, import.meta.url))]))
+const send = pageFiles(new URL('./', import.meta.url), FILES)
 
 export function registerExplorer (app: FastifyInstance, node: MedledgerNode): void {
-  const send = (file: string) => async (_req: unknown, reply: import('fastify').FastifyReply) => reply
-    .header('content-type', FILES[file])
-    .header('cache-control', 'no-cache')
-    .header('x-content-type-options', 'nosniff')
-    .header('content-security-policy', "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
-    .send(CONTENT.get(file))
   // The page's files are public; what it shows comes from the API's `read` routes.
   const PUBLIC = { config: { role: 'public' as const } }
   app.get('/', PUBLIC, send('index.html'))

@@ -7,7 +7,7 @@ import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
 import { recordId } from '../../../src/chain/hashing.ts'
 import type { FinalizedBlock, MedRecord } from '../../../src/chain/types.ts'
 import { NodeKey } from '../../../src/crypto/ed25519.ts'
-import { bytesEqual, toHex } from '../../../src/encoding/bytes.ts'
+import { bytesEqual, fromHex, toHex } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
 import { writeKeyFile } from '../../../src/node/key-file.ts'
 import type { StoredRecord } from '../../../src/storage/index.ts'
@@ -17,6 +17,8 @@ import { LocalKeyStore } from '../../../src/privacy/local-store.ts'
 import { decodeAccess, decodeRelease, grantRecord, releaseRecord, revokeRecord, shredRecord, RECORD_TYPES } from '../../../src/privacy/records.ts'
 import { PrivacyService } from '../../../src/privacy/service.ts'
 import { generateX25519, type X25519KeyPair } from '../../../src/privacy/x25519.ts'
+import { consentRecord, enrolRecord } from '../../../src/privacy/patient-records.ts'
+import { consentStatement, enrolStatement, generatePatientKey, sign, type PatientKey } from '../../../src/api/patient/crypto.js'
 
 type Unsigned = Omit<MedRecord, 'author'>
 
@@ -357,4 +359,52 @@ test('data keys an older node unwrapped without a grant are destroyed when the n
   t.teardown(async () => await svc.close())
   t.false(await store.hasDataKey(drop), 'its custodian never granted this node that subject: destroyed')
   t.true(await store.hasDataKey(keep), 'a key held under a grant stays')
+})
+
+test('patient consents count only when signed by the key enrolled now for (custodian, subject), and only when newer than the last one counted', async t => {
+  const w = await world()
+  const { node, svc } = await serviceFor(t, w, w.b, w.encB)
+  const subject = new Uint8Array(32).fill(5)
+  const chainId = w.genesis.chainId
+  const [rid] = node.add(sealed(w, w.a, 'note from a'))
+  const k1 = await generatePatientKey()
+  const k2 = await generatePatientKey()
+  const enrol = async (k: PatientKey, custodian: NodeKey, signedFor = custodian): Promise<MedRecord> => by(custodian, enrolRecord(subject, {
+    signKey: fromHex(k.signKey), boxKey: fromHex(k.boxKey), signature: await sign(k, enrolStatement(chainId, toHex(signedFor.publicKey), toHex(subject), k))
+  }, 1))
+  const consent = async (k: PatientKey, grant: boolean, issuedAt: number, writer = w.c): Promise<MedRecord> => {
+    const fields = { custodian: toHex(w.a.publicKey), grantee: toHex(w.b.publicKey), grant, types: [] as string[], notAfter: 0, issuedAt }
+    return by(writer, consentRecord(subject, { signKey: fromHex(k.signKey), custodian: w.a.publicKey, grantee: w.b.publicKey, grant, types: [], notAfter: 0, issuedAt, signature: await sign(k, consentStatement(chainId, toHex(subject), fields)) }, issuedAt))
+  }
+  // An enrolment signed for another hospital than its author counts for nothing.
+  node.add(await enrol(k1, w.c, w.a))
+  const caughtUp = async (): Promise<unknown> => await svc.patientRecords(k1.signKey)
+  await caughtUp()
+  t.is(svc.enrolmentOf(toHex(w.c.publicKey), toHex(subject)), undefined)
+  // Not enrolled yet: k1's consent is ignored.
+  node.add(await consent(k1, true, 100))
+  t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
+  node.add(await enrol(k1, w.a))
+  await caughtUp()
+  t.is(svc.enrolmentOf(toHex(w.a.publicKey), toHex(subject))?.signKey, k1.signKey)
+  // A stranger's key is not the patient's.
+  node.add(await consent(k2, true, 101))
+  t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
+  // The enrolled key's grant, written by any hospital's node, opens the custodian's record.
+  node.add(await consent(k1, true, 102))
+  t.is(Buffer.from((await svc.readPlaintext(rid, 'dr')).body).toString(), 'note from a')
+  t.is(svc.grants({ subject: toHex(subject), grantee: toHex(w.b.publicKey) })[0].patient, k1.signKey)
+  t.deepEqual((await svc.patientRecords(k1.signKey)).map(e => e.recordIds), [[rid]], 'the patient\'s records at a')
+  node.add(await consent(k1, false, 200))
+  t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
+  // The old grant again (a new record, the same signed consent): older than the revocation, ignored.
+  const replay = await consent(k1, true, 102)
+  node.add({ ...replay, timestamp: 999 })
+  t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
+  // Re-enrolment with k2 (a lost key): k1 no longer speaks for the patient, k2 does.
+  node.add(await enrol(k2, w.a))
+  node.add(await consent(k1, true, 300))
+  t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
+  node.add(await consent(k2, true, 301))
+  t.is(Buffer.from((await svc.readPlaintext(rid, 'dr')).body).toString(), 'note from a')
 })
