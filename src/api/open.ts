@@ -13,7 +13,7 @@ export async function openApi (node: MedledgerNode, privacy: PrivacyService, hom
   const tokens = await ApiTokens.load(home, config)
   const privacyApi = privacyRoutes({ node, privacy, subjectSecret: await loadSubjectSecret(home, config), pseudonymLookupsPerMinute: config.api.pseudonym_lookups_per_minute })
   const patientApi = patientRoutes({ node, privacy })
-  const extend = async (app: FastifyInstance, ctx: Parameters<typeof privacyApi>[1]): Promise<void> => { await privacyApi(app, ctx); await patientApi(app) }
+  const extend = async (app: FastifyInstance, ctx: Parameters<typeof privacyApi>[1]): Promise<void> => { await privacyApi(app, ctx); await patientApi(app, ctx) }
   return await createApi(node, {
     ...listen,
     tokens,

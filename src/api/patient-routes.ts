@@ -11,7 +11,7 @@ import { decodeEnvelope, wrapsFor } from '../privacy/envelope.ts'
 import { consentRecord, consentValid, enrolmentValid, enrolRecord, MAX_PATIENT_CONSENT_SKEW_MS, MIN_EMERGENCY_REASON_CHARS, sessionStatement } from '../privacy/patient-records.ts'
 import { MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
 import type { PrivacyService } from '../privacy/service.ts'
-import { recordProof } from './proof.ts'
+import type { RecordProofs } from './proof.ts'
 import { issues, sendError, sendKnown } from './privacy-routes.ts'
 import { pageOf, pageQuery } from './paging.ts'
 import { RateLimiter } from './rate-limit.ts'
@@ -81,7 +81,7 @@ declare module 'fastify' {
  * subjects enrolled to that key (at any hospital of the chain). Also the hospital's side of
  * enrolment (an admin-issued one-time code) and emergency reads (plaintext token).
  */
-export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance) => Promise<void> {
+export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, ctx: { proofs: RecordProofs }) => Promise<void> {
   const { node, privacy } = deps
   const chainId = node.genesis.chainId
   const me = toHex(node.key.publicKey)
@@ -106,7 +106,7 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance) =
   }
   const named = (hex: string): { name: string, publicKey: string } => ({ name: privacy.nameOf(hex), publicKey: hex })
 
-  return async (app) => {
+  return async (app, { proofs }) => {
     registerPatientPage(app)
     // Every patient route: a live session, and within the patient key's rate.
     app.addHook('preHandler', async (req: FastifyRequest, reply) => {
@@ -206,7 +206,7 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance) =
           height: stored.location.height,
           shredded: privacy.isShredded(x.id),
           wraps,
-          proof: recordProof(chainId, node.genesis.hash, stored),
+          proof: await proofs.proof(stored),
           access: [
             ...privacy.accessLog({ recordId: x.id }).map(a => ({ kind: 'read', node: named(a.node), reader: a.reader, height: a.height, timestamp: a.timestamp, recordId: a.accessRecordId })),
             ...privacy.emergencyLog({ recordId: x.id }).map(e => ({ kind: 'emergency', node: named(e.node), reader: e.reader, reason: e.reason, height: e.height, timestamp: e.timestamp, recordId: e.emergencyRecordId }))

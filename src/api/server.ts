@@ -50,6 +50,8 @@ export interface ApiContext {
   metrics: Metrics
   log: MedledgerNode['log']
   tokens: ApiTokens
+  /** The record proofs (self-contained against the genesis file) the built-in routes serve. */
+  proofs: RecordProofs
 }
 
 const RecordInput = z.object({
@@ -91,7 +93,9 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     return sendError(reply, 500, 'INTERNAL', 'internal error; see the node log')
   })
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url}`))
-  await opts.extend?.(app, { metrics, log: node.log, tokens: opts.tokens })
+  // A final record is only ever served with the proof that makes it checkable.
+  const proofs = new RecordProofs({ chainId: node.genesis.chainId, genesisHash: node.genesis.hash, schedule: node.schedule, store: node.store })
+  await opts.extend?.(app, { metrics, log: node.log, tokens: opts.tokens, proofs })
 
   const PUBLIC = { config: { role: 'public' as const } }
   const READ = { config: { role: 'read' as const } }
@@ -139,8 +143,6 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     }
   })
 
-  // A final record is only ever served with the proof that makes it checkable.
-  const proofs = new RecordProofs({ chainId: node.genesis.chainId, genesisHash: node.genesis.hash, schedule: node.schedule, store: node.store })
   const getRecord = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { id } = req.params as { id: string }
     if (!/^[0-9a-fA-F]{64}$/.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
