@@ -41,13 +41,18 @@ const keys = testValidators(4)
 const genesis4 = genesisOf(keys)
 const byKey = (pk: Uint8Array): NodeKey => keys.find(k => bytesEqual(k.publicKey, pk)) as NodeKey
 
-/** N's round-0 prevote on P's new proposal of `block` (at block's height, on top of `chain`). */
-async function prevoteOn (t: ExecutionContext, chain: FinalizedBlock[], block: Block): Promise<Vote> {
+/**
+ * N's round-0 prevote on P's new proposal of `block` (at block's height, on top of `chain`), and
+ * the gossip verdict N gives it: 'accept' (forwarded) only for a valid, timely block; 'reject'
+ * (not forwarded, the sender penalised) for an invalid one; 'ignore' (not forwarded, no penalty)
+ * for one beyond N's clock, which may be the wrong one.
+ */
+async function prevoteOn (t: ExecutionContext, chain: FinalizedBlock[], block: Block, verdict: 'accept' | 'ignore' | 'reject' = 'accept'): Promise<Vote> {
   const h = block.header.height
   const P = byKey(genesis4.validators.proposer(h, 0))
   const N = keys.find(k => k !== P) as NodeKey
   const { driver, votes } = await startOn(t, keys, N, chain)
-  t.is(await driver.onMessage({ kind: 'proposal', proposal: makeProposal(P, block) }), 'accept')
+  t.is(await driver.onMessage({ kind: 'proposal', proposal: makeProposal(P, block) }), verdict)
   const prevotes = (): Vote[] => votes().filter(v => v.type === VoteType.PREVOTE && v.height === h && v.round === 0)
   await until('N\'s prevote', () => prevotes().length > 0)
   return prevotes()[0]
@@ -69,7 +74,7 @@ function nextBlock (chain: FinalizedBlock[], batches: RecordBatch[], time = Date
 }
 
 test('a new proposal timed in 2100 gets a nil prevote: one proposer cannot move chain time there', async t => {
-  const vote = await prevoteOn(t, [], nextBlock([], [], YEAR_2100))
+  const vote = await prevoteOn(t, [], nextBlock([], [], YEAR_2100), 'ignore')
   t.is(vote.blockHash, null)
 })
 
@@ -89,7 +94,7 @@ test('a proposal replaying a final record that is not its batch\'s first gets a 
   const { chain, final } = chainWithRecords()
   const author = byKey(final.author)
   const replay = signBatch(author, [sampleRecord(author.publicKey, 50), final.records[1]])
-  t.is((await prevoteOn(t, chain, nextBlock(chain, [replay]))).blockHash, null)
+  t.is((await prevoteOn(t, chain, nextBlock(chain, [replay]), 'reject')).blockHash, null)
 })
 
 test('a proposal carrying one record in two batches gets a nil prevote', async t => {
@@ -97,7 +102,7 @@ test('a proposal carrying one record in two batches gets a nil prevote', async t
   const a = keys[0]
   const r = sampleRecord(a.publicKey, 60)
   const block = nextBlock(chain, [signBatch(a, [r]), signBatch(a, [sampleRecord(a.publicKey, 61), r])])
-  t.is((await prevoteOn(t, chain, block)).blockHash, null)
+  t.is((await prevoteOn(t, chain, block, 'reject')).blockHash, null)
   // The same block without the repeat is prevoted: the nil above is for the repeat alone.
   const fine = nextBlock(chain, [signBatch(a, [r]), signBatch(a, [sampleRecord(a.publicKey, 61)])])
   t.true(bytesEqual((await prevoteOn(t, chain, fine)).blockHash as Uint8Array, blockHash(fine.header)))
