@@ -74,6 +74,10 @@ export interface IndexLimits {
   readBytesPerAuthor: number
   /** Delivery keys remembered per node (wasPublished). */
   keyHistoryPerNode: number
+  /** Patient enrolments kept per custodian (the hospital that wrote them). */
+  enrolmentsPerAuthor: number
+  /** Break-glass reads kept per reading node. */
+  emergenciesPerAuthor: number
 }
 
 // A typical entry is estimated at ~520 bytes, so the entry count binds first (about 10 MB per kind
@@ -83,7 +87,9 @@ export const DEFAULT_INDEX_LIMITS: IndexLimits = {
   grantBytesPerAuthor: 12 * 1024 * 1024,
   readsPerAuthor: 20_000,
   readBytesPerAuthor: 12 * 1024 * 1024,
-  keyHistoryPerNode: 256
+  keyHistoryPerNode: 256,
+  enrolmentsPerAuthor: 100_000,
+  emergenciesPerAuthor: 20_000
 }
 
 // What an entry costs beyond its strings (object, map slots, numbers): a round upper estimate.
@@ -156,7 +162,10 @@ export class PrivacyIndex {
   private readonly enrolments = new Map<string, EnrolmentEntry>()
   // Newest issuedAt of a patient consent counted per (custodian, subject, grantee): an older one is a replay.
   private readonly consentTimes = new Map<string, number>()
-  private readonly emergencies: EmergencyEntry[] = []
+  private readonly enrolmentShares: AuthorShares<string>
+  // Break-glass reads by their record id, oldest first; each reading node within its share.
+  private readonly emergencies = new Map<string, EmergencyEntry>()
+  private readonly emergencyShares: AuthorShares<string>
   // Envelope record ids by custodian/subject, in chain order (what a patient's records are).
   private readonly records = new Map<string, string[]>()
   private readonly patientReleases = new Map<string, PatientReleaseEntry[]>()
@@ -164,6 +173,9 @@ export class PrivacyIndex {
   constructor (readonly genesisHash: string, readonly limits: IndexLimits = DEFAULT_INDEX_LIMITS) {
     this.grantShares = new AuthorShares(limits.grantsPerAuthor, limits.grantBytesPerAuthor)
     this.readShares = new AuthorShares(limits.readsPerAuthor, limits.readBytesPerAuthor)
+    // Counted in entries (the byte bound follows from the fixed-size fields plus a bounded reason).
+    this.enrolmentShares = new AuthorShares(limits.enrolmentsPerAuthor, Number.POSITIVE_INFINITY)
+    this.emergencyShares = new AuthorShares(limits.emergenciesPerAuthor, Number.POSITIVE_INFINITY)
   }
 
   /** The index at height 0: the encryption keys the genesis file publishes. */
@@ -225,7 +237,11 @@ export class PrivacyIndex {
   }
 
   applyEnrolment (e: EnrolmentEntry): void {
-    this.enrolments.set(`${e.custodian}/${e.subject}`, e)
+    // A custodian past its share loses its own oldest enrolments: those patients' consents stop
+    // counting (fail closed) until the hospital enrols them again; other hospitals are untouched.
+    const key = `${e.custodian}/${e.subject}`
+    this.enrolments.set(key, e)
+    for (const old of this.enrolmentShares.add(e.custodian, key, 1)) this.enrolments.delete(old)
   }
 
   /** Whether a patient consent issued at `issuedAt` is newer than the last one counted; if so it is recorded. */
@@ -237,7 +253,10 @@ export class PrivacyIndex {
   }
 
   applyEmergency (e: EmergencyEntry): void {
-    this.emergencies.push(e)
+    // A node past its share loses its own oldest break-glass reads: they no longer open anything
+    // (fail closed) and leave the patient's view, but stay on the chain.
+    this.emergencies.set(e.emergencyRecordId, e)
+    for (const old of this.emergencyShares.add(e.node, e.emergencyRecordId, 1)) this.emergencies.delete(old)
   }
 
   addRecord (custodian: string, subject: string, id: string): void {
@@ -275,11 +294,11 @@ export class PrivacyIndex {
 
   /** An emergency read of this record by this node, final less than EMERGENCY window ago. */
   emergencyInForce (recordId: string, node: string, now: number, windowMs: number): EmergencyEntry | undefined {
-    return this.emergencies.find(e => e.recordId === recordId && e.node === node && now - e.timestamp < windowMs)
+    return [...this.emergencies.values()].find(e => e.recordId === recordId && e.node === node && now - e.timestamp < windowMs)
   }
 
   emergencyLog (filter: { recordId?: string, subject?: string } = {}): EmergencyEntry[] {
-    return this.emergencies.filter(e => (filter.recordId === undefined || e.recordId === filter.recordId) && (filter.subject === undefined || e.subject === filter.subject))
+    return [...this.emergencies.values()].filter(e => (filter.recordId === undefined || e.recordId === filter.recordId) && (filter.subject === undefined || e.subject === filter.subject))
   }
 
 
@@ -349,7 +368,7 @@ export class PrivacyIndex {
       reads: [...this.reads.values()],
       enrolments: [...this.enrolments.values()],
       consentTimes: [...this.consentTimes.entries()],
-      emergencies: this.emergencies,
+      emergencies: [...this.emergencies.values()],
       records: [...this.records.entries()],
       patientReleases: [...this.patientReleases.values()].flat()
     }
@@ -368,7 +387,7 @@ export class PrivacyIndex {
     for (const a of j.reads) ix.addRead(a)
     for (const e of j.enrolments) ix.applyEnrolment(e)
     for (const [k, t] of j.consentTimes) ix.consentTimes.set(k, t)
-    ix.emergencies.push(...j.emergencies)
+    for (const e of j.emergencies) ix.applyEmergency(e)
     for (const [k, ids] of j.records) ix.records.set(k, [...ids])
     for (const r of j.patientReleases) ix.addPatientRelease(r)
     return ix

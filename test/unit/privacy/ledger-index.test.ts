@@ -63,7 +63,7 @@ test('delivery keys: genesis, then announcements; history remembers every key; s
 
 // Issue 13, item 3: on 30150e2 every grant and read record stayed in memory for ever, so one
 // author writing grant or read records without end grew every node's index without bound.
-const small = { grantsPerAuthor: 10, grantBytesPerAuthor: 1 << 20, readsPerAuthor: 10, readBytesPerAuthor: 1 << 20, keyHistoryPerNode: 4 }
+const small = { grantsPerAuthor: 10, grantBytesPerAuthor: 1 << 20, readsPerAuthor: 10, readBytesPerAuthor: 1 << 20, keyHistoryPerNode: 4, enrolmentsPerAuthor: 10, emergenciesPerAuthor: 10 }
 const read = (ix: PrivacyIndex, node: Uint8Array, reader = 'dr-x'): string => {
   const id = toHex(k())
   ix.applyRead({ accessRecordId: id, recordId: toHex(k()), subject: toHex(subject), node: toHex(node), reader, height: 1, timestamp: 0 })
@@ -141,4 +141,24 @@ test('delivery-key history is bounded per node, newest kept', t => {
   t.true(ix.wasPublished(a, toHex(keys[6])))
   t.false(ix.wasPublished(a, toHex(keys[5])), 'older than the last 4: forgotten')
   t.is(ix.deliveryKeyOf(a)?.key, toHex(keys[9]))
+})
+
+test('a hospital enrolling or breaking glass without end loses only its own oldest entries; others\' stay', t => {
+  const ix = new PrivacyIndex('00', small)
+  const hex = (): string => toHex(k())
+  const enrol = (custodian: Uint8Array, subj: string): void => { ix.applyEnrolment({ custodian: toHex(custodian), subject: subj, signKey: hex(), boxKey: hex(), recordId: hex(), height: 1, timestamp: 0 }) }
+  const honest = hex()
+  enrol(a, honest)
+  for (let i = 0; i < 1000; i++) enrol(c, hex())
+  t.truthy(ix.enrolmentOf(toHex(a), honest), 'the honest hospital\'s enrolment stays')
+  t.is(ix.toJson().enrolments.filter(e => e.custodian === toHex(c)).length, small.enrolmentsPerAuthor, 'the flooder keeps its share only')
+
+  const emergency = (node: Uint8Array, recordId: string): void => { ix.applyEmergency({ emergencyRecordId: hex(), recordId, subject: honest, node: toHex(node), reason: 'unconscious patient', reader: 'rdr:x', height: 1, timestamp: Date.now() }) }
+  const rec = hex()
+  emergency(a, rec)
+  for (let i = 0; i < 1000; i++) emergency(c, hex())
+  t.truthy(ix.emergencyInForce(rec, toHex(a), Date.now(), 60_000), 'the honest break-glass read still counts')
+  t.is(ix.emergencyLog().filter(e => e.node === toHex(c)).length, small.emergenciesPerAuthor)
+  const restored = PrivacyIndex.fromJson(ix.toJson(), small)
+  t.is(restored.emergencyLog().length, small.emergenciesPerAuthor + 1, 'the snapshot restores within the bound')
 })
