@@ -109,7 +109,7 @@ max_pending_inbound = 8
 max_pending_inbound_per_ip = 4
 inbound_connections_per_ip_per_s = 5
 # Bytes of gossip waiting for validation (one peer at most half); beyond it new messages are ignored.
-gossip_in_flight_bytes = 67108864
+gossip_in_flight_bytes = 16777216
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.

@@ -85,7 +85,7 @@ export const DEFAULT_NETWORK_OPTIONS = {
   maxQueuedBatches: 1_024,
   maxQueuedConsensus: 4_096,
   publishHighWaterBytes: 1024 * 1024,
-  maxInFlightBytes: 64 * 1024 * 1024
+  maxInFlightBytes: 16 * 1024 * 1024
 } as const
 
 /** Hard ceilings: a config asking for more is clamped, so one peer can never make us buffer without bound. */
