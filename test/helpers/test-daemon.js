@@ -23,7 +23,6 @@ if (dir === undefined) {
 /** A module of src/, from the same build the daemon runs (one StorageError class, one node). */
 const load = async (rel) => await import(dir !== undefined ? pathToFileURL(join(dir, `${rel}.js`)).href : new URL(`../../src/${rel}.ts`, import.meta.url).href)
 
-await load('polyfill')
 const { action } = await load('cli/output')
 const { runDaemon } = await load('cli/commands/start')
 const { StorageError, StorageErrorCode } = await load('storage/index')
