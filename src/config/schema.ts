@@ -7,7 +7,7 @@ import { parseCidr } from '../network/cidr.ts'
  * Paths are relative to the home directory.
  */
 export const ConfigSchema = z.object({
-  role: z.enum(['validator', 'observer']).default('validator'),
+  role: z.enum(['validator', 'observer', 'member']).default('validator'),
   genesis: z.string().default('genesis.json'),
   key: z.string().default('node.key'),
   /** File whose first line is the key file's passphrase (docs/privacy.md); else MEDLEDGER_KEY_PASSPHRASE. */
