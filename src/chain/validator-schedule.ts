@@ -24,7 +24,10 @@ export function fixedSchedule (set: ValidatorSet): ValidatorSchedule {
   return { at: () => set }
 }
 
-/** Who may author a batch of the block at `height`: a validator or a member in force there. */
-export function authorsAt (schedule: ValidatorSchedule, height: number): Authors {
-  return authorsOf(schedule.at(height), schedule.membersAt?.(height) ?? MemberSet.EMPTY)
+/**
+ * Who may author a batch of the block at `height`: a validator or a member in force there.
+ * `validators`: the set at that height when the caller holds it already.
+ */
+export function authorsAt (schedule: ValidatorSchedule, height: number, validators: ValidatorSet = schedule.at(height)): Authors {
+  return authorsOf(validators, schedule.membersAt?.(height) ?? MemberSet.EMPTY)
 }

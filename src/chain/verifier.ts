@@ -102,7 +102,7 @@ export class ChainVerifier {
       const ids = batches.map(b => b.records.map(recordId))
       const known = this.#lookup(ids)
       const validators = this.schedule.at(h)
-      const authors = authorsAt(this.schedule, h)
+      const authors = authorsAt(this.schedule, h, validators)
       checkBlock(this.chainId, block, cur.link, validators)
       const lc = block.body.lastCommit
       if (lc !== null && cur.header !== null && !(cur.certificate !== null && bytesEqual(certificateHash(lc), certificateHash(cur.certificate)))) {

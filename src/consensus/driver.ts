@@ -299,7 +299,7 @@ export class ConsensusDriver {
         checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
       }
       const seen = new Set<string>()
-      const authors = authorsAt(this.m.schedule, block.header.height)
+      const authors = authorsAt(this.m.schedule, block.header.height, validators)
       const unknown: Block['body']['batches'] = []
       for (const b of block.body.batches) {
         const id = toHex(batchId(b))
