@@ -80,7 +80,8 @@ export function renderConfig (c: { role: string, p2pListen: string, bootstrap: s
 # Environment names: MEDLEDGER_<SECTION>__<KEY>, e.g. MEDLEDGER_API__LISTEN="127.0.0.1:9000".
 # Relative paths are relative to this node's home directory.
 
-# validator: proposes and votes. observer: verifies everything, never votes (regulators).
+# validator: proposes and votes. member: writes its own records, verifies everything, never votes
+# (hospitals beyond the validators). observer: verifies everything, never writes or votes (regulators).
 role = "${c.role}"
 genesis = "genesis.json"
 key = "node.key"
