@@ -190,7 +190,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.network.setAllowed(this.allowedPeers(), this.members.leaving((this.store.head?.height ?? 0) + 1))
     if (changed) {
       this.governanceSeen = this.schedule.changes().length
-      this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
+      this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size, members: this.schedule.latestMembers().size }, 'governance change recorded')
     }
     if (changed || fb.block.header.height % 64 === 0) {
       void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
