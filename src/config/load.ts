@@ -111,6 +111,9 @@ max_pending_inbound_per_ip = 4
 inbound_connections_per_ip_per_s = 5
 # Bytes of gossip waiting for validation (one peer at most half); beyond it new messages are ignored.
 gossip_in_flight_bytes = 67108864
+# Most peers dialled and kept; 0: every allowed peer (full mesh). A member of a large network:
+# e.g. 8, the validators first, then other members (docs/network.md, "Members and topology").
+max_peers = 0
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.

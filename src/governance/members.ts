@@ -48,6 +48,11 @@ export class MemberAllowlist {
     return this.at(height).filter(id => !stay.has(id))
   }
 
+  /** Whether a peer is a validator of the newest set (a member dials validators first). */
+  isValidator (peerId: string): boolean {
+    return this.schedule.latest().keys.some(k => this.peerId(k) === peerId)
+  }
+
   private peerId (publicKey: Uint8Array): string {
     const hex = toHex(publicKey)
     let id = this.ids.get(hex)

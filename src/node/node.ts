@@ -119,13 +119,15 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
     this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role !== 'observer', maxResponseBytes: c.p2p.sync_response_bytes,
       inboundAllow: c.p2p.inbound_allow, inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms, maxPendingInbound: c.p2p.max_pending_inbound,
-      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes }, {
+      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes, maxPeers: c.p2p.max_peers }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),
       logger: this.log.child({ module: 'network' }),
       allowed: this.allowedPeers(),
-      leaving: this.members.leaving((this.store.head?.height ?? 0) + 1)
+      leaving: this.members.leaving((this.store.head?.height ?? 0) + 1),
+      // With p2p.max_peers, the validators (in force or joining) are dialled first.
+      preferred: (peerId) => this.members.isValidator(peerId)
     })
     this.consensus = new ConsensusDriver({
       timeouts: { proposeMs: c.consensus.propose_timeout_ms, prevoteMs: c.consensus.prevote_timeout_ms, precommitMs: c.consensus.precommit_timeout_ms, deltaMs: c.consensus.timeout_delta_ms },
