@@ -68,6 +68,12 @@ test.serial('members write records that become final on every node; governance a
   // Governance admits clinic-3: from its effect height it follows the chain and writes.
   const added = await governance(validators, 'add-member', clinic3, 0)
   await waitForHeight([...validators, clinic3], added + 1, 120_000)
+  // /v1/validators lists validator-set changes only (clients undo them to find the set at a height), and names the members.
+  const vs = await (await fetch(`${validators[0].api}/v1/validators`)).json() as { changes: unknown[], validators: unknown[], members: Array<{ name: string }> }
+  t.is(vs.changes.length, 0)
+  t.is(vs.validators.length, 4)
+  t.deepEqual(vs.members.map(m => m.name).sort(), ['clinic-1', 'clinic-2', 'clinic-3'])
+  t.is((await statusOf(clinic3)).members, 3)
   const late = await waitFor('clinic-3 writes', async () => {
     const r = await clinic3.submit([sampleRecord(4)])
     return r.status === 200 ? r : undefined
