@@ -1,8 +1,8 @@
 import { encodeCbor } from '../encoding/cbor.ts'
-import { bytesCompare, bytesEqual, toHex } from '../encoding/bytes.ts'
+import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import { sha256 } from '../crypto/hash.ts'
 import { DOMAIN } from './hashing.ts'
-import type { Member, ValidatorSet } from './validator-set.ts'
+import { sortedByKey, type Member, type ValidatorSet } from './validator-set.ts'
 
 /**
  * The members in force at some height: hospitals that author and sign their own batches but never
@@ -14,17 +14,11 @@ export class MemberSet {
 
   readonly members: readonly Member[]
   readonly keys: readonly Uint8Array[]
-  private readonly index = new Map<string, number>()
+  private readonly index: Map<string, number>
   #hash: Uint8Array | undefined
 
   constructor (members: readonly Member[]) {
-    this.members = [...members].sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
-    this.keys = this.members.map(m => m.publicKey)
-    this.members.forEach((m, i) => {
-      const id = toHex(m.publicKey)
-      if (this.index.has(id)) throw new Error(`member ${m.name} is listed twice`)
-      this.index.set(id, i)
-    })
+    ({ members: this.members, keys: this.keys, index: this.index } = sortedByKey(members, 'member'))
   }
 
   get size (): number { return this.members.length }
