@@ -31,6 +31,11 @@ export class GovernanceSchedule implements ValidatorSchedule {
 
   constructor (private readonly genesisSet: ValidatorSet, private readonly delay: number, private readonly genesisMembers: MemberSet = MemberSet.EMPTY) {}
 
+  /** The schedule a chain starts with: the genesis validators and members, its governance delay. */
+  static fromGenesis (g: { validators: ValidatorSet, members: MemberSet, params: { governanceDelay: number } }): GovernanceSchedule {
+    return new GovernanceSchedule(g.validators, g.params.governanceDelay, g.members)
+  }
+
   at (height: number): ValidatorSet {
     return this.entryAt(height)?.set ?? this.genesisSet
   }

@@ -83,7 +83,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.home = m.home
     this.log = m.logger
     this.testHooks = m.testHooks ?? {}
-    this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay, m.genesis.members)
+    this.schedule = GovernanceSchedule.fromGenesis(m.genesis)
     this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
     const mp = m.config.mempool
     this.mempool = new Mempool({ maxBytes: mp.max_bytes, maxBatches: mp.max_batches, maxBytesPerAuthor: mp.max_bytes_per_author, maxBatchesPerAuthor: mp.max_batches_per_author })
