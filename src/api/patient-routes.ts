@@ -12,6 +12,7 @@ import { consentRecord, consentValid, enrolmentValid, enrolRecord, MAX_PATIENT_C
 import { MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import type { RecordProofs } from './proof.ts'
+import { isMemberChange, type GovernanceAction } from '../governance/change.ts'
 import { issues, sendError, sendKnown } from './privacy-routes.ts'
 import { pageOf, pageQuery } from './paging.ts'
 import { RateLimiter } from './rate-limit.ts'
@@ -20,10 +21,10 @@ import { registerPatientPage } from './patient/index.ts'
 
 export interface PatientRouteDeps {
   node: {
-    readonly role: 'validator' | 'observer'
+    readonly role: 'validator' | 'observer' | 'member'
     readonly genesis: Genesis
     readonly key: { publicKey: Uint8Array }
-    readonly schedule: { latest: () => ValidatorSet, changes: () => ReadonlyArray<{ includedAt: number, effective: number, change: { action: 'add' | 'remove', name: string, publicKey: Uint8Array } }> }
+    readonly schedule: { latest: () => ValidatorSet, changes: () => ReadonlyArray<{ includedAt: number, effective: number, change: { action: GovernanceAction, name: string, publicKey: Uint8Array } }> }
     readonly store: { readonly head: { height: number } | null, getRecord: (id: Uint8Array) => Promise<StoredRecord | undefined> }
     submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[] }>
     waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
@@ -229,7 +230,8 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
         validators: {
           height: (node.store.head?.height ?? 0) + 1,
           validators: set.members.map(m => named(toHex(m.publicKey))),
-          changes: node.schedule.changes().map(c => ({ includedAt: c.includedAt, effective: c.effective, action: c.change.action, name: c.change.name, publicKey: toHex(c.change.publicKey) }))
+          // Validator changes only (member changes do not change who certifies), as /v1/validators lists them.
+          changes: node.schedule.changes().filter(c => !isMemberChange(c.change)).map(c => ({ includedAt: c.includedAt, effective: c.effective, action: c.change.action, name: c.change.name, publicKey: toHex(c.change.publicKey) }))
         },
         records,
         next: page.next

@@ -15,7 +15,7 @@ import { RateLimiter } from './rate-limit.ts'
 
 export interface PrivacyRouteDeps {
   node: {
-    readonly role: 'validator' | 'observer'
+    readonly role: 'validator' | 'observer' | 'member'
     submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[] }>
     waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   }
@@ -109,7 +109,7 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
     })
 
     app.get('/v1/records/:id/plaintext', PLAINTEXT, async (req, reply) => {
-      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers never serve plaintext')
+      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', `only validators serve plaintext (this node is ${node.role})`)
       const { id } = req.params as { id: string }
       if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
       const h = req.headers['x-medledger-reader']
@@ -154,7 +154,7 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
     })
 
     app.post('/v1/privacy/rotate', ADMIN, async (_req, reply) => {
-      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers hold no encryption keys')
+      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', `only validators hold encryption keys (this node is ${node.role})`)
       return reply.code(202).send(await privacy.rotate())
     })
 

@@ -7,6 +7,8 @@ import { LIMITS } from '../chain/limits.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { MedledgerNode } from '../node/node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
+import type { Member } from '../chain/validator-set.ts'
+import { isMemberChange } from '../governance/change.ts'
 import { blockJson, evidenceJson } from './json.ts'
 import { RecordProofs } from './proof.ts'
 import { headerPage, MAX_HEADER_PAGE } from './headers.ts'
@@ -191,15 +193,31 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     return await headerPage(node.store, proofs, new Set(node.schedule.changes().map(c => c.includedAt)), p.cursor, p.limit)
   })
 
+  const changeJson = (c: ReturnType<typeof node.schedule.changes>[number]): Record<string, unknown> => ({ includedAt: c.includedAt, effective: c.effective, action: c.change.action, name: c.change.name, publicKey: toHex(c.change.publicKey) })
+  const peerJson = (m: Member): Record<string, unknown> => ({ name: m.name, publicKey: toHex(m.publicKey), peerId: peerIdOfPublicKey(m.publicKey) })
+  // `changes` lists validator-set changes only (clients undo them to find the set at a height);
+  // member-set changes are in GET /v1/members. `members`: the members in force, for names.
   app.get('/v1/validators', READ, async () => {
     const height = (node.store.head?.height ?? 0) + 1
     const set = node.schedule.at(height)
     return {
     height,
     quorum: set.quorum,
-    changes: node.schedule.changes().map(c => ({ includedAt: c.includedAt, effective: c.effective, action: c.change.action, name: c.change.name, publicKey: toHex(c.change.publicKey) })),
-    validators: set.members.map((m, index) => ({ index, name: m.name, publicKey: toHex(m.publicKey), peerId: peerIdOfPublicKey(m.publicKey) })),
-    observers: node.genesis.observers.map(m => ({ name: m.name, publicKey: toHex(m.publicKey), peerId: peerIdOfPublicKey(m.publicKey) }))
+    changes: node.schedule.changes().filter(c => !isMemberChange(c.change)).map(changeJson),
+    validators: set.members.map((m, index) => ({ index, ...peerJson(m) })),
+    observers: node.genesis.observers.map(peerJson),
+    members: node.schedule.membersAt(height).members.map(peerJson)
+    }
+  })
+
+  // The members (hospitals that write without voting) in force while the node decides `height`,
+  // and every member-set change: added or removed, included at, in force from.
+  app.get('/v1/members', READ, async () => {
+    const height = (node.store.head?.height ?? 0) + 1
+    return {
+      height,
+      members: node.schedule.membersAt(height).members.map(peerJson),
+      changes: node.schedule.changes().filter(c => isMemberChange(c.change)).map(changeJson)
     }
   })
 
@@ -271,6 +289,7 @@ export function status (node: MedledgerNode): Record<string, unknown> {
     versions: nodeVersions(node.genesis.chainId),
     mempool: { batches: node.mempool.size, records: node.mempool.recordCount },
     validators: node.genesis.validators.size,
+    members: node.schedule.membersAt((head?.height ?? 0) + 1).size,
     uptimeMs: Date.now() - node.startedAt
   }
 }

@@ -29,8 +29,8 @@ const RUN = 64
 export async function auditStore (store: ChainStore, genesis: Genesis, pool: VerifyPool, progress?: (done: number, total: number) => void): Promise<AuditReport> {
   const started = Date.now()
   const head = store.head?.height ?? 0
-  // Validator-set changes are followed from genesis, as the chain made them.
-  const verifier = new ChainVerifier(genesis.chainId, new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay), pool)
+  // Validator-set and member-set changes are followed from genesis, as the chain made them.
+  const verifier = new ChainVerifier(genesis.chainId, GovernanceSchedule.fromGenesis(genesis), pool)
   let tip = genesisTip(genesis.hash, genesis.genesisTime)
   const report: AuditReport = { ok: true, height: head, blocks: 0, records: 0, signatures: 0, ms: 0 }
   let run: FinalizedBlock[] = []

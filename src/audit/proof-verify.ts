@@ -5,7 +5,8 @@ import { checkCertificate } from '../chain/validate.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import type { ValidatorSet } from '../chain/validator-set.ts'
 import type { BlockHeader, Certificate, MedRecord } from '../chain/types.ts'
-import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, type ValidatorSetChange } from '../governance/change.ts'
+import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, isMemberChange, setAction, type ValidatorSetChange } from '../governance/change.ts'
+import { authorsOf, MemberSet } from '../chain/member-set.ts'
 import { leafHash, verifyInclusion } from '../merkle/rfc6962.ts'
 import { MedledgerError } from '../errors.ts'
 
@@ -40,6 +41,9 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
   if (p.chainId !== genesis.chainId || !bytesEqual(p.genesisHash, genesis.hash)) throw bad('the proof is for another chain or genesis')
   const height = p.header.height
   let set = genesis.validators
+  // Members author batches without voting (docs/protocol.md section 9.1): the genesis members,
+  // then the member changes among the links, applied like the validator changes.
+  let members = genesis.members
   let previous: { includedAt: number, effective: number } | undefined
   for (const [i, link] of p.governance.entries()) {
     const h = link.header.height
@@ -49,11 +53,13 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     const effective = h + genesis.params.governanceDelay
     // [REJECT] The chain lists exactly the changes in force at the record's height.
     if (effective > height) throw bad(`${where}: takes effect at ${effective}, after the record's block ${height}`)
-    const change = verifiedChangeOf(genesis.chainId, link, set, where)
-    set = set.with({ action: change.action, member: { name: change.name, publicKey: change.publicKey } })
+    const change = verifiedChangeOf(genesis.chainId, link, set, where, members)
+    const applied = { action: setAction(change), member: { name: change.name, publicKey: change.publicKey } }
+    if (isMemberChange(change)) members = members.with(applied)
+    else set = set.with(applied)
     previous = { includedAt: h, effective }
   }
-  const { id, hash } = verifyInclusionLink(genesis.chainId, p, set)
+  const { id, hash } = verifyInclusionLink(genesis.chainId, p, set, undefined, members)
   return { recordId: toHex(id), height, blockHash: toHex(hash), validators: set.size, governanceChanges: p.governance.length }
 }
 
@@ -61,12 +67,12 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
  * A governance link checked against the set in force at its block: the record proved in its
  * certified block, a validator-set change approved by a quorum of that set. Returns the change.
  */
-export function verifiedChangeOf (chainId: string, link: ParsedLink, set: ValidatorSet, where: string): ValidatorSetChange {
+export function verifiedChangeOf (chainId: string, link: ParsedLink, set: ValidatorSet, where: string, members: MemberSet = MemberSet.EMPTY): ValidatorSetChange {
   verifyInclusionLink(chainId, link, set, where)
   if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError('PROOF_INVALID', `${where}: the record is not a validator-set change`)
   try {
     const change = decodeChange(link.record.payload)
-    const checks = checkChange(chainId, change, set)
+    const checks = checkChange(chainId, change, set, members)
     if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new Error('an approval signature does not verify')
     return change
   } catch (err) {
@@ -75,15 +81,16 @@ export function verifiedChangeOf (chainId: string, link: ParsedLink, set: Valida
 }
 
 /**
- * One record in one certified block, checked against the validator set in force at that block.
- * `where` prefixes the messages of a governance link.
+ * One record in one certified block, checked against the validator set (and the members) in force
+ * at that block: a batch author is a validator or a member. `where` prefixes the messages of a
+ * governance link.
  */
-export function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string): { id: Uint8Array, hash: Uint8Array } {
+export function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string, members: MemberSet = MemberSet.EMPTY): { id: Uint8Array, hash: Uint8Array } {
   const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', where === undefined ? why : `${where}: ${why}`)
   const id = recordId(p.record)
   if (!bytesEqual(id, p.recordId)) throw bad('the record does not hash to the record id')
   if (!verifyInclusion(leafHash(id), p.batch.index, p.batch.count, p.batch.path, p.batch.recordsRoot)) throw bad('the record is not in the batch (Merkle path fails)')
-  if (!validators.has(p.batch.author) || !bytesEqual(p.batch.author, p.record.author)) throw bad('the batch author is not a validator or not the record author')
+  if (!authorsOf(validators, members).has(p.batch.author) || !bytesEqual(p.batch.author, p.record.author)) throw bad('the batch author is not a validator or member, or not the record author')
   if (!verifySignature(p.batch.author, batchSignBytes(chainId, p.batch.author, p.batch.recordsRoot, p.batch.count), p.batch.signature)) throw bad('the batch signature does not verify')
   const bid = batchIdFromSummary(p.batch.author, p.batch.recordsRoot, p.batch.count, p.batch.signature)
   if (!verifyInclusion(leafHash(bid), p.block.batchIndex, p.block.batchCount, p.block.path, p.header.recordsRoot)) throw bad('the batch is not in the block (Merkle path fails)')

@@ -8,6 +8,7 @@ import { MedledgerError } from '../errors.ts'
 import { DOMAIN } from './hashing.ts'
 import { LIMITS } from './limits.ts'
 import { ValidatorSet, type Member } from './validator-set.ts'
+import { MemberSet } from './member-set.ts'
 
 /**
  * The genesis file: the one thing a verifier must trust. JSON for people; its hash is taken over
@@ -29,6 +30,8 @@ export interface GenesisJson {
   genesisTime: string
   validators: GenesisMemberJson[]
   observers: GenesisMemberJson[]
+  /** Hospitals that write without voting (docs/protocol.md, "Members"); omitted when none. */
+  members?: GenesisMemberJson[]
   params: GenesisParams
 }
 
@@ -37,21 +40,36 @@ export class Genesis {
   readonly genesisTime: number
   readonly validators: ValidatorSet
   readonly observers: readonly Member[]
+  /** The members in force from height 1 (governance adds and removes more). */
+  readonly members: MemberSet
   readonly params: GenesisParams
   readonly hash: Uint8Array
 
-  constructor (g: { chainId: string, genesisTime: number, validators: Member[], observers: Member[], params: GenesisParams }) {
+  constructor (g: { chainId: string, genesisTime: number, validators: Member[], observers: Member[], members?: Member[], params: GenesisParams }) {
     if (!/^[a-zA-Z0-9._-]{1,64}$/.test(g.chainId) || g.chainId.length > LIMITS.chainIdChars) throw genesisError('chainId must be 1-64 letters, digits, dot, dash or underscore')
     this.chainId = g.chainId
     this.genesisTime = g.genesisTime
     this.validators = new ValidatorSet(g.validators)
     this.observers = [...g.observers]
+    if ((g.members ?? []).length > LIMITS.members) throw genesisError(`at most ${LIMITS.members} members`)
+    try {
+      this.members = new MemberSet(g.members ?? [])
+    } catch (err) {
+      throw genesisError((err as Error).message)
+    }
+    // A member is a member only: not also a validator or an observer.
+    for (const m of this.members.members) {
+      if (this.validators.has(m.publicKey)) throw genesisError(`member ${m.name} is also a validator: a peer has one role`)
+      if (this.observers.some(o => toHex(o.publicKey) === toHex(m.publicKey))) throw genesisError(`member ${m.name} is also an observer: a peer has one role`)
+    }
     this.params = g.params
+    // Members enter the hash only when there are some, so genesis files without members keep their hash.
     this.hash = sha256(encodeCbor([
       DOMAIN.genesis, g.chainId, g.genesisTime,
       this.validators.members.map(memberHashItem),
       this.observers.map(memberHashItem),
-      [g.params.heartbeatMs, g.params.governanceDelay]
+      [g.params.heartbeatMs, g.params.governanceDelay],
+      ...(this.members.size === 0 ? [] : [this.members.members.map(memberHashItem)])
     ]))
   }
 
@@ -70,6 +88,7 @@ export class Genesis {
       genesisTime: time,
       validators: j.validators.map((m, i) => memberFromJson(m, `validators[${i}]`)),
       observers: (j.observers ?? []).map((m, i) => memberFromJson(m, `observers[${i}]`)),
+      members: membersFromJson(j.members),
       params
     })
   }
@@ -97,6 +116,7 @@ export class Genesis {
       genesisTime: new Date(this.genesisTime).toISOString(),
       validators: this.validators.members.map(member),
       observers: this.observers.map(member),
+      ...(this.members.size === 0 ? {} : { members: this.members.members.map(member) }),
       params: this.params
     }
   }
@@ -110,6 +130,13 @@ export function publicKeyOfPeerId (peerId: string): Uint8Array {
   } catch {}
   if (pk === undefined) throw genesisError(`${peerId} is not an Ed25519 peer id`)
   return pk
+}
+
+function membersFromJson (list: unknown): Member[] {
+  if (list === undefined) return []
+  if (!Array.isArray(list)) throw genesisError('members must be a list')
+  if (list.length > LIMITS.members) throw genesisError(`at most ${LIMITS.members} members`)
+  return list.map((m, i) => memberFromJson(m, `members[${i}]`))
 }
 
 function memberFromJson (m: unknown, where: string): Member {

@@ -16,6 +16,7 @@ export const DOMAIN = {
   proposal: 'medledger/proposal/v1',
   governance: 'medledger/governance/v1',
   validatorSet: 'medledger/validator-set/v1',
+  memberSet: 'medledger/member-set/v1',
   genesis: 'medledger/genesis/v1'
 } as const
 

@@ -12,6 +12,8 @@ export const LIMITS = {
   batchesPerMessage: 1024,
   evidencePerBlock: 100,
   validators: 256,
+  /** Members (hospitals that write without voting) in force at once: genesis and governance. */
+  members: 4096,
   // A proposal carries its block through gossipsub, whose messages are capped at 4 MiB.
   blockBytes: 3.5 * 1024 * 1024,
   /** A consensus message is a vote or a proposal carrying a block. */

@@ -6,16 +6,21 @@ import { RecordIdMap } from './record-id-map.ts'
 import { blockHash, blockRecordsRoot, batchRoot, batchSignBytes, certificateHash, evidenceRoot, proposalSignBytes, recordId, voteSignBytes } from './hashing.ts'
 import { VoteType, type Block, type BlockHeader, type Certificate, type Evidence, type ProposalHeader, type RecordBatch } from './types.ts'
 import type { ValidatorSet } from './validator-set.ts'
+import type { Authors } from './member-set.ts'
 
 /**
  * The chain's validity rules as pure functions. Signature checks are returned, not run, so the
  * caller can verify many of them at once in the worker pool; everything else throws ChainError.
  */
 
-/** Record and batch rules that need no signature check. Returns the batch's signature check. */
-export function checkBatch (chainId: string, batch: RecordBatch, validators: ValidatorSet): SignatureCheck {
-  // [REJECT] Only a validator of the set in force may author records.
-  if (!validators.has(batch.author)) throw new ChainError(ChainErrorCode.BATCH_AUTHOR_UNKNOWN, `batch author ${toHex(batch.author).slice(0, 16)} is not a validator`)
+/**
+ * Record and batch rules that need no signature check. Returns the batch's signature check.
+ * `authors`: who may author at the block's height, a validator or a member in force there
+ * (`authorsAt` of the schedule; a ValidatorSet alone on a chain without members).
+ */
+export function checkBatch (chainId: string, batch: RecordBatch, authors: Authors): SignatureCheck {
+  // [REJECT] Only a validator or a member of the sets in force may author records.
+  if (!authors.has(batch.author)) throw new ChainError(ChainErrorCode.BATCH_AUTHOR_UNKNOWN, `batch author ${toHex(batch.author).slice(0, 16)} is neither a validator nor a member in force`)
   for (const r of batch.records) {
     // [REJECT] A batch carries only its author's records: the author signs for all of them.
     if (!bytesEqual(r.author, batch.author)) throw new ChainError(ChainErrorCode.RECORD_AUTHOR, 'a record in the batch names another author')

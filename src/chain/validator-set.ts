@@ -11,23 +11,29 @@ export interface Member {
   encryptionKey?: Uint8Array
 }
 
+/** Members sorted by public key, their keys, and each key's (hex) index; a key listed twice throws. */
+export function sortedByKey (list: readonly Member[], what: string): { members: Member[], keys: Uint8Array[], index: Map<string, number> } {
+  const members = [...list].sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
+  const index = new Map<string, number>()
+  members.forEach((m, i) => {
+    const id = toHex(m.publicKey)
+    if (index.has(id)) throw new Error(`${what} ${m.name} is listed twice`)
+    index.set(id, i)
+  })
+  return { members, keys: members.map(m => m.publicKey), index }
+}
+
 /** The validators in force at some height: sorted by public key, equal voting power. */
 export class ValidatorSet {
   readonly members: readonly Member[]
   readonly keys: readonly Uint8Array[]
   readonly hash: Uint8Array
   readonly quorum: number
-  private readonly index = new Map<string, number>()
+  private readonly index: Map<string, number>
 
   constructor (members: Member[]) {
     if (members.length === 0) throw new Error('a validator set needs at least one validator')
-    this.members = [...members].sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
-    this.keys = this.members.map(m => m.publicKey)
-    this.members.forEach((m, i) => {
-      const id = toHex(m.publicKey)
-      if (this.index.has(id)) throw new Error(`validator ${m.name} is listed twice`)
-      this.index.set(id, i)
-    })
+    ;({ members: this.members, keys: this.keys, index: this.index } = sortedByKey(members, 'validator'))
     this.hash = sha256(encodeCbor([DOMAIN.validatorSet, this.members.map(m => m.publicKey)]))
     this.quorum = quorum(this.members.length)
   }

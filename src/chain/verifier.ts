@@ -4,7 +4,7 @@ import { ChainError, ChainErrorCode } from './errors.ts'
 import { blockHash, certificateHash, recordId } from './hashing.ts'
 import { checkBatch, checkBlock, checkCertificate, checkEvidence, type ParentLink } from './validate.ts'
 import { RecordIdMap } from './record-id-map.ts'
-import type { ValidatorSchedule } from './validator-schedule.ts'
+import { authorsAt, type ValidatorSchedule } from './validator-schedule.ts'
 import type { BlockHeader, Certificate, FinalizedBlock } from './types.ts'
 
 export interface VerifiedTip {
@@ -102,6 +102,7 @@ export class ChainVerifier {
       const ids = batches.map(b => b.records.map(recordId))
       const known = this.#lookup(ids)
       const validators = this.schedule.at(h)
+      const authors = authorsAt(this.schedule, h, validators)
       checkBlock(this.chainId, block, cur.link, validators)
       const lc = block.body.lastCommit
       if (lc !== null && cur.header !== null && !(cur.certificate !== null && bytesEqual(certificateHash(lc), certificateHash(cur.certificate)))) {
@@ -114,7 +115,7 @@ export class ChainVerifier {
       let failure: unknown
       for (let i = 0; i < batches.length && stop === batches.length; i++) {
         try {
-          add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(this.chainId, batches[i], validators)])
+          add(h, ChainErrorCode.BATCH_SIGNATURE, 'a batch signature', [checkBatch(this.chainId, batches[i], authors)])
         } catch (err) {
           stop = i
           failure = err

@@ -80,7 +80,8 @@ export function renderConfig (c: { role: string, p2pListen: string, bootstrap: s
 # Environment names: MEDLEDGER_<SECTION>__<KEY>, e.g. MEDLEDGER_API__LISTEN="127.0.0.1:9000".
 # Relative paths are relative to this node's home directory.
 
-# validator: proposes and votes. observer: verifies everything, never votes (regulators).
+# validator: proposes and votes. member: writes its own records, verifies everything, never votes
+# (hospitals beyond the validators). observer: verifies everything, never writes or votes (regulators).
 role = "${c.role}"
 genesis = "genesis.json"
 key = "node.key"
@@ -110,6 +111,9 @@ max_pending_inbound_per_ip = 4
 inbound_connections_per_ip_per_s = 5
 # Bytes of gossip waiting for validation (one peer at most half); beyond it new messages are ignored.
 gossip_in_flight_bytes = 16777216
+# Most peers dialled and kept; 0: every allowed peer (full mesh). A member of a large network:
+# e.g. 8, the validators first, then other members (docs/network.md, "Members and topology").
+max_peers = 0
 
 [api]
 # HTTP API and explorer; keep it on 127.0.0.1 unless a reverse proxy with TLS fronts it.

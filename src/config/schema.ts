@@ -7,7 +7,7 @@ import { parseCidr } from '../network/cidr.ts'
  * Paths are relative to the home directory.
  */
 export const ConfigSchema = z.object({
-  role: z.enum(['validator', 'observer']).default('validator'),
+  role: z.enum(['validator', 'observer', 'member']).default('validator'),
   genesis: z.string().default('genesis.json'),
   key: z.string().default('node.key'),
   /** File whose first line is the key file's passphrase (docs/privacy.md); else MEDLEDGER_KEY_PASSPHRASE. */
@@ -45,7 +45,12 @@ export const ConfigSchema = z.object({
      * Bytes of gossip messages handed to the application and not yet judged (all peers; one peer
      * at most half). Beyond it new messages are ignored (not forwarded, no penalty).
      */
-    gossip_in_flight_bytes: z.number().int().min(8 * 1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024)
+    gossip_in_flight_bytes: z.number().int().min(8 * 1024 * 1024).max(1024 * 1024 * 1024).default(16 * 1024 * 1024),
+    /**
+     * Most peers this node dials and keeps; 0: every allowed peer (a full mesh, the default).
+     * For a member of a large network, e.g. 8: the validators first, then other members.
+     */
+    max_peers: z.number().int().min(0).max(10_000).default(0)
   }).strict().prefault({}),
   api: z.object({
     listen: z.string().default('127.0.0.1:8080'),

@@ -7,7 +7,7 @@ import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
 import { blockRecordIds, checkBatch, checkBlock, checkBlockTime, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
 import { buildBlock } from '../chain/block-builder.ts'
-import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
+import { authorsAt, type ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
 import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
@@ -300,14 +300,18 @@ export class ConsensusDriver {
         checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
       }
       const seen = new Set<string>()
+      const authors = authorsAt(this.m.schedule, block.header.height, validators)
       const unknown: Block['body']['batches'] = []
       for (const b of block.body.batches) {
         const id = toHex(batchId(b))
         if (seen.has(id)) return false
         seen.add(id)
+        // [REJECT] Its author is a validator or member at this height, even for a batch in our
+        // mempool: admitted earlier, its author may have been removed since.
+        if (!authors.has(b.author)) return false
         // Each batch is verified once per node: one from our mempool already was.
         if (!this.m.mempool.hasBatch(id)) {
-          checks.push(checkBatch(this.chainId, b, validators))
+          checks.push(checkBatch(this.chainId, b, authors))
           unknown.push(b)
         }
       }
@@ -474,8 +478,12 @@ export class ConsensusDriver {
     // batches it makes replays, Mempool.removeFinal. The first record is asked again, cheaply.)
     const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
     this.m.mempool.removeBatches(pooled.filter((_, i) => final[i]).map(p => p.id))
+    // A batch whose author is no longer a validator or member at this height (governance removed it) never will be again: it leaves too.
+    const authors = authorsAt(this.m.schedule, this.tip.link.height + 1)
+    const stranger = pooled.map(p => !authors.has(p.batch.author))
+    this.m.mempool.removeBatches(pooled.filter((_, i) => stranger[i] && !final[i]).map(p => p.id))
     for (const [i, p] of pooled.entries()) {
-      if (final[i]) continue
+      if (final[i] || stranger[i]) continue
       // A validator-set change that is not admissible now (one at a time) waits for a later block.
       // Each batch is checked alone (linear in the block); one that carries a change is checked
       // again with the other changes taken so far.

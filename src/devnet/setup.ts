@@ -13,7 +13,7 @@ import { compiledSrc } from '../../bin/compile.js'
 
 export interface DevnetNode {
   name: string
-  role: 'validator' | 'observer'
+  role: 'validator' | 'observer' | 'member'
   home: string
   peerId: string
   p2pPort: number
@@ -31,6 +31,10 @@ export interface DevnetSpec {
   dir: string
   validators: string[]
   observers: string[]
+  /** Members listed in genesis: they write their own records and never vote. */
+  members?: string[]
+  /** Member-role nodes not in genesis: they follow and write once governance adds them (add-member). */
+  joiningMembers?: string[]
   chainId?: string
   heartbeatMs?: number
   /** Extra lines appended to each node's config.toml sections, e.g. faster timeouts for tests. */
@@ -49,7 +53,12 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
   if (process.env.MEDLEDGER_TSX !== '1') compiledSrc({ quiet: true })
   await mkdir(spec.dir, { recursive: true, mode: 0o700 })
   const chainId = spec.chainId ?? 'medledger-devnet'
-  const all = [...spec.validators.map(n => ({ name: n, role: 'validator' as const })), ...spec.observers.map(n => ({ name: n, role: 'observer' as const }))]
+  const all = [
+    ...spec.validators.map(n => ({ name: n, role: 'validator' as const, listed: true })),
+    ...spec.observers.map(n => ({ name: n, role: 'observer' as const, listed: true })),
+    ...(spec.members ?? []).map(n => ({ name: n, role: 'member' as const, listed: true })),
+    ...(spec.joiningMembers ?? []).map(n => ({ name: n, role: 'member' as const, listed: false }))
+  ]
   const keys = await Promise.all(all.map(async () => await NodeKey.generate()))
   // Validators publish an X25519 encryption key in genesis (observers are never recipients).
   const encryption = all.map(() => generateX25519())
@@ -58,6 +67,7 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
     genesisTime: Date.now(),
     validators: all.flatMap((n, i) => n.role === 'validator' ? [{ name: n.name, publicKey: keys[i].publicKey, encryptionKey: encryption[i].publicKey }] : []),
     observers: all.flatMap((n, i) => n.role === 'observer' ? [{ name: n.name, publicKey: keys[i].publicKey }] : []),
+    members: all.flatMap((n, i) => n.role === 'member' && n.listed ? [{ name: n.name, publicKey: keys[i].publicKey }] : []),
     params: { ...DEFAULT_PARAMS, heartbeatMs: spec.heartbeatMs ?? DEFAULT_PARAMS.heartbeatMs }
   })
   const genesisFile = join(spec.dir, 'genesis.json')

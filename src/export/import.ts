@@ -59,8 +59,8 @@ export async function importExport (reader: ExportReader, store: ChainStore, gen
   const started = Date.now()
   const { from, to } = reader.header
   const runSize = Math.max(1, opts.runSize ?? DEFAULT_RUN)
-  // Validator-set changes are followed from genesis: first those of the blocks already stored.
-  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+  // Validator-set and member-set changes are followed from genesis: first those of the blocks already stored.
+  const schedule = GovernanceSchedule.fromGenesis(genesis)
   const verifier = new ChainVerifier(genesis.chainId, schedule, pool, store)
   const startHead = store.head?.height ?? 0
   const report: ImportReport = { ok: true, file: reader.file, chainId: genesis.chainId, from, to, imported: 0, skipped: 0, height: startHead, headHash: null, ms: 0 }

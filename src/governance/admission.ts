@@ -19,7 +19,7 @@ export function checkGovernanceRecords (chainId: string, records: MedRecord[], s
     } catch (err) {
       throw new ChainError(ChainErrorCode.GOVERNANCE_INVALID, `malformed governance record: ${(err as Error).message}`)
     }
-    const checks = checkChange(chainId, change, schedule.latest())
+    const checks = checkChange(chainId, change, schedule.latest(), schedule.latestMembers())
     if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new ChainError(ChainErrorCode.GOVERNANCE_INVALID, 'a governance approval signature does not verify')
   }
 }

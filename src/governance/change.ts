@@ -6,14 +6,31 @@ import { DOMAIN } from '../chain/hashing.ts'
 import { ChainError, ChainErrorCode } from '../chain/errors.ts'
 import { LIMITS } from '../chain/limits.ts'
 import type { ValidatorSet } from '../chain/validator-set.ts'
+import { MemberSet } from '../chain/member-set.ts'
 
-/** The record type that carries a validator-set change. */
+/** The record type that carries a governance change (of the validator set or the member set). */
 export const GOVERNANCE_RECORD_TYPE = 'governance.validator-set'
 export const GOVERNANCE_CONTENT_TYPE = 'application/vnd.medledger.governance+cbor'
 
-export type GovernanceAction = 'add' | 'remove'
+/**
+ * add / remove: one validator; add-member / remove-member: one member (a hospital that writes
+ * without voting). Both kinds follow the same rules: a quorum of the validators in force approves,
+ * the change takes effect governanceDelay blocks after inclusion, one change at a time.
+ */
+export type GovernanceAction = 'add' | 'remove' | 'add-member' | 'remove-member'
+export const GOVERNANCE_ACTIONS: readonly GovernanceAction[] = ['add', 'remove', 'add-member', 'remove-member']
 
-/** One validator added or removed, approved by a quorum of the validators in force. */
+/** Whether a change is of the member set (else of the validator set). */
+export function isMemberChange (c: { action: GovernanceAction }): boolean {
+  return c.action === 'add-member' || c.action === 'remove-member'
+}
+
+/** The set operation a change makes on the set it targets. */
+export function setAction (c: { action: GovernanceAction }): 'add' | 'remove' {
+  return c.action === 'add' || c.action === 'add-member' ? 'add' : 'remove'
+}
+
+/** One validator or member added or removed, approved by a quorum of the validators in force. */
 export interface ValidatorSetChange {
   action: GovernanceAction
   name: string
@@ -23,7 +40,8 @@ export interface ValidatorSetChange {
   approvals: Array<{ validator: Uint8Array, signature: Uint8Array }>
 }
 
-const ACTION_CODE: Record<GovernanceAction, number> = { add: 1, remove: 2 }
+// Codes 1 and 2 predate members: their changes keep their bytes (and approvals).
+const ACTION_CODE: Record<GovernanceAction, number> = { add: 1, remove: 2, 'add-member': 3, 'remove-member': 4 }
 
 export function changeSignBytes (chainId: string, c: Pick<ValidatorSetChange, 'action' | 'name' | 'publicKey' | 'nonce'>): Uint8Array {
   return encodeCbor([DOMAIN.governance, chainId, ACTION_CODE[c.action], c.name, c.publicKey, c.nonce])
@@ -37,8 +55,8 @@ export function encodeChange (c: ValidatorSetChange): Uint8Array {
 export function decodeChange (bytes: Uint8Array): ValidatorSetChange {
   const f = readTuple(decodeCbor(bytes, 64 * 1024), 5, 'governance change')
   const code = readUint(f[0], 'governance.action')
-  const action = code === 1 ? 'add' : code === 2 ? 'remove' : undefined
-  if (action === undefined) throw new CodecError(CodecErrorCode.SCHEMA, 'governance.action: expected 1 (add) or 2 (remove)', { field: 'governance.action' })
+  const action = GOVERNANCE_ACTIONS[code - 1]
+  if (action === undefined) throw new CodecError(CodecErrorCode.SCHEMA, 'governance.action: expected 1 (add), 2 (remove), 3 (add-member) or 4 (remove-member)', { field: 'governance.action' })
   return {
     action,
     name: readText(f[1], 'governance.name', 64),
@@ -58,16 +76,22 @@ export function approveChange (chainId: string, c: ValidatorSetChange, signer: S
 }
 
 /**
- * The rules a change must satisfy against the set in force where it is included; returns the
- * approval signature checks.
+ * The rules a change must satisfy against the sets in force where it is included (validators and
+ * members); returns the approval signature checks. A peer has one role: a validator is never a
+ * member at the same time (remove it from one set before adding it to the other).
  */
-export function checkChange (chainId: string, c: ValidatorSetChange, set: ValidatorSet): SignatureCheck[] {
+export function checkChange (chainId: string, c: ValidatorSetChange, set: ValidatorSet, members: MemberSet = MemberSet.EMPTY): SignatureCheck[] {
   const bad = (why: string): ChainError => new ChainError(ChainErrorCode.GOVERNANCE_INVALID, `governance: ${why}`)
-  if (c.name.length === 0) throw bad('the validator needs a name')
+  if (c.name.length === 0) throw bad(`the ${isMemberChange(c) ? 'member' : 'validator'} needs a name`)
   if (c.action === 'add' && set.has(c.publicKey)) throw bad('the validator to add is in the set already')
+  if (c.action === 'add' && members.has(c.publicKey)) throw bad('the validator to add is a member: remove it as a member first')
   if (c.action === 'remove' && !set.has(c.publicKey)) throw bad('the validator to remove is not in the set')
   if (c.action === 'remove' && set.size === 1) throw bad('the last validator cannot be removed')
   if (c.action === 'add' && set.size >= LIMITS.validators) throw bad('the validator set is full')
+  if (c.action === 'add-member' && members.has(c.publicKey)) throw bad('the member to add is a member already')
+  if (c.action === 'add-member' && set.has(c.publicKey)) throw bad('the member to add is a validator: remove it as a validator first')
+  if (c.action === 'add-member' && members.size >= LIMITS.members) throw bad('the member set is full')
+  if (c.action === 'remove-member' && !members.has(c.publicKey)) throw bad('the member to remove is not a member')
   const seen = new Set<string>()
   const message = changeSignBytes(chainId, c)
   for (const a of c.approvals) {

@@ -2,10 +2,13 @@ import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { toHex } from '../encoding/bytes.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { ValidatorSet } from '../chain/validator-set.ts'
+import type { MemberSet } from '../chain/member-set.ts'
 
-/** What membership needs of the governance schedule: the set in force at a height, and the newest one known. */
+/** What membership needs of the governance schedule: the sets in force at a height, and the newest ones known. */
 export interface MembershipSchedule extends Pick<ValidatorSchedule, 'at'> {
   latest: () => ValidatorSet
+  membersAt: (height: number) => MemberSet
+  latestMembers: () => MemberSet
 }
 
 /**
@@ -16,6 +19,8 @@ export interface MembershipSchedule extends Pick<ValidatorSchedule, 'at'> {
  *   the node's head reaches E - 1, i.e. before anything of height E is built, voted or relayed;
  * - validators whose **addition is included but not yet in force** (the newest set): they connect
  *   and sync from inclusion on, so they can vote at their first height;
+ * - the **members** (hospitals that write without voting) by the same two rules: those in force
+ *   at h and those whose addition is included; a removed member is cut off at its effect height;
  * - the observers listed in genesis (governance does not change them).
  *
  * The node recomputes this after every final block (a change takes effect at a height, not when
@@ -29,7 +34,7 @@ export class MemberAllowlist {
 
   /** Peer ids admitted while deciding `height`, without duplicates. */
   at (height: number): string[] {
-    const keys = [...this.schedule.at(height).keys, ...this.schedule.latest().keys, ...this.observers]
+    const keys = [...this.schedule.at(height).keys, ...this.schedule.latest().keys, ...this.schedule.membersAt(height).keys, ...this.schedule.latestMembers().keys, ...this.observers]
     return [...new Set(keys.map(k => this.peerId(k)))]
   }
 
@@ -39,8 +44,13 @@ export class MemberAllowlist {
    * to anyone while one of them is connected).
    */
   leaving (height: number): string[] {
-    const stay = new Set([...this.schedule.latest().keys, ...this.observers].map(k => this.peerId(k)))
+    const stay = new Set([...this.schedule.latest().keys, ...this.schedule.latestMembers().keys, ...this.observers].map(k => this.peerId(k)))
     return this.at(height).filter(id => !stay.has(id))
+  }
+
+  /** Whether a peer is a validator of the newest set (a member dials validators first). */
+  isValidator (peerId: string): boolean {
+    return this.schedule.latest().keys.some(k => this.peerId(k) === peerId)
   }
 
   private peerId (publicKey: Uint8Array): string {

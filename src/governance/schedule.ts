@@ -4,7 +4,8 @@ import { ChainError, ChainErrorCode } from '../chain/errors.ts'
 import type { Block } from '../chain/types.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { ValidatorSet } from '../chain/validator-set.ts'
-import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, type ValidatorSetChange } from './change.ts'
+import { MemberSet } from '../chain/member-set.ts'
+import { checkChange, decodeChange, GOVERNANCE_ACTIONS, GOVERNANCE_RECORD_TYPE, isMemberChange, setAction, type ValidatorSetChange } from './change.ts'
 import { isMedledgerError } from '../errors.ts'
 
 interface Applied {
@@ -14,30 +15,51 @@ interface Applied {
   effective: number
   change: Pick<ValidatorSetChange, 'action' | 'name' | 'publicKey'>
   set: ValidatorSet
+  /** The member set in force from `effective` on (unchanged by a validator change, and vice versa). */
+  members: MemberSet
 }
 
 /**
- * The validator schedule that follows governance: the genesis set, then each change included at
- * height h in force from h + delay. One change at a time: a block may carry at most one, and none
- * while another is waiting to take effect.
+ * The validator and member schedule that follows governance: the genesis sets, then each change
+ * included at height h in force from h + delay. One change at a time (of either set): a block may
+ * carry at most one, and none while another is waiting to take effect.
  */
 export class GovernanceSchedule implements ValidatorSchedule {
   private applied: Applied[] = []
   /** Highest height whose block has been observed. */
   scannedTo = 0
 
-  constructor (private readonly genesisSet: ValidatorSet, private readonly delay: number) {}
+  constructor (private readonly genesisSet: ValidatorSet, private readonly delay: number, private readonly genesisMembers: MemberSet = MemberSet.EMPTY) {}
+
+  /** The schedule a chain starts with: the genesis validators and members, its governance delay. */
+  static fromGenesis (g: { validators: ValidatorSet, members: MemberSet, params: { governanceDelay: number } }): GovernanceSchedule {
+    return new GovernanceSchedule(g.validators, g.params.governanceDelay, g.members)
+  }
 
   at (height: number): ValidatorSet {
-    for (let i = this.applied.length - 1; i >= 0; i--) {
-      if (this.applied[i].effective <= height) return this.applied[i].set
-    }
-    return this.genesisSet
+    return this.entryAt(height)?.set ?? this.genesisSet
+  }
+
+  /** The members in force at a height: they may author batches of that height's block. */
+  membersAt (height: number): MemberSet {
+    return this.entryAt(height)?.members ?? this.genesisMembers
   }
 
   /** Every set that has been or will be in force (the gater admits all validators of the current and the next set). */
   latest (): ValidatorSet {
-    return this.applied.length === 0 ? this.genesisSet : this.applied[this.applied.length - 1].set
+    return this.applied.at(-1)?.set ?? this.genesisSet
+  }
+
+  /** The member set once every change included so far is in force. */
+  latestMembers (): MemberSet {
+    return this.applied.at(-1)?.members ?? this.genesisMembers
+  }
+
+  private entryAt (height: number): Applied | undefined {
+    for (let i = this.applied.length - 1; i >= 0; i--) {
+      if (this.applied[i].effective <= height) return this.applied[i]
+    }
+    return undefined
   }
 
   changes (): readonly Applied[] { return this.applied }
@@ -46,11 +68,11 @@ export class GovernanceSchedule implements ValidatorSchedule {
     const changes = governanceChanges(block)
     if (changes.length === 0) return []
     const h = block.header.height
-    if (changes.length > 1) throw new ChainError(ChainErrorCode.GOVERNANCE_INVALID, `block ${h} carries more than one validator-set change`, { height: h })
+    if (changes.length > 1) throw new ChainError(ChainErrorCode.GOVERNANCE_INVALID, `block ${h} carries more than one governance change`, { height: h })
     // [REJECT] One change at a time: the previous one must be in force before the next is included.
     const last = this.applied.filter(a => a.includedAt < h).at(-1)
     if (last !== undefined && last.effective > h) throw new ChainError(ChainErrorCode.GOVERNANCE_INVALID, `block ${h} carries a change while another waits for height ${last.effective}`, { height: h })
-    return checkChange(chainId, changes[0], this.at(h))
+    return checkChange(chainId, changes[0], this.at(h), this.membersAt(h))
   }
 
   observe (block: Block): void {
@@ -59,8 +81,17 @@ export class GovernanceSchedule implements ValidatorSchedule {
     this.scannedTo = h
     const [change] = governanceChanges(block)
     if (change === undefined) return
-    const base = this.at(h + this.delay)
-    this.applied.push({ includedAt: h, effective: h + this.delay, change, set: base.with({ action: change.action, member: { name: change.name, publicKey: change.publicKey } }) })
+    this.apply(h, change)
+  }
+
+  private apply (includedAt: number, change: Applied['change']): void {
+    const effective = includedAt + this.delay
+    const op = { action: setAction(change), member: { name: change.name, publicKey: change.publicKey } }
+    const set = this.at(effective)
+    const members = this.membersAt(effective)
+    this.applied.push(isMemberChange(change)
+      ? { includedAt, effective, change, set, members: members.with(op) }
+      : { includedAt, effective, change, set: set.with(op), members })
   }
 
   /** Canonical bytes of what was learned, kept in the store's meta so a restart need not rescan. */
@@ -75,17 +106,15 @@ export class GovernanceSchedule implements ValidatorSchedule {
     for (const item of readList(list, 100_000, 'governance state')) {
       const [includedAt, action, name, publicKey] = readTuple(item, 4, 'governance entry')
       const h = readUint(includedAt, 'includedAt')
-      const a = readText(action, 'action', 8)
-      if (a !== 'add' && a !== 'remove') throw new Error('governance state names an unknown action')
-      const change = { action: a as 'add' | 'remove', name: readText(name, 'name', 64), publicKey: readBytes(publicKey, 'publicKey', { length: 32 }) }
-      const base = this.at(h + this.delay)
-      this.applied.push({ includedAt: h, effective: h + this.delay, change, set: base.with({ action: change.action, member: { name: change.name, publicKey: change.publicKey } }) })
+      const a = GOVERNANCE_ACTIONS.find(x => x === readText(action, 'action', 16))
+      if (a === undefined) throw new Error('governance state names an unknown action')
+      this.apply(h, { action: a, name: readText(name, 'name', 64), publicKey: readBytes(publicKey, 'publicKey', { length: 32 }) })
     }
     this.scannedTo = readUint(scanned, 'scannedTo')
   }
 }
 
-/** The validator-set changes a block's records carry (decoded; malformed ones are a ChainError). */
+/** The governance changes a block's records carry (decoded; malformed ones are a ChainError). */
 export function governanceChanges (block: Block): ValidatorSetChange[] {
   const out: ValidatorSetChange[] = []
   for (const batch of block.body.batches) {

@@ -15,6 +15,7 @@ export function stateFromGenesis (g: Genesis): LightState {
     governanceDelay: g.params.governanceDelay,
     base: { height: 0, hash: g.hash },
     baseValidators: g.validators.members.map(m => ({ name: m.name, publicKey: m.publicKey })),
+    baseMembers: g.members.members.map(m => ({ name: m.name, publicKey: m.publicKey })),
     changes: [],
     height: 0,
     hash: g.hash,

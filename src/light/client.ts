@@ -5,7 +5,7 @@ import { checkCertificate } from '../chain/validate.ts'
 import type { BlockHeader, Certificate } from '../chain/types.ts'
 import { parseCertificateJson, parseHeaderJson, parseLink, parseObject, verifiedChangeOf, verifyInclusionLink, type J } from '../audit/proof-verify.ts'
 import { MedledgerError } from '../errors.ts'
-import { setAt, type LightState, type LightStore } from './state.ts'
+import { membersAt, setAt, type LightState, type LightStore } from './state.ts'
 
 /** Where headers come from: any node's GET /v1/headers (src/light/http-source.ts), or a test's. */
 export interface HeaderSource {
@@ -135,7 +135,7 @@ export class LightClient {
       // [REJECT] One change at a time: the previous one must be in force before the next is included.
       const previous = changes.at(-1)
       if (previous !== undefined && previous.effective > h) throw bad(`${where} was included while another waits for height ${previous.effective}`, at)
-      const change = verifiedChangeOf(state.chainId, link, set, where)
+      const change = verifiedChangeOf(state.chainId, link, set, where, membersAt(state, h))
       changes = [...changes, { includedAt: h, effective: h + state.governanceDelay, action: change.action, name: change.name, publicKey: change.publicKey }]
     }
     return { ...state, changes, height: h, hash: item.hash, time: header.time, last: { header: item.json.header, certificate: item.json.certificate } }
@@ -197,6 +197,6 @@ export async function checkRecordProof (store: LightStore, proof: unknown): Prom
   if (ours === undefined || h <= store.state.base.height) throw new MedledgerError('LIGHT_NOT_SYNCED', `the proof is for height ${h}; this client has verified ${store.state.base.height + 1}..${store.state.height}: run \`medledger light sync\` first`)
   const hash = blockHash(link.header)
   if (!bytesEqual(hash, ours)) throw new MedledgerError('PROOF_INVALID', `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
-  const { id } = verifyInclusionLink(store.state.chainId, link, setAt(store.state, h))
+  const { id } = verifyInclusionLink(store.state.chainId, link, setAt(store.state, h), undefined, membersAt(store.state, h))
   return { recordId: toHex(id), height: h, blockHash: toHex(hash) }
 }

@@ -2,10 +2,12 @@ import { mkdir, open, readFile, rename, stat, truncate } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fromHex, toHex } from '../encoding/bytes.ts'
 import { ValidatorSet, type Member } from '../chain/validator-set.ts'
+import { MemberSet } from '../chain/member-set.ts'
+import { GOVERNANCE_ACTIONS, isMemberChange, setAction, type GovernanceAction } from '../governance/change.ts'
 import { MedledgerError } from '../errors.ts'
 
-/** A validator-set change learned from a proved governance record, waiting for or past its effect height. */
-export interface LearnedChange { includedAt: number, effective: number, action: 'add' | 'remove', name: string, publicKey: Uint8Array }
+/** A validator-set or member-set change learned from a proved governance record, waiting for or past its effect height. */
+export interface LearnedChange { includedAt: number, effective: number, action: GovernanceAction, name: string, publicKey: Uint8Array }
 
 /**
  * What a light client trusts and has verified (`light.json` in its directory): where it started
@@ -22,6 +24,8 @@ export interface LightState {
   base: { height: number, hash: Uint8Array }
   /** The set in force at base.height + 1 (before the changes below take effect). */
   baseValidators: Member[]
+  /** The members in force at base.height + 1 (genesis members; none known from a bare checkpoint). */
+  baseMembers?: Member[]
   changes: LearnedChange[]
   height: number
   hash: Uint8Array
@@ -38,9 +42,19 @@ export function setAt (s: LightState, height: number): ValidatorSet {
   let set = new ValidatorSet(s.baseValidators)
   for (const c of s.changes) {
     if (c.effective > height) break
-    set = set.with({ action: c.action, member: { name: c.name, publicKey: c.publicKey } })
+    if (!isMemberChange(c)) set = set.with({ action: setAction(c), member: { name: c.name, publicKey: c.publicKey } })
   }
   return set
+}
+
+/** The members in force at `height` (> base.height): batch authors besides the validators. */
+export function membersAt (s: LightState, height: number): MemberSet {
+  let members = new MemberSet(s.baseMembers ?? [])
+  for (const c of s.changes) {
+    if (c.effective > height) break
+    if (isMemberChange(c)) members = members.with({ action: setAction(c), member: { name: c.name, publicKey: c.publicKey } })
+  }
+  return members
 }
 
 function toJson (s: LightState): unknown {
@@ -51,6 +65,7 @@ function toJson (s: LightState): unknown {
     governanceDelay: s.governanceDelay,
     base: { height: s.base.height, hash: toHex(s.base.hash) },
     baseValidators: s.baseValidators.map(m => ({ name: m.name, publicKey: toHex(m.publicKey) })),
+    baseMembers: (s.baseMembers ?? []).map(m => ({ name: m.name, publicKey: toHex(m.publicKey) })),
     changes: s.changes.map(c => ({ ...c, publicKey: toHex(c.publicKey) })),
     height: s.height,
     hash: toHex(s.hash),
@@ -67,7 +82,11 @@ function fromJson (j: any): LightState {
     governanceDelay: Number(j.governanceDelay),
     base: { height: Number(j.base.height), hash: fromHex(j.base.hash, 32) },
     baseValidators: (j.baseValidators as any[]).map(m => ({ name: String(m.name), publicKey: fromHex(m.publicKey, 32) })),
-    changes: (j.changes as any[]).map(c => ({ includedAt: Number(c.includedAt), effective: Number(c.effective), action: c.action === 'add' ? 'add' : 'remove', name: String(c.name), publicKey: fromHex(c.publicKey, 32) })),
+    baseMembers: ((j.baseMembers ?? []) as any[]).map(m => ({ name: String(m.name), publicKey: fromHex(m.publicKey, 32) })),
+    changes: (j.changes as any[]).map(c => {
+      if (!GOVERNANCE_ACTIONS.includes(c.action)) throw new Error(`unknown governance action ${String(c.action)}`)
+      return { includedAt: Number(c.includedAt), effective: Number(c.effective), action: c.action as GovernanceAction, name: String(c.name), publicKey: fromHex(c.publicKey, 32) }
+    }),
     height: Number(j.height),
     hash: fromHex(j.hash, 32),
     time: Number(j.time),

@@ -14,6 +14,10 @@ export interface DialerModules {
   /** Peers we should stay connected to: allowed, not banned, not ourselves. */
   targets: () => string[]
   bootstrap: string[]
+  /** Most peers to dial and keep (0 or absent: every target, a full mesh). */
+  maxPeers?: number
+  /** Targets dialled first when maxPeers bounds the dials (a member: the validators). */
+  preferred?: (peerId: string) => boolean
 }
 
 interface Backoff { failures: number, nextAt: number, dialing: boolean }
@@ -22,7 +26,8 @@ const TICK_MS = 250
 const DIAL_TIMEOUT_MS = 10_000
 
 /**
- * Keeps a full mesh in a small network: dials the bootstrap peers and every allowed peer whose
+ * Keeps a full mesh in a small network (or, with maxPeers, at most that many peers, preferred
+ * ones first: a member keeps the validators and a few others): dials the bootstrap peers and every allowed peer whose
  * address we know (from bootstrap or from identify), and redials after a disconnect with
  * exponential backoff and jitter. The backoff resets only once the peer proved useful
  * (`markHealthy`, after a good status exchange), so a peer that accepts TCP and then hangs up
@@ -73,11 +78,23 @@ export class PeerDialer {
     if (!this.running) return
     const now = Date.now()
     const connected = new Set(this.modules.libp2p.getPeers().map(p => p.toString()))
-    for (const id of this.modules.targets()) {
-      if (connected.has(id)) continue
+    const max = this.modules.maxPeers ?? 0
+    const preferred = this.modules.preferred
+    let targets = this.modules.targets().filter(id => !connected.has(id))
+    // Bounded (hundreds of members need not connect to everyone): preferred peers first, and no
+    // more dials than the room left beside the connections and dials already open.
+    let room = Number.POSITIVE_INFINITY
+    if (max > 0) {
+      if (preferred !== undefined) targets = [...targets.filter(id => preferred(id)), ...targets.filter(id => !preferred(id))]
+      const dialing = [...this.backoff.values()].filter(b => b.dialing).length
+      room = max - connected.size - dialing
+    }
+    for (const id of targets) {
       const b = this.backoff.get(id) ?? { failures: 0, nextAt: 0, dialing: false }
       this.backoff.set(id, b)
       if (b.dialing || b.nextAt > now) continue
+      if (room <= 0) break
+      room--
       void this.dial(id, b)
     }
     this.timer = setTimeout(() => { this.tick() }, TICK_MS)

@@ -26,6 +26,8 @@ export interface NetworkModules {
   allowed: string[]
   /** Of those, members whose removal is final but not yet in force (see setAllowed). */
   leaving?: string[]
+  /** Peers dialled first when `maxPeers` bounds the dials (a member prefers the validators). */
+  preferred?: (peerId: string) => boolean
 }
 
 /** A node whose sync applied blocks this recently relays no gossip: it may not know yet whom governance removed. */
@@ -147,7 +149,9 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     })
     this.dialer = new PeerDialer(this.opts, {
       libp2p, logger: this.log, bootstrap: this.opts.bootstrap,
-      targets: () => this.allowlist.list().filter(id => id !== this.ownId && this.admit(id))
+      targets: () => this.allowlist.list().filter(id => id !== this.ownId && this.admit(id)),
+      maxPeers: this.opts.maxPeers,
+      preferred: this.modules.preferred
     })
     this.started = true
     this.sync.start()

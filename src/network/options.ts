@@ -38,6 +38,11 @@ export interface NetworkOptions {
   maxPendingInboundPerIp?: number
   /** Inbound connection attempts one IP address may make per second (libp2p inboundConnectionThreshold). */
   inboundConnectionsPerIpPerSecond?: number
+  /**
+   * Most peers this node dials and keeps (0: every allowed peer, a full mesh). Preferred peers
+   * (NetworkModules.preferred: the validators, for a member) are dialled first.
+   */
+  maxPeers?: number
 }
 
 /** Every tunable with its value; `resolveOptions` fills what the operator left out. */
@@ -76,6 +81,7 @@ export const DEFAULT_NETWORK_OPTIONS = {
   maxPendingInbound: 8,
   maxPendingInboundPerIp: 4,
   inboundConnectionsPerIpPerSecond: 5,
+  maxPeers: 0,
   requestTimeoutMs: 10_000,
   reconnectBaseMs: 500,
   reconnectMaxMs: 30_000,

@@ -13,6 +13,7 @@ import { GovernanceSchedule } from '../governance/schedule.ts'
 import { checkGovernanceRecords } from '../governance/admission.ts'
 import { MemberAllowlist } from '../governance/members.ts'
 import { ChainVerifier, finalPerBatch } from '../chain/verifier.ts'
+import { authorsAt } from '../chain/validator-schedule.ts'
 import type { FinalizedBlock, MedRecord, RecordBatch } from '../chain/types.ts'
 import { encodeBatch } from '../chain/codec.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
@@ -82,16 +83,18 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.home = m.home
     this.log = m.logger
     this.testHooks = m.testHooks ?? {}
-    this.schedule = new GovernanceSchedule(m.genesis.validators, m.genesis.params.governanceDelay)
+    this.schedule = GovernanceSchedule.fromGenesis(m.genesis)
     this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
     const mp = m.config.mempool
     this.mempool = new Mempool({ maxBytes: mp.max_bytes, maxBatches: mp.max_batches, maxBytesPerAuthor: mp.max_bytes_per_author, maxBatchesPerAuthor: mp.max_batches_per_author })
     this.pool = new VerifyPool()
   }
 
-  get role (): 'validator' | 'observer' { return this.config.role }
+  get role (): 'validator' | 'observer' | 'member' { return this.config.role }
   /** A validator-role node signs once governance has put it in the set (or genesis did). */
   get isValidator (): boolean { return this.role === 'validator' && this.schedule.at((this.store?.head?.height ?? 0) + 1).has(this.key.publicKey) }
+  /** A member-role node authors batches while it is a member in force (genesis or governance); it never votes. */
+  get isMember (): boolean { return this.role === 'member' && this.schedule.membersAt((this.store?.head?.height ?? 0) + 1).has(this.key.publicKey) }
 
   async start (): Promise<void> {
     const c = this.config
@@ -106,20 +109,25 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
       }
       this.log.warn({ peerId: this.key.peerId }, 'not a validator (yet): following the chain; this node votes once a governance change adds it')
     }
+    if (c.role === 'member' && !this.schedule.latestMembers().has(this.key.publicKey)) {
+      this.log.warn({ peerId: this.key.peerId }, 'not a member (yet, or any more): following the chain if admitted; this node writes once a governance change adds it as a member')
+    }
     if (c.role === 'observer' && !this.allowedPeers().includes(this.key.peerId)) {
       this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
     const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
-    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role === 'validator', maxResponseBytes: c.p2p.sync_response_bytes,
+    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role !== 'observer', maxResponseBytes: c.p2p.sync_response_bytes,
       inboundAllow: c.p2p.inbound_allow, inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms, maxPendingInbound: c.p2p.max_pending_inbound,
-      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes }, {
+      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes, maxPeers: c.p2p.max_peers }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),
       logger: this.log.child({ module: 'network' }),
       allowed: this.allowedPeers(),
-      leaving: this.members.leaving((this.store.head?.height ?? 0) + 1)
+      leaving: this.members.leaving((this.store.head?.height ?? 0) + 1),
+      // With p2p.max_peers, the validators (in force or joining) are dialled first.
+      preferred: (peerId) => this.members.isValidator(peerId)
     })
     this.consensus = new ConsensusDriver({
       timeouts: { proposeMs: c.consensus.propose_timeout_ms, prevoteMs: c.consensus.prevote_timeout_ms, precommitMs: c.consensus.precommit_timeout_ms, deltaMs: c.consensus.timeout_delta_ms },
@@ -184,7 +192,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.network.setAllowed(this.allowedPeers(), this.members.leaving((this.store.head?.height ?? 0) + 1))
     if (changed) {
       this.governanceSeen = this.schedule.changes().length
-      this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size }, 'validator-set change recorded')
+      this.log.info({ height: fb.block.header.height, validators: this.schedule.latest().size, members: this.schedule.latestMembers().size }, 'governance change recorded')
     }
     if (changed || fb.block.header.height % 64 === 0) {
       void this.store.putMeta(GOVERNANCE_META, this.schedule.serialize()).catch((err) => { this.log.warn({ err }, 'could not persist governance state') })
@@ -210,7 +218,11 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
    * Returns the record ids in order.
    */
   async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
-    if (!this.isValidator) throw new MedledgerError('NODE_READ_ONLY', 'this node is an observer: submit records to a validator', {})
+    if (!this.isValidator && !this.isMember) {
+      throw new MedledgerError('NODE_READ_ONLY', this.role === 'observer'
+        ? 'this node is an observer: submit records to a validator or a member'
+        : `this node is not a ${this.role} in force (governance has not added it, or removed it): it may not author records`, {})
+    }
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
     const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
@@ -245,14 +257,14 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
    * the worker pool, and the new ones admitted to the mempool. One bad batch rejects the message.
    */
   private async admitBatches (batches: RecordBatch[]): Promise<Verdict> {
-    const validators = this.schedule.at((this.store.head?.height ?? 0) + 1)
+    const authors = authorsAt(this.schedule, (this.store.head?.height ?? 0) + 1)
     const fresh: Array<{ batch: RecordBatch, id: string }> = []
     const checks: SignatureCheck[] = []
     try {
       for (const batch of batches) {
         const id = toHex(batchId(batch))
         if (this.mempool.hasBatch(id)) continue
-        checks.push(checkBatch(this.genesis.chainId, batch, validators))
+        checks.push(checkBatch(this.genesis.chainId, batch, authors))
         checkGovernanceRecords(this.genesis.chainId, batch.records, this.schedule)
         fresh.push({ batch, id })
       }

@@ -37,7 +37,7 @@ type Unsigned = Omit<MedRecord, 'author'>
 export interface PrivacyNode {
   readonly genesis: Genesis
   readonly key: NodeKey
-  readonly role: 'validator' | 'observer'
+  readonly role: 'validator' | 'observer' | 'member'
   readonly isValidator: boolean
   readonly log: Logger
   readonly schedule: { latest: () => ValidatorSet }
@@ -683,7 +683,7 @@ export class PrivacyService {
    * `reader` is the local label of the person reading; the chain gets its keyed pseudonym.
    */
   async readPlaintext (id: string, reader: string): Promise<PlaintextRead> {
-    if (this.node.role !== 'validator') throw new PrivacyError(PrivacyErrorCode.OBSERVER, 'observers never serve plaintext')
+    if (this.node.role !== 'validator') throw new PrivacyError(PrivacyErrorCode.OBSERVER, `only validators serve plaintext (this node is ${this.node.role})`)
     await this.enqueue(async () => { await this.catchUp() })
     const { stored, env } = await this.envelopeRecord(id)
     const r = stored.record

@@ -16,7 +16,7 @@ export const SUBJECT_SECRET_FILE = 'subject.secret'
  * Writes, on a validator, the hospital's subject secret (the API role tokens: writeTokenFiles in
  * src/api/tokens.ts). An existing file is kept: a home set up before privacy existed gains it.
  */
-export async function writePrivacyFiles (home: string, role: 'validator' | 'observer'): Promise<void> {
+export async function writePrivacyFiles (home: string, role: 'validator' | 'observer' | 'member'): Promise<void> {
   if (role === 'validator') await writeSubjectSecret(join(home, SUBJECT_SECRET_FILE)).catch(ignoreExists)
 }
 

@@ -95,6 +95,7 @@ async function loadValidators () {
   for (const m of state.validators.validators) state.names.set(m.publicKey, m.name)
   for (const c of state.validators.changes ?? []) if (!state.names.has(c.publicKey)) state.names.set(c.publicKey, c.name)
   for (const m of state.validators.observers ?? []) if (!state.names.has(m.publicKey)) state.names.set(m.publicKey, m.name)
+  for (const m of state.validators.members ?? []) if (!state.names.has(m.publicKey)) state.names.set(m.publicKey, m.name)
 }
 
 async function loadBlocks () {
@@ -142,7 +143,7 @@ function renderHead () {
     el('span', { text: `signed by ${head.signers.length} of ${plural(n, 'hospital')} (${q} needed)` }))
   const recent = state.blocks.reduce((k, b) => k + b.records, 0)
   const me = s === null ? undefined : state.validators?.validators.find(v => v.peerId === s.peerId)
-  const role = s === null ? '' : me !== undefined ? `a hospital node (${me.name})` : s.role === 'observer' ? 'a read-only observer copy' : 'a node'
+  const role = s === null ? '' : me !== undefined ? `a hospital node (${me.name})` : s.role === 'observer' ? 'a read-only observer copy' : s.role === 'member' ? 'a member hospital (writes its own records, does not sign blocks)' : 'a node'
   clear($('head-facts'),
     el('span', {}, 'Written ', el('b', {}, timeEl(head.time))),
     el('span', {}, el('b', { text: recent.toLocaleString() }), ` records in the last ${plural(state.blocks.length, 'block')}`),
@@ -176,6 +177,7 @@ function renderValidators () {
       el('td', {}, status))
   }))
   const parts = []
+  if ((v.members ?? []).length > 0) parts.push(`Member hospitals (write their own records, do not sign blocks): ${v.members.map(m => m.name).join(', ')}.`)
   if ((v.observers ?? []).length > 0) parts.push(`Read-only copies (observers, e.g. regulators): ${v.observers.map(o => o.name).join(', ')}.`)
   for (const c of v.changes ?? []) parts.push(`${c.name} ${c.action === 'add' ? 'joined' : 'left'} the signing hospitals from block #${c.effective} (decided in block #${c.includedAt}).`)
   $('observers').textContent = parts.join(' ')
@@ -272,8 +274,10 @@ async function trustFor (height) {
   const g = state.genesis
   // With a genesis file the proof is checked against it alone: the proof carries the proven
   // validator-set changes up to its block.
-  if (g !== null) return { chainId: g.chainId, genesisHash: g.hash, validators: g.validators, governanceDelay: g.params.governanceDelay, source: 'genesis' }
-  return { chainId: state.status.chainId, genesisHash: fromHex(state.status.genesisHash, 32), validators: validatorsAt(height, state.validators), source: 'node' }
+  if (g !== null) return { chainId: g.chainId, genesisHash: g.hash, validators: g.validators, members: g.members, governanceDelay: g.params.governanceDelay, source: 'genesis' }
+  // The node's word: the members it reports in force now (a member removed since is not among them).
+  const members = (state.validators.members ?? []).map(m => ({ name: m.name, publicKey: fromHex(m.publicKey, 32) }))
+  return { chainId: state.status.chainId, genesisHash: fromHex(state.status.genesisHash, 32), validators: validatorsAt(height, state.validators), members, source: 'node' }
 }
 
 async function lookup (id) {

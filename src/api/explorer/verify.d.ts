@@ -5,7 +5,8 @@ export interface TrustedMember { name: string, publicKey: Uint8Array }
  * governance chain is verified and applied); 'node': validators is the set at the proof's height
  * as the node reports it.
  */
-export interface Trust { chainId: string, genesisHash: Uint8Array, validators: TrustedMember[], governanceDelay?: number, source: 'genesis' | 'node' }
+/** members: who may also author batches (genesis members with source 'genesis'; the members in force as the node reports them with 'node'). */
+export interface Trust { chainId: string, genesisHash: Uint8Array, validators: TrustedMember[], members?: TrustedMember[], governanceDelay?: number, source: 'genesis' | 'node' }
 export interface ProofStep { id: string, ok: boolean, text: string, detail?: string }
 export interface ProofResult {
   ok: boolean
@@ -46,6 +47,6 @@ export function quorum (n: number): number
 export function recordCbor (r: { type: string, subject: Uint8Array, contentType: string, payload: Uint8Array, author: Uint8Array, timestamp: number }): CborValue[]
 export function headerCbor (h: Record<string, unknown>): CborValue[]
 export function validatorSetHash (publicKeys: Uint8Array[]): Promise<Uint8Array>
-export function readGenesis (json: unknown): Promise<{ chainId: string, hash: Uint8Array, validators: TrustedMember[], observers: TrustedMember[], params: { heartbeatMs: number, governanceDelay: number } }>
+export function readGenesis (json: unknown): Promise<{ chainId: string, hash: Uint8Array, validators: TrustedMember[], observers: TrustedMember[], members: TrustedMember[], params: { heartbeatMs: number, governanceDelay: number } }>
 export function validatorsAt (height: number, v: ValidatorsView): TrustedMember[]
 export function verifyProof (proof: unknown, trust: Trust): Promise<ProofResult>

@@ -246,14 +246,17 @@ export async function readGenesis (json) {
   if (!Array.isArray(json.validators) || json.validators.length === 0) throw new Error('the genesis file lists no validators')
   const validators = json.validators.map((m, i) => member(m, `validators[${i}]`)).sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
   const observers = (json.observers ?? []).map((m, i) => member(m, `observers[${i}]`))
+  // Members (write, never vote) enter the hash as a seventh item only when there are some.
+  const members = (json.members ?? []).map((m, i) => member(m, `members[${i}]`)).sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
   const params = { heartbeatMs: 10000, governanceDelay: 2, ...(json.params ?? {}) }
   const hash = await sha256(encodeCbor([
     DOMAIN.genesis, json.chainId, time,
     validators.map(item),
     observers.map(item),
-    [params.heartbeatMs, params.governanceDelay]
+    [params.heartbeatMs, params.governanceDelay],
+    ...(members.length === 0 ? [] : [members.map(item)])
   ]))
-  return { chainId: json.chainId, hash, validators, observers, params }
+  return { chainId: json.chainId, hash, validators, observers, members, params }
 }
 
 /**
@@ -315,26 +318,30 @@ function parse (p) {
   }
 }
 
-/** A validator-set change record's payload: [action, name, publicKey, nonce, [[validator, signature], ...]]. */
+/** Governance action codes: a validator added or removed, a member (writes, never votes) added or removed. */
+const ACTIONS = { 1: 'add', 2: 'remove', 3: 'add-member', 4: 'remove-member' }
+
+/** A governance change record's payload: [action, name, publicKey, nonce, [[validator, signature], ...]]. */
 function decodeChange (payload) {
   const v = decodeCbor(payload)
-  const ok = Array.isArray(v) && v.length === 5 && (v[0] === 1 || v[0] === 2) && typeof v[1] === 'string' && v[1].length <= 64 &&
+  const ok = Array.isArray(v) && v.length === 5 && ACTIONS[v[0]] !== undefined && typeof v[1] === 'string' && v[1].length <= 64 &&
     v[2] instanceof Uint8Array && v[2].length === 32 && Number.isSafeInteger(v[3]) && v[3] >= 0 && Array.isArray(v[4]) && v[4].length <= MAX_VALIDATORS &&
     v[4].every(a => Array.isArray(a) && a.length === 2 && a[0] instanceof Uint8Array && a[0].length === 32 && a[1] instanceof Uint8Array && a[1].length === 64)
   if (!ok) throw new Error('the change is not in the governance record format')
-  return { actionCode: v[0], action: v[0] === 1 ? 'add' : 'remove', name: v[1], publicKey: v[2], nonce: v[3], approvals: v[4].map(([validator, signature]) => ({ validator, signature })) }
+  return { actionCode: v[0], action: ACTIONS[v[0]], name: v[1], publicKey: v[2], nonce: v[3], approvals: v[4].map(([validator, signature]) => ({ validator, signature })) }
 }
 
 /**
  * One record in one certified block, against the set in force there (docs/protocol.md, record
  * proof steps 1-6). Returns the first problem, in plain words, or undefined.
  */
-async function checkLink (l, chainId, validators) {
-  const has = (pk) => validators.some(v => bytesEqual(v.publicKey, pk))
+async function checkLink (l, chainId, validators, members = []) {
+  // A batch author is a validator or a member in force there.
+  const has = (pk) => validators.some(v => bytesEqual(v.publicKey, pk)) || members.some(m => bytesEqual(m.publicKey, pk))
   const id = await sha256(encodeCbor(recordCbor(l.record)))
   if (!bytesEqual(id, l.recordId)) return 'the record does not hash to its id'
   if (!await verifyInclusion(await leafHash(id), l.batch.index, l.batch.count, l.batch.path, l.batch.recordsRoot)) return 'the record is not in its batch'
-  if (!has(l.batch.author) || !bytesEqual(l.batch.author, l.record.author)) return 'the batch author is not a validator there, or not the record author'
+  if (!has(l.batch.author) || !bytesEqual(l.batch.author, l.record.author)) return 'the batch author is not a validator or member there, or not the record author'
   if (!await verifyEd25519(l.batch.author, encodeCbor([DOMAIN.batch, chainId, l.batch.author, l.batch.recordsRoot, l.batch.count]), l.batch.signature)) return 'the batch signature does not verify'
   const bid = await sha256(encodeCbor([l.batch.author, l.batch.recordsRoot, l.batch.count, l.batch.signature]))
   if (!await verifyInclusion(await leafHash(bid), l.block.batchIndex, l.block.batchCount, l.block.path, l.header.recordsRoot)) return 'the batch is not in the block'
@@ -361,7 +368,9 @@ async function checkLink (l, chainId, validators) {
  */
 async function learnValidators (p, trust) {
   let set = trust.validators.map(v => ({ name: v.name, publicKey: v.publicKey }))
-  if (p.governance.length === 0) return { set }
+  // Members write batches but never vote: the genesis members, then the member changes below.
+  let members = (trust.members ?? []).map(m => ({ name: m.name, publicKey: m.publicKey }))
+  if (p.governance.length === 0) return { set, members }
   if (!Number.isSafeInteger(trust.governanceDelay)) return { set, problem: 'the genesis parameters (governanceDelay) are needed to follow validator-set changes' }
   let effective = 0
   for (const [i, l] of p.governance.entries()) {
@@ -370,8 +379,8 @@ async function learnValidators (p, trust) {
     if (h < effective) return { set, problem: `${at} was included before the previous change took effect` }
     effective = h + trust.governanceDelay
     if (effective > p.header.height) return { set, problem: `${at} takes effect after block #${p.header.height}` }
-    const linkProblem = await checkLink(l, trust.chainId, set)
-    if (linkProblem !== undefined) return { set, problem: `${at}: ${linkProblem}` }
+    const linkProblem = await checkLink(l, trust.chainId, set, members)
+    if (linkProblem !== undefined) return { set, members, problem: `${at}: ${linkProblem}` }
     if (l.record.type !== GOVERNANCE_RECORD_TYPE) return { set, problem: `${at}: the record is not a validator-set change` }
     let c
     try {
@@ -379,8 +388,13 @@ async function learnValidators (p, trust) {
     } catch (err) {
       return { set, problem: `${at}: ${err.message}` }
     }
-    const member = set.some(v => bytesEqual(v.publicKey, c.publicKey))
-    if (c.name.length === 0 || (c.action === 'add' && (member || set.length >= MAX_VALIDATORS)) || (c.action === 'remove' && (!member || set.length === 1))) return { set, problem: `${at}: the change does not apply to the set in force` }
+    const inSet = set.some(v => bytesEqual(v.publicKey, c.publicKey))
+    const isMember = members.some(m => bytesEqual(m.publicKey, c.publicKey))
+    const applies = c.action === 'add' ? !inSet && !isMember && set.length < MAX_VALIDATORS
+      : c.action === 'remove' ? inSet && set.length > 1
+        : c.action === 'add-member' ? !inSet && !isMember
+          : isMember
+    if (c.name.length === 0 || !applies) return { set, members, problem: `${at}: the change does not apply to the sets in force` }
     const message = encodeCbor([DOMAIN.governance, trust.chainId, c.actionCode, c.name, c.publicKey, c.nonce])
     const seen = new Set()
     for (const a of c.approvals) {
@@ -389,9 +403,12 @@ async function learnValidators (p, trust) {
       seen.add(k)
     }
     if (seen.size < quorum(set.length)) return { set, problem: `${at}: approved by ${seen.size}, a quorum is ${quorum(set.length)}` }
-    set = c.action === 'add' ? [...set, { name: c.name, publicKey: c.publicKey }] : set.filter(v => !bytesEqual(v.publicKey, c.publicKey))
+    if (c.action === 'add') set = [...set, { name: c.name, publicKey: c.publicKey }]
+    else if (c.action === 'remove') set = set.filter(v => !bytesEqual(v.publicKey, c.publicKey))
+    else if (c.action === 'add-member') members = [...members, { name: c.name, publicKey: c.publicKey }]
+    else members = members.filter(m => !bytesEqual(m.publicKey, c.publicKey))
   }
-  return { set: set.sort((a, b) => bytesCompare(a.publicKey, b.publicKey)), changes: p.governance.length }
+  return { set: set.sort((a, b) => bytesCompare(a.publicKey, b.publicKey)), members, changes: p.governance.length }
 }
 
 /**
@@ -419,7 +436,8 @@ export async function verifyProof (proof, trust) {
   const h = p.header.height
   const learned = trust.source === 'node' ? { set: trust.validators } : await learnValidators(p, trust)
   const validators = learned.set
-  const name = (pk) => validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? trust.validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? `an unknown key ${toHex(pk).slice(0, 12)}…`
+  const members = learned.members ?? trust.members ?? []
+  const name = (pk) => validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? members.find(m => bytesEqual(m.publicKey, pk))?.name ?? trust.validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? `an unknown key ${toHex(pk).slice(0, 12)}…`
 
   step('chain', p.chainId === trust.chainId && bytesEqual(p.genesisHash, trust.genesisHash) && p.header.chainId === trust.chainId,
     `The proof is for this ledger (${trust.chainId})`,
@@ -432,7 +450,7 @@ export async function verifyProof (proof, trust) {
   step('batch-path', inBatch, `The record is number ${p.batch.index + 1} of the ${p.batch.count} record${p.batch.count === 1 ? '' : 's'} in its batch`, inBatch ? undefined : 'the Merkle path from the record to the batch root fails')
 
   const author = name(p.batch.author)
-  const isValidator = validators.some(v => bytesEqual(v.publicKey, p.batch.author))
+  const isValidator = validators.some(v => bytesEqual(v.publicKey, p.batch.author)) || members.some(m => bytesEqual(m.publicKey, p.batch.author))
   const sameAuthor = bytesEqual(p.batch.author, p.record.author)
   const batchSigned = isValidator && sameAuthor && await verifyEd25519(p.batch.author, encodeCbor([DOMAIN.batch, trust.chainId, p.batch.author, p.batch.recordsRoot, p.batch.count]), p.batch.signature)
   step('batch-signature', batchSigned, `${author} signed the batch (digital signature checked)`,

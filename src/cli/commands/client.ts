@@ -33,7 +33,7 @@ export function clientCommands (program: Command): void {
   apiOption(program.command('status').description('show a node\'s chain status'))
     .action(action(async (o: ApiFlags) => { printJson(await call(o, 'GET', '/v1/status')) }))
 
-  apiOption(program.command('submit').description('submit one record to a validator (the node signs it as a batch of one)'))
+  apiOption(program.command('submit').description('submit one record to a validator or member (the node signs it as a batch of one)'))
     .requiredOption('--type <type>', 'record type, e.g. consultation')
     .requiredOption('--subject <hex>', 'pseudonymous subject: 64 hex characters (a keyed hash, never a name)')
     .option('--content-type <type>', 'payload content type', 'application/octet-stream')

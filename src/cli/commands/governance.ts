@@ -2,14 +2,14 @@ import { readFile, writeFile } from 'node:fs/promises'
 import type { Command } from 'commander'
 import { Genesis, publicKeyOfPeerId } from '../../chain/genesis.ts'
 import { fromHex, toHex, toBase64 } from '../../encoding/bytes.ts'
-import { approveChange, encodeChange, GOVERNANCE_CONTENT_TYPE, GOVERNANCE_RECORD_TYPE, type ValidatorSetChange } from '../../governance/change.ts'
+import { approveChange, encodeChange, GOVERNANCE_ACTIONS, GOVERNANCE_CONTENT_TYPE, GOVERNANCE_RECORD_TYPE, type GovernanceAction, type ValidatorSetChange } from '../../governance/change.ts'
 import { loadConfig, resolvePath } from '../../config/load.ts'
 import { readKeyFile } from '../../node/key-file.ts'
 import { MedledgerError } from '../../errors.ts'
 import { action, printJson } from '../output.ts'
 
 /** The change file passed between validators: JSON, keys and signatures in hex. */
-interface ChangeJson { chainId: string, action: 'add' | 'remove', name: string, publicKey: string, nonce: number, approvals: Array<{ validator: string, signature: string }> }
+interface ChangeJson { chainId: string, action: GovernanceAction, name: string, publicKey: string, nonce: number, approvals: Array<{ validator: string, signature: string }> }
 
 function toJson (chainId: string, c: ValidatorSetChange): ChangeJson {
   return { chainId, action: c.action, name: c.name, publicKey: toHex(c.publicKey), nonce: c.nonce, approvals: c.approvals.map(a => ({ validator: toHex(a.validator), signature: toHex(a.signature) })) }
@@ -18,7 +18,7 @@ function toJson (chainId: string, c: ValidatorSetChange): ChangeJson {
 async function readChange (file: string): Promise<{ chainId: string, change: ValidatorSetChange }> {
   try {
     const j = JSON.parse(await readFile(file, 'utf8')) as ChangeJson
-    if (j.action !== 'add' && j.action !== 'remove') throw new Error('action must be add or remove')
+    if (!GOVERNANCE_ACTIONS.includes(j.action)) throw new Error(`action must be one of ${GOVERNANCE_ACTIONS.join(', ')}`)
     return { chainId: j.chainId, change: { action: j.action, name: j.name, publicKey: fromHex(j.publicKey, 32), nonce: j.nonce, approvals: (j.approvals ?? []).map(a => ({ validator: fromHex(a.validator, 32), signature: fromHex(a.signature, 64) })) } }
   } catch (err) {
     throw new MedledgerError('USAGE', `${file} is not a governance change file: ${(err as Error).message}`)
@@ -26,19 +26,20 @@ async function readChange (file: string): Promise<{ chainId: string, change: Val
 }
 
 export function governanceCommand (program: Command): void {
-  const g = program.command('governance').description('validator-set changes: propose, approve (a quorum of validators), submit')
+  const g = program.command('governance').description('validator-set and member-set changes: propose, approve (a quorum of validators), submit')
   g.command('propose')
     .description('write an unapproved change file')
     .requiredOption('--genesis <file>', 'the chain\'s genesis file')
-    .requiredOption('--action <add|remove>', 'add or remove one validator')
-    .requiredOption('--name <name>', 'the validator\'s name')
-    .requiredOption('--peer-id <peerId>', 'the validator\'s peer id')
+    .requiredOption('--action <add|remove|add-member|remove-member>', 'add or remove one validator (add, remove) or one member (add-member, remove-member)')
+    .requiredOption('--name <name>', 'the validator\'s or member\'s name')
+    .requiredOption('--peer-id <peerId>', 'the validator\'s or member\'s peer id')
     .option('--nonce <n>', 'distinguishes repeats of the same change', '0')
     .requiredOption('--out <file>', 'change file to write')
     .action(action(async (o: { genesis: string, action: string, name: string, peerId: string, nonce: string, out: string }) => {
-      if (o.action !== 'add' && o.action !== 'remove') throw new MedledgerError('USAGE', '--action must be add or remove')
+      const act = GOVERNANCE_ACTIONS.find(a => a === o.action)
+      if (act === undefined) throw new MedledgerError('USAGE', `--action must be one of ${GOVERNANCE_ACTIONS.join(', ')}`)
       const genesis = await Genesis.load(o.genesis)
-      const change: ValidatorSetChange = { action: o.action, name: o.name, publicKey: publicKeyOfPeerId(o.peerId), nonce: Number(o.nonce), approvals: [] }
+      const change: ValidatorSetChange = { action: act, name: o.name, publicKey: publicKeyOfPeerId(o.peerId), nonce: Number(o.nonce), approvals: [] }
       await writeFile(o.out, JSON.stringify(toJson(genesis.chainId, change), null, 2) + '\n', { flag: 'wx' })
       printJson({ file: o.out, quorumNeeded: genesis.validators.quorum })
     }))

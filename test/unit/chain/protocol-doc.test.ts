@@ -17,6 +17,9 @@ import {
 import { LIMITS } from '../../../src/chain/limits.ts'
 import { Genesis } from '../../../src/chain/genesis.ts'
 import { ValidatorSet } from '../../../src/chain/validator-set.ts'
+import { MemberSet } from '../../../src/chain/member-set.ts'
+import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
+import { approveChange, changeSignBytes, decodeChange, encodeChange } from '../../../src/governance/change.ts'
 import type { BlockHeader, Certificate, MedRecord, Vote, VoteType } from '../../../src/chain/types.ts'
 import { keyFromSeed, publicKeyOfSeed } from '../../helpers/fixtures.ts'
 import { verifyRecordProof } from '../../../src/audit/proof-verify.ts'
@@ -107,7 +110,7 @@ function getter (name: string): { bytes: (k: string) => Uint8Array, int: (k: str
 const hex = toHex
 
 test('the document has exactly the vectors this test checks', t => {
-  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'header', 'keys', 'limits', 'merkle', 'multi', 'proposal', 'record', 'vote'])
+  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'genesis-members', 'header', 'keys', 'limits', 'member-change', 'merkle', 'multi', 'proposal', 'record', 'vote'])
 })
 
 test('the vector parser reads every value form and refuses malformed lines', t => {
@@ -152,6 +155,46 @@ test('genesis: the hash preimage and the hash of the Genesis class', t => {
     DOMAIN.genesis, genesis.chainId, genesis.genesisTime, [[g.text('validatorName'), KEY.publicKey]], [],
     [genesis.params.heartbeatMs, genesis.params.governanceDelay]
   ])
+})
+
+test('genesis-members: a genesis with a member hashes the sorted members as a seventh item', t => {
+  const g = getter('genesis-members')
+  const plain = getter('genesis')
+  const member = { name: g.text('memberName'), publicKey: g.bytes('memberKey') }
+  t.is(hex(g.bytes('memberKey')), hex(keyFromSeed(new Uint8Array(32).fill(2)).publicKey))
+  const genesis = new Genesis({
+    chainId: g.text('chainId'),
+    genesisTime: g.int('genesisTime'),
+    validators: [{ name: g.text('validatorName'), publicKey: KEY.publicKey }],
+    observers: [],
+    members: [member],
+    params: { heartbeatMs: plain.int('heartbeatMs'), governanceDelay: plain.int('governanceDelay') }
+  })
+  t.is(hex(sha256(g.bytes('preimage'))), hex(g.bytes('hash')))
+  t.is(hex(genesis.hash), hex(g.bytes('hash')))
+  t.deepEqual(decodeCbor(g.bytes('preimage'), 4096), [
+    DOMAIN.genesis, genesis.chainId, genesis.genesisTime, [[g.text('validatorName'), KEY.publicKey]], [],
+    [genesis.params.heartbeatMs, genesis.params.governanceDelay], [[member.name, member.publicKey]]
+  ])
+  // The member set at height 1 is the genesis members, derived from the file alone (JSON round trip).
+  const again = Genesis.fromJson(JSON.parse(JSON.stringify(genesis.toJson())))
+  t.is(hex(again.hash), hex(g.bytes('hash')))
+  const schedule = new GovernanceSchedule(again.validators, again.params.governanceDelay, again.members)
+  t.true(schedule.membersAt(1).has(member.publicKey))
+  t.is(hex(schedule.membersAt(1).hash), hex(g.bytes('memberSetHash')))
+  t.is(hex(new MemberSet([member]).hash), hex(sha256(encodeCbor([DOMAIN.memberSet, [member.publicKey]]))))
+})
+
+test('member-change: the add-member change, its sign bytes, approval and encoding', t => {
+  const v = getter('member-change')
+  const m = getter('genesis-members')
+  const change = approveChange('medledger-example', { action: 'add-member', name: m.text('memberName'), publicKey: m.bytes('memberKey'), nonce: 0, approvals: [] }, KEY)
+  t.is(hex(changeSignBytes('medledger-example', change)), hex(v.bytes('signBytes')))
+  t.is(hex(change.approvals[0].signature), hex(v.bytes('signature')))
+  t.true(verifySignature(KEY.publicKey, v.bytes('signBytes'), v.bytes('signature')))
+  t.is(hex(encodeChange(change)), hex(v.bytes('encoding')))
+  t.is((decodeCbor(v.bytes('encoding'), 4096) as unknown[])[0], v.int('action'))
+  t.is(decodeChange(v.bytes('encoding')).action, 'add-member')
 })
 
 function docRecord (): MedRecord {

@@ -52,7 +52,7 @@ export interface DriverHarnessOptions {
  */
 export async function startDriver (t: ExecutionContext, genesis: Genesis, self: NodeKey, o: DriverHarnessOptions = {}): Promise<StartedDriver> {
   const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
-  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+  const schedule = GovernanceSchedule.fromGenesis(genesis)
   const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
   if (o.chain !== undefined && o.chain.length > 0) await store.commitMany(o.chain)
   // Worker threads would not inherit the test runner's TypeScript loader: verify inline.
