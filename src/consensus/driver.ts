@@ -1,7 +1,7 @@
 import { toHex, bytesEqual, bytesCompare } from '../encoding/bytes.ts'
 import { sha256 } from '../crypto/hash.ts'
 import type { Signer } from '../crypto/ed25519.ts'
-import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
+import type { SignatureCheck } from '../crypto/verify-pool.ts'
 import { encodeConsensusMessage, decodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
@@ -13,7 +13,7 @@ import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBl
 import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import { isStorageFault, type ChainStore, type LastSigned } from '../storage/index.ts'
+import { isStorageFault, type LastSigned } from '../storage/index.ts'
 import type { Logger } from '../logger.ts'
 import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
@@ -23,22 +23,21 @@ import { DEFAULT_MAX_CLOCK_DRIFT_MS, DEFAULT_MAX_FUTURE_BYTES, type DriverOption
 import { FutureBuffer, futureLimits } from './future-buffer.ts'
 import { ResendGuard, DEFAULT_RESEND_GUARD } from './resend-guard.ts'
 import { bodyMatchesHeader, signedContentKey } from './signed-content.ts'
+import { systemClock, type Clock, type ConsensusNetwork, type ConsensusStore, type SignatureVerifier } from './ports.ts'
+
+export type { ConsensusNetwork } from './ports.ts'
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
-
-/** What the driver needs from the network: publish and ask for catch-up. */
-export interface ConsensusNetwork {
-  publishConsensus: (bytes: Uint8Array) => void
-  requestSync: () => void
-}
 
 export interface DriverModules {
   genesis: Genesis
   schedule: ValidatorSchedule
-  store: ChainStore
+  /** The chain and the consensus state kept across crashes (ports.ts): the ChainStore in production. */
+  store: ConsensusStore
   mempool: Mempool
-  pool: VerifyPool
-  verifier: ChainVerifier
+  /** Signature checks: the VerifyPool in production. */
+  pool: SignatureVerifier
+  verifier: Pick<ChainVerifier, 'verifyRun'>
   /** null on an observer: it follows consensus but never proposes or votes. */
   signer: Signer | null
   network: ConsensusNetwork
@@ -50,13 +49,15 @@ export interface DriverModules {
    * nothing more; the owner stops the node.
    */
   onFatal?: (err: Error) => void
+  /** The clock and timers (ports.ts); the system's by default. */
+  clock?: Clock
+  /** Overrides the clock's time only (tests that hold the time still). */
   now?: () => number
 }
 
 const MAX_BLOCKS_PER_HEIGHT = 64
 /** Votes of the current height remembered for de-duplication; beyond it new ones are still handled, only not remembered. */
 const MAX_SEEN_VOTES = 100_000
-const OWN_MESSAGES_KEY = 'consensus.ownMessages'
 
 function heightOf (m: ConsensusMessage): number {
   return m.kind === 'vote' ? m.vote.height : m.proposal.header.height
@@ -71,6 +72,7 @@ export class ConsensusDriver {
   private readonly sm: ConsensusStateMachine
   private readonly chainId: string
   private readonly now: () => number
+  private readonly clock: Clock
   private queue: Promise<void> = Promise.resolve()
   private tip: VerifiedTip
   private height = 0
@@ -86,9 +88,9 @@ export class ConsensusDriver {
   private readonly seenVotes = new Set<string>()
   private readonly resends: ResendGuard
   private lastFloodLog = 0
-  private readonly timers = new Set<NodeJS.Timeout>()
-  private heartbeatTimer: NodeJS.Timeout | undefined
-  private rebroadcastTimer: NodeJS.Timeout | undefined
+  private readonly timers = new Set<unknown>()
+  private heartbeatTimer: unknown
+  private rebroadcastTimer: unknown
   private own: ConsensusMessage[] = []
   private restoredOwn: ConsensusMessage[] = []
   private waitingForRecords = false
@@ -97,7 +99,8 @@ export class ConsensusDriver {
 
   constructor (private readonly opts: DriverOptions, private readonly m: DriverModules) {
     this.chainId = m.genesis.chainId
-    this.now = m.now ?? Date.now
+    this.clock = m.clock ?? systemClock
+    this.now = m.now ?? (() => this.clock.now())
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
     this.log = m.logger.child({ module: 'consensus' })
@@ -177,7 +180,7 @@ export class ConsensusDriver {
     const key = signedContentKey(this.chainId, msg)
     // [REJECT] The same signed message again from the same peer, in a fresh envelope, sooner than
     // any honest node re-sends: a flood that gossipsub's seen-cache cannot stop.
-    if (from !== undefined && this.resends.tooSoon(from, key, Date.now())) {
+    if (from !== undefined && this.resends.tooSoon(from, key, this.clock.now())) {
       this.logFlood(from, msg)
       return 'reject'
     }
@@ -226,7 +229,7 @@ export class ConsensusDriver {
   }
 
   private logFlood (peer: string, msg: ConsensusMessage): void {
-    const now = Date.now()
+    const now = this.clock.now()
     if (now - this.lastFloodLog < 1_000) return
     this.lastFloodLog = now
     this.log.warn({ peer, kind: msg.kind, height: heightOf(msg), signer: toHex(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.header.proposer).slice(0, 16) }, 'peer re-sends one signed consensus message in fresh envelopes: rejected (flood)')
@@ -347,7 +350,7 @@ export class ConsensusDriver {
     if (buffered.length > 0 || this.m.mempool.size > 0 || heartbeatIn <= 0) {
       await this.startHeight()
     } else {
-      this.heartbeatTimer = setTimeout(() => { void this.enqueue(async () => { if (this.height === height && !this.started) await this.startHeight() }) }, heartbeatIn)
+      this.heartbeatTimer = this.clock.setTimeout(() => { void this.enqueue(async () => { if (this.height === height && !this.started) await this.startHeight() }) }, heartbeatIn)
       // One waiter at a time: idle heights (heartbeats only) must not pile up mempool waiters.
       if (!this.waitingForRecords) {
         this.waitingForRecords = true
@@ -395,7 +398,7 @@ export class ConsensusDriver {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ out: o.type, height: this.height, round: this.sm.round, kind: (o as { kind?: unknown }).kind, voteType: (o as { voteType?: unknown }).voteType, nil: (o as { blockHash?: unknown }).blockHash === null }, 'consensus step')
       switch (o.type) {
         case 'schedule': {
-          const t = setTimeout(() => {
+          const t = this.clock.setTimeout(() => {
             this.timers.delete(t)
             void this.enqueue(async () => { if (this.height === o.height) await this.input({ type: 'timeout', kind: o.kind, height: o.height, round: o.round }) })
           }, o.durationMs)
@@ -413,12 +416,12 @@ export class ConsensusDriver {
   // ---------------------------------------------------------------- our own messages
 
   /**
-   * Persists the guard (flushed) with the exact bytes about to be signed, before the signature can
-   * leave; false when it must not sign. Signing the very same bytes again at the guarded
-   * (height, round, step) is allowed: Ed25519 is deterministic, so it is the same signature, and
-   * a vote lost in a crash between guard and publish can still be sent after the restart.
+   * Persists the guard with the exact bytes about to be signed (and, for a vote, our kept votes
+   * with it: one synced batch, ports.ts putSigned) before the signature can leave; false when it
+   * must not sign. Signing the very same bytes again at the guarded (height, round, step) is
+   * allowed: Ed25519 is deterministic, so it is the same signature.
    */
-  private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array): Promise<boolean> {
+  private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array, vote?: Vote): Promise<boolean> {
     // Halted (a storage fault) or stopping: nothing more is signed.
     if (this.stopped) return false
     const last = this.lastSigned
@@ -428,10 +431,20 @@ export class ConsensusDriver {
       return stored !== undefined && bytesEqual(stored, signBytes)
     }
     const ls = { height, round, step }
-    await this.m.store.putLastSigned(ls, signBytes)
+    const own = vote === undefined ? undefined : this.encodeOwnVotes([...this.own, { kind: 'vote', vote }])
+    await this.m.store.putSigned(ls, signBytes, own)
     this.lastSigned = ls
     // The store may have reported a fault (another write failed) while the guard was written.
     return !this.stopped
+  }
+
+  /**
+   * Our votes of this height, kept for liveness, not safety (the guard prevents conflicts): after
+   * a crash the node re-sends what it voted at this height, even votes nobody received. A lost
+   * proposal costs only a round, so proposals (large) are not kept.
+   */
+  private encodeOwnVotes (own: ConsensusMessage[]): Uint8Array {
+    return encodeCbor([this.height, own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
   }
 
   private async propose (height: number, round: number, validRound: number, hash: Uint8Array | null): Promise<void> {
@@ -516,8 +529,11 @@ export class ConsensusDriver {
     const signer = this.m.signer
     if (signer === null) return
     const unsigned = { type, height, round, blockHash: hash }
-    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT, voteSignBytes(this.chainId, unsigned)))) return
-    const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, unsigned)) }
+    const signBytes = voteSignBytes(this.chainId, unsigned)
+    // Signed before the guard is written, published only after: the vote reaches the disk in the
+    // guard's batch, so no crash can leave the guard naming a vote we no longer hold.
+    const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(signBytes) }
+    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT, signBytes, vote))) return
     this.publish({ kind: 'vote', vote })
     if (this.opts.byzantine === true) {
       // Test-only equivocation: a conflicting vote for the same (height, round, type).
@@ -530,21 +546,13 @@ export class ConsensusDriver {
   private publish (msg: ConsensusMessage): void {
     this.own.push(msg)
     this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
-    // Votes are kept for liveness, not safety (the guard prevents conflicts): after a crash the
-    // node re-sends what it voted at this height, even votes nobody received. A lost proposal
-    // costs only a round, so proposals (large) are not kept.
-    if (msg.kind !== 'vote') return
-    const bytes = encodeCbor([this.height, this.own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
-    void this.m.store.putMeta(OWN_MESSAGES_KEY, bytes).catch((err) => {
-      if (isStorageFault(err)) this.halt(err)
-      else this.log.warn({ err }, 'could not keep our signed messages')
-    })
   }
 
   /**
-   * The vote the guard last let us sign, if it is of this height: the guard is flushed before a
-   * vote is signed and our kept messages are written after it is sent, so a crash in between
-   * leaves the guard naming a vote we no longer hold. The guard then refuses any other vote at that
+   * The vote the guard last let us sign, if it is of this height and our kept votes lack it. Since
+   * putSigned writes the vote with the guard this cannot happen to a database written by this
+   * release; one written by an earlier release (the guard flushed before the vote was signed, the
+   * kept messages written after it was sent) can still hold a guard naming a vote we no longer hold. The guard then refuses any other vote at that
    * step, so unless the vote is re-sent, a quorum that needs it waits for ever (found by
    * simulation 3 in CI: killed right after its precommit, the returning validator could not
    * precommit again and the round never reached 2f+1 precommits). Ed25519 is deterministic:
@@ -569,7 +577,7 @@ export class ConsensusDriver {
   }
 
   private async loadOwnMessages (height: number): Promise<ConsensusMessage[]> {
-    const bytes = await this.m.store.getMeta(OWN_MESSAGES_KEY)
+    const bytes = await this.m.store.getOwnMessages()
     if (bytes === undefined) return []
     try {
       const [h, list] = readTuple(decodeCbor(bytes, 64 * 1024 * 1024), 2, 'own messages')
@@ -583,9 +591,10 @@ export class ConsensusDriver {
 
   /** Re-sends our messages of this height when the round stalls (peers may have been away). */
   private armRebroadcast (): void {
-    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer)
-    this.rebroadcastTimer = setInterval(() => {
+    if (this.rebroadcastTimer !== undefined) this.clock.clearTimeout(this.rebroadcastTimer)
+    const fire = (): void => {
       if (this.stopped) return
+      this.rebroadcastTimer = this.clock.setTimeout(fire, this.opts.rebroadcastMs, true)
       this.seq++
       for (const msg of this.own) this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: this.seq }))
       // The prevotes behind our lock and valid value go too, whoever signed them: a validator that
@@ -597,8 +606,8 @@ export class ConsensusDriver {
       for (const vote of this.sm.polkaPrevotes()) {
         if (self === undefined || !bytesEqual(vote.validator, self)) this.m.network.publishConsensus(encodeConsensusMessage({ kind: 'vote', vote, seq: this.seq }))
       }
-    }, this.opts.rebroadcastMs)
-    this.rebroadcastTimer.unref()
+    }
+    this.rebroadcastTimer = this.clock.setTimeout(fire, this.opts.rebroadcastMs, true)
   }
 
   // ---------------------------------------------------------------- outcomes
@@ -682,10 +691,10 @@ export class ConsensusDriver {
   }
 
   private clearTimers (): void {
-    for (const t of this.timers) clearTimeout(t)
+    for (const t of this.timers) this.clock.clearTimeout(t)
     this.timers.clear()
-    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer)
-    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer)
+    if (this.heartbeatTimer !== undefined) this.clock.clearTimeout(this.heartbeatTimer)
+    if (this.rebroadcastTimer !== undefined) this.clock.clearTimeout(this.rebroadcastTimer)
     this.heartbeatTimer = undefined
     this.rebroadcastTimer = undefined
   }
