@@ -2,7 +2,7 @@ import { toHex, bytesEqual, bytesCompare } from '../encoding/bytes.ts'
 import { sha256 } from '../crypto/hash.ts'
 import type { Signer } from '../crypto/ed25519.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
-import { encodeConsensusMessage, decodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
+import { encodeConsensusMessage, decodeConsensusMessage, decodeBlock, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
 import { blockRecordIds, checkBatch, checkBlock, checkBlockTime, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
@@ -94,6 +94,8 @@ export class ConsensusDriver {
   private own: ConsensusMessage[] = []
   private restoredOwn: ConsensusMessage[] = []
   private waitingForRecords = false
+  /** Which blocks (height and hashes) were last written with the snapshot. */
+  private heldKey = ''
   private seq = 0
   private readonly log: Logger
 
@@ -372,6 +374,7 @@ export class ConsensusDriver {
     this.started = true
     const snapshotBytes = await this.m.store.getConsensusSnapshot()
     const snapshot = snapshotBytes === undefined ? undefined : decodeSnapshot(snapshotBytes)
+    if (snapshot?.height === this.height) await this.restoreHeldBlocks()
     const outs = this.sm.startHeight(this.height, [...this.m.schedule.at(this.height).keys], snapshot?.height === this.height ? snapshot : undefined)
     this.armRebroadcast()
     await this.persistBeforeSigning(outs)
@@ -386,10 +389,45 @@ export class ConsensusDriver {
     await this.process(outs)
   }
 
-  /** Locks and valid round reach the disk before any message that depends on them is signed. */
+  /**
+   * Locks and valid round reach the disk before any message that depends on them is signed, with
+   * the blocks they name: after a crash a node locked on a block it no longer holds can neither
+   * commit it on the precommits it re-counts nor re-propose it, and if no peer holds it either
+   * (a lone validator; every holder restarted) the height stalls for good (Finding 11, found by the
+   * driver simulation). The blocks are written again only when the lock or valid value changes.
+   */
   private async persistBeforeSigning (outs: ConsensusOutput[]): Promise<void> {
     if (this.m.signer === null || !outs.some(o => o.type === 'vote' || o.type === 'propose')) return
-    await this.m.store.putConsensusSnapshot(encodeSnapshot(this.sm.snapshot()))
+    const snapshot = this.sm.snapshot()
+    const hashes = [...new Set([snapshot.lockedHash, snapshot.validHash].flatMap(h => h === null ? [] : [toHex(h)]))]
+    const key = `${this.height}:${hashes.join(',')}`
+    let held: Uint8Array | undefined
+    if (key !== this.heldKey) {
+      const blocks = hashes.flatMap(h => { const b = this.blocks.get(h); return b === undefined ? [] : [encodeBlock(b)] })
+      held = encodeCbor([this.height, blocks])
+    }
+    await this.m.store.putConsensusSnapshot(encodeSnapshot(snapshot), held)
+    this.heldKey = key
+  }
+
+  /** The blocks the snapshot of this height names, back in memory after a restart (they were valid when locked). */
+  private async restoreHeldBlocks (): Promise<void> {
+    const bytes = await this.m.store.getHeldBlocks()
+    if (bytes === undefined) return
+    try {
+      const [h, list] = readTuple(decodeCbor(bytes, 256 * 1024 * 1024), 2, 'held blocks')
+      if (readUint(h, 'held blocks height') !== this.height) return
+      for (const item of readList(list, 2, 'held blocks')) {
+        const block = decodeBlock(readBytes(item, 'held block'))
+        if (block.header.height !== this.height) continue
+        const hash = toHex(blockHash(block.header))
+        this.blocks.set(hash, block)
+        this.validity.set(hash, true)
+      }
+    } catch (err) {
+      if (isStorageFault(err)) throw err
+      this.log.warn({ err }, 'the blocks kept with the consensus snapshot are unreadable: not restored')
+    }
   }
 
   private async process (outs: ConsensusOutput[]): Promise<void> {

@@ -58,7 +58,13 @@ export interface ConsensusPersistence {
   /** Our own messages as last written by putSigned (opaque to the store). */
   getOwnMessages: () => Promise<Uint8Array | undefined>
   getConsensusSnapshot: () => Promise<Uint8Array | undefined>
-  putConsensusSnapshot: (bytes: Uint8Array) => Promise<void>
+  /**
+   * The state machine's snapshot and, when given, the blocks its lock and valid value name (opaque),
+   * in one synced write: a node locked on a block must still hold it after a crash (Finding 11).
+   */
+  putConsensusSnapshot: (bytes: Uint8Array, heldBlocks?: Uint8Array) => Promise<void>
+  /** The blocks last written with the snapshot. */
+  getHeldBlocks: () => Promise<Uint8Array | undefined>
   putPendingEvidence: (e: Evidence) => Promise<void>
   listPendingEvidence: () => Promise<Evidence[]>
   removePendingEvidence: (hash: Uint8Array) => Promise<void>

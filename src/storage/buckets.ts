@@ -43,7 +43,9 @@ export const ConsensusKey = {
   /** The exact bytes signed at lastSigned, written in the same batch: re-signing them is not a conflict. */
   lastSignedBytes: 'lastSignedBytes',
   /** Consensus's own votes of the current height (opaque), written in the guard's batch (putSigned). */
-  ownMessages: 'ownMessages'
+  ownMessages: 'ownMessages',
+  /** The blocks named by the snapshot's lock and valid value (opaque), written in the snapshot's batch. */
+  heldBlocks: 'heldBlocks'
 } as const
 
 /** Where releases before putSigned kept consensus's own votes (meta bucket, unsynced); still read. */

@@ -316,9 +316,18 @@ export class ChainStore {
     return await this.#io('the double-sign guard', async () => await this.#b.consensus.get(ConsensusKey.lastSignedBytes))
   }
 
-  async putConsensusSnapshot (bytes: Uint8Array): Promise<void> {
+  /** The consensus snapshot and, when given, the blocks it names, in one synced batch. */
+  async putConsensusSnapshot (bytes: Uint8Array, heldBlocks?: Uint8Array): Promise<void> {
     this.#assertOpen()
-    await this.#putSynced(ConsensusKey.snapshot, bytes)
+    const batch = this.#db.batch()
+    batch.put(ConsensusKey.snapshot, bytes, { sublevel: this.#b.consensus })
+    if (heldBlocks !== undefined) batch.put(ConsensusKey.heldBlocks, heldBlocks, { sublevel: this.#b.consensus })
+    await this.#write(batch, true, ConsensusKey.snapshot)
+  }
+
+  async getHeldBlocks (): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#io('the consensus snapshot\'s blocks', async () => await this.#b.consensus.get(ConsensusKey.heldBlocks))
   }
 
   // A chained batch is the typed way to pass sync through a sublevel (and the fast one).
