@@ -23,14 +23,17 @@ function seedsToRun (shard: number): number[] {
   const one = process.env.MEDLEDGER_SIM_SEED
   if (one !== undefined && one !== '') return shard === 0 ? [Number(one)] : []
   const count = Number(process.env.MEDLEDGER_SIM_SEEDS ?? DEFAULT_SEEDS)
-  return Array.from({ length: count }, (_, i) => i).filter(i => Math.floor(i / CHUNK) % SHARDS === shard)
+  // In interleaved runs of ten, so that both halves get every kind of seed (N follows seed % 10).
+  return Array.from({ length: count }, (_, i) => i).filter(i => Math.floor(i / 10) % SHARDS === shard)
 }
 
 export function registerSimulationTests (shard: number): void {
   const seeds = seedsToRun(shard)
+  // ava refuses a test file without tests: say where a single replayed seed runs instead.
+  if (seeds.length === 0) test('this shard has no seeds to run (a single seed runs in simulation.test.ts)', t => { t.pass() })
   for (let from = 0; from < seeds.length; from += CHUNK) {
     const chunk = seeds.slice(from, from + CHUNK)
-    const title = chunk.length === 1 ? `seed ${chunk[0]}` : `seeds ${chunk[0]}..${chunk[chunk.length - 1]}`
+    const title = chunk.length === 1 ? `seed ${chunk[0]}` : `seeds ${chunk[0]}..${chunk[chunk.length - 1]} (every other ten)`
     test.serial(`real drivers, ${title}: safety, double-sign guard, evidence and liveness hold`, async t => {
       const totals = newTotals()
       const started = performance.now()
