@@ -10,18 +10,16 @@ import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConsensusDriver } from '../../../src/consensus/driver.ts'
+import type { ConsensusDriver } from '../../../src/consensus/driver.ts'
 import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
 import { decodeConsensusMessage } from '../../../src/chain/codec.ts'
 import { VoteType, type FinalizedBlock } from '../../../src/chain/types.ts'
-import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
 import { ChainStore } from '../../../src/storage/index.ts'
 import { Mempool } from '../../../src/mempool/mempool.ts'
 import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
-import { ChainVerifier } from '../../../src/chain/verifier.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
-import { silentLogger } from '../../../src/logger.ts'
 import { TEST_CHAIN_ID, TEST_TIME, testValidators } from '../../helpers/fixtures.ts'
+import { newDriver } from './driver-harness.ts'
 
 async function until (cond: () => boolean | Promise<boolean>, ms = 10_000): Promise<boolean> {
   const deadline = Date.now() + ms
@@ -47,25 +45,9 @@ test('a lone validator that crashed between its precommit and the commit commits
     await rm(dir, { recursive: true, force: true })
   })
   const start = async (): Promise<ConsensusDriver> => {
-    const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
-    const driver = new ConsensusDriver({
+    const driver = newDriver(genesis, key, store, pool, new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 }), published, {
       timeouts: { proposeMs: 200, prevoteMs: 200, precommitMs: 200, deltaMs: 50 },
-      heartbeatMs: 0,
-      rebroadcastMs: 3_600_000,
-      maxBlockBytes: 4 * 1024 * 1024,
-      maxBatchesPerBlock: 1000,
-      maxFutureMessages: 10_000
-    }, {
-      genesis,
-      schedule,
-      store,
-      mempool: new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 }),
-      pool,
-      verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
-      signer: key,
-      network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
-      logger: silentLogger,
-      onFinalized: () => {}
+      heartbeatMs: 0
     })
     drivers.push(driver)
     await driver.start()
