@@ -2,7 +2,7 @@ import { toHex, bytesEqual, bytesCompare } from '../encoding/bytes.ts'
 import { sha256 } from '../crypto/hash.ts'
 import type { Signer } from '../crypto/ed25519.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
-import { encodeConsensusMessage, decodeConsensusMessage, decodeBlock, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
+import { encodeConsensusMessage, decodeBlock, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
 import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
 import { blockRecordIds, checkBatch, checkBlock, checkBlockTime, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
@@ -13,11 +13,12 @@ import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBl
 import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import { isMedledgerError } from '../errors.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import { isStorageFault, type LastSigned } from '../storage/index.ts'
+import { isStorageFault } from '../storage/index.ts'
 import type { Logger } from '../logger.ts'
 import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
-import { mayNotSign, SignStep } from './guard.ts'
+import { SignStep } from './guard.ts'
+import { GuardedSigner } from './guarded-signer.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
 import { DEFAULT_MAX_CLOCK_DRIFT_MS, DEFAULT_MAX_FUTURE_BYTES, type DriverOptions } from './options.ts'
 import { FutureBuffer, futureLimits } from './future-buffer.ts'
@@ -79,7 +80,8 @@ export class ConsensusDriver {
   private started = false
   private stopped = false
   private halted: Error | undefined
-  private lastSigned: LastSigned | undefined
+  /** null on an observer. */
+  private readonly signing: GuardedSigner | null
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
   private readonly seenProposals = new Set<string>()
@@ -103,9 +105,10 @@ export class ConsensusDriver {
     this.chainId = m.genesis.chainId
     this.clock = m.clock ?? systemClock
     this.now = m.now ?? (() => this.clock.now())
+    this.log = m.logger.child({ module: 'consensus' })
+    this.signing = m.signer === null ? null : new GuardedSigner(this.chainId, m.signer, m.store, this.log)
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
-    this.log = m.logger.child({ module: 'consensus' })
     this.future = this.newFutureBuffer(1)
     this.resends = new ResendGuard(opts.resendGuard ?? DEFAULT_RESEND_GUARD)
   }
@@ -121,12 +124,7 @@ export class ConsensusDriver {
 
   async start (): Promise<void> {
     this.tip = await this.loadTip()
-    this.lastSigned = await this.m.store.getLastSigned()
-    this.restoredOwn = await this.loadOwnMessages(this.tip.link.height + 1)
-    const last = await this.lastSignedVote(this.tip.link.height + 1)
-    if (last !== undefined && !this.restoredOwn.some(m => m.kind === 'vote' && m.vote.round === last.round && m.vote.type === last.type)) {
-      this.restoredOwn.push({ kind: 'vote', vote: last })
-    }
+    this.restoredOwn = this.signing === null ? [] : await this.signing.restore(this.tip.link.height + 1)
     await this.enterHeight(this.tip.link.height + 1)
   }
 
@@ -454,35 +452,15 @@ export class ConsensusDriver {
   // ---------------------------------------------------------------- our own messages
 
   /**
-   * Persists the guard with the exact bytes about to be signed (and, for a vote, our kept votes
-   * with it: one synced batch, ports.ts putSigned) before the signature can leave; false when it
-   * must not sign. Signing the very same bytes again at the guarded (height, round, step) is
-   * allowed: Ed25519 is deterministic, so it is the same signature.
+   * The guard (guarded-signer.ts) written before a signature may leave; false when it must not
+   * sign. For a vote, our kept votes of the height including it go in the same synced write.
    */
   private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array, vote?: Vote): Promise<boolean> {
-    // Halted (a storage fault) or stopping: nothing more is signed.
-    if (this.stopped) return false
-    const last = this.lastSigned
-    if (mayNotSign(last, height, round, step)) {
-      if (last === undefined || last.height !== height || last.round !== round || last.step !== step) return false
-      const stored = await this.m.store.getLastSignedBytes()
-      return stored !== undefined && bytesEqual(stored, signBytes)
-    }
-    const ls = { height, round, step }
-    const own = vote === undefined ? undefined : this.encodeOwnVotes([...this.own, { kind: 'vote', vote }])
-    await this.m.store.putSigned(ls, signBytes, own)
-    this.lastSigned = ls
+    // Halted (a storage fault), stopping, or an observer: nothing is signed.
+    if (this.stopped || this.signing === null) return false
+    if (!(await this.signing.guard(height, round, step, signBytes, vote === undefined ? undefined : [...this.own, { kind: 'vote', vote }]))) return false
     // The store may have reported a fault (another write failed) while the guard was written.
     return !this.stopped
-  }
-
-  /**
-   * Our votes of this height, kept for liveness, not safety (the guard prevents conflicts): after
-   * a crash the node re-sends what it voted at this height, even votes nobody received. A lost
-   * proposal costs only a round, so proposals (large) are not kept.
-   */
-  private encodeOwnVotes (own: ConsensusMessage[]): Uint8Array {
-    return encodeCbor([this.height, own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
   }
 
   private async propose (height: number, round: number, validRound: number, hash: Uint8Array | null): Promise<void> {
@@ -509,9 +487,7 @@ export class ConsensusDriver {
   }
 
   private signProposal (block: Block, round: number, validRound: number): Proposal {
-    const signer = this.m.signer as Signer
-    const unsigned = { height: block.header.height, round, validRound, blockHash: blockHash(block.header) }
-    return { header: { ...unsigned, proposer: signer.publicKey, signature: signer.sign(proposalSignBytes(this.chainId, unsigned)) }, block }
+    return (this.signing as GuardedSigner).signProposal(block, round, validRound, blockHash(block.header))
   }
 
   private async newBlock (round: number): Promise<Block> {
@@ -564,19 +540,16 @@ export class ConsensusDriver {
   }
 
   private async vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Promise<void> {
-    const signer = this.m.signer
-    if (signer === null) return
-    const unsigned = { type, height, round, blockHash: hash }
-    const signBytes = voteSignBytes(this.chainId, unsigned)
+    const signing = this.signing
+    if (signing === null) return
     // Signed before the guard is written, published only after: the vote reaches the disk in the
     // guard's batch, so no crash can leave the guard naming a vote we no longer hold.
-    const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(signBytes) }
-    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT, signBytes, vote))) return
+    const vote = signing.signVote({ type, height, round, blockHash: hash })
+    if (!(await this.guard(height, round, type === VoteType.PREVOTE ? SignStep.PREVOTE : SignStep.PRECOMMIT, voteSignBytes(this.chainId, vote), vote))) return
     this.publish({ kind: 'vote', vote })
     if (this.opts.byzantine === true) {
       // Test-only equivocation: a conflicting vote for the same (height, round, type).
-      const other = { type, height, round, blockHash: hash === null ? sha256(new Uint8Array([round])) : null }
-      this.publish({ kind: 'vote', vote: { ...other, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, other)) } })
+      this.publish({ kind: 'vote', vote: signing.signVote({ type, height, round, blockHash: hash === null ? sha256(new Uint8Array([round])) : null }) })
     }
     await this.input({ type: 'vote', vote })
   }
@@ -584,47 +557,6 @@ export class ConsensusDriver {
   private publish (msg: ConsensusMessage): void {
     this.own.push(msg)
     this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
-  }
-
-  /**
-   * The vote the guard last let us sign, if it is of this height and our kept votes lack it. Since
-   * putSigned writes the vote with the guard this cannot happen to a database written by this
-   * release; one written by an earlier release (the guard flushed before the vote was signed, the
-   * kept messages written after it was sent) can still hold a guard naming a vote we no longer hold. The guard then refuses any other vote at that
-   * step, so unless the vote is re-sent, a quorum that needs it waits for ever (found by
-   * simulation 3 in CI: killed right after its precommit, the returning validator could not
-   * precommit again and the round never reached 2f+1 precommits). Ed25519 is deterministic:
-   * signing the kept bytes again gives the very vote that was signed.
-   */
-  private async lastSignedVote (height: number): Promise<Vote | undefined> {
-    const ls = this.lastSigned
-    const signer = this.m.signer
-    if (signer === null || ls === undefined || ls.height !== height || ls.step === SignStep.PROPOSE) return undefined
-    const bytes = await this.m.store.getLastSignedBytes()
-    if (bytes === undefined) return undefined
-    try {
-      const fields = readTuple(decodeCbor(bytes, 1024), 6, 'last signed vote')
-      const blockHash = fields[5] === null ? null : readBytes(fields[5], 'last signed vote hash')
-      const unsigned = { type: ls.step === SignStep.PREVOTE ? VoteType.PREVOTE : VoteType.PRECOMMIT, height, round: ls.round, blockHash }
-      if (!bytesEqual(voteSignBytes(this.chainId, unsigned), bytes)) return undefined
-      return { ...unsigned, validator: signer.publicKey, signature: signer.sign(bytes) }
-    } catch (err) {
-      this.log.warn({ err }, 'the last signed vote is unreadable: not re-sent')
-      return undefined
-    }
-  }
-
-  private async loadOwnMessages (height: number): Promise<ConsensusMessage[]> {
-    const bytes = await this.m.store.getOwnMessages()
-    if (bytes === undefined) return []
-    try {
-      const [h, list] = readTuple(decodeCbor(bytes, 64 * 1024 * 1024), 2, 'own messages')
-      if (readUint(h, 'own messages height') !== height) return []
-      return readList(list, 10_000, 'own messages').map(m => decodeConsensusMessage(readBytes(m, 'own message')))
-    } catch (err) {
-      this.log.warn({ err }, 'our kept messages are unreadable: not re-sent')
-      return []
-    }
   }
 
   /** Re-sends our messages of this height when the round stalls (peers may have been away). */
