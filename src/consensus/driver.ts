@@ -4,14 +4,11 @@ import type { Signer } from '../crypto/ed25519.ts'
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
 import { encodeConsensusMessage, decodeBlock, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
-import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
-import { blockRecordIds, checkBatch, checkBlock, checkBlockTime, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
-import { buildBlock } from '../chain/block-builder.ts'
+import { blockHash, evidenceHash, proposalSignBytes, voteSignBytes } from '../chain/hashing.ts'
 import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
-import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
-import { isMedledgerError } from '../errors.ts'
+import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import type { Mempool } from '../mempool/mempool.ts'
 import { isStorageFault } from '../storage/index.ts'
 import type { Logger } from '../logger.ts'
@@ -19,6 +16,8 @@ import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
 import { SignStep } from './guard.ts'
 import { GuardedSigner } from './guarded-signer.ts'
+import { BlockJudge } from './block-judge.ts'
+import { BlockProposer } from './block-proposer.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
 import { DEFAULT_MAX_CLOCK_DRIFT_MS, DEFAULT_MAX_FUTURE_BYTES, type DriverOptions } from './options.ts'
 import { FutureBuffer, futureLimits } from './future-buffer.ts'
@@ -82,6 +81,9 @@ export class ConsensusDriver {
   private halted: Error | undefined
   /** null on an observer. */
   private readonly signing: GuardedSigner | null
+  private readonly judge: BlockJudge
+  /** null on an observer. */
+  private readonly proposer: BlockProposer | null
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
   private readonly seenProposals = new Set<string>()
@@ -107,6 +109,8 @@ export class ConsensusDriver {
     this.now = m.now ?? (() => this.clock.now())
     this.log = m.logger.child({ module: 'consensus' })
     this.signing = m.signer === null ? null : new GuardedSigner(this.chainId, m.signer, m.store, this.log)
+    this.judge = new BlockJudge({ chainId: this.chainId, maxBlockBytes: opts.maxBlockBytes, maxClockDriftMs: opts.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS, schedule: m.schedule, mempool: m.mempool, store: m.store, pool: m.pool, now: () => this.now(), log: this.log })
+    this.proposer = m.signer === null ? null : new BlockProposer({ chainId: this.chainId, proposer: m.signer.publicKey, maxBlockBytes: opts.maxBlockBytes, maxBatchesPerBlock: opts.maxBatchesPerBlock, schedule: m.schedule, mempool: m.mempool, store: m.store, now: () => this.now() })
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
     this.future = this.newFutureBuffer(1)
@@ -264,7 +268,7 @@ export class ConsensusDriver {
     const hash = toHex(p.header.blockHash)
     let valid = this.validity.get(hash)
     if (valid === undefined) {
-      valid = await this.isValidBlock(p.block, p.header)
+      valid = await this.judge.isValid(p.block, p.header, this.tip)
       if (this.blocks.size < MAX_BLOCKS_PER_HEIGHT) {
         this.blocks.set(hash, p.block)
         this.validity.set(hash, valid)
@@ -272,58 +276,10 @@ export class ConsensusDriver {
     }
     // Local, not cached with valid(v): a new block from beyond our clock's drift is not prevoted;
     // a re-proposal (validRound >= 0) was prevoted by a quorum already (docs/protocol.md, "Time").
-    if (valid && p.header.validRound < 0) valid = this.isTimely(p.block)
+    if (valid && p.header.validRound < 0) valid = this.judge.isTimely(p.block)
     if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid }, 'consensus proposal checked')
     await this.input({ type: 'proposal', proposal: p.header, valid })
     return valid ? 'accept' : 'reject'
-  }
-
-  private isTimely (block: Block): boolean {
-    try {
-      checkBlockTime(block.header, this.now(), this.opts.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS)
-      return true
-    } catch (err) {
-      if (!isMedledgerError(err)) throw err
-      this.log.warn({ code: err.code, height: block.header.height }, 'proposal refused: %s', err.message)
-      return false
-    }
-  }
-
-  /** The paper's valid(v): every rule a final block must satisfy, against our tip. */
-  private async isValidBlock (block: Block, p: ProposalHeader): Promise<boolean> {
-    try {
-      const validators = this.m.schedule.at(block.header.height)
-      checkProposedBlock(block.header, p, validators)
-      if (encodeBlock(block).length > this.opts.maxBlockBytes) return false
-      checkBlock(this.chainId, block, this.tip.link, validators)
-      const checks: SignatureCheck[] = [...(this.m.schedule.checkBlock?.(this.chainId, block) ?? [])]
-      const lc = block.body.lastCommit
-      if (lc !== null && this.tip.header !== null && !bytesEqual(certificateHash(lc), certificateHash(this.tip.certificate))) {
-        checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
-      }
-      const seen = new Set<string>()
-      const unknown: Block['body']['batches'] = []
-      for (const b of block.body.batches) {
-        const id = toHex(batchId(b))
-        if (seen.has(id)) return false
-        seen.add(id)
-        // Each batch is verified once per node: one from our mempool already was.
-        if (!this.m.mempool.hasBatch(id)) {
-          checks.push(checkBatch(this.chainId, b, validators))
-          unknown.push(b)
-        }
-      }
-      // No record id twice in the block, and none already final (a replay), whichever batch holds
-      // it. Batches from our mempool were looked up on admission and hold no final record.
-      blockRecordIds(block.body.batches)
-      if ((await finalPerBatch(this.m.store, unknown.map(b => b.records.map(recordId)))).includes(true)) return false
-      for (const e of block.body.evidence) checks.push(...checkEvidence(this.chainId, e, this.m.schedule.at(e.a.height)))
-      return await this.m.pool.verifyEvery(checks)
-    } catch (err) {
-      if (!isMedledgerError(err)) throw err
-      this.log.warn({ code: err.code, height: block.header.height }, 'proposal refused: %s', err.message)
-      return false
-    }
   }
 
   // ---------------------------------------------------------------- heights
@@ -467,7 +423,7 @@ export class ConsensusDriver {
     const signer = this.m.signer
     if (signer === null) return
     let block = hash === null ? undefined : this.blocks.get(toHex(hash))
-    if (block === undefined) block = await this.newBlock(round)
+    if (block === undefined) block = await (this.proposer as BlockProposer).build(round, this.tip)
     const unsigned = { height, round, validRound, blockHash: blockHash(block.header) }
     if (!(await this.guard(height, round, SignStep.PROPOSE, proposalSignBytes(this.chainId, unsigned)))) return
     const proposal = this.signProposal(block, round, validRound)
@@ -488,55 +444,6 @@ export class ConsensusDriver {
 
   private signProposal (block: Block, round: number, validRound: number): Proposal {
     return (this.signing as GuardedSigner).signProposal(block, round, validRound, blockHash(block.header))
-  }
-
-  private async newBlock (round: number): Promise<Block> {
-    const signer = this.m.signer as Signer
-    const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
-    const batches = []
-    const changing: Block['body']['batches'] = []
-    // A batch that became final meanwhile is left out, and leaves the mempool. (Waiting batches
-    // hold no final record: every record was looked up on admission, and a final block drops the
-    // batches it makes replays, Mempool.removeFinal. The first record is asked again, cheaply.)
-    const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
-    this.m.mempool.removeBatches(pooled.filter((_, i) => final[i]).map(p => p.id))
-    for (const [i, p] of pooled.entries()) {
-      if (final[i]) continue
-      // A validator-set change that is not admissible now (one at a time) waits for a later block.
-      // Each batch is checked alone (linear in the block); one that carries a change is checked
-      // again with the other changes taken so far.
-      const alone = this.governanceCheck([p.batch])
-      if (alone === 'refused') continue
-      if (alone === 'change') {
-        if (this.governanceCheck([...changing, p.batch]) === 'refused') continue
-        changing.push(p.batch)
-      }
-      batches.push(p.batch)
-    }
-    const evidence = (await this.m.store.listPendingEvidence()).slice(0, 100)
-    return buildBlock({
-      chainId: this.chainId,
-      parent: this.tip.link,
-      round,
-      proposer: signer.publicKey,
-      validators: this.m.schedule.at(this.tip.link.height + 1),
-      batches,
-      lastCommit: this.tip.certificate,
-      evidence,
-      now: this.now()
-    })
-  }
-
-  /** Whether these batches, as the next block's body, carry no validator-set change, an admissible one, or are refused. */
-  private governanceCheck (batches: Block['body']['batches']): 'none' | 'change' | 'refused' {
-    if (this.m.schedule.checkBlock === undefined) return 'none'
-    try {
-      const checks = this.m.schedule.checkBlock(this.chainId, { header: { ...(this.tip.header as Block['header']), height: this.tip.link.height + 1 }, body: { batches, lastCommit: null, evidence: [] } })
-      return checks.length === 0 ? 'none' : 'change'
-    } catch (err) {
-      if (isMedledgerError(err)) return 'refused'
-      throw err
-    }
   }
 
   private async vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Promise<void> {
