@@ -41,13 +41,17 @@ const keys = testValidators(4)
 const genesis4 = genesisOf(keys)
 const byKey = (pk: Uint8Array): NodeKey => keys.find(k => bytesEqual(k.publicKey, pk)) as NodeKey
 
-/** N's round-0 prevote on P's new proposal of `block` (at block's height, on top of `chain`). */
-async function prevoteOn (t: ExecutionContext, chain: FinalizedBlock[], block: Block): Promise<Vote> {
+/**
+ * N's round-0 prevote on P's new proposal of `block` (at block's height, on top of `chain`).
+ * `verdict`: gossip forwards a proposal only once its block is valid and timely ('accept'), and
+ * rejects it otherwise (issue 13: validate before forwarding).
+ */
+async function prevoteOn (t: ExecutionContext, chain: FinalizedBlock[], block: Block, verdict: 'accept' | 'reject'): Promise<Vote> {
   const h = block.header.height
   const P = byKey(genesis4.validators.proposer(h, 0))
   const N = keys.find(k => k !== P) as NodeKey
   const { driver, votes } = await startOn(t, keys, N, chain)
-  t.is(await driver.onMessage({ kind: 'proposal', proposal: makeProposal(P, block) }), 'accept')
+  t.is(await driver.onMessage({ kind: 'proposal', proposal: makeProposal(P, block) }), verdict)
   const prevotes = (): Vote[] => votes().filter(v => v.type === VoteType.PREVOTE && v.height === h && v.round === 0)
   await until('N\'s prevote', () => prevotes().length > 0)
   return prevotes()[0]
@@ -69,13 +73,13 @@ function nextBlock (chain: FinalizedBlock[], batches: RecordBatch[], time = Date
 }
 
 test('a new proposal timed in 2100 gets a nil prevote: one proposer cannot move chain time there', async t => {
-  const vote = await prevoteOn(t, [], nextBlock([], [], YEAR_2100))
+  const vote = await prevoteOn(t, [], nextBlock([], [], YEAR_2100), 'reject')
   t.is(vote.blockHash, null)
 })
 
 test('a new proposal within the allowed drift of the clock is prevoted', async t => {
   const block = nextBlock([], [], Date.now() + DRIFT / 2)
-  const vote = await prevoteOn(t, [], block)
+  const vote = await prevoteOn(t, [], block, 'accept')
   t.true(bytesEqual(vote.blockHash as Uint8Array, blockHash(block.header)))
 })
 
@@ -89,7 +93,7 @@ test('a proposal replaying a final record that is not its batch\'s first gets a 
   const { chain, final } = chainWithRecords()
   const author = byKey(final.author)
   const replay = signBatch(author, [sampleRecord(author.publicKey, 50), final.records[1]])
-  t.is((await prevoteOn(t, chain, nextBlock(chain, [replay]))).blockHash, null)
+  t.is((await prevoteOn(t, chain, nextBlock(chain, [replay]), 'reject')).blockHash, null)
 })
 
 test('a proposal carrying one record in two batches gets a nil prevote', async t => {
@@ -97,10 +101,10 @@ test('a proposal carrying one record in two batches gets a nil prevote', async t
   const a = keys[0]
   const r = sampleRecord(a.publicKey, 60)
   const block = nextBlock(chain, [signBatch(a, [r]), signBatch(a, [sampleRecord(a.publicKey, 61), r])])
-  t.is((await prevoteOn(t, chain, block)).blockHash, null)
+  t.is((await prevoteOn(t, chain, block, 'reject')).blockHash, null)
   // The same block without the repeat is prevoted: the nil above is for the repeat alone.
   const fine = nextBlock(chain, [signBatch(a, [r]), signBatch(a, [sampleRecord(a.publicKey, 61)])])
-  t.true(bytesEqual((await prevoteOn(t, chain, fine)).blockHash as Uint8Array, blockHash(fine.header)))
+  t.true(bytesEqual((await prevoteOn(t, chain, fine, 'accept')).blockHash as Uint8Array, blockHash(fine.header)))
 })
 
 test('a block made final drops the waiting batches that would replay its records; the next proposal leaves them out', async t => {
