@@ -276,10 +276,11 @@ export class ConsensusDriver {
     }
     // Local, not cached with valid(v): a new block from beyond our clock's drift is not prevoted;
     // a re-proposal (validRound >= 0) was prevoted by a quorum already (docs/protocol.md, "Time").
-    if (valid && p.header.validRound < 0) valid = this.judge.isTimely(p.block)
-    if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid }, 'consensus proposal checked')
-    await this.input({ type: 'proposal', proposal: p.header, valid })
-    return valid ? 'accept' : 'reject'
+    // Not forwarded but no penalty either: the clock that is wrong may be ours.
+    const timely = !valid || p.header.validRound >= 0 || this.judge.isTimely(p.block)
+    if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid, timely }, 'consensus proposal checked')
+    await this.input({ type: 'proposal', proposal: p.header, valid: valid && timely })
+    return !valid ? 'reject' : timely ? 'accept' : 'ignore'
   }
 
   // ---------------------------------------------------------------- heights
