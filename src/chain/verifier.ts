@@ -40,7 +40,7 @@ export class ChainVerifier {
   constructor (
     private readonly chainId: string,
     private readonly schedule: ValidatorSchedule,
-    private readonly pool: VerifyPool,
+    private readonly pool: Pick<VerifyPool, 'verifyAll'>,
     /**
      * Optional lookup of records already final (refuses replays of a batch): a batched
      * `RecordLookup` (one lookup per block), or the older per-id callback (still accepted; its

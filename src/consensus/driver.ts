@@ -1,44 +1,43 @@
 import { toHex, bytesEqual, bytesCompare } from '../encoding/bytes.ts'
 import { sha256 } from '../crypto/hash.ts'
 import type { Signer } from '../crypto/ed25519.ts'
-import type { SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
-import { encodeConsensusMessage, decodeConsensusMessage, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
+import type { SignatureCheck } from '../crypto/verify-pool.ts'
+import { encodeConsensusMessage, decodeBlock, encodeBlock, type ConsensusMessage } from '../chain/codec.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../encoding/cbor.ts'
-import { batchId, blockHash, certificateHash, evidenceHash, proposalSignBytes, recordId, voteSignBytes } from '../chain/hashing.ts'
-import { blockRecordIds, checkBatch, checkBlock, checkBlockTime, checkCertificate, checkEvidence, checkProposedBlock } from '../chain/validate.ts'
-import { buildBlock } from '../chain/block-builder.ts'
-import { authorsAt, type ValidatorSchedule } from '../chain/validator-schedule.ts'
+import { blockHash, evidenceHash, proposalSignBytes, voteSignBytes } from '../chain/hashing.ts'
+import type { ValidatorSchedule } from '../chain/validator-schedule.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { VoteType, type Block, type Certificate, type Evidence, type FinalizedBlock, type Proposal, type ProposalHeader, type Vote } from '../chain/types.ts'
-import { finalPerBatch, genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
-import { isMedledgerError } from '../errors.ts'
+import { genesisTip, type VerifiedTip, type ChainVerifier } from '../chain/verifier.ts'
 import type { Mempool } from '../mempool/mempool.ts'
-import { isStorageFault, type ChainStore, type LastSigned } from '../storage/index.ts'
+import { isStorageFault } from '../storage/index.ts'
 import type { Logger } from '../logger.ts'
 import { ConsensusStateMachine } from './state-machine.ts'
 import type { ConsensusInput, ConsensusOutput } from './state-machine-types.ts'
-import { mayNotSign, SignStep } from './guard.ts'
+import { SignStep } from './guard.ts'
+import { GuardedSigner } from './guarded-signer.ts'
+import { BlockJudge } from './block-judge.ts'
+import { BlockProposer } from './block-proposer.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
 import { DEFAULT_MAX_CLOCK_DRIFT_MS, DEFAULT_MAX_FUTURE_BYTES, type DriverOptions } from './options.ts'
 import { FutureBuffer, futureLimits } from './future-buffer.ts'
 import { ResendGuard, DEFAULT_RESEND_GUARD } from './resend-guard.ts'
 import { bodyMatchesHeader, signedContentKey } from './signed-content.ts'
+import { systemClock, type Clock, type ConsensusNetwork, type ConsensusStore, type SignatureVerifier } from './ports.ts'
+
+export type { ConsensusNetwork } from './ports.ts'
 
 export type Verdict = 'accept' | 'ignore' | 'reject'
-
-/** What the driver needs from the network: publish and ask for catch-up. */
-export interface ConsensusNetwork {
-  publishConsensus: (bytes: Uint8Array) => void
-  requestSync: () => void
-}
 
 export interface DriverModules {
   genesis: Genesis
   schedule: ValidatorSchedule
-  store: ChainStore
+  /** The chain and the consensus state kept across crashes (ports.ts): the ChainStore in production. */
+  store: ConsensusStore
   mempool: Mempool
-  pool: VerifyPool
-  verifier: ChainVerifier
+  /** Signature checks: the VerifyPool in production. */
+  pool: SignatureVerifier
+  verifier: Pick<ChainVerifier, 'verifyRun'>
   /** null on an observer: it follows consensus but never proposes or votes. */
   signer: Signer | null
   network: ConsensusNetwork
@@ -50,13 +49,15 @@ export interface DriverModules {
    * nothing more; the owner stops the node.
    */
   onFatal?: (err: Error) => void
+  /** The clock and timers (ports.ts); the system's by default. */
+  clock?: Clock
+  /** Overrides the clock's time only (tests that hold the time still). */
   now?: () => number
 }
 
 const MAX_BLOCKS_PER_HEIGHT = 64
 /** Votes of the current height remembered for de-duplication; beyond it new ones are still handled, only not remembered. */
 const MAX_SEEN_VOTES = 100_000
-const OWN_MESSAGES_KEY = 'consensus.ownMessages'
 
 function heightOf (m: ConsensusMessage): number {
   return m.kind === 'vote' ? m.vote.height : m.proposal.header.height
@@ -71,13 +72,18 @@ export class ConsensusDriver {
   private readonly sm: ConsensusStateMachine
   private readonly chainId: string
   private readonly now: () => number
+  private readonly clock: Clock
   private queue: Promise<void> = Promise.resolve()
   private tip: VerifiedTip
   private height = 0
   private started = false
   private stopped = false
   private halted: Error | undefined
-  private lastSigned: LastSigned | undefined
+  /** null on an observer. */
+  private readonly signing: GuardedSigner | null
+  private readonly judge: BlockJudge
+  /** null on an observer. */
+  private readonly proposer: BlockProposer | null
   private readonly blocks = new Map<string, Block>()
   private readonly validity = new Map<string, boolean>()
   private readonly seenProposals = new Set<string>()
@@ -86,21 +92,27 @@ export class ConsensusDriver {
   private readonly seenVotes = new Set<string>()
   private readonly resends: ResendGuard
   private lastFloodLog = 0
-  private readonly timers = new Set<NodeJS.Timeout>()
-  private heartbeatTimer: NodeJS.Timeout | undefined
-  private rebroadcastTimer: NodeJS.Timeout | undefined
+  private readonly timers = new Set<unknown>()
+  private heartbeatTimer: unknown
+  private rebroadcastTimer: unknown
   private own: ConsensusMessage[] = []
   private restoredOwn: ConsensusMessage[] = []
   private waitingForRecords = false
+  /** Which blocks (height and hashes) were last written with the snapshot. */
+  private heldKey = ''
   private seq = 0
   private readonly log: Logger
 
   constructor (private readonly opts: DriverOptions, private readonly m: DriverModules) {
     this.chainId = m.genesis.chainId
-    this.now = m.now ?? Date.now
+    this.clock = m.clock ?? systemClock
+    this.now = m.now ?? (() => this.clock.now())
+    this.log = m.logger.child({ module: 'consensus' })
+    this.signing = m.signer === null ? null : new GuardedSigner(this.chainId, m.signer, m.store, this.log)
+    this.judge = new BlockJudge({ chainId: this.chainId, maxBlockBytes: opts.maxBlockBytes, maxClockDriftMs: opts.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS, schedule: m.schedule, mempool: m.mempool, store: m.store, pool: m.pool, now: () => this.now(), log: this.log })
+    this.proposer = m.signer === null ? null : new BlockProposer({ chainId: this.chainId, proposer: m.signer.publicKey, maxBlockBytes: opts.maxBlockBytes, maxBatchesPerBlock: opts.maxBatchesPerBlock, schedule: m.schedule, mempool: m.mempool, store: m.store, now: () => this.now() })
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
-    this.log = m.logger.child({ module: 'consensus' })
     this.future = this.newFutureBuffer(1)
     this.resends = new ResendGuard(opts.resendGuard ?? DEFAULT_RESEND_GUARD)
   }
@@ -116,12 +128,7 @@ export class ConsensusDriver {
 
   async start (): Promise<void> {
     this.tip = await this.loadTip()
-    this.lastSigned = await this.m.store.getLastSigned()
-    this.restoredOwn = await this.loadOwnMessages(this.tip.link.height + 1)
-    const last = await this.lastSignedVote(this.tip.link.height + 1)
-    if (last !== undefined && !this.restoredOwn.some(m => m.kind === 'vote' && m.vote.round === last.round && m.vote.type === last.type)) {
-      this.restoredOwn.push({ kind: 'vote', vote: last })
-    }
+    this.restoredOwn = this.signing === null ? [] : await this.signing.restore(this.tip.link.height + 1)
     await this.enterHeight(this.tip.link.height + 1)
   }
 
@@ -177,7 +184,7 @@ export class ConsensusDriver {
     const key = signedContentKey(this.chainId, msg)
     // [REJECT] The same signed message again from the same peer, in a fresh envelope, sooner than
     // any honest node re-sends: a flood that gossipsub's seen-cache cannot stop.
-    if (from !== undefined && this.resends.tooSoon(from, key, Date.now())) {
+    if (from !== undefined && this.resends.tooSoon(from, key, this.clock.now())) {
       this.logFlood(from, msg)
       return 'reject'
     }
@@ -226,7 +233,7 @@ export class ConsensusDriver {
   }
 
   private logFlood (peer: string, msg: ConsensusMessage): void {
-    const now = Date.now()
+    const now = this.clock.now()
     if (now - this.lastFloodLog < 1_000) return
     this.lastFloodLog = now
     this.log.warn({ peer, kind: msg.kind, height: heightOf(msg), signer: toHex(msg.kind === 'vote' ? msg.vote.validator : msg.proposal.header.proposer).slice(0, 16) }, 'peer re-sends one signed consensus message in fresh envelopes: rejected (flood)')
@@ -261,7 +268,7 @@ export class ConsensusDriver {
     const hash = toHex(p.header.blockHash)
     let valid = this.validity.get(hash)
     if (valid === undefined) {
-      valid = await this.isValidBlock(p.block, p.header)
+      valid = await this.judge.isValid(p.block, p.header, this.tip)
       if (this.blocks.size < MAX_BLOCKS_PER_HEIGHT) {
         this.blocks.set(hash, p.block)
         this.validity.set(hash, valid)
@@ -270,62 +277,10 @@ export class ConsensusDriver {
     // Local, not cached with valid(v): a new block from beyond our clock's drift is not prevoted;
     // a re-proposal (validRound >= 0) was prevoted by a quorum already (docs/protocol.md, "Time").
     // Not forwarded but no penalty either: the clock that is wrong may be ours.
-    const timely = !valid || p.header.validRound >= 0 || this.isTimely(p.block)
+    const timely = !valid || p.header.validRound >= 0 || this.judge.isTimely(p.block)
     if (this.log.isLevelEnabled('debug')) this.log.debug({ height: p.header.height, round: p.header.round, vr: p.header.validRound, block: hash.slice(0, 8), valid, timely }, 'consensus proposal checked')
     await this.input({ type: 'proposal', proposal: p.header, valid: valid && timely })
     return !valid ? 'reject' : timely ? 'accept' : 'ignore'
-  }
-
-  private isTimely (block: Block): boolean {
-    try {
-      checkBlockTime(block.header, this.now(), this.opts.maxClockDriftMs ?? DEFAULT_MAX_CLOCK_DRIFT_MS)
-      return true
-    } catch (err) {
-      if (!isMedledgerError(err)) throw err
-      this.log.warn({ code: err.code, height: block.header.height }, 'proposal refused: %s', err.message)
-      return false
-    }
-  }
-
-  /** The paper's valid(v): every rule a final block must satisfy, against our tip. */
-  private async isValidBlock (block: Block, p: ProposalHeader): Promise<boolean> {
-    try {
-      const validators = this.m.schedule.at(block.header.height)
-      checkProposedBlock(block.header, p, validators)
-      if (encodeBlock(block).length > this.opts.maxBlockBytes) return false
-      checkBlock(this.chainId, block, this.tip.link, validators)
-      const checks: SignatureCheck[] = [...(this.m.schedule.checkBlock?.(this.chainId, block) ?? [])]
-      const lc = block.body.lastCommit
-      if (lc !== null && this.tip.header !== null && !bytesEqual(certificateHash(lc), certificateHash(this.tip.certificate))) {
-        checks.push(...checkCertificate(this.chainId, lc, this.tip.header, this.m.schedule.at(block.header.height - 1)))
-      }
-      const seen = new Set<string>()
-      const authors = authorsAt(this.m.schedule, block.header.height, validators)
-      const unknown: Block['body']['batches'] = []
-      for (const b of block.body.batches) {
-        const id = toHex(batchId(b))
-        if (seen.has(id)) return false
-        seen.add(id)
-        // [REJECT] Its author is a validator or member at this height, even for a batch in our
-        // mempool: admitted earlier, its author may have been removed since.
-        if (!authors.has(b.author)) return false
-        // Each batch is verified once per node: one from our mempool already was.
-        if (!this.m.mempool.hasBatch(id)) {
-          checks.push(checkBatch(this.chainId, b, authors))
-          unknown.push(b)
-        }
-      }
-      // No record id twice in the block, and none already final (a replay), whichever batch holds
-      // it. Batches from our mempool were looked up on admission and hold no final record.
-      blockRecordIds(block.body.batches)
-      if ((await finalPerBatch(this.m.store, unknown.map(b => b.records.map(recordId)))).includes(true)) return false
-      for (const e of block.body.evidence) checks.push(...checkEvidence(this.chainId, e, this.m.schedule.at(e.a.height)))
-      return await this.m.pool.verifyEvery(checks)
-    } catch (err) {
-      if (!isMedledgerError(err)) throw err
-      this.log.warn({ code: err.code, height: block.header.height }, 'proposal refused: %s', err.message)
-      return false
-    }
   }
 
   // ---------------------------------------------------------------- heights
@@ -352,7 +307,7 @@ export class ConsensusDriver {
     if (buffered.length > 0 || this.m.mempool.size > 0 || heartbeatIn <= 0) {
       await this.startHeight()
     } else {
-      this.heartbeatTimer = setTimeout(() => { void this.enqueue(async () => { if (this.height === height && !this.started) await this.startHeight() }) }, heartbeatIn)
+      this.heartbeatTimer = this.clock.setTimeout(() => { void this.enqueue(async () => { if (this.height === height && !this.started) await this.startHeight() }) }, heartbeatIn)
       // One waiter at a time: idle heights (heartbeats only) must not pile up mempool waiters.
       if (!this.waitingForRecords) {
         this.waitingForRecords = true
@@ -374,6 +329,7 @@ export class ConsensusDriver {
     this.started = true
     const snapshotBytes = await this.m.store.getConsensusSnapshot()
     const snapshot = snapshotBytes === undefined ? undefined : decodeSnapshot(snapshotBytes)
+    if (snapshot?.height === this.height) await this.restoreHeldBlocks()
     const outs = this.sm.startHeight(this.height, [...this.m.schedule.at(this.height).keys], snapshot?.height === this.height ? snapshot : undefined)
     this.armRebroadcast()
     await this.persistBeforeSigning(outs)
@@ -388,10 +344,45 @@ export class ConsensusDriver {
     await this.process(outs)
   }
 
-  /** Locks and valid round reach the disk before any message that depends on them is signed. */
+  /**
+   * Locks and valid round reach the disk before any message that depends on them is signed, with
+   * the blocks they name: after a crash a node locked on a block it no longer holds can neither
+   * commit it on the precommits it re-counts nor re-propose it, and if no peer holds it either
+   * (a lone validator; every holder restarted) the height stalls for good (Finding 11, found by the
+   * driver simulation). The blocks are written again only when the lock or valid value changes.
+   */
   private async persistBeforeSigning (outs: ConsensusOutput[]): Promise<void> {
     if (this.m.signer === null || !outs.some(o => o.type === 'vote' || o.type === 'propose')) return
-    await this.m.store.putConsensusSnapshot(encodeSnapshot(this.sm.snapshot()))
+    const snapshot = this.sm.snapshot()
+    const hashes = [...new Set([snapshot.lockedHash, snapshot.validHash].flatMap(h => h === null ? [] : [toHex(h)]))]
+    const key = `${this.height}:${hashes.join(',')}`
+    let held: Uint8Array | undefined
+    if (key !== this.heldKey) {
+      const blocks = hashes.flatMap(h => { const b = this.blocks.get(h); return b === undefined ? [] : [encodeBlock(b)] })
+      held = encodeCbor([this.height, blocks])
+    }
+    await this.m.store.putConsensusSnapshot(encodeSnapshot(snapshot), held)
+    this.heldKey = key
+  }
+
+  /** The blocks the snapshot of this height names, back in memory after a restart (they were valid when locked). */
+  private async restoreHeldBlocks (): Promise<void> {
+    const bytes = await this.m.store.getHeldBlocks()
+    if (bytes === undefined) return
+    try {
+      const [h, list] = readTuple(decodeCbor(bytes, 256 * 1024 * 1024), 2, 'held blocks')
+      if (readUint(h, 'held blocks height') !== this.height) return
+      for (const item of readList(list, 2, 'held blocks')) {
+        const block = decodeBlock(readBytes(item, 'held block'))
+        if (block.header.height !== this.height) continue
+        const hash = toHex(blockHash(block.header))
+        this.blocks.set(hash, block)
+        this.validity.set(hash, true)
+      }
+    } catch (err) {
+      if (isStorageFault(err)) throw err
+      this.log.warn({ err }, 'the blocks kept with the consensus snapshot are unreadable: not restored')
+    }
   }
 
   private async process (outs: ConsensusOutput[]): Promise<void> {
@@ -400,7 +391,7 @@ export class ConsensusDriver {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ out: o.type, height: this.height, round: this.sm.round, kind: (o as { kind?: unknown }).kind, voteType: (o as { voteType?: unknown }).voteType, nil: (o as { blockHash?: unknown }).blockHash === null }, 'consensus step')
       switch (o.type) {
         case 'schedule': {
-          const t = setTimeout(() => {
+          const t = this.clock.setTimeout(() => {
             this.timers.delete(t)
             void this.enqueue(async () => { if (this.height === o.height) await this.input({ type: 'timeout', kind: o.kind, height: o.height, round: o.round }) })
           }, o.durationMs)
@@ -418,23 +409,13 @@ export class ConsensusDriver {
   // ---------------------------------------------------------------- our own messages
 
   /**
-   * Persists the guard (flushed) with the exact bytes about to be signed, before the signature can
-   * leave; false when it must not sign. Signing the very same bytes again at the guarded
-   * (height, round, step) is allowed: Ed25519 is deterministic, so it is the same signature, and
-   * a vote lost in a crash between guard and publish can still be sent after the restart.
+   * The guard (guarded-signer.ts) written before a signature may leave; false when it must not
+   * sign. For a vote, our kept votes of the height including it go in the same synced write.
    */
-  private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array): Promise<boolean> {
-    // Halted (a storage fault) or stopping: nothing more is signed.
-    if (this.stopped) return false
-    const last = this.lastSigned
-    if (mayNotSign(last, height, round, step)) {
-      if (last === undefined || last.height !== height || last.round !== round || last.step !== step) return false
-      const stored = await this.m.store.getLastSignedBytes()
-      return stored !== undefined && bytesEqual(stored, signBytes)
-    }
-    const ls = { height, round, step }
-    await this.m.store.putLastSigned(ls, signBytes)
-    this.lastSigned = ls
+  private async guard (height: number, round: number, step: SignStep, signBytes: Uint8Array, vote?: Vote): Promise<boolean> {
+    // Halted (a storage fault), stopping, or an observer: nothing is signed.
+    if (this.stopped || this.signing === null) return false
+    if (!(await this.signing.guard(height, round, step, signBytes, vote === undefined ? undefined : [...this.own, { kind: 'vote', vote }]))) return false
     // The store may have reported a fault (another write failed) while the guard was written.
     return !this.stopped
   }
@@ -443,7 +424,7 @@ export class ConsensusDriver {
     const signer = this.m.signer
     if (signer === null) return
     let block = hash === null ? undefined : this.blocks.get(toHex(hash))
-    if (block === undefined) block = await this.newBlock(round)
+    if (block === undefined) block = await (this.proposer as BlockProposer).build(round, this.tip)
     const unsigned = { height, round, validRound, blockHash: blockHash(block.header) }
     if (!(await this.guard(height, round, SignStep.PROPOSE, proposalSignBytes(this.chainId, unsigned)))) return
     const proposal = this.signProposal(block, round, validRound)
@@ -463,75 +444,20 @@ export class ConsensusDriver {
   }
 
   private signProposal (block: Block, round: number, validRound: number): Proposal {
-    const signer = this.m.signer as Signer
-    const unsigned = { height: block.header.height, round, validRound, blockHash: blockHash(block.header) }
-    return { header: { ...unsigned, proposer: signer.publicKey, signature: signer.sign(proposalSignBytes(this.chainId, unsigned)) }, block }
-  }
-
-  private async newBlock (round: number): Promise<Block> {
-    const signer = this.m.signer as Signer
-    const pooled = this.m.mempool.reap(this.opts.maxBlockBytes - 64 * 1024, this.opts.maxBatchesPerBlock)
-    const batches = []
-    const changing: Block['body']['batches'] = []
-    // A batch that became final meanwhile is left out, and leaves the mempool. (Waiting batches
-    // hold no final record: every record was looked up on admission, and a final block drops the
-    // batches it makes replays, Mempool.removeFinal. The first record is asked again, cheaply.)
-    const final = await this.m.store.hasRecords(pooled.map(p => recordId(p.batch.records[0])))
-    this.m.mempool.removeBatches(pooled.filter((_, i) => final[i]).map(p => p.id))
-    // A batch whose author is no longer a validator or member at this height (governance removed it) never will be again: it leaves too.
-    const authors = authorsAt(this.m.schedule, this.tip.link.height + 1)
-    const stranger = pooled.map(p => !authors.has(p.batch.author))
-    this.m.mempool.removeBatches(pooled.filter((_, i) => stranger[i] && !final[i]).map(p => p.id))
-    for (const [i, p] of pooled.entries()) {
-      if (final[i] || stranger[i]) continue
-      // A validator-set change that is not admissible now (one at a time) waits for a later block.
-      // Each batch is checked alone (linear in the block); one that carries a change is checked
-      // again with the other changes taken so far.
-      const alone = this.governanceCheck([p.batch])
-      if (alone === 'refused') continue
-      if (alone === 'change') {
-        if (this.governanceCheck([...changing, p.batch]) === 'refused') continue
-        changing.push(p.batch)
-      }
-      batches.push(p.batch)
-    }
-    const evidence = (await this.m.store.listPendingEvidence()).slice(0, 100)
-    return buildBlock({
-      chainId: this.chainId,
-      parent: this.tip.link,
-      round,
-      proposer: signer.publicKey,
-      validators: this.m.schedule.at(this.tip.link.height + 1),
-      batches,
-      lastCommit: this.tip.certificate,
-      evidence,
-      now: this.now()
-    })
-  }
-
-  /** Whether these batches, as the next block's body, carry no validator-set change, an admissible one, or are refused. */
-  private governanceCheck (batches: Block['body']['batches']): 'none' | 'change' | 'refused' {
-    if (this.m.schedule.checkBlock === undefined) return 'none'
-    try {
-      const checks = this.m.schedule.checkBlock(this.chainId, { header: { ...(this.tip.header as Block['header']), height: this.tip.link.height + 1 }, body: { batches, lastCommit: null, evidence: [] } })
-      return checks.length === 0 ? 'none' : 'change'
-    } catch (err) {
-      if (isMedledgerError(err)) return 'refused'
-      throw err
-    }
+    return (this.signing as GuardedSigner).signProposal(block, round, validRound, blockHash(block.header))
   }
 
   private async vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Promise<void> {
-    const signer = this.m.signer
-    if (signer === null) return
-    const unsigned = { type, height, round, blockHash: hash }
-    if (!(await this.guard(height, round, type === 1 ? SignStep.PREVOTE : SignStep.PRECOMMIT, voteSignBytes(this.chainId, unsigned)))) return
-    const vote: Vote = { ...unsigned, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, unsigned)) }
+    const signing = this.signing
+    if (signing === null) return
+    // Signed before the guard is written, published only after: the vote reaches the disk in the
+    // guard's batch, so no crash can leave the guard naming a vote we no longer hold.
+    const vote = signing.signVote({ type, height, round, blockHash: hash })
+    if (!(await this.guard(height, round, type === VoteType.PREVOTE ? SignStep.PREVOTE : SignStep.PRECOMMIT, voteSignBytes(this.chainId, vote), vote))) return
     this.publish({ kind: 'vote', vote })
     if (this.opts.byzantine === true) {
       // Test-only equivocation: a conflicting vote for the same (height, round, type).
-      const other = { type, height, round, blockHash: hash === null ? sha256(new Uint8Array([round])) : null }
-      this.publish({ kind: 'vote', vote: { ...other, validator: signer.publicKey, signature: signer.sign(voteSignBytes(this.chainId, other)) } })
+      this.publish({ kind: 'vote', vote: signing.signVote({ type, height, round, blockHash: hash === null ? sha256(new Uint8Array([round])) : null }) })
     }
     await this.input({ type: 'vote', vote })
   }
@@ -539,62 +465,14 @@ export class ConsensusDriver {
   private publish (msg: ConsensusMessage): void {
     this.own.push(msg)
     this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
-    // Votes are kept for liveness, not safety (the guard prevents conflicts): after a crash the
-    // node re-sends what it voted at this height, even votes nobody received. A lost proposal
-    // costs only a round, so proposals (large) are not kept.
-    if (msg.kind !== 'vote') return
-    const bytes = encodeCbor([this.height, this.own.filter(m => m.kind === 'vote').map(m => encodeConsensusMessage({ ...m, seq: 0 }))])
-    void this.m.store.putMeta(OWN_MESSAGES_KEY, bytes).catch((err) => {
-      if (isStorageFault(err)) this.halt(err)
-      else this.log.warn({ err }, 'could not keep our signed messages')
-    })
-  }
-
-  /**
-   * The vote the guard last let us sign, if it is of this height: the guard is flushed before a
-   * vote is signed and our kept messages are written after it is sent, so a crash in between
-   * leaves the guard naming a vote we no longer hold. The guard then refuses any other vote at that
-   * step, so unless the vote is re-sent, a quorum that needs it waits for ever (found by
-   * simulation 3 in CI: killed right after its precommit, the returning validator could not
-   * precommit again and the round never reached 2f+1 precommits). Ed25519 is deterministic:
-   * signing the kept bytes again gives the very vote that was signed.
-   */
-  private async lastSignedVote (height: number): Promise<Vote | undefined> {
-    const ls = this.lastSigned
-    const signer = this.m.signer
-    if (signer === null || ls === undefined || ls.height !== height || ls.step === SignStep.PROPOSE) return undefined
-    const bytes = await this.m.store.getLastSignedBytes()
-    if (bytes === undefined) return undefined
-    try {
-      const fields = readTuple(decodeCbor(bytes, 1024), 6, 'last signed vote')
-      const blockHash = fields[5] === null ? null : readBytes(fields[5], 'last signed vote hash')
-      const unsigned = { type: ls.step === SignStep.PREVOTE ? VoteType.PREVOTE : VoteType.PRECOMMIT, height, round: ls.round, blockHash }
-      if (!bytesEqual(voteSignBytes(this.chainId, unsigned), bytes)) return undefined
-      return { ...unsigned, validator: signer.publicKey, signature: signer.sign(bytes) }
-    } catch (err) {
-      this.log.warn({ err }, 'the last signed vote is unreadable: not re-sent')
-      return undefined
-    }
-  }
-
-  private async loadOwnMessages (height: number): Promise<ConsensusMessage[]> {
-    const bytes = await this.m.store.getMeta(OWN_MESSAGES_KEY)
-    if (bytes === undefined) return []
-    try {
-      const [h, list] = readTuple(decodeCbor(bytes, 64 * 1024 * 1024), 2, 'own messages')
-      if (readUint(h, 'own messages height') !== height) return []
-      return readList(list, 10_000, 'own messages').map(m => decodeConsensusMessage(readBytes(m, 'own message')))
-    } catch (err) {
-      this.log.warn({ err }, 'our kept messages are unreadable: not re-sent')
-      return []
-    }
   }
 
   /** Re-sends our messages of this height when the round stalls (peers may have been away). */
   private armRebroadcast (): void {
-    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer)
-    this.rebroadcastTimer = setInterval(() => {
+    if (this.rebroadcastTimer !== undefined) this.clock.clearTimeout(this.rebroadcastTimer)
+    const fire = (): void => {
       if (this.stopped) return
+      this.rebroadcastTimer = this.clock.setTimeout(fire, this.opts.rebroadcastMs, true)
       this.seq++
       for (const msg of this.own) this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: this.seq }))
       // The prevotes behind our lock and valid value go too, whoever signed them: a validator that
@@ -606,8 +484,8 @@ export class ConsensusDriver {
       for (const vote of this.sm.polkaPrevotes()) {
         if (self === undefined || !bytesEqual(vote.validator, self)) this.m.network.publishConsensus(encodeConsensusMessage({ kind: 'vote', vote, seq: this.seq }))
       }
-    }, this.opts.rebroadcastMs)
-    this.rebroadcastTimer.unref()
+    }
+    this.rebroadcastTimer = this.clock.setTimeout(fire, this.opts.rebroadcastMs, true)
   }
 
   // ---------------------------------------------------------------- outcomes
@@ -691,10 +569,10 @@ export class ConsensusDriver {
   }
 
   private clearTimers (): void {
-    for (const t of this.timers) clearTimeout(t)
+    for (const t of this.timers) this.clock.clearTimeout(t)
     this.timers.clear()
-    if (this.heartbeatTimer !== undefined) clearTimeout(this.heartbeatTimer)
-    if (this.rebroadcastTimer !== undefined) clearInterval(this.rebroadcastTimer)
+    if (this.heartbeatTimer !== undefined) this.clock.clearTimeout(this.heartbeatTimer)
+    if (this.rebroadcastTimer !== undefined) this.clock.clearTimeout(this.rebroadcastTimer)
     this.heartbeatTimer = undefined
     this.rebroadcastTimer = undefined
   }

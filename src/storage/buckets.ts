@@ -41,8 +41,15 @@ export const ConsensusKey = {
   /** Opaque bytes owned by the consensus module. */
   snapshot: 'snapshot',
   /** The exact bytes signed at lastSigned, written in the same batch: re-signing them is not a conflict. */
-  lastSignedBytes: 'lastSignedBytes'
+  lastSignedBytes: 'lastSignedBytes',
+  /** Consensus's own votes of the current height (opaque), written in the guard's batch (putSigned). */
+  ownMessages: 'ownMessages',
+  /** The blocks named by the snapshot's lock and valid value (opaque), written in the snapshot's batch. */
+  heldBlocks: 'heldBlocks'
 } as const
+
+/** Where releases before putSigned kept consensus's own votes (meta bucket, unsynced); still read. */
+export const LEGACY_OWN_MESSAGES_META_KEY = 'consensus.ownMessages'
 
 /** Keys of the meta bucket that the store owns; putMeta refuses them. */
 export const MetaKey = {

@@ -3,7 +3,7 @@ import { blockHash, evidenceHash } from '../chain/hashing.ts'
 import type { Block, Certificate, Evidence, FinalizedBlock, MedRecord } from '../chain/types.ts'
 import { heightFromKey, heightKey, toHex } from '../encoding/bytes.ts'
 import { encodeArrayOfEncoded } from '../encoding/cbor.ts'
-import { type Buckets, ConsensusKey, MetaKey, openBuckets, RESERVED_META_KEYS, type RootDb } from './buckets.ts'
+import { type Buckets, ConsensusKey, LEGACY_OWN_MESSAGES_META_KEY, MetaKey, openBuckets, RESERVED_META_KEYS, type RootDb } from './buckets.ts'
 import { checkExtends, loadHead, putBlock } from './commit.ts'
 import { isMedledgerError } from '../errors.ts'
 import { isStorageFault, StorageError, StorageErrorCode } from './errors.ts'
@@ -270,6 +270,26 @@ export class ChainStore {
    * The guard only moves forward; an older (height, round, step) is refused.
    */
   async putLastSigned (ls: LastSigned, signBytes?: Uint8Array): Promise<void> {
+    await this.#putGuard(ls, signBytes, undefined)
+  }
+
+  /**
+   * The guard, the exact bytes signed at it and (when given) consensus's own messages, in ONE
+   * synced batch: a vote and the guard that let it be signed are on disk together or not at all,
+   * so a crash can never leave a guard naming a vote the node no longer holds (Finding 9).
+   */
+  async putSigned (ls: LastSigned, signBytes: Uint8Array, ownMessages?: Uint8Array): Promise<void> {
+    await this.#putGuard(ls, signBytes, ownMessages)
+  }
+
+  /** Consensus's own messages as last written with the guard (or by a release before putSigned). */
+  async getOwnMessages (): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#io('consensus\'s own messages', async () =>
+      await this.#b.consensus.get(ConsensusKey.ownMessages) ?? await this.#b.meta.get(LEGACY_OWN_MESSAGES_META_KEY))
+  }
+
+  async #putGuard (ls: LastSigned, signBytes: Uint8Array | undefined, ownMessages: Uint8Array | undefined): Promise<void> {
     // Everything up to the queued write runs synchronously, so racing calls see each other.
     this.#assertOpen()
     if (!isValidLastSigned(ls)) throw new TypeError(`putLastSigned: not a (height, round, step 0-2): ${JSON.stringify(ls)}`)
@@ -285,6 +305,7 @@ export class ChainStore {
       batch.put(ConsensusKey.lastSigned, encodeLastSigned(ls), { sublevel: this.#b.consensus })
       if (signBytes !== undefined) batch.put(ConsensusKey.lastSignedBytes, signBytes, { sublevel: this.#b.consensus })
       else batch.del(ConsensusKey.lastSignedBytes, { sublevel: this.#b.consensus })
+      if (ownMessages !== undefined) batch.put(ConsensusKey.ownMessages, ownMessages, { sublevel: this.#b.consensus })
       await this.#write(batch, true, ConsensusKey.lastSigned)
     })
   }
@@ -295,9 +316,18 @@ export class ChainStore {
     return await this.#io('the double-sign guard', async () => await this.#b.consensus.get(ConsensusKey.lastSignedBytes))
   }
 
-  async putConsensusSnapshot (bytes: Uint8Array): Promise<void> {
+  /** The consensus snapshot and, when given, the blocks it names, in one synced batch. */
+  async putConsensusSnapshot (bytes: Uint8Array, heldBlocks?: Uint8Array): Promise<void> {
     this.#assertOpen()
-    await this.#putSynced(ConsensusKey.snapshot, bytes)
+    const batch = this.#db.batch()
+    batch.put(ConsensusKey.snapshot, bytes, { sublevel: this.#b.consensus })
+    if (heldBlocks !== undefined) batch.put(ConsensusKey.heldBlocks, heldBlocks, { sublevel: this.#b.consensus })
+    await this.#write(batch, true, ConsensusKey.snapshot)
+  }
+
+  async getHeldBlocks (): Promise<Uint8Array | undefined> {
+    this.#assertOpen()
+    return await this.#io('the consensus snapshot\'s blocks', async () => await this.#b.consensus.get(ConsensusKey.heldBlocks))
   }
 
   // A chained batch is the typed way to pass sync through a sublevel (and the fast one).

@@ -47,30 +47,21 @@ export interface DriverHarnessOptions {
 }
 
 /**
- * A real ConsensusDriver of `self` over a fresh LevelDB store, publishing into a list. Long
- * timeouts and heartbeat (unless given): rounds change only through the messages a test delivers.
+ * A real ConsensusDriver of `self` on `store`, publishing into `published`: long timeouts,
+ * heartbeat and rebroadcast unless `options` says otherwise.
  */
-export async function startDriver (t: ExecutionContext, genesis: Genesis, self: NodeKey, o: DriverHarnessOptions = {}): Promise<StartedDriver> {
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
+export function newDriver (genesis: Genesis, self: NodeKey, store: ChainStore, pool: VerifyPool, mempool: Mempool, published: Uint8Array[], options: Partial<DriverOptions> = {}): ConsensusDriver {
   const schedule = GovernanceSchedule.fromGenesis(genesis)
-  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
-  if (o.chain !== undefined && o.chain.length > 0) await store.commitMany(o.chain)
-  // Worker threads would not inherit the test runner's TypeScript loader: verify inline.
-  const pool = new VerifyPool({ inlineBelow: Number.MAX_SAFE_INTEGER })
-  const mempool = new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 })
-  o.fill?.(mempool)
-  const published: Uint8Array[] = []
-  const driver = new ConsensusDriver({
+  return new ConsensusDriver({
     timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
-    heartbeatMs: o.heartbeatMs ?? 3_600_000,
+    heartbeatMs: 3_600_000,
     rebroadcastMs: 3_600_000,
     maxBlockBytes: 4 * 1024 * 1024,
     maxBatchesPerBlock: 1000,
-    maxClockDriftMs: o.maxClockDriftMs,
     maxFutureMessages: 10_000,
     maxFutureBytes: 16 * 1024 * 1024,
     byzantine: false,
-    ...o.options
+    ...options
   }, {
     genesis,
     schedule,
@@ -82,6 +73,26 @@ export async function startDriver (t: ExecutionContext, genesis: Genesis, self: 
     network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
     logger: silentLogger,
     onFinalized: () => {}
+  })
+}
+
+/**
+ * A real ConsensusDriver of `self` over a fresh LevelDB store, publishing into a list. Long
+ * timeouts and heartbeat (unless given): rounds change only through the messages a test delivers.
+ */
+export async function startDriver (t: ExecutionContext, genesis: Genesis, self: NodeKey, o: DriverHarnessOptions = {}): Promise<StartedDriver> {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
+  const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
+  if (o.chain !== undefined && o.chain.length > 0) await store.commitMany(o.chain)
+  // Worker threads would not inherit the test runner's TypeScript loader: verify inline.
+  const pool = new VerifyPool({ inlineBelow: Number.MAX_SAFE_INTEGER })
+  const mempool = new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 })
+  o.fill?.(mempool)
+  const published: Uint8Array[] = []
+  const driver = newDriver(genesis, self, store, pool, mempool, published, {
+    heartbeatMs: o.heartbeatMs ?? 3_600_000,
+    maxClockDriftMs: o.maxClockDriftMs,
+    ...o.options
   })
   t.teardown(async () => {
     await driver.stop()

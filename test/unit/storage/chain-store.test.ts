@@ -187,6 +187,28 @@ test('consensus snapshot and meta values persist; the store owns its meta keys',
   t.is(await second.getMeta('missing'), undefined)
 })
 
+test('putSigned writes the guard, the signed bytes and the kept messages together; the snapshot keeps its blocks; kept messages of an earlier release are still read', async t => {
+  const dir = await tempDir(t)
+  const first = await ChainStore.open(dir, STORE_OPTS)
+  t.is(await first.getOwnMessages(), undefined)
+  // A database written by a release before putSigned kept them in the meta bucket.
+  await first.putMeta('consensus.ownMessages', new Uint8Array([7]))
+  t.true(bytesEqual((await first.getOwnMessages())!, new Uint8Array([7])))
+  await first.putSigned({ height: 3, round: 1, step: 1 }, new Uint8Array([1]), new Uint8Array([2]))
+  // A proposal is guarded without touching the kept votes.
+  await first.putSigned({ height: 3, round: 2, step: 0 }, new Uint8Array([3]))
+  await t.throwsAsync(first.putSigned({ height: 3, round: 1, step: 2 }, new Uint8Array([4]), new Uint8Array([5])), code(StorageErrorCode.GUARD_REGRESSION))
+  await first.putConsensusSnapshot(new Uint8Array([8]), new Uint8Array([9]))
+  await first.putConsensusSnapshot(new Uint8Array([10]))
+  await first.close()
+  const second = await openStore(t, dir)
+  t.deepEqual(await second.getLastSigned(), { height: 3, round: 2, step: 0 })
+  t.true(bytesEqual((await second.getLastSignedBytes())!, new Uint8Array([3])))
+  t.true(bytesEqual((await second.getOwnMessages())!, new Uint8Array([2])))
+  t.true(bytesEqual((await second.getConsensusSnapshot())!, new Uint8Array([10])))
+  t.true(bytesEqual((await second.getHeldBlocks())!, new Uint8Array([9])), 'blocks stay until the next snapshot that names others')
+})
+
 test('pending evidence is listed, removed, and dropped when a block includes it', async t => {
   const store = await openStore(t, await tempDir(t))
   const e1 = voteEquivocation(VALIDATORS[1], 1)

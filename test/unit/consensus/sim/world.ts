@@ -1,34 +1,49 @@
-import { VoteType, type Evidence } from '../../../../src/chain/types.ts'
-import { bytesEqual } from '../../../../src/encoding/bytes.ts'
+import { decodeConsensusMessage, type ConsensusMessage } from '../../../../src/chain/codec.ts'
+import { Genesis, DEFAULT_PARAMS } from '../../../../src/chain/genesis.ts'
+import { proposalSignBytes, voteSignBytes } from '../../../../src/chain/hashing.ts'
+import { VoteType, type FinalizedBlock } from '../../../../src/chain/types.ts'
+import { ChainVerifier } from '../../../../src/chain/verifier.ts'
+import { ConsensusDriver } from '../../../../src/consensus/driver.ts'
+import type { DriverOptions } from '../../../../src/consensus/options.ts'
+import type { Clock, SignatureVerifier } from '../../../../src/consensus/ports.ts'
 import type { TimeoutConfig } from '../../../../src/consensus/timeouts.ts'
+import type { NodeKey, Signer } from '../../../../src/crypto/ed25519.ts'
+import type { SignatureCheck } from '../../../../src/crypto/verify-pool.ts'
+import { fromHex, toHex } from '../../../../src/encoding/bytes.ts'
+import { GovernanceSchedule } from '../../../../src/governance/schedule.ts'
+import { silentLogger } from '../../../../src/logger.ts'
+import { Mempool } from '../../../../src/mempool/mempool.ts'
+import { testValidators } from '../../../helpers/fixtures.ts'
 import { EventQueue } from './event-queue.ts'
+import { MemoryConsensusStore, SimDisk, type ArmedCrash } from './memory-store.ts'
 import { Prng } from './prng.ts'
-import { hex, simKeys, verifyProposal, verifyVote, type CommitRecord, type Wire } from './messages.ts'
-import { SimNode, type CrashPoint, type SimEnv } from './node.ts'
-import { ByzantineNode } from './byzantine.ts'
 
 /**
- * The simulated world: nodes, a virtual clock, and a network that is hostile until GST (random
- * delays that reorder, drops, duplicates, partitions) and reliable after it (delays up to
- * DELTA_AFTER_GST, rare duplicates). It records the invariants as they are broken:
- * - SAFETY: no two different blocks final at one height across honest nodes (decided or synced),
- *   and every certificate a node accepts is a valid quorum;
- * - DOUBLE-SIGN: no honest validator ever signs two different messages for one (h, r, step),
- *   restarts included;
- * - EVIDENCE (checkEvidence, at the end): a node whose machine was fed two conflicting messages of
- *   one validator holds evidence of it; all evidence held names the Byzantine validator and verifies
- *   under its public key.
+ * The simulated world around real ConsensusDrivers (src/consensus/driver.ts): a virtual clock (the
+ * drivers' Clock port), a network that is hostile until GST (random delays that reorder, losses,
+ * duplicates, partitions) and reliable after it (delays up to DELTA_AFTER_GST), sync from peers'
+ * disks, and crashes at any await point of the store port (sim/memory-store.ts). One event runs at
+ * a time and every promise it starts settles before the next (drain), so a seed replays exactly.
+ * The world records the invariants as they break:
+ * - SAFETY: no two different blocks final at one height across honest nodes (decided or synced);
+ * - DOUBLE-SIGN: no honest validator signs two different messages for one (h, r, step), restarts included;
+ * - GUARD / STORE: the guard never moves back, a commit always extends the head (memory-store.ts).
  */
 
 export const SIM_TIMEOUTS: TimeoutConfig = { proposeMs: 200, prevoteMs: 100, precommitMs: 100, deltaMs: 50 }
-export const GOSSIP_MS = 150
 export const DELTA_AFTER_GST = 30
+export const HEARTBEAT_MS = 100
+export const REBROADCAST_MS = 300
+/** A node asks a peer for the blocks it lacks this long after requestSync, and polls peers' heads this often. */
+export const SYNC_MS = 100
+export const STATUS_MS = 500
+export const SIM_GENESIS_TIME = 1_800_000_000_000
 
 export interface NetworkChaos {
   drop: number
   /** Extra loss of precommits: nodes leave rounds without learning their outcome, where locks must hold. */
   dropPrecommit: number
-  /** Extra loss of catch-up traffic (pulls and sync). */
+  /** Extra loss of catch-up traffic (sync). */
   dropCatchUp: number
   /** Chance to cut a node off right after it decides, so the others finish without its decision. */
   isolateDecider: number
@@ -36,18 +51,92 @@ export interface NetworkChaos {
   maxDelay: number
 }
 
-export const CALM: NetworkChaos = { drop: 0, dropPrecommit: 0, dropCatchUp: 0, isolateDecider: 0, dup: 0, maxDelay: DELTA_AFTER_GST }
-
-interface Partition { start: number, end: number, side: Set<number> }
-
 export interface WorldOptions {
   seed: number
   n: number
-  /** Index of the Byzantine validator, or -1. */
+  /** Index of the Byzantine validator (a real driver that equivocates), or -1. */
   byzantine: number
   observer: boolean
   gst: number
   chaos: NetworkChaos
+}
+
+interface Partition { start: number, end: number, side: Set<number> }
+
+/** The validators' keys (real Ed25519), shared by every run. */
+const keyCache = new Map<number, NodeKey[]>()
+function simKeys (n: number): NodeKey[] {
+  let k = keyCache.get(n)
+  if (k === undefined) { k = testValidators(n); keyCache.set(n, k) }
+  return k
+}
+
+/**
+ * The signatures of one run. Every signature a signer makes is recorded, and the verifier port
+ * (`verifier`) accepts a signature exactly when the key's holder made it over that message: the
+ * ideal signature scheme, at the cost of a map lookup (the end of each run checks a piece of
+ * evidence with real Ed25519). Signing is real Ed25519, memoised per message within the run
+ * (Ed25519 is deterministic, so a memoised signature is the very one signing again would give).
+ */
+export class SimSignatures {
+  private readonly made = new Map<string, Map<string, string>>()
+
+  signer (k: NodeKey): Signer {
+    const made = new Map<string, string>()
+    this.made.set(toHex(k.publicKey), made)
+    return {
+      publicKey: k.publicKey,
+      sign: (m: Uint8Array) => {
+        const key = toHex(m)
+        const sig = made.get(key)
+        if (sig !== undefined) return fromHex(sig)
+        const fresh = k.sign(m)
+        made.set(key, toHex(fresh))
+        return fresh
+      }
+    }
+  }
+
+  /** True exactly when the key's holder signed this message to this signature in this run. */
+  check (c: SignatureCheck): boolean {
+    return this.made.get(toHex(c.publicKey))?.get(toHex(c.message)) === toHex(c.signature)
+  }
+
+  /** The VerifyPool's port (and the ChainVerifier's pool) of this run. */
+  readonly verifier: SignatureVerifier & { verifyAll: (checks: SignatureCheck[]) => Promise<boolean[]> } = {
+    verifyEvery: async (checks) => checks.every(c => this.check(c)),
+    verifyAll: async (checks) => checks.map(c => this.check(c))
+  }
+}
+
+const genesisCache = new Map<number, Genesis>()
+export function simGenesis (n: number): Genesis {
+  let g = genesisCache.get(n)
+  if (g === undefined) {
+    g = new Genesis({ chainId: 'medledger-sim', genesisTime: SIM_GENESIS_TIME, validators: simKeys(n).map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })), observers: [], params: { ...DEFAULT_PARAMS, heartbeatMs: HEARTBEAT_MS } })
+    genesisCache.set(n, g)
+  }
+  return g
+}
+
+/** One incarnation of a node: lost, with all its memory, when the node crashes. */
+interface Incarnation {
+  driver: ConsensusDriver
+  store: MemoryConsensusStore
+  alive: boolean
+  syncPending: boolean
+}
+
+export class SimNode {
+  readonly disk = new SimDisk()
+  inc: Incarnation | undefined
+  readonly stats = { decided: 0, synced: 0, restarts: 0, crashes: 0 }
+  /** A crash to arm as soon as the node is up (or at once if it is). */
+  constructor (readonly id: number, readonly signer: Signer | null, readonly byzantine: boolean) {}
+
+  get up (): boolean { return this.inc?.alive === true }
+  get height (): number { return this.disk.height }
+  get round (): number { return this.inc?.alive === true ? this.inc.driver.currentRound : 0 }
 }
 
 export class SimWorld {
@@ -55,12 +144,14 @@ export class SimWorld {
   readonly n: number
   readonly byz: number
   readonly gst: number
-  readonly validators: Uint8Array[]
+  readonly genesis: Genesis
   readonly nodes: SimNode[]
   readonly violations: string[] = []
+  readonly signatures = new SimSignatures()
   now = 0
   events = 0
   crashes = 0
+  evidenceSeen = 0
   private readonly chaos: NetworkChaos
   private readonly queue = new EventQueue<() => void>()
   private readonly partitions: Partition[] = []
@@ -73,56 +164,94 @@ export class SimWorld {
     this.byz = o.byzantine
     this.gst = o.gst
     this.chaos = o.chaos
+    this.genesis = simGenesis(o.n)
     const keys = simKeys(o.n)
-    this.validators = keys.map(k => k.publicKey)
-    const ids = Array.from({ length: o.n + (o.observer ? 1 : 0) }, (_, i) => i)
-    const env: SimEnv = {
-      now: () => this.now,
-      prng: this.prng.fork(),
-      validators: this.validators,
-      timeouts: SIM_TIMEOUTS,
-      gossipMs: GOSSIP_MS,
-      nodeIds: ids,
-      at: (time, fn) => this.queue.push(time, fn),
-      send: (from, to, msg) => this.send(from, to, msg),
-      onSigned: (node, msg) => this.onSigned(node, msg),
-      onCommit: (node, c, how) => this.onCommit(node, c, how),
-      violation: what => this.violations.push(what),
-      trace: process.env.MEDLEDGER_SIM_TRACE === undefined ? undefined : line => { console.log(line) }
-    }
-    this.nodes = ids.map(id => {
-      const key = id < o.n ? keys[id] : null
-      return id === o.byzantine ? new ByzantineNode(id, key, env) : new SimNode(id, key, env)
-    })
+    this.nodes = Array.from({ length: o.n + (o.observer ? 1 : 0) }, (_, id) => new SimNode(id, id < o.n ? this.signatures.signer(keys[id]) : null, id === o.byzantine))
   }
 
-  get honest (): SimNode[] {
-    return this.nodes.filter(x => x.id !== this.byz)
-  }
+  get honest (): SimNode[] { return this.nodes.filter(x => !x.byzantine) }
+  get partitionCount (): number { return this.partitions.length }
 
-  at (time: number, fn: () => void): void {
-    this.queue.push(time, fn)
-  }
+  at (time: number, fn: () => void): void { this.queue.push(time, fn) }
 
-  partition (start: number, end: number, side: Set<number>): void {
-    this.partitions.push({ start, end, side })
-  }
+  partition (start: number, end: number, side: Set<number>): void { this.partitions.push({ start, end, side }) }
 
-  get partitionCount (): number {
-    return this.partitions.length
-  }
-
-  /** Crashes node `id` now, or at its next signature (after the snapshot or the guard reached disk). */
-  crash (id: number, point: CrashPoint = 'between-events'): void {
+  /** Starts (or restarts) node `id` from its disk: a new driver, mempool and schedule; the disk as the crash left it. */
+  boot (id: number): void {
     const x = this.nodes[id]
-    if (!x.up) return
-    this.crashes++
-    if (point === 'between-events') x.crash()
-    else x.pendingCrash = point
+    if (x.up) return
+    if (x.inc !== undefined) x.stats.restarts++
+    const genesis = this.genesis
+    const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+    let inc: Incarnation | undefined
+    const alive = (): boolean => inc?.alive === true
+    const store = new MemoryConsensusStore(x.disk, alive, () => { this.crash(id) }, what => this.violations.push(`${what} (node ${id}, t=${this.now})`))
+    const clock: Clock = {
+      now: () => SIM_GENESIS_TIME + this.now,
+      setTimeout: (fn, ms) => {
+        const t = { cancelled: false }
+        this.queue.push(this.now + Math.max(0, ms), () => { if (!t.cancelled && alive()) fn() })
+        return t
+      },
+      clearTimeout: (t) => { (t as { cancelled: boolean }).cancelled = true }
+    }
+    const options: DriverOptions = {
+      timeouts: SIM_TIMEOUTS,
+      heartbeatMs: HEARTBEAT_MS,
+      rebroadcastMs: REBROADCAST_MS,
+      maxBlockBytes: 1024 * 1024,
+      maxBatchesPerBlock: 100,
+      maxFutureMessages: 10_000,
+      byzantine: x.byzantine
+    }
+    const driver = new ConsensusDriver(options, {
+      genesis,
+      schedule,
+      store,
+      mempool: new Mempool({ maxBytes: 1024 * 1024, maxBatches: 100 }),
+      pool: this.signatures.verifier,
+      verifier: new ChainVerifier(genesis.chainId, schedule, this.signatures.verifier, store),
+      signer: x.signer,
+      network: {
+        publishConsensus: (bytes) => { if (alive()) this.publish(x, bytes) },
+        requestSync: () => { if (alive()) this.requestSync(x) }
+      },
+      logger: silentLogger,
+      onFinalized: (fb) => { this.onFinalized(x, fb) },
+      onFatal: (err) => { this.violations.push(`FATAL: node ${id} halted: ${err.message}`) },
+      clock
+    })
+    inc = { driver, store, alive: true, syncPending: false }
+    x.inc = inc
+    void driver.start().catch(err => { if (alive()) this.violations.push(`START: node ${id}: ${(err as Error).message}`) })
+    this.pollStatus(x, inc)
   }
 
-  /** Runs events until `done` holds (true), the clock passes `deadline` or the queue runs dry (false). */
-  runUntil (done: () => boolean, deadline: () => number, maxEvents = 3_000_000): boolean {
+  /** Crashes node `id` now: its memory is gone, its disk stays as the store port left it. */
+  crash (id: number): void {
+    const x = this.nodes[id]
+    if (x.inc === undefined || !x.inc.alive) return
+    x.inc.alive = false
+    x.stats.crashes++
+    this.crashes++
+  }
+
+  /** Arms a crash of node `id` at its `countdown`-th store call from now (a write applied or not). */
+  armCrash (id: number, crash: ArmedCrash): void {
+    const x = this.nodes[id]
+    if (x.up) (x.inc as Incarnation).store.armed = crash
+  }
+
+  disarm (): void {
+    for (const x of this.nodes) if (x.inc !== undefined) x.inc.store.armed = undefined
+  }
+
+  /**
+   * Runs events until `done` holds (true), the clock passes `deadline` or the queue runs dry
+   * (false). After each event every promise it started settles (the store port is in memory and
+   * the verifier synchronous, so one macrotask turn drains them): the order of events alone decides.
+   */
+  async runUntil (done: () => boolean, deadline: () => number, maxEvents = 200_000): Promise<boolean> {
     for (;;) {
       if (done()) return true
       const next = this.queue.peekTime()
@@ -131,6 +260,7 @@ export class SimWorld {
       const e = this.queue.pop()!
       this.now = e.time
       e.item()
+      await drain()
       if (++this.events > maxEvents) { this.violations.push(`more than ${maxEvents} events`); return false }
     }
   }
@@ -141,111 +271,97 @@ export class SimWorld {
     return false
   }
 
-  private send (from: number, to: number, msg: Wire): void {
-    if (!this.nodes[from].up || this.partitioned(from, to)) return
+  private publish (from: SimNode, bytes: Uint8Array): void {
+    const msg = decodeConsensusMessage(bytes)
+    if (!from.byzantine) this.noteSigned(from, msg)
     const hostile = this.now < this.gst
     const c = this.chaos
-    if (hostile) {
-      const extra = msg.kind === 'vote' ? (msg.vote.type === VoteType.PRECOMMIT ? c.dropPrecommit : 0) : msg.kind === 'proposal' ? 0 : c.dropCatchUp
-      if (this.prng.chance(c.drop) || this.prng.chance(extra)) return
-    }
-    const copies = this.prng.chance(hostile ? c.dup : 0.02) ? 2 : 1
-    for (let i = 0; i < copies; i++) {
-      const delay = 1 + this.prng.int(hostile ? c.maxDelay : DELTA_AFTER_GST)
-      this.queue.push(this.now + delay, () => { if (!this.partitioned(from, to)) this.nodes[to].receive(from, msg) })
+    for (const to of this.nodes) {
+      if (to === from || this.partitioned(from.id, to.id)) continue
+      if (hostile && (this.prng.chance(c.drop) || (msg.kind === 'vote' && msg.vote.type === VoteType.PRECOMMIT && this.prng.chance(c.dropPrecommit)))) continue
+      const copies = this.prng.chance(hostile ? c.dup : 0.02) ? 2 : 1
+      for (let i = 0; i < copies; i++) {
+        const delay = 1 + this.prng.int(hostile ? c.maxDelay : DELTA_AFTER_GST)
+        this.queue.push(this.now + delay, () => {
+          const inc = to.inc
+          if (inc === undefined || !inc.alive || this.partitioned(from.id, to.id)) return
+          void inc.driver.onMessage(decodeConsensusMessage(bytes), `peer-${from.id}`, bytes.length).catch(err => this.unexpected(to, err))
+        })
+      }
     }
   }
 
-  private onSigned (node: SimNode, msg: Wire): void {
-    if (node.id === this.byz) return
-    const [slot, content] = signedSlot(msg)
+  /** Sync: SYNC_MS after a request, the blocks we lack (up to 16) from a reachable peer that has them. */
+  private requestSync (x: SimNode): void {
+    const inc = x.inc as Incarnation
+    if (inc.syncPending) return
+    inc.syncPending = true
+    this.queue.push(this.now + SYNC_MS, () => {
+      inc.syncPending = false
+      if (!inc.alive) return
+      const ahead = this.nodes.filter(p => p !== x && p.up && p.height > x.height && !this.partitioned(p.id, x.id))
+      if (ahead.length === 0) return
+      if (this.now < this.gst && this.prng.chance(this.chaos.dropCatchUp)) return
+      const peer = this.prng.pick(ahead)
+      const run = peer.disk.blocks.slice(x.height, x.height + 16)
+      const before = x.height
+      void inc.driver.applySynced(run).then(() => { if (inc.alive) x.stats.synced += Math.max(0, x.height - before) }, err => this.unexpected(x, err))
+    })
+  }
+
+  /** The network's status exchange: every STATUS_MS a node learns whether a peer's head is ahead. */
+  private pollStatus (x: SimNode, inc: Incarnation): void {
+    this.queue.push(this.now + STATUS_MS, () => {
+      if (!inc.alive) return
+      if (this.nodes.some(p => p !== x && p.up && p.height > x.height && !this.partitioned(p.id, x.id))) this.requestSync(x)
+      this.pollStatus(x, inc)
+    })
+  }
+
+  private unexpected (x: SimNode, err: unknown): void {
+    if (x.up) this.violations.push(`ERROR: node ${x.id}: ${(err as Error).stack ?? String(err)}`)
+  }
+
+  private noteSigned (node: SimNode, msg: ConsensusMessage): void {
+    const chainId = this.genesis.chainId
+    let slot: string
+    let content: string
+    if (msg.kind === 'vote') {
+      const v = msg.vote
+      // Honest nodes re-send others' prevotes (the polka rebroadcast): only their own count here.
+      if (node.signer === null || toHex(v.validator) !== toHex(node.signer.publicKey)) return
+      slot = `${v.height}/${v.round}/${v.type === VoteType.PREVOTE ? 'prevote' : 'precommit'}`
+      content = toHex(voteSignBytes(chainId, v))
+    } else {
+      const p = msg.proposal.header
+      slot = `${p.height}/${p.round}/proposal`
+      content = toHex(proposalSignBytes(chainId, p))
+    }
     const key = `${node.id}:${slot}`
     const before = this.signedByHonest.get(key)
     if (before === undefined) this.signedByHonest.set(key, content)
-    else if (before !== content) this.violations.push(`DOUBLE-SIGN: honest validator ${node.id} signed ${slot} as ${before.slice(0, 8)} and as ${content.slice(0, 8)} at t=${this.now}`)
+    else if (before !== content) this.violations.push(`DOUBLE-SIGN: honest validator ${node.id} signed two different messages at ${slot} (t=${this.now})`)
   }
 
-  private onCommit (node: SimNode, c: CommitRecord, how: 'decided' | 'synced'): void {
-    if (this.now < this.gst && how === 'decided' && this.prng.chance(this.chaos.isolateDecider)) {
-      this.partition(this.now, Math.min(this.gst, this.now + 200 + this.prng.int(2000)), new Set([node.id]))
+  private onFinalized (x: SimNode, fb: FinalizedBlock): void {
+    const h = fb.block.header.height
+    if (fb.block.body.evidence.length > 0) this.evidenceSeen += fb.block.body.evidence.length
+    if (this.now < this.gst && this.prng.chance(this.chaos.isolateDecider)) {
+      this.partition(this.now, Math.min(this.gst, this.now + 200 + this.prng.int(2000)), new Set([x.id]))
     }
-    if (node.id === this.byz) return
-    const hash = hex(c.blockHash)
-    const first = this.finals.get(c.height)
-    if (first === undefined) this.finals.set(c.height, { hash, node: node.id })
-    else if (first.hash !== hash) this.violations.push(`SAFETY: height ${c.height} final as ${first.hash.slice(0, 8)} at node ${first.node} and as ${hash.slice(0, 8)} at node ${node.id} (${how}, t=${this.now})`)
-  }
-
-  /** The end-of-run checks: evidence, and that the live honest chains are prefixes of one another. */
-  finalChecks (live: SimNode[]): void {
-    checkEvidence(this.nodes, this.byz, this.validators, this.violations)
-    checkCommitsAgree(live, this.violations)
+    if (x.byzantine) return
+    const hash = toHex(fb.certificate.blockHash)
+    const first = this.finals.get(h)
+    if (first === undefined) this.finals.set(h, { hash, node: x.id })
+    else if (first.hash !== hash) this.violations.push(`SAFETY: height ${h} final as ${first.hash.slice(0, 8)} at node ${first.node} and as ${hash.slice(0, 8)} at node ${x.id} (t=${this.now})`)
   }
 
   describe (): string {
-    return this.nodes.map(x => x.describe()).join('; ')
+    return this.nodes.map(x => `${x.id}${x.byzantine ? '(byz)' : ''}:${x.up ? 'up' : 'down'} h=${x.height} r=${x.round} guard=${JSON.stringify(x.disk.lastSigned)}`).join('; ')
   }
 }
 
-/** The slot a signed message occupies for the double-sign rule, and its content. */
-function signedSlot (msg: Wire): [string, string] {
-  if (msg.kind === 'proposal') return [`${msg.proposal.height}/${msg.proposal.round}/proposal`, `${hex(msg.proposal.blockHash)}/${msg.proposal.validRound}`]
-  if (msg.kind === 'vote') return [`${msg.vote.height}/${msg.vote.round}/${msg.vote.type === VoteType.PREVOTE ? 'prevote' : 'precommit'}`, msg.vote.blockHash === null ? 'nil' : hex(msg.vote.blockHash)]
-  throw new Error('only proposals and votes are signed')
-}
-
-function checkEvidence (nodes: SimNode[], byz: number, validators: Uint8Array[], violations: string[]): void {
-  for (const x of nodes) {
-    if (x.id === byz) continue
-    const held = new Set<string>()
-    for (const e of x.disk.evidence) {
-      const problem = evidenceProblem(e, byz >= 0 ? validators[byz] : null)
-      if (problem !== null) violations.push(`EVIDENCE: node ${x.id} holds bad evidence: ${problem}`)
-      held.add(evidenceSlot(e, validators))
-    }
-    for (const [slot, { validator }] of x.mustHaveEvidence) {
-      if (validator !== byz) violations.push(`EVIDENCE: node ${x.id} was fed conflicting messages of honest validator ${validator} (${slot})`)
-      else if (!held.has(slot)) violations.push(`EVIDENCE: node ${x.id} saw validator ${validator} equivocate at ${slot} but holds no evidence of it`)
-    }
-  }
-}
-
-/** The "height:slot" key the node notes conflicting inputs under (see SimNode.noteFed and slotKey). */
-function evidenceSlot (e: Evidence, validators: Uint8Array[]): string {
-  if (e.kind === 'proposal') return `${e.a.height}:p${e.a.round}`
-  const who = validators.findIndex(k => bytesEqual(k, e.a.validator))
-  return `${e.a.height}:v${e.a.type}:${e.a.round}:${who}`
-}
-
-/**
- * Evidence must be checkable offline: same signer, same (h, r, type), different values, both
- * signatures good under the offender's public key (verifySignature, memoised per message object).
- */
-export function evidenceProblem (e: Evidence, byzKey: Uint8Array | null): string | null {
-  if (byzKey === null) return 'there is no Byzantine validator in this run'
-  if (e.kind === 'vote') {
-    const { a, b } = e
-    if (!bytesEqual(a.validator, byzKey) || !bytesEqual(b.validator, byzKey)) return 'it names an honest validator'
-    if (a.type !== b.type || a.height !== b.height || a.round !== b.round) return 'the votes are not for one (h, r, type)'
-    if ((a.blockHash === null && b.blockHash === null) || (a.blockHash !== null && b.blockHash !== null && bytesEqual(a.blockHash, b.blockHash))) return 'the votes agree'
-    if (!verifyVote(a) || !verifyVote(b)) return 'a signature does not verify'
-  } else {
-    const { a, b } = e
-    if (!bytesEqual(a.proposer, byzKey) || !bytesEqual(b.proposer, byzKey)) return 'it names an honest proposer'
-    if (a.height !== b.height || a.round !== b.round) return 'the proposals are not for one (h, r)'
-    if (bytesEqual(a.blockHash, b.blockHash)) return 'the proposals agree'
-    if (!verifyProposal(a) || !verifyProposal(b)) return 'a signature does not verify'
-  }
-  return null
-}
-
-/** Every live honest node's chain is a prefix of the longest one. */
-function checkCommitsAgree (live: SimNode[], violations: string[]): void {
-  const longest = live.reduce((a, x) => x.disk.commits.length > a.length ? x.disk.commits : a, [] as CommitRecord[])
-  for (const x of live) {
-    x.disk.commits.forEach((c, i) => {
-      if (c.height !== i + 1) violations.push(`node ${x.id} stored height ${c.height} at position ${i + 1}`)
-      else if (!bytesEqual(c.blockHash, longest[i].blockHash)) violations.push(`SAFETY: node ${x.id} and the longest chain differ at height ${i + 1}`)
-    })
-  }
+/** Lets every promise started by the last event settle: all of them resolve in microtasks, which run before the next macrotask. */
+async function drain (): Promise<void> {
+  await new Promise<void>(resolve => setImmediate(resolve))
 }
