@@ -11,14 +11,24 @@ export class Daemon {
   proc: ChildProcess | undefined
   exited: Promise<number | null> = Promise.resolve(null)
 
-  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = []) {}
+  /**
+   * `lifeline`: the daemon gets one end of a pipe on fd 3 (start --exit-with-fd 3) and shuts down
+   * when it reads end of file, that is when this process exits, however it dies (even SIGKILL).
+   */
+  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly opts: { lifeline?: boolean } = {}) {}
 
   get api (): string { return `http://127.0.0.1:${this.node.apiPort}` }
   get running (): boolean { return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null }
 
   start (): void {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
-    const proc = spawn(process.execPath, [BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+    const lifeline = this.opts.lifeline === true
+    const args = [BIN, 'start', '--home', this.node.home, ...(lifeline ? ['--exit-with-fd', '3'] : []), ...this.extraArgs]
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...(lifeline ? ['pipe' as const] : [])], env: { ...process.env } })
+    // Never written nor ended here: only this process's exit closes it. Unref'd, so that it alone keeps nothing alive.
+    const line = proc.stdio[3] as (NodeJS.ReadableStream & { unref?: () => void, on: (e: string, f: () => void) => unknown }) | null | undefined
+    line?.on('error', () => {})
+    line?.unref?.()
     // Two sources share one log: neither may end it; it is closed when the process exits.
     proc.stdout?.pipe(log, { end: false })
     proc.stderr?.pipe(log, { end: false })

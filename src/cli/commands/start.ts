@@ -1,3 +1,4 @@
+import { Socket } from 'node:net'
 import { getHeapStatistics } from 'node:v8'
 import type { Command } from 'commander'
 import { loadConfig, resolvePath } from '../../config/load.ts'
@@ -18,7 +19,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v]
 /** How this code runs: compiled ahead of time by bin/compile.js, or through tsx (about 45 MB more resident memory). */
 const RUNTIME = import.meta.url.endsWith('.js') ? 'compiled' : 'tsx'
 
-interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string }
+interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string, exitWithFd?: string }
 
 function overrides (o: StartFlags): Record<string, string> {
   const out: Record<string, string> = {}
@@ -40,6 +41,23 @@ export function parseHostPort (listen: string): { host: string, port: number } {
   return { host: listen.slice(0, i), port }
 }
 
+function parseLifelineFd (v: string): number {
+  const fd = Number(v)
+  if (!/^\d+$/.test(v) || fd < 3) throw new MedledgerError('USAGE', `--exit-with-fd takes an inherited file descriptor number >= 3, got "${v}"`)
+  return fd
+}
+
+/**
+ * Calls `onEnd` once the pipe on `fd` ends: the process holding its other end (the testkit) closed
+ * it or died, even by SIGKILL, when the kernel closes every descriptor it held.
+ */
+function watchLifeline (fd: number, onEnd: () => void): void {
+  let ended = false
+  const end = (): void => { if (!ended) { ended = true; onEnd() } }
+  const pipe = new Socket({ fd, readable: true, writable: false })
+  pipe.on('data', () => {}).on('end', end).on('close', end).on('error', end)
+}
+
 export function startCommand (program: Command): void {
   const withFlags = (c: Command): Command => c
     .requiredOption('--home <dir>', 'node home directory')
@@ -55,7 +73,9 @@ export function startCommand (program: Command): void {
 
   withFlags(program.command('start'))
     .description('run the node daemon until SIGINT/SIGTERM')
+    .option('--exit-with-fd <fd>', 'shut down when this inherited pipe reaches end of file (the testkit\'s lifeline: daemons die with the test process)')
     .action(action(async (o: StartFlags) => {
+      const lifelineFd = o.exitWithFd === undefined ? undefined : parseLifelineFd(o.exitWithFd)
       const config = await loadConfig(o.home, overrides(o))
       const log = createLogger({ level: config.log.level })
       const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
@@ -81,6 +101,7 @@ export function startCommand (program: Command): void {
       }
       process.on('SIGINT', () => { void shutdown('SIGINT') })
       process.on('SIGTERM', () => { void shutdown('SIGTERM') })
+      if (lifelineFd !== undefined) watchLifeline(lifelineFd, () => { void shutdown('lifeline') })
       let api: Awaited<ReturnType<typeof createApi>> | undefined
       let privacy: PrivacyService | undefined
       try {
