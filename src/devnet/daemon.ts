@@ -1,10 +1,11 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { ROOT } from '../../bin/compile.js'
 import type { DevnetNode } from './setup.ts'
 
-export const BIN = fileURLToPath(new URL('../../bin/medledger.js', import.meta.url))
+/** The medledger command (found from bin/compile.js, so that it is right from the compiled src/ too). */
+export const BIN = join(ROOT, 'bin', 'medledger.js')
 
 /** A node daemon run as a real child process through the CLI, its log in <home>/node.log. */
 export class Daemon {
