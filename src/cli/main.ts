@@ -10,6 +10,7 @@ import { exportCommand } from './commands/export.ts'
 import { importCommand } from './commands/import.ts'
 import { governanceCommand } from './commands/governance.ts'
 import { privacyCommands } from './commands/privacy.ts'
+import { devnetCommand } from './commands/devnet.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
@@ -28,5 +29,6 @@ exportCommand(program)
 importCommand(program)
 governanceCommand(program)
 privacyCommands(program)
+devnetCommand(program)
 
 await program.parseAsync(process.argv)

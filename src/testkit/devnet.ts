@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Genesis } from '../chain/genesis.ts'
 import { verifyRecordProof } from '../audit/proof-verify.ts'
-import { createDevnet, type DevnetLayout, type DevnetSpec } from '../devnet/setup.ts'
+import { createDevnet, loadDevnet, type DevnetLayout, type DevnetSpec } from '../devnet/setup.ts'
 import { setConfigKey } from './config-file.ts'
 import { submitValidatorChange, type GovernanceOutcome } from './governance.ts'
 import { LinkMesh } from './links.ts'
@@ -35,6 +35,8 @@ export interface DevnetOptions {
   /** Where the homes go. Default: a new temporary directory, removed by `stop`. A given directory is kept unless `removeDir`. */
   dir?: string
   removeDir?: boolean
+  /** Reuse the network already in `dir` (its devnet.json: keys, genesis, chain data) instead of making a new one. */
+  resume?: boolean
   /**
    * Route every connection through loopback TCP relays in this process (bootstrap names a relay per
    * ordered pair, announce a relay per node), which `partition` and `heal` cut and restore. Default true.
@@ -105,8 +107,9 @@ export class Devnet {
     const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'medledger-testkit-'))
     let net: Devnet | undefined
     try {
-      const layout = await createDevnet({ dir, validators, observers: [...observers, ...standby], heartbeatMs: opts.heartbeatMs ?? 1000, consensus: { ...FAST_CONSENSUS, ...opts.consensus }, ...(opts.chainId !== undefined ? { chainId: opts.chainId } : {}) })
-      for (const n of layout.nodes) if (standby.includes(n.name)) await setConfigKey(n.home, 'role', '"validator"')
+      const existing = opts.resume === true && opts.dir !== undefined ? await loadDevnet(dir) : undefined
+      const layout = existing ?? await createDevnet({ dir, validators, observers: [...observers, ...standby], heartbeatMs: opts.heartbeatMs ?? 1000, consensus: { ...FAST_CONSENSUS, ...opts.consensus }, ...(opts.chainId !== undefined ? { chainId: opts.chainId } : {}) })
+      if (existing === undefined) for (const n of layout.nodes) if (standby.includes(n.name)) await setConfigKey(n.home, 'role', '"validator"')
       const genesis = await Genesis.load(join(dir, 'genesis.json'))
       const nodes = layout.nodes.map(n => new TestNode(n, standby.includes(n.name) ? 'standby' : n.role, opts.extraArgs?.[n.name] ?? [], opts.lifeline ?? true, opts.startTimeoutMs ?? 60_000))
       net = new Devnet(layout, genesis, nodes, ownsDir)
@@ -251,7 +254,14 @@ export class Devnet {
   }
 
   private async routeThroughRelays (): Promise<void> {
-    const mesh = await LinkMesh.create(this.layout.nodes)
+    // The nodes' ports were free when chosen but are not bound yet: a relay must not take one.
+    const taken = new Set(this.layout.nodes.flatMap(n => [n.p2pPort, n.apiPort]))
+    let mesh = await LinkMesh.create(this.layout.nodes)
+    for (let tries = 0; mesh.all.some(l => taken.has(l.port)); tries++) {
+      await mesh.close()
+      if (tries === 10) throw new Error('could not place the relays on ports other than the nodes\' own')
+      mesh = await LinkMesh.create(this.layout.nodes)
+    }
     this.mesh = mesh
     for (const n of this.layout.nodes) {
       const boot = this.layout.nodes.filter(p => p !== n).map(p => `"/ip4/127.0.0.1/tcp/${mesh.link(n.name, p.name).port}/p2p/${p.peerId}"`)
