@@ -1,5 +1,6 @@
 import test from 'ava'
-import { access } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Devnet, sampleRecord, TestkitTimeoutError } from '../../src/testkit/index.ts'
 
 // The testkit's own surface, against real daemons: one network through the whole story, as a user's test would.
@@ -84,4 +85,23 @@ test('Devnet.start refuses a bad spec before it starts anything', async t => {
   await t.throwsAsync(Devnet.start({ validators: ['a', 'a'] }), { message: /"a" is given twice/ })
   await t.throwsAsync(Devnet.start({ validators: 0 }), { message: /at least one validator/ })
   await t.throwsAsync(Devnet.start({ validators: 1, skip: ['zz'] }), { message: /skip names "zz"/ })
+})
+
+test.serial('addValidator promotes a plain observer: its config becomes role = "validator", it restarts and its votes are needed', async t => {
+  t.timeout(5 * 60_000)
+  const net = await Devnet.start({ validators: ['solo'], observers: ['regulator'], relays: false })
+  try {
+    await net.waitForHeight(1, { timeoutMs: 90_000 })
+    const added = await net.addValidator('regulator')
+    t.is(net.node('regulator').role, 'validator')
+    t.regex(await readFile(join(net.node('regulator').home, 'config.toml'), 'utf8'), /^role = "validator"$/m)
+    // Two validators, quorum 2: nothing is final without the regulator's vote.
+    const res = await net.node('solo').submit([sampleRecord(1)], { timeoutMs: 90_000 })
+    t.true(res.height! >= added.effective)
+    const block = await net.node('solo').request('GET', `/v1/blocks/${res.height!}`)
+    const regulatorKey = (await net.node('solo').validators()).validators.find(v => v.name === 'regulator')?.publicKey
+    t.true((block.body as { certificate: { signatures: Array<{ validator: string }> } }).certificate.signatures.some(s => s.validator === regulatorKey), 'the promoted observer signed the certificate')
+  } finally {
+    await net.stop()
+  }
 })
