@@ -13,7 +13,7 @@ export class Daemon {
   exited: Promise<number | null> = Promise.resolve(null)
 
   /**
-   * `lifeline`: the daemon gets one end of a pipe on fd 3 (start --exit-with-fd 3) and shuts down
+   * `lifeline`: the daemon gets one end of a pipe on fd 3 (start --exit-with-fd 3) and ends at once
    * when it reads end of file, that is when this process exits, however it dies (even SIGKILL).
    */
   constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly opts: { lifeline?: boolean } = {}) {}

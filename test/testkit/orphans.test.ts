@@ -41,7 +41,7 @@ test('daemons started through the testkit exit when the test process is killed w
   t.true(pids.every(isDaemon), 'the daemons run while the test process lives')
   child.kill('SIGKILL')
   await new Promise(resolve => child.once('exit', resolve))
-  // Each daemon reads end of file on its lifeline and shuts down (a clean shutdown is bounded by 10 s).
+  // Each daemon reads end of file on its lifeline and ends itself at once.
   await waitFor('every daemon of the killed test process to exit', async () => pids.every(pid => !isDaemon(pid)), {
     timeoutMs: 60_000,
     describe: () => `still running: ${pids.filter(isDaemon).join(', ')}`

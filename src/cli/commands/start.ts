@@ -73,7 +73,7 @@ export function startCommand (program: Command): void {
 
   withFlags(program.command('start'))
     .description('run the node daemon until SIGINT/SIGTERM')
-    .option('--exit-with-fd <fd>', 'shut down when this inherited pipe reaches end of file (the testkit\'s lifeline: daemons die with the test process)')
+    .option('--exit-with-fd <fd>', 'end at once (as kill -9) when this inherited pipe reaches end of file (the testkit\'s lifeline: daemons die with the test process)')
     .action(action(async (o: StartFlags) => {
       const lifelineFd = o.exitWithFd === undefined ? undefined : parseLifelineFd(o.exitWithFd)
       const config = await loadConfig(o.home, overrides(o))
@@ -101,7 +101,9 @@ export function startCommand (program: Command): void {
       }
       process.on('SIGINT', () => { void shutdown('SIGINT') })
       process.on('SIGTERM', () => { void shutdown('SIGTERM') })
-      if (lifelineFd !== undefined) watchLifeline(lifelineFd, () => { void shutdown('lifeline') })
+      // The process that started this daemon is gone: end at once, as kill -9 would (the chain is
+      // crash-safe), since a clean shutdown under a loaded machine can take long, or hang in exit.
+      if (lifelineFd !== undefined) watchLifeline(lifelineFd, () => { process.kill(process.pid, 'SIGKILL') })
       let api: Awaited<ReturnType<typeof createApi>> | undefined
       let privacy: PrivacyService | undefined
       try {
