@@ -23,7 +23,6 @@ if (dir === undefined) {
 /** A module of src/, from the same build the daemon runs (one StorageError class, one node). */
 const load = async (rel) => await import(dir !== undefined ? pathToFileURL(join(dir, `${rel}.js`)).href : new URL(`../../src/${rel}.ts`, import.meta.url).href)
 
-await load('polyfill')
 const { action } = await load('cli/output')
 const { runDaemon } = await load('cli/commands/start')
 const { StorageError, StorageErrorCode } = await load('storage/index')
@@ -49,6 +48,7 @@ function parseStart (args) {
     else if (k === '--log-level') o.logLevel = v
     else if (k === '--api-listen') o.apiListen = v
     else if (k === '--p2p-listen') o.p2pListen = v
+    else if (k === '--exit-with-fd') o.exitWithFd = v
     else throw new Error(`test-daemon: unknown argument ${k}`)
   }
   return o
