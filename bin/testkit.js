@@ -1,5 +1,5 @@
 // The `medledger/testkit` entry for test suites (docs/testkit.md). Plain JavaScript, so that a
-// consumer on Node 20 needs no TypeScript loader: it loads the compiled copy of src/ that the
+// consumer needs no TypeScript loader: it loads the compiled copy of src/ that the
 // daemons run (bin/compile.js builds it on first use, under node_modules/.cache/medledger), and
 // falls back to tsx (a dependency) when that cannot be had. MEDLEDGER_TSX=1 forces tsx.
 import { join } from 'node:path'
@@ -9,12 +9,10 @@ import { compiledSrc } from './compile.js'
 const dir = process.env.MEDLEDGER_TSX === '1' ? undefined : compiledSrc({ quiet: true })
 let kit
 if (dir !== undefined) {
-  await import(pathToFileURL(join(dir, 'polyfill.js')).href)
   kit = await import(pathToFileURL(join(dir, 'testkit', 'index.js')).href)
 } else {
   const { register } = await import('tsx/esm/api')
   register()
-  await import('../src/polyfill.ts')
   kit = await import('../src/testkit/index.ts')
 }
 

@@ -21,7 +21,7 @@ function isDaemon (pid: number): boolean {
 }
 
 async function startChild (env: Record<string, string> = {}): Promise<{ child: ReturnType<typeof spawn>, pids: number[], dir: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--import', './src/polyfill.ts', CHILD], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, ...env } })
   const line = await new Promise<string>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', resolve)
     child.once('exit', code => { reject(new Error(`the child exited (${code}) before starting its devnet`)) })
