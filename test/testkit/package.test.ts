@@ -56,7 +56,7 @@ test.serial('a project outside the repository installs the npm pack tarball and 
 
   const ava = await run(project, process.execPath, [join(project, 'node_modules', 'ava', 'entrypoints', 'cli.mjs'), 'test/ava.test.js'], 6 * 60_000)
   t.regex(ava, /1 test passed/, ava)
-  const nodeTest = await run(project, process.execPath, ['--test', 'test/node-test.test.js'], 6 * 60_000)
+  const nodeTest = await run(project, process.execPath, ['--test', '--test-reporter=tap', 'test/node-test.test.js'], 6 * 60_000)
   t.regex(nodeTest, /# pass 1\b/, nodeTest)
   t.regex(nodeTest, /# fail 0\b/, nodeTest)
 })
