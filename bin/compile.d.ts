@@ -1,3 +1,5 @@
+/** The package root (the repository, or node_modules/medledger when installed). */
+export const ROOT: string
 /** The build directory for the current sources (it may not exist yet). */
 export function buildDir (): string
 /**

@@ -22,7 +22,8 @@ import { createRequire } from 'node:module'
 import { dirname, join, relative, resolve, sep } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
+/** The package root (the repository, or node_modules/medledger when installed). */
+export const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const SRC = join(ROOT, 'src')
 const CACHE = join(ROOT, 'node_modules', '.cache', 'medledger')
 /** Bump when the build options below change, so older builds are not reused. */

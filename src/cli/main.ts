@@ -11,6 +11,7 @@ import { importCommand } from './commands/import.ts'
 import { governanceCommand } from './commands/governance.ts'
 import { privacyCommands } from './commands/privacy.ts'
 import { lightCommand } from './commands/light.ts'
+import { devnetCommand } from './commands/devnet.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
@@ -30,5 +31,6 @@ importCommand(program)
 governanceCommand(program)
 privacyCommands(program)
 lightCommand(program)
+devnetCommand(program)
 
 await program.parseAsync(process.argv)

@@ -1,25 +1,36 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createWriteStream } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { ROOT } from '../../bin/compile.js'
 import type { DevnetNode } from './setup.ts'
 
-export const BIN = fileURLToPath(new URL('../../bin/medledger.js', import.meta.url))
+/** The medledger command (found from bin/compile.js, so that it is right from the compiled src/ too). */
+export const BIN = join(ROOT, 'bin', 'medledger.js')
 
 /** A node daemon run as a real child process through the CLI, its log in <home>/node.log. */
 export class Daemon {
   proc: ChildProcess | undefined
   exited: Promise<number | null> = Promise.resolve(null)
 
-  /** `entry`: node's arguments before `start` (the test harness runs test/helpers/test-daemon.js). */
-  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly entry: string[] = [BIN]) {}
+  /**
+   * `lifeline`: the daemon gets one end of a pipe on fd 3 (start --exit-with-fd 3) and ends at once
+   * when it reads end of file, that is when this process exits, however it dies (even SIGKILL).
+   * `entry`: node's arguments before `start` (the test harness runs test/helpers/test-daemon.js).
+   */
+  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly opts: { lifeline?: boolean, entry?: string[] } = {}) {}
 
   get api (): string { return `http://127.0.0.1:${this.node.apiPort}` }
   get running (): boolean { return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null }
 
   start (): void {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
-    const proc = spawn(process.execPath, [...this.entry, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+    const lifeline = this.opts.lifeline === true
+    const args = [...(this.opts.entry ?? [BIN]), 'start', '--home', this.node.home, ...(lifeline ? ['--exit-with-fd', '3'] : []), ...this.extraArgs]
+    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...(lifeline ? ['pipe' as const] : [])], env: { ...process.env } })
+    // Never written nor ended here: only this process's exit closes it. Unref'd, so that it alone keeps nothing alive.
+    const line = proc.stdio[3] as (NodeJS.ReadableStream & { unref?: () => void, on: (e: string, f: () => void) => unknown }) | null | undefined
+    line?.on('error', () => {})
+    line?.unref?.()
     // Two sources share one log: neither may end it; it is closed when the process exits.
     proc.stdout?.pipe(log, { end: false })
     proc.stderr?.pipe(log, { end: false })

@@ -1,6 +1,5 @@
 import { mkdir, writeFile, readFile, access } from 'node:fs/promises'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
 import { NodeKey } from '../crypto/ed25519.ts'
 import { Genesis, DEFAULT_PARAMS } from '../chain/genesis.ts'
 import { writeKeyFile } from '../node/key-file.ts'
@@ -8,7 +7,7 @@ import { CONFIG_FILE, renderConfig } from '../config/load.ts'
 import { freePort } from './ports.ts'
 import { generateX25519 } from '../privacy/x25519.ts'
 import { writePrivacyFiles } from '../privacy/setup.ts'
-import { writeTokenFiles } from '../api/tokens.ts'
+import { writeTokenFiles, newToken, TOKEN_ROLES, type TokenRole } from '../api/tokens.ts'
 import { compiledSrc } from '../../bin/compile.js'
 
 export interface DevnetNode {
@@ -18,7 +17,10 @@ export interface DevnetNode {
   peerId: string
   p2pPort: number
   apiPort: number
+  /** The submit role's token (api.token). */
   token: string
+  /** Every API role's token, as written to the role's token file in `home` (a devnet always sets it). */
+  tokens?: Record<TokenRole, string>
 }
 
 export interface DevnetLayout {
@@ -74,13 +76,14 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
   await writeFile(genesisFile, JSON.stringify(genesis.toJson(), null, 2) + '\n')
   const nodes: DevnetNode[] = []
   for (const [i, n] of all.entries()) {
-    nodes.push({ name: n.name, role: n.role, home: join(spec.dir, n.name), peerId: keys[i].peerId, p2pPort: await freePort(), apiPort: await freePort(), token: randomBytes(24).toString('hex') })
+    const tokens = Object.fromEntries(TOKEN_ROLES.map(r => [r, newToken()])) as Record<TokenRole, string>
+    nodes.push({ name: n.name, role: n.role, home: join(spec.dir, n.name), peerId: keys[i].peerId, p2pPort: await freePort(), apiPort: await freePort(), token: tokens.submit, tokens })
   }
   for (const [i, n] of nodes.entries()) {
     await mkdir(n.home, { recursive: true, mode: 0o700 })
     await writeKeyFile(join(n.home, 'node.key'), keys[i], n.role === 'validator' ? encryption[i] : undefined)
     await writeFile(join(n.home, 'genesis.json'), await readFile(genesisFile))
-    await writeTokenFiles(n.home, { submit: n.token })
+    await writeTokenFiles(n.home, n.tokens ?? { submit: n.token })
     await writePrivacyFiles(n.home, n.role)
     const bootstrap = nodes.filter(p => p !== n).map(p => `/ip4/127.0.0.1/tcp/${p.p2pPort}/p2p/${p.peerId}`)
     let config = renderConfig({ role: n.role, p2pListen: `/ip4/127.0.0.1/tcp/${n.p2pPort}`, bootstrap, apiListen: `127.0.0.1:${n.apiPort}` })

@@ -115,7 +115,7 @@ async function loneTestDaemon (t: ExecutionContext, sw: TestSwitch): Promise<{ d
   const dir = await mkdtemp(join(tmpdir(), 'medledger-fault-'))
   const layout = await createDevnet({ dir, validators: ['hospital-a'], observers: [], heartbeatMs: 1000, consensus: FAST_CONSENSUS })
   const node = layout.nodes[0]
-  const d = new Daemon(node, [], testDaemonEntry([sw]))
+  const d = new Daemon(node, [], { entry: testDaemonEntry([sw]) })
   t.teardown(async () => {
     await d.stop('SIGKILL')
     await rm(dir, { recursive: true, force: true })

@@ -1,45 +1,37 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import type { ExecutionContext } from 'ava'
-import { createDevnet, type DevnetLayout, type DevnetSpec } from '../../src/devnet/setup.ts'
-import { Daemon } from '../../src/devnet/daemon.ts'
+import { DEFAULT_PARAMS } from '../../src/chain/genesis.ts'
+import type { DevnetLayout, DevnetSpec } from '../../src/devnet/setup.ts'
+import type { Daemon } from '../../src/devnet/daemon.ts'
+import { Devnet, waitFor } from '../../src/testkit/index.ts'
 
-/** Fast timeouts for tests: rounds fail over in about a second. */
-export const FAST_CONSENSUS = { propose_timeout_ms: 1000, prevote_timeout_ms: 500, precommit_timeout_ms: 500, timeout_delta_ms: 200, rebroadcast_ms: 1000 }
+// The project's e2e tests run on the testkit (src/testkit, docs/testkit.md); these are the
+// shapes they were written against.
+export { FAST_CONSENSUS, waitFor, sampleRecord } from '../../src/testkit/index.ts'
 
-/** A devnet of real daemon processes in a temp dir, torn down (processes killed, dir removed) after the test. */
+/**
+ * A devnet of real daemon processes (the testkit's, without relays, not waiting for the APIs:
+ * the tests wait for what they need), torn down after the test: processes killed, dir removed.
+ */
 export async function startDevnet (t: ExecutionContext, spec: Omit<DevnetSpec, 'dir'>, prepare?: (layout: DevnetLayout) => Promise<void>): Promise<Daemon[]> {
-  const dir = await mkdtemp(join(tmpdir(), 'medledger-e2e-'))
-  const layout = await createDevnet({ consensus: FAST_CONSENSUS, ...spec, dir })
-  await prepare?.(layout)
-  const daemons = layout.nodes.map(n => new Daemon(n))
-  t.teardown(async () => {
-    await Promise.all(daemons.map(async d => await d.stop('SIGKILL')))
-    await rm(dir, { recursive: true, force: true })
+  const net = await Devnet.start({
+    validators: spec.validators,
+    observers: spec.observers,
+    heartbeatMs: spec.heartbeatMs ?? DEFAULT_PARAMS.heartbeatMs,
+    ...(spec.consensus !== undefined ? { consensus: spec.consensus } : {}),
+    ...(spec.chainId !== undefined ? { chainId: spec.chainId } : {}),
+    relays: false,
+    wait: false,
+    ...(prepare !== undefined ? { beforeStart: prepare } : {})
   })
-  for (const d of daemons) d.start()
-  return daemons
-}
-
-export async function waitFor<T> (what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    const v = await fn()
-    if (v !== undefined && v !== false) return v
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, everyMs))
-  }
+  t.teardown(async () => { await net.stop() })
+  return net.nodes.map(n => n.daemon)
 }
 
 /** Resolves when every daemon reports at least `height`; returns their statuses. */
 export async function waitForHeight (daemons: Daemon[], height: number, timeoutMs = 30_000): Promise<Array<{ height: number, headHash: string | null }>> {
+  let last: Array<{ height: number, headHash: string | null } | undefined> = []
   return await waitFor(`height ${height} on every node`, async () => {
-    const s = await Promise.all(daemons.map(async d => await d.status()))
-    return s.every(x => x !== undefined && x.height >= height) ? s as Array<{ height: number, headHash: string | null }> : undefined
-  }, timeoutMs)
-}
-
-export function sampleRecord (i: number): Record<string, unknown> {
-  return { type: 'consultation', subject: (i.toString(16).padStart(8, '0')).repeat(8), contentType: 'application/octet-stream', payload: Buffer.from(`encrypted-payload-${i}`).toString('base64') }
+    last = await Promise.all(daemons.map(async d => await d.status()))
+    return last.every(x => x !== undefined && x.height >= height) ? last as Array<{ height: number, headHash: string | null }> : undefined
+  }, { timeoutMs, describe: () => daemons.map((d, i) => `${d.node.name}=${last[i]?.height ?? (d.running ? 'no answer' : 'down')}`).join(', ') })
 }

@@ -6,9 +6,10 @@ import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import type { ExecutionContext } from 'ava'
-import { createDevnet, type DevnetLayout, type DevnetSpec } from '../../src/devnet/setup.ts'
-import { Daemon, BIN } from '../../src/devnet/daemon.ts'
-import { FAST_CONSENSUS, waitFor } from './devnet.ts'
+import type { DevnetLayout, DevnetSpec } from '../../src/devnet/setup.ts'
+import { type Daemon, BIN } from '../../src/devnet/daemon.ts'
+import { Devnet, FAST_CONSENSUS, VALIDATOR_NAMES, waitFor, type LinkMesh } from '../../src/testkit/index.ts'
+import { setConfigKey } from '../../src/testkit/config-file.ts'
 import { testDaemonEntry, type TestSwitch } from './test-daemon.ts'
 
 const exec = promisify(execFile)
@@ -73,6 +74,8 @@ export interface SimSpec {
   skip?: number[]
   /** Called after the homes exist and before any daemon starts (e.g. to rewrite config.toml). */
   beforeStart?: (layout: DevnetLayout) => Promise<void>
+  /** Every connection through the testkit's loopback relays (SimNet.links): bootstrap a relay per ordered pair, announce one per node. */
+  relays?: boolean
 }
 
 /** A network of daemon processes under test, with the fault operations the scenarios use. */
@@ -89,9 +92,16 @@ export class SimNet {
   /** The devnet's heartbeat: with no records, a block this long after the last one. */
   heartbeatMs = DEFAULT_HEARTBEAT_MS
 
-  constructor (readonly t: ExecutionContext, readonly layout: DevnetLayout, extraArgs: Record<number, string[]> = {}, testSwitches: Record<number, TestSwitch[]> = {}) {
-    const level = process.env.MEDLEDGER_SIM_LOG_LEVEL
-    this.daemons = layout.nodes.map((n, i) => new Daemon(n, [...(extraArgs[i] ?? []), ...(level !== undefined ? ['--log-level', level] : [])], testSwitches[i] === undefined ? undefined : testDaemonEntry(testSwitches[i])))
+  constructor (readonly t: ExecutionContext, readonly kit: Devnet) {
+    this.daemons = kit.nodes.map(n => n.daemon)
+  }
+
+  get layout (): DevnetLayout { return this.kit.layout }
+  /** The relays every connection runs through (SimSpec.relays). */
+  get links (): LinkMesh {
+    const m = this.kit.links
+    if (m === undefined) throw new Error('this simulation network runs without relays (SimSpec.relays)')
+    return m
   }
 
   get validators (): Daemon[] { return this.daemons.filter(d => d.node.role === 'validator') }
@@ -104,16 +114,26 @@ export class SimNet {
     const dir = await mkdtemp(join(tmpdir(), 'medledger-sim-'))
     const nv = spec.validators ?? 4
     const no = spec.observers ?? 0
-    const names = ['hospital-a', 'hospital-b', 'hospital-c', 'ministry', 'hospital-d', 'hospital-e', 'hospital-f']
-    const layout = await createDevnet({
+    const observers = Array.from({ length: no }, (_, i) => `regulator-${i}`)
+    const level = process.env.MEDLEDGER_SIM_LOG_LEVEL
+    const validators = Array.from({ length: nv }, (_, i) => VALIDATOR_NAMES[i] ?? `validator-${i}`)
+    const names = [...validators, ...observers]
+    // The testkit's network (src/testkit), in a directory this harness keeps when a scenario fails.
+    // (A failed Devnet.start stops what it started itself.)
+    const kit = await Devnet.start({
       dir,
-      validators: Array.from({ length: nv }, (_, i) => names[i] ?? `validator-${i}`),
-      observers: Array.from({ length: no }, (_, i) => `regulator-${i}`),
+      validators,
+      observers,
       heartbeatMs: spec.heartbeatMs ?? DEFAULT_HEARTBEAT_MS,
-      consensus: { ...FAST_CONSENSUS, ...spec.consensus }
+      consensus: { ...FAST_CONSENSUS, ...spec.consensus },
+      relays: spec.relays ?? false,
+      extraArgs: Object.fromEntries(names.map((n, i) => [n, [...(spec.extraArgs?.[i] ?? []), ...(level !== undefined ? ['--log-level', level] : [])]])),
+      // Test-only switches (the Byzantine validator of sim 4) run through the test harness's entry.
+      entries: Object.fromEntries(names.flatMap((n, i) => spec.testSwitches?.[i] === undefined ? [] : [[n, testDaemonEntry(spec.testSwitches[i])]])),
+      skip: names,
+      ...(spec.beforeStart !== undefined ? { beforeStart: spec.beforeStart } : {})
     })
-    await spec.beforeStart?.(layout)
-    const net = new SimNet(t, layout, spec.extraArgs, spec.testSwitches)
+    const net = new SimNet(t, kit)
     net.heartbeatMs = spec.heartbeatMs ?? DEFAULT_HEARTBEAT_MS
     t.teardown(async () => {
       // Whatever failed, nothing of the scenario may outlive it (ava waits for open handles for ever).
@@ -121,7 +141,7 @@ export class SimNet {
       net.up.clear()
       for (const fn of net.cleanups.splice(0)) await fn().catch(() => {})
       for (const d of net.frozen) d.proc?.kill('SIGCONT')
-      await Promise.all(net.daemons.map(async d => await d.stop('SIGKILL')))
+      await kit.stop().catch(() => {})
       if ((t.passed || spec.alwaysCleanUp === true) && process.env.MEDLEDGER_SIM_KEEP !== '1') await rm(dir, { recursive: true, force: true })
       else console.error(`medledger sim: kept ${dir} (node logs in <home>/node.log)`)
     })
@@ -278,11 +298,7 @@ export class SimNet {
 
   /** Rewrites one key of a node's config.toml (value in TOML syntax). */
   static async setConfig (home: string, key: string, tomlValue: string): Promise<void> {
-    const file = join(home, 'config.toml')
-    const text = await readFile(file, 'utf8')
-    const re = new RegExp(`^${key} = .*$`, 'm')
-    if (!re.test(text)) throw new Error(`no ${key} in ${file}`)
-    await writeFile(file, text.replace(re, `${key} = ${tomlValue}`))
+    await setConfigKey(home, key, tomlValue)
   }
 }
 

@@ -48,6 +48,7 @@ function parseStart (args) {
     else if (k === '--log-level') o.logLevel = v
     else if (k === '--api-listen') o.apiListen = v
     else if (k === '--p2p-listen') o.p2pListen = v
+    else if (k === '--exit-with-fd') o.exitWithFd = v
     else throw new Error(`test-daemon: unknown argument ${k}`)
   }
   return o

@@ -1,3 +1,4 @@
+import { Socket } from 'node:net'
 import { getHeapStatistics } from 'node:v8'
 import type { Command } from 'commander'
 import { loadConfig, resolvePath } from '../../config/load.ts'
@@ -19,7 +20,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v]
 /** How this code runs: compiled ahead of time by bin/compile.js, or through tsx (about 45 MB more resident memory). */
 const RUNTIME = import.meta.url.endsWith('.js') ? 'compiled' : 'tsx'
 
-export interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string }
+export interface StartFlags { home: string, set: string[], apiListen?: string, p2pListen?: string, logLevel?: string, exitWithFd?: string }
 
 function overrides (o: StartFlags): Record<string, string> {
   const out: Record<string, string> = {}
@@ -41,6 +42,23 @@ export function parseHostPort (listen: string): { host: string, port: number } {
   return { host: listen.slice(0, i), port }
 }
 
+function parseLifelineFd (v: string): number {
+  const fd = Number(v)
+  if (!/^\d+$/.test(v) || fd < 3) throw new MedledgerError('USAGE', `--exit-with-fd takes an inherited file descriptor number >= 3, got "${v}"`)
+  return fd
+}
+
+/**
+ * Calls `onEnd` once the pipe on `fd` ends: the process holding its other end (the testkit) closed
+ * it or died, even by SIGKILL, when the kernel closes every descriptor it held.
+ */
+function watchLifeline (fd: number, onEnd: () => void): void {
+  let ended = false
+  const end = (): void => { if (!ended) { ended = true; onEnd() } }
+  const pipe = new Socket({ fd, readable: true, writable: false })
+  pipe.on('data', () => {}).on('end', end).on('close', end).on('error', end)
+}
+
 export function startCommand (program: Command): void {
   const withFlags = (c: Command): Command => c
     .requiredOption('--home <dir>', 'node home directory')
@@ -56,6 +74,7 @@ export function startCommand (program: Command): void {
 
   withFlags(program.command('start'))
     .description('run the node daemon until SIGINT/SIGTERM (exit codes: 0 stopped, 1 failed to start, 2 bad config, 3 storage fault, 4 internal error)')
+    .option('--exit-with-fd <fd>', 'end at once (as kill -9) when this inherited pipe reaches end of file (the testkit\'s lifeline: daemons die with the test process)')
     .action(action(async (o: StartFlags) => { await runDaemon(o) }))
 }
 
@@ -64,6 +83,7 @@ export function startCommand (program: Command): void {
  * the test harness only (test/helpers/test-daemon.js), which passes test hooks; the command passes none.
  */
 export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Promise<void> {
+  const lifelineFd = o.exitWithFd === undefined ? undefined : parseLifelineFd(o.exitWithFd)
   const config = await loadConfig(o.home, overrides(o))
   const log = createLogger({ level: config.log.level })
   const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
@@ -112,6 +132,7 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
   process.on('uncaughtException', internal('uncaught exception'))
   process.on('SIGINT', () => { void shutdown('SIGINT', EXIT.OK) })
   process.on('SIGTERM', () => { void shutdown('SIGTERM', EXIT.OK) })
+  if (lifelineFd !== undefined) watchLifeline(lifelineFd, () => { process.kill(process.pid, 'SIGKILL') })
   node.on('fatal', (err) => { if (isStorageFault(err)) storageFault(err); else internal('failed commit')(err) })
   try {
     await node.start()

@@ -1,12 +1,12 @@
 import type { ExecutionContext } from 'ava'
 import { say, SimNet, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
 import { waitFor } from '../../helpers/devnet.ts'
-import { LinkMesh } from '../../helpers/tcp-proxy.ts'
+import type { LinkMesh } from '../../../src/testkit/index.ts'
 import { freePort } from '../../../src/devnet/ports.ts'
 
 /**
  * 7. A 2|2 partition, then heal. Every node reaches every other through loopback TCP relays
- * (helpers/tcp-proxy.ts): config.toml p2p.bootstrap names a relay per ordered pair, p2p.announce a
+ * (the testkit's relays, src/testkit/links.ts): config.toml p2p.bootstrap names a relay per ordered pair, p2p.announce a
  * relay per node, so identify never teaches a node another's real address and nothing bypasses the
  * relays. Cutting the relays between two pairs of validators leaves neither side a quorum: no
  * finality during the partition; after the heal the network reconnects by itself, finality
@@ -17,22 +17,8 @@ import { freePort } from '../../../src/devnet/ports.ts'
  * names a relay per ordered pair, announce a relay per node.
  */
 export async function startRelayedNet (t: ExecutionContext, validators: number, alwaysCleanUp = false): Promise<{ net: SimNet, mesh: LinkMesh }> {
-  let mesh: LinkMesh | undefined
-  const net = await SimNet.start(t, {
-    validators,
-    alwaysCleanUp,
-    beforeStart: async layout => {
-      const m = await LinkMesh.create(layout.nodes)
-      mesh = m
-      t.teardown(async () => { await m.close() })
-      for (const n of layout.nodes) {
-        const boot = layout.nodes.filter(p => p !== n).map(p => `"/ip4/127.0.0.1/tcp/${m.link(n.name, p.name).port}/p2p/${p.peerId}"`)
-        await SimNet.setConfig(n.home, 'bootstrap', `[${boot.join(', ')}]`)
-        await SimNet.setConfig(n.home, 'announce', `["/ip4/127.0.0.1/tcp/${m.sharedLink(n.name).port}"]`)
-      }
-    }
-  })
-  return { net, mesh: mesh! }
+  const net = await SimNet.start(t, { validators, alwaysCleanUp, relays: true })
+  return { net, mesh: net.links }
 }
 
 export async function partition (t: ExecutionContext): Promise<void> {
@@ -104,30 +90,25 @@ export async function partition (t: ExecutionContext): Promise<void> {
  */
 export async function bootstrapRedial (t: ExecutionContext): Promise<void> {
   t.timeout(90_000)
-  let mesh: LinkMesh | undefined
   const deadPort = await freePort()
   const net = await SimNet.start(t, {
     validators: 2,
     alwaysCleanUp: true,
+    relays: true,
+    // Bootstrap names the relays; each announces a dead port.
     beforeStart: async layout => {
-      const m = await LinkMesh.create(layout.nodes)
-      mesh = m
-      t.teardown(async () => { await m.close() })
-      for (const n of layout.nodes) {
-        const boot = layout.nodes.filter(p => p !== n).map(p => `"/ip4/127.0.0.1/tcp/${m.link(n.name, p.name).port}/p2p/${p.peerId}"`)
-        await SimNet.setConfig(n.home, 'bootstrap', `[${boot.join(', ')}]`)
-        await SimNet.setConfig(n.home, 'announce', `["/ip4/127.0.0.1/tcp/${deadPort}"]`)
-      }
+      for (const n of layout.nodes) await SimNet.setConfig(n.home, 'announce', `["/ip4/127.0.0.1/tcp/${deadPort}"]`)
     }
   })
+  const mesh = net.links
   const v = net.validators
   await waitFor('the two validators connected through the relay', async () => (await net.statuses(v)).every(s => s?.peers === 1), 30_000)
   // A blip: the relay drops its connections and is back at once.
-  for (const l of mesh!.links.values()) l.sever()
-  mesh!.heal()
+  for (const l of mesh.links.values()) l.sever()
+  mesh.heal()
   await waitFor('each to see no peer', async () => (await net.statuses(v)).every(s => s?.peers === 0), 10_000)
   const reconnected = await waitFor('the validators to reconnect through their bootstrap addresses', async () => (await net.statuses(v)).every(s => s?.peers === 1), 10_000).then(() => true, () => false)
-  say(t, `after a 0 s relay blip: reconnected ${reconnected}; connections through the relay ${[...mesh!.links.values()].map(l => l.connections).join('/')}`)
+  say(t, `after a 0 s relay blip: reconnected ${reconnected}; connections through the relay ${[...mesh.links.values()].map(l => l.connections).join('/')}`)
   t.true(reconnected, 'a node redials a peer at its bootstrap address when the announced one does not answer')
 }
 
