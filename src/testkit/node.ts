@@ -26,7 +26,7 @@ export class NodeRequestError extends Error {
 }
 
 /** Where a node's role stands: a standby is a genesis observer running as a validator until governance adds it. */
-export type NodeRole = 'validator' | 'observer' | 'standby' | 'removed'
+export type NodeRole = 'validator' | 'observer' | 'member' | 'standby' | 'removed'
 
 const LOG_TAIL_LINES = 15
 
