@@ -27,6 +27,10 @@ export interface DevnetOptions {
    * names (with 4 validators, 1 standby is hospital-d). Default none.
    */
   standby?: number | string[]
+  /** Members (write records, never vote; docs/protocol.md section 9.1) listed in genesis, by name. Default none. */
+  members?: string[]
+  /** Members not in genesis yet (keys and homes made; admit them by governance). Default none. */
+  joiningMembers?: string[]
   /** A block this long after the last when there are no records. Default 1000. */
   heartbeatMs?: number
   /** Consensus timeouts (config.toml [consensus] keys). Default FAST_CONSENSUS. */
@@ -102,7 +106,7 @@ export class Devnet {
     const validators = names(opts.validators, 4, i => VALIDATOR_NAMES[i] ?? `validator-${i + 1}`)
     const observers = names(opts.observers, 1, i => i === 0 ? 'regulator' : `regulator-${i + 1}`)
     const standby = names(opts.standby, 0, i => VALIDATOR_NAMES[validators.length + i] ?? `validator-${validators.length + i + 1}`)
-    const all = [...validators, ...observers, ...standby]
+    const all = [...validators, ...observers, ...standby, ...(opts.members ?? []), ...(opts.joiningMembers ?? [])]
     const dup = all.find((n, i) => all.indexOf(n) !== i)
     if (dup !== undefined) throw new Error(`Devnet.start: the node name "${dup}" is given twice`)
     if (!all.every(n => /^[a-z0-9][a-z0-9._-]*$/i.test(n))) throw new Error(`Devnet.start: node names are letters, digits, ".", "_" and "-": ${all.join(', ')}`)
@@ -113,7 +117,7 @@ export class Devnet {
     let net: Devnet | undefined
     try {
       const existing = opts.resume === true && opts.dir !== undefined ? await loadDevnet(dir) : undefined
-      const layout = existing ?? await createDevnet({ dir, validators, observers: [...observers, ...standby], heartbeatMs: opts.heartbeatMs ?? 1000, consensus: { ...FAST_CONSENSUS, ...opts.consensus }, ...(opts.chainId !== undefined ? { chainId: opts.chainId } : {}) })
+      const layout = existing ?? await createDevnet({ dir, validators, observers: [...observers, ...standby], members: opts.members ?? [], joiningMembers: opts.joiningMembers ?? [], heartbeatMs: opts.heartbeatMs ?? 1000, consensus: { ...FAST_CONSENSUS, ...opts.consensus }, ...(opts.chainId !== undefined ? { chainId: opts.chainId } : {}) })
       if (existing === undefined) for (const n of layout.nodes) if (standby.includes(n.name)) await setConfigKey(n.home, 'role', '"validator"')
       const genesis = await Genesis.load(join(dir, 'genesis.json'))
       const nodes = layout.nodes.map(n => new TestNode(n, standby.includes(n.name) ? 'standby' : n.role, opts.extraArgs?.[n.name] ?? [], opts.lifeline ?? true, opts.startTimeoutMs ?? 60_000, opts.entries?.[n.name]))

@@ -16,6 +16,8 @@ export async function startDevnet (t: ExecutionContext, spec: Omit<DevnetSpec, '
   const net = await Devnet.start({
     validators: spec.validators,
     observers: spec.observers,
+    ...(spec.members !== undefined ? { members: spec.members } : {}),
+    ...(spec.joiningMembers !== undefined ? { joiningMembers: spec.joiningMembers } : {}),
     heartbeatMs: spec.heartbeatMs ?? DEFAULT_PARAMS.heartbeatMs,
     ...(spec.consensus !== undefined ? { consensus: spec.consensus } : {}),
     ...(spec.chainId !== undefined ? { chainId: spec.chainId } : {}),
