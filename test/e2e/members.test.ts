@@ -53,7 +53,7 @@ test.serial('members write records that become final on every node; governance a
     const proof = await waitFor(`${d.node.name} serves the proof`, async () => {
       const r = await fetch(`${d.api}/v1/records/${res.body.ids![0]}`)
       return r.status === 200 ? await r.json() as Proof : undefined
-    }, 60_000)
+    }, 180_000)
     t.is(proof.batch.author, clinic1Key)
     t.true(validatorKeys.includes(proof.block.header.proposer))
     t.true(proof.certificate.signatures.every(s => validatorKeys.includes(s.validator)), 'only validators sign certificates')
@@ -84,7 +84,7 @@ test.serial('members write records that become final on every node; governance a
   // Governance removes clinic-2: from its effect height it is cut off, and what it writes never becomes final.
   const removed = await governance(validators, 'remove-member', clinic2, 1)
   await waitForHeight(validators, removed + 2, 120_000)
-  await waitFor('clinic-2 holds no connection', async () => (await statusOf(clinic2)).peers === 0, 60_000)
+  await waitFor('clinic-2 holds no connection', async () => (await statusOf(clinic2)).peers === 0, 180_000)
   const head = (await statusOf(clinic2)).height
   t.true(head <= removed - 1, `the removed member's head ${head} stays below the effect height ${removed}`)
   const after = await clinic2.submit([sampleRecord(5)], false)
