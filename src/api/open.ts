@@ -22,6 +22,7 @@ export async function openApi (node: MedledgerNode, privacy: PrivacyService, hom
     corsOrigins: config.api.cors_origins,
     maxSseClients: config.api.max_sse_clients,
     maxBodyBytes: config.api.max_body_bytes,
+    maxBatchesPerRequest: config.api.max_batches_per_request,
     extend
   })
 }

@@ -138,6 +138,8 @@ max_sse_clients = 32
 # Pseudonym look-ups (POST /v1/privacy/subjects) a minute per token.
 pseudonym_lookups_per_minute = 60
 max_body_bytes = 8388608
+# Most batches one POST /v1/batches carries (each signed by this node on its own); more: 413.
+max_batches_per_request = 1000
 
 [consensus]
 # Tendermint timeouts: timeout(r) = base + r * delta (linear in the round).

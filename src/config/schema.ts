@@ -75,7 +75,9 @@ export const ConfigSchema = z.object({
     max_sse_clients: z.number().int().positive().max(10_000).default(32),
     /** POST /v1/privacy/subjects calls a minute per token (a token bucket; beyond: 429). */
     pseudonym_lookups_per_minute: z.number().int().positive().default(60),
-    max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024)
+    max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024),
+    /** Most batches one POST /v1/batches carries (docs/api.md); more are refused with 413. */
+    max_batches_per_request: z.number().int().positive().max(100_000).default(1000)
   }).strict().prefault({}),
   consensus: z.object({
     propose_timeout_ms: z.number().int().positive().default(3000),

@@ -31,6 +31,9 @@ import { checkRecordTimestamps } from './record-time.ts'
 
 const GOVERNANCE_META = 'governance'
 
+/** A batch this node signed and admitted: its record ids in order, and its id. */
+export interface SubmittedBatch { ids: string[], batchId: string }
+
 export interface NodeModules {
   config: Config
   home: string
@@ -217,29 +220,57 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
    * Signs the records as one batch by this node, admits it to the mempool and gossips it.
    * Returns the record ids in order.
    */
-  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
+  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<SubmittedBatch> {
+    const [outcome] = await this.submitBatches([records])
+    if (outcome instanceof MedledgerError) throw outcome
+    return outcome
+  }
+
+  /**
+   * Signs each list of records as its own batch by this node and admits them together (one
+   * look-up of their records in the store): each batch is answered on its own, with its ids or
+   * the error that kept it out (RECORD_DUPLICATE, MEMPOOL_FULL, BATCH_TOO_LARGE, ...). Throws
+   * only what refuses them all (NODE_READ_ONLY).
+   */
+  async submitBatches (lists: Array<Array<Omit<MedRecord, 'author'>>>): Promise<Array<SubmittedBatch | MedledgerError>> {
     if (!this.isValidator && !this.isMember) {
       throw new MedledgerError('NODE_READ_ONLY', this.role === 'observer'
         ? 'this node is an observer: submit records to a validator or a member'
         : `this node is not a ${this.role} in force (governance has not added it, or removed it): it may not author records`, {})
     }
-    // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
-    const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
-    checkRecordTimestamps(full, Date.now())
-    checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
-    const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
-    // A batch no block could carry would wait for ever: refuse it while the client can split it.
-    if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
+    const now = Date.now()
+    const sealed = lists.map((records) => {
+      try {
+        // One literal shape for every record (a spread gave each record a hidden class of its own).
+        const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
+        checkRecordTimestamps(full, now)
+        checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
+        const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
+        // A batch no block could carry would wait for ever: refuse it while the client can split it.
+        if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
+        return { full, batch, bytes }
+      } catch (err) {
+        if (isMedledgerError(err)) return err
+        throw err
+      }
+    })
     // Every record, not only the first: a batch holding a final record could never be written.
-    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already on the chain', {})
-    const id = toHex(batchId(batch))
-    const added = this.mempool.add(batch, bytes.length, id)
-    if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
-    if (added === 'author-quota') throw new MedledgerError('MEMPOOL_AUTHOR_QUOTA', 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
-    if (added === 'duplicate') throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
-    this.network.publishBatch(bytes)
-    return { ids: this.mempool.recordIdsOf(id) ?? full.map(r => toHex(recordId(r))), batchId: id }
+    const final = await this.store.hasRecords(sealed.flatMap(s => s instanceof MedledgerError ? [] : s.full.map(recordId)))
+    let at = 0
+    return sealed.map((s) => {
+      if (s instanceof MedledgerError) return s
+      const replay = final.slice(at, at + s.full.length).includes(true)
+      at += s.full.length
+      if (replay) return new MedledgerError('RECORD_DUPLICATE', 'one of these records is already on the chain', {})
+      const id = toHex(batchId(s.batch))
+      const added = this.mempool.add(s.batch, s.bytes.length, id)
+      if (added === 'full') return new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
+      if (added === 'author-quota') return new MedledgerError('MEMPOOL_AUTHOR_QUOTA', 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
+      if (added === 'duplicate') return new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
+      this.network.publishBatch(s.bytes)
+      return { ids: this.mempool.recordIdsOf(id) ?? s.full.map(r => toHex(recordId(r))), batchId: id }
+    })
   }
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
