@@ -7,9 +7,11 @@ import { verifySignature } from '../../../src/crypto/ed25519.ts'
 import { sha256 } from '../../../src/crypto/hash.ts'
 import { EMPTY_ROOT, inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../../src/merkle/rfc6962.ts'
 import {
-  decodeCertificate, decodeEvidence, decodeRecord, decodeVote, encodeCertificate, encodeHeader, encodeRecord, encodeVote,
-  headerFromCbor
+  bodyFromCbor, decodeBlock, decodeCertificate, decodeEvidence, decodeFinalized, decodeRecord, decodeVote, encodeBlock, encodeCertificate,
+  encodeFinalized, encodeHeader, encodeRecord, encodeVote, headerFromCbor
 } from '../../../src/chain/codec.ts'
+import { checkBlock, checkCertificate, checkEvidence } from '../../../src/chain/validate.ts'
+import { FINALIZED_BLOCK_MAX_BYTES } from '../../../src/network/reqresp/blocks.ts'
 import {
   batchId, batchRecordsRoot, batchSignBytes, blockHash, blockRecordsRoot, certificateHash, DOMAIN, evidenceHash,
   proposalSignBytes, recordId, voteSignBytes
@@ -77,7 +79,7 @@ function parseVector (body: string): Vector {
 
 function parseDoc (doc: string): Map<string, Vector> {
   const vectors = new Map<string, Vector>()
-  for (const m of doc.matchAll(/^```vector ([a-z-]+)\n([\s\S]*?)^```$/gm)) {
+  for (const m of doc.matchAll(/^```vector ([a-z0-9-]+)\n([\s\S]*?)^```$/gm)) {
     if (vectors.has(m[1])) throw new Error(`vector ${m[1]} appears twice`)
     vectors.set(m[1], parseVector(m[2]))
   }
@@ -110,7 +112,7 @@ function getter (name: string): { bytes: (k: string) => Uint8Array, int: (k: str
 const hex = toHex
 
 test('the document has exactly the vectors this test checks', t => {
-  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'genesis-members', 'header', 'keys', 'limits', 'member-change', 'merkle', 'multi', 'proposal', 'record', 'vote'])
+  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'block-2', 'certificate', 'domains', 'genesis', 'genesis-members', 'header', 'keys', 'limits', 'member-change', 'merkle', 'multi', 'proposal', 'record', 'vote'])
 })
 
 test('the vector parser reads every value form and refuses malformed lines', t => {
@@ -343,6 +345,10 @@ test('multi: a set of three, a genesis with observers and encryption keys, a bat
   t.is(hex(g.hash), hex(v.bytes('genesisHash')))
   // The genesis file round-trips to the same hash.
   t.is(hex(Genesis.fromJson(JSON.parse(JSON.stringify(g.toJson()))).hash), hex(v.bytes('genesisHash')))
+  // The document's file of it (validators out of key order, keys by publicKey, peerId or both) too.
+  const file = Genesis.fromJson(jsonSample('genesis-multi-sample'))
+  t.is(hex(file.hash), hex(v.bytes('genesisHash')))
+  t.deepEqual(file.observers.map(o => hex(o.encryptionKey!)), ['0c'.repeat(32)])
 
   const records: MedRecord[] = [0, 1, 2].map(i => ({ type: 'consultation', subject: new Uint8Array(32).fill(i), contentType: 'text/plain', payload: new TextEncoder().encode(`record ${i}`), author: a.publicKey, timestamp: 1700000000000 + i }))
   const root = batchRecordsRoot(records)
@@ -372,4 +378,47 @@ test('multi: a set of three, a genesis with observers and encryption keys, a bat
   t.true([ev.a, ev.b].every(x => verifySignature(x.validator, voteSignBytes('medledger-example', x), x.signature)))
   t.is(hex(evidenceHash(ev)), hex(v.bytes('evidenceHash')))
   t.is(hex(sha256(v.bytes('evidence'))), hex(v.bytes('evidenceHash')))
+})
+
+test('block-2: a header with a non-null lastCommit and evidence, its body, block and finalized block, valid against its parent', t => {
+  const v = getter('block-2')
+  const parent = getter('header')
+  const header = headerFromCbor(decodeCbor(v.bytes('header'), 4096))
+  t.is(header.chainId, v.text('chainId'))
+  t.is(header.height, v.int('height'))
+  t.is(header.time, v.int('time'))
+  t.is(hex(header.parentHash), hex(parent.bytes('blockHash')))
+  t.is(hex(header.lastCommitHash), hex(getter('certificate').bytes('hash')))
+  t.is(hex(blockHash(header)), hex(v.bytes('blockHash')))
+  t.is(hex(encodeHeader(header)), hex(v.bytes('header')))
+
+  const body = bodyFromCbor(decodeCbor(v.bytes('body'), 4096))
+  t.is(body.batches.length, 0)
+  t.is(hex(encodeCertificate(body.lastCommit!)), hex(getter('certificate').bytes('encoding')))
+  t.is(body.evidence.length, 1)
+  t.is(hex(evidenceHash(body.evidence[0])), hex(v.bytes('evidenceItemHash')))
+  t.is(hex(header.evidenceHash), hex(merkleRoot([v.bytes('evidenceItemHash')])))
+  t.is(hex(header.recordsRoot), hex(EMPTY_ROOT))
+
+  // The block is [header, body]; it decodes and re-encodes byte for byte, and is valid on its parent.
+  const blockBytes = new Uint8Array([0x82, ...v.bytes('header'), ...v.bytes('body')])
+  const block = decodeBlock(blockBytes)
+  t.is(hex(encodeBlock(block)), hex(blockBytes))
+  const set = new ValidatorSet([{ name: 'example', publicKey: KEY.publicKey }])
+  t.notThrows(() => { checkBlock(v.text('chainId'), block, { height: 1, hash: parent.bytes('blockHash'), time: parent.int('time') }, set) })
+  const parentHeader = headerFromCbor(decodeCbor(parent.bytes('encoding'), 4096))
+  const signed = [...checkCertificate(v.text('chainId'), block.body.lastCommit!, parentHeader, set), ...checkEvidence(v.text('chainId'), block.body.evidence[0], set)]
+  t.is(signed.length, 3)
+  t.true(signed.every(c => verifySignature(c.publicKey, c.message, c.signature)))
+  const ev = block.body.evidence[0]
+  t.true(ev.kind === 'vote' && ev.a.type === 1 && ev.a.height === 1 && ev.b.blockHash === null)
+
+  // Its certificate, and the finalized block [block, certificate] as GET /v1/blocks/2/raw serves it.
+  const cert = decodeCertificate(v.bytes('certificate'))
+  t.true(checkCertificate(v.text('chainId'), cert, header, set).every(c => verifySignature(c.publicKey, c.message, c.signature)))
+  t.is(hex(KEY.sign(voteSignBytes(v.text('chainId'), { type: 2 as VoteType, height: 2, round: 0, blockHash: v.bytes('blockHash') }))), hex(cert.signatures[0].signature))
+  const finalized = new Uint8Array([0x82, ...blockBytes, ...v.bytes('certificate')])
+  t.is(finalized.length, v.int('finalizedBytes'))
+  t.is(hex(encodeFinalized(decodeFinalized(finalized, FINALIZED_BLOCK_MAX_BYTES))), hex(finalized))
+  t.is(FINALIZED_BLOCK_MAX_BYTES, LIMITS.blockBytes + LIMITS.validators * 128 + 128)
 })

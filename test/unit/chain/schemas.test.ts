@@ -51,6 +51,7 @@ test('proofs the node writes, with and without governance chains, and the docume
 
 test('genesis files the node writes and the document\'s sample match genesis.schema.json; malformed ones do not', async t => {
   t.true(await valid('/genesis', sample('genesis-sample')))
+  t.true(await valid('/genesis', sample('genesis-multi-sample')))
   t.true(await valid('/genesis', chain.genesis.toJson()))
   const byPeerId = { ...sample('genesis-sample'), validators: [{ name: 'example', peerId: sample('genesis-sample').validators[0].peerId }] }
   t.true(await valid('/genesis', byPeerId))
