@@ -39,6 +39,11 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     throw bad(`malformed proof: ${(err as Error).message}`)
   }
   if (p.chainId !== genesis.chainId || !bytesEqual(p.genesisHash, genesis.hash)) throw bad('the proof is for another chain or genesis')
+  // [REJECT] The proof's genesisHash is not signed; only the block at height 1 names the genesis
+  // (its parentHash), so that is where a block is bound to this genesis (docs/protocol.md 12.3).
+  const firstBlockOf = (header: BlockHeader, where: string): void => {
+    if (header.height === 1 && !bytesEqual(header.parentHash, genesis.hash)) throw bad(`${where}the block at height 1 does not follow this genesis file`)
+  }
   const height = p.header.height
   let set = genesis.validators
   // Members author batches without voting (docs/protocol.md section 9.1): the genesis members,
@@ -50,6 +55,7 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     const where = `governance change ${i + 1} (block ${h})`
     // [REJECT] Changes come oldest first, one at a time: each is included once the previous is in force.
     if (previous !== undefined && h < previous.effective) throw bad(`${where}: included before the previous change took effect at ${previous.effective}`)
+    firstBlockOf(link.header, `${where}: `)
     const effective = h + genesis.params.governanceDelay
     // [REJECT] The chain lists exactly the changes in force at the record's height.
     if (effective > height) throw bad(`${where}: takes effect at ${effective}, after the record's block ${height}`)
@@ -59,6 +65,7 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     else set = set.with(applied)
     previous = { includedAt: h, effective }
   }
+  firstBlockOf(p.header, '')
   const { id, hash } = verifyInclusionLink(genesis.chainId, p, set, undefined, members)
   return { recordId: toHex(id), height, blockHash: toHex(hash), validators: set.size, governanceChanges: p.governance.length }
 }

@@ -27,13 +27,14 @@ export interface GovernedChain {
  * certificate, and is certified by a quorum of that set. `withRecords(h)` decides which blocks
  * also carry one ordinary record (default: all).
  */
-export function makeGovernedChain (o: { initial: NodeKey[], length: number, changes: PlannedChange[], withRecords?: (height: number) => boolean, governanceDelay?: number }): GovernedChain {
+export function makeGovernedChain (o: { initial: NodeKey[], length: number, changes: PlannedChange[], withRecords?: (height: number) => boolean, governanceDelay?: number, chainId?: string, genesisTime?: number, heartbeatMs?: number }): GovernedChain {
+  const chainId = o.chainId ?? TEST_CHAIN_ID
   const genesis = new Genesis({
-    chainId: TEST_CHAIN_ID,
-    genesisTime: TEST_TIME,
+    chainId,
+    genesisTime: o.genesisTime ?? TEST_TIME,
     validators: o.initial.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })),
     observers: [],
-    params: { heartbeatMs: 10_000, governanceDelay: o.governanceDelay ?? 2 }
+    params: { heartbeatMs: o.heartbeatMs ?? 10_000, governanceDelay: o.governanceDelay ?? 2 }
   })
   const keys = [...o.initial, ...o.changes.map(c => c.key)]
   const signerOf = (pk: Uint8Array): NodeKey => {
@@ -52,13 +53,13 @@ export function makeGovernedChain (o: { initial: NodeKey[], length: number, chan
     const planned = o.changes.find(c => c.at === height)
     if (planned !== undefined) {
       let change: ValidatorSetChange = { action: planned.action, name: planned.name, publicKey: planned.key.publicKey, nonce: height, approvals: [] }
-      for (const pk of set.keys.slice(0, set.quorum)) change = approveChange(TEST_CHAIN_ID, change, signerOf(pk))
-      batches.push(signBatch(proposer, [sampleRecord(proposer.publicKey, height, { type: GOVERNANCE_RECORD_TYPE, contentType: GOVERNANCE_CONTENT_TYPE, subject: new Uint8Array(32), payload: encodeChange(change) })]))
+      for (const pk of set.keys.slice(0, set.quorum)) change = approveChange(chainId, change, signerOf(pk))
+      batches.push(signBatch(proposer, [sampleRecord(proposer.publicKey, height, { type: GOVERNANCE_RECORD_TYPE, contentType: GOVERNANCE_CONTENT_TYPE, subject: new Uint8Array(32), payload: encodeChange(change) })], chainId))
     }
-    if (o.withRecords?.(height) ?? true) batches.push(signBatch(proposer, [sampleRecord(proposer.publicKey, height)]))
-    const block = buildBlock({ chainId: TEST_CHAIN_ID, parent, round: 0, proposer: proposer.publicKey, validators: set, batches, lastCommit, evidence: [], now: TEST_TIME + height * 1000 })
+    if (o.withRecords?.(height) ?? true) batches.push(signBatch(proposer, [sampleRecord(proposer.publicKey, height)], chainId))
+    const block = buildBlock({ chainId, parent, round: 0, proposer: proposer.publicKey, validators: set, batches, lastCommit, evidence: [], now: genesis.genesisTime + height * 1000 })
     const hash = blockHash(block.header)
-    const certificate = makeCertificate(set.keys.slice(0, set.quorum).map(signerOf), { height, round: 0, blockHash: hash })
+    const certificate = makeCertificate(set.keys.slice(0, set.quorum).map(signerOf), { height, round: 0, blockHash: hash }, chainId)
     blocks.push({ block, certificate })
     schedule.observe(block)
     parent = { height, hash, time: block.header.time }
