@@ -241,8 +241,10 @@ export async function readGenesis (json) {
   }
   const item = (m) => m.encryptionKey === undefined ? [m.name, m.publicKey] : [m.name, m.publicKey, m.encryptionKey]
   if (typeof json.chainId !== 'string') throw new Error('the genesis file has no chainId')
-  const time = Date.parse(String(json.genesisTime))
-  if (!Number.isFinite(time)) throw new Error('the genesis file has no valid genesisTime')
+  // RFC 3339 UTC only, a real date (as src/chain/genesis.ts parseGenesisTime): local-time forms would hash by time zone.
+  const when = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3}))?Z$/.exec(String(json.genesisTime))
+  const time = when === null ? NaN : Date.parse(json.genesisTime)
+  if (!Number.isFinite(time) || new Date(time).toISOString() !== `${when[1]}.${(when[2] ?? '').padEnd(3, '0')}Z`) throw new Error('the genesis file has no valid genesisTime')
   if (!Array.isArray(json.validators) || json.validators.length === 0) throw new Error('the genesis file lists no validators')
   const validators = json.validators.map((m, i) => member(m, `validators[${i}]`)).sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
   const observers = (json.observers ?? []).map((m, i) => member(m, `observers[${i}]`))

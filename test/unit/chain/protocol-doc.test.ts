@@ -422,3 +422,30 @@ test('block-2: a header with a non-null lastCommit and evidence, its body, block
   t.is(hex(encodeFinalized(decodeFinalized(finalized, FINALIZED_BLOCK_MAX_BYTES))), hex(finalized))
   t.is(FINALIZED_BLOCK_MAX_BYTES, LIMITS.blockBytes + LIMITS.validators * 128 + 128)
 })
+
+test('genesis file rules (section 15): genesisTime is RFC 3339 UTC naming a real instant, observers are distinct and not validators; both readers agree', async t => {
+  const file = jsonSample('genesis-multi-sample')
+  const hashOf = async (json: unknown): Promise<[string | Error, string | Error]> => {
+    const node = (() => { try { return hex(Genesis.fromJson(json).hash) } catch (err) { return err as Error } })()
+    const js = await readJsGenesis(json).then(g => hex(g.hash), (err: Error) => err)
+    return [node, js]
+  }
+  const at = (genesisTime: string): unknown => ({ ...file, genesisTime })
+  const ms = async (genesisTime: string): Promise<number> => Genesis.fromJson(at(genesisTime)).genesisTime
+  t.is(await ms('2023-11-14T22:13:20.000Z'), 1700000000000)
+  t.is(await ms('2023-11-14T22:13:20Z'), 1700000000000)
+  t.is(await ms('2023-11-14T22:13:20.5Z'), 1700000000500)
+  const [node, js] = await hashOf(at('2023-11-14T22:13:20Z'))
+  t.is(node, hex(getter('multi').bytes('genesisHash')))
+  t.is(js, node)
+  // Local-time forms hash by the reader's time zone; a day that does not exist rolls over; more
+  // than milliseconds would be cut. All refused, by both readers.
+  for (const bad of ['Nov 14 2023 22:13:20', '2023-11-14', '2023-11-14T22:13:20', '2023-11-14T23:13:20+01:00', '2023-02-30T00:00:00Z', '2023-11-14T24:00:00Z', '2023-11-14T22:13:20.0001Z', '1700000000000']) {
+    const [n, j] = await hashOf(at(bad))
+    t.true(n instanceof Error && /genesisTime/.test(n.message), `node reader: ${bad}`)
+    t.true(j instanceof Error, `verify.js: ${bad}`)
+  }
+  t.throws(() => Genesis.fromJson({ ...file, observers: [...file.observers, { ...file.observers[0], name: 'again' }] }), { message: /listed twice/ })
+  t.throws(() => Genesis.fromJson({ ...file, observers: [{ name: 'x', publicKey: file.validators[0].publicKey }] }), { message: /one role/ })
+  t.throws(() => Genesis.fromJson({ ...file, validators: [...file.validators, { ...file.validators[0], name: 'twice' }] }))
+})
