@@ -8,7 +8,8 @@ import { isMedledgerError } from '../../../src/errors.ts'
 import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
 import { readGenesis, verifyProof, type Trust } from '../../../src/api/explorer/verify.js'
 import { makeGovernedChain, type GovernedChain } from '../../helpers/governed-chain.ts'
-import { makeChain, sampleBatch, signVote, testKey, testValidators, TEST_CHAIN_ID, TEST_TIME } from '../../helpers/fixtures.ts'
+import { makeCertificate, makeChain, sampleBatch, sampleRecord, signBatch, signVote, testKey, testValidators, TEST_CHAIN_ID, TEST_TIME } from '../../helpers/fixtures.ts'
+import { buildBlock } from '../../../src/chain/block-builder.ts'
 import { VoteType, type FinalizedBlock } from '../../../src/chain/types.ts'
 
 /*
@@ -18,15 +19,17 @@ import { VoteType, type FinalizedBlock } from '../../../src/chain/types.ts'
  * a record's position in its batch is bound by the signed count. The genesis hash is bound only
  * through the block at height 1 (parentHash): a proof of another chain is refused when its chain
  * id or validator set differs, and at height 1; a chain with the same id and the same genesis
- * validator keys but another genesis file is the documented gap. Both verifiers: the node's
- * (the CLI's) and the explorer's verify.js.
+ * validator keys but another genesis file is the documented gap. The member set is carried by
+ * the proof's governance links, not committed by the header: a left-out member change goes
+ * unnoticed, which matters only for a block a quorum certified against the rules. Both
+ * verifiers: the node's (the CLI's) and the explorer's verify.js.
  */
 
 const keys = testValidators(4)
 
-async function trustOf (g: Genesis, members: Array<{ name: string, publicKey: Uint8Array }> = []): Promise<Trust> {
+async function trustOf (g: Genesis, members?: Array<{ name: string, publicKey: Uint8Array }>): Promise<Trust> {
   const j = await readGenesis(g.toJson())
-  return { chainId: j.chainId, genesisHash: j.hash, validators: j.validators, members, governanceDelay: j.params.governanceDelay, source: 'genesis' }
+  return { chainId: j.chainId, genesisHash: j.hash, validators: j.validators, members: members ?? j.members, governanceDelay: j.params.governanceDelay, source: 'genesis' }
 }
 
 async function proofOf (chain: { genesis: Genesis, blocks: FinalizedBlock[], schedule: GovernanceSchedule }, height: number, batchIndex: number, recordIndex = 0): Promise<Record<string, any>> {
@@ -156,4 +159,37 @@ test('verify.js counts only validators toward a governance link\'s certificate, 
   const r = await verifyProof(proof, trust)
   t.false(r.ok)
   t.regex(JSON.stringify(r.steps.filter(s => !s.ok)), /a certificate signature is not a valid one of a distinct validator/)
+})
+
+test('the member set is carried by the proof, not committed by the header: a left-out member change goes unnoticed, and matters only for a block a quorum of validators certified against the rules', async t => {
+  const member = testKey(95)
+  const chain = makeGovernedChain({ initial: keys, length: 9, members: [member], changes: [{ at: 4, action: 'remove-member', key: member, name: 'member-0' }], memberRecordAt: h => h === 3 ? member : undefined })
+  const trust = await trustOf(chain.genesis)
+  // The member's record at 3, before its removal (included at 4) takes effect at 6.
+  const mine = await verdicts(await proofOf(chain, 3, 1), chain.genesis, trust)
+  t.true(mine.js)
+  t.is((mine.node as VerifiedProof).governanceChanges, 0, String(mine.node))
+  // A validator's record at 8: its proof carries the removal as a governance link.
+  const later = await proofOf(chain, 8, chain.recordAt(8).batchIndex)
+  t.is(later.governance.length, 1)
+  t.is(((await verdicts(later, chain.genesis, trust)).node as VerifiedProof).governanceChanges, 1)
+  // Left out, the removal is not missed: no header names the member set in version 1.
+  const cut = await verdicts({ ...later, governance: [] }, chain.genesis, trust)
+  t.true(cut.js)
+  t.is((cut.node as VerifiedProof).governanceChanges, 0, String(cut.node))
+
+  // The case it would matter for: a batch of the removed member in a block after the removal took
+  // effect. Nodes refuse such a block (section 9.1); only a quorum of validators that certifies it
+  // anyway can make one, and that quorum could certify any record of its own just as well.
+  const parent = chain.blocks[8]
+  const forged = buildBlock({ chainId: TEST_CHAIN_ID, parent: { height: 9, hash: blockHash(parent.block.header), time: parent.block.header.time }, round: 0, proposer: keys[0].publicKey, validators: chain.schedule.at(10), batches: [signBatch(member, [sampleRecord(member.publicKey, 10)])], lastCommit: parent.certificate, evidence: [], now: parent.block.header.time + 1000 })
+  const certified = { ...chain, blocks: [...chain.blocks, { block: forged, certificate: makeCertificate(keys, { height: 10, round: 0, blockHash: blockHash(forged.header) }) }] }
+  const proof = await proofOf(certified, 10, 0)
+  t.is(proof.governance.length, 1)
+  const withLink = await verdicts(proof, chain.genesis, trust)
+  t.regex(String(withLink.node), /the batch author is not a validator or member/)
+  t.false(withLink.js)
+  const withoutLink = await verdicts({ ...proof, governance: [] }, chain.genesis, trust)
+  t.is(typeof withoutLink.node, 'object', String(withoutLink.node))
+  t.true(withoutLink.js)
 })
