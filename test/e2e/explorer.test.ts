@@ -147,7 +147,7 @@ test.serial('in headless Chromium the page loads, follows the head as it advance
   await browser.waitFor(page, 'document.body.dataset.ready === "true"')
 
   // The proof is checked by the page's own code, in the browser.
-  const verdict = await browser.waitFor<string>(page, `(() => { const v = document.getElementById('lookup-result').dataset.verdict; return v === 'checking' ? '' : v })()`)
+  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()')
   t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
   const text = await browser.evaluate<string>(page, 'document.getElementById("lookup-result").innerText')
   t.regex(text, /Verified in your browser/)

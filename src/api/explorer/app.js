@@ -165,8 +165,10 @@ function renderValidators () {
     const pct = window.length === 0 ? 0 : signed / window.length
     const status = window.length === 0
       ? el('span', { class: 'badge grey', text: '—' })
-      : seenRecently ? el('span', { class: 'badge ok', text: 'Active' })
-        : signed + proposed > 0 ? el('span', { class: 'badge warn', text: 'Not seen lately', title: `no signature or proposal in the last ${recent.length} blocks` })
+      : seenRecently
+        ? el('span', { class: 'badge ok', text: 'Active' })
+        : signed + proposed > 0
+          ? el('span', { class: 'badge warn', text: 'Not seen lately', title: `no signature or proposal in the last ${recent.length} blocks` })
           : el('span', { class: 'badge bad', text: 'Not signing', title: `no signature or proposal in the last ${window.length} blocks` })
     return el('tr', {},
       el('td', {}, el('div', { text: m.name }), el('div', { class: 'mono muted', title: m.publicKey, text: short(m.peerId ?? m.publicKey) })),
@@ -382,9 +384,11 @@ async function renderEvidence () {
     el('thead', {}, el('tr', {}, ['Hospital', 'What happened', 'Status', ''].map(t => el('th', { text: t })))),
     el('tbody', {}, items.map(e => el('tr', {},
       el('td', { text: nameOf(e.validator) }),
-      el('td', { text: e.kind === 'vote'
-        ? `signed two conflicting ${e.a.type} votes for block #${e.height} (attempt ${e.round + 1})`
-        : `proposed two different blocks for block #${e.height} (attempt ${e.round + 1})` }),
+      el('td', {
+        text: e.kind === 'vote'
+          ? `signed two conflicting ${e.a.type} votes for block #${e.height} (attempt ${e.round + 1})`
+          : `proposed two different blocks for block #${e.height} (attempt ${e.round + 1})`
+      }),
       el('td', {}, el('span', { class: `badge ${e.includedAt === undefined ? 'warn' : 'bad'}`, text: e.state })),
       el('td', {}, el('details', {}, el('summary', { text: 'signed messages' }), el('pre', { class: 'mono', text: JSON.stringify({ a: e.a, b: e.b }, null, 2) }))))))))
 }
