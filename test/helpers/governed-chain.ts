@@ -26,14 +26,15 @@ export interface GovernedChain {
  * block is proposed by V[h mod N] of the set in force, names that set, carries its parent's
  * certificate, and is certified by a quorum of that set. `withRecords(h)` decides which blocks
  * also carry one ordinary record (default: all). `members` are genesis members (`member-i`);
- * `memberRecordAt(h)` names a member whose batch of one record the block at h also carries.
+ * `memberRecordAt(h)` names a member whose batch of one record the block at h also carries;
+ * `names` names the genesis validators (default `validator-i`).
  */
-export function makeGovernedChain (o: { initial: NodeKey[], length: number, changes: PlannedChange[], withRecords?: (height: number) => boolean, governanceDelay?: number, chainId?: string, genesisTime?: number, heartbeatMs?: number, members?: NodeKey[], memberRecordAt?: (height: number) => NodeKey | undefined }): GovernedChain {
+export function makeGovernedChain (o: { initial: NodeKey[], length: number, changes: PlannedChange[], withRecords?: (height: number) => boolean, governanceDelay?: number, chainId?: string, genesisTime?: number, heartbeatMs?: number, members?: NodeKey[], memberRecordAt?: (height: number) => NodeKey | undefined, names?: string[] }): GovernedChain {
   const chainId = o.chainId ?? TEST_CHAIN_ID
   const genesis = new Genesis({
     chainId,
     genesisTime: o.genesisTime ?? TEST_TIME,
-    validators: o.initial.map((k, i) => ({ name: `validator-${i}`, publicKey: k.publicKey })),
+    validators: o.initial.map((k, i) => ({ name: o.names?.[i] ?? `validator-${i}`, publicKey: k.publicKey })),
     observers: [],
     members: (o.members ?? []).map((k, i) => ({ name: `member-${i}`, publicKey: k.publicKey })),
     params: { heartbeatMs: o.heartbeatMs ?? 10_000, governanceDelay: o.governanceDelay ?? 2 }

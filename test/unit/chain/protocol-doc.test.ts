@@ -25,6 +25,8 @@ import { approveChange, changeSignBytes, decodeChange, encodeChange } from '../.
 import type { BlockHeader, Certificate, MedRecord, Vote, VoteType } from '../../../src/chain/types.ts'
 import { keyFromSeed, publicKeyOfSeed } from '../../helpers/fixtures.ts'
 import { verifyRecordProof } from '../../../src/audit/proof-verify.ts'
+import { RecordProofs } from '../../../src/api/proof.ts'
+import { makeGovernedChain } from '../../helpers/governed-chain.ts'
 import { readGenesis as readJsGenesis, verifyProof as verifyJsProof } from '../../../src/api/explorer/verify.js'
 
 /*
@@ -448,4 +450,27 @@ test('genesis file rules (section 15): genesisTime is RFC 3339 UTC naming a real
   t.throws(() => Genesis.fromJson({ ...file, observers: [...file.observers, { ...file.observers[0], name: 'again' }] }), { message: /listed twice/ })
   t.throws(() => Genesis.fromJson({ ...file, observers: [{ name: 'x', publicKey: file.validators[0].publicKey }] }), { message: /one role/ })
   t.throws(() => Genesis.fromJson({ ...file, validators: [...file.validators, { ...file.validators[0], name: 'twice' }] }))
+})
+
+test('samples: the proof across a validator-set change is what the node writes for that chain, and verifies against the genesis sample with both verifiers', async t => {
+  const chain = makeGovernedChain({ initial: [KEY], length: 3, changes: [{ at: 1, action: 'add', key: keyFromSeed(new Uint8Array(32).fill(2)), name: 'hospital-a' }], chainId: 'medledger-example', names: ['example'] })
+  const g = Genesis.fromJson(jsonSample('genesis-sample'))
+  t.is(hex(chain.genesis.hash), hex(g.hash))
+  const proofs = new RecordProofs({ chainId: g.chainId, genesisHash: g.hash, schedule: chain.schedule, store: { getFinalized: async h => chain.blocks[h - 1] } })
+  const fb = chain.blocks[2]
+  const at = chain.recordAt(3)
+  const written = JSON.parse(JSON.stringify(await proofs.proof({ record: fb.block.body.batches[at.batchIndex].records[0], location: { height: 3, ...at }, block: fb.block, certificate: fb.certificate })))
+  const sample = jsonSample('proof-governance-sample')
+  t.deepEqual(sample, written)
+  const r = verifyRecordProof(sample, g)
+  t.is(r.governanceChanges, 1)
+  t.is(r.validators, 2)
+  t.is(sample.governance[0].block.header.height, 1)
+  t.is(sample.certificate.signatures.length, 2)
+  const js = await readJsGenesis(jsonSample('genesis-sample'))
+  const res = await verifyJsProof(sample, { chainId: js.chainId, genesisHash: js.hash, validators: js.validators, governanceDelay: js.params.governanceDelay, source: 'genesis' })
+  t.true(res.ok, JSON.stringify(res.steps))
+  t.is(res.governanceChanges, 1)
+  // Without its link the genesis set alone cannot judge block 3.
+  t.throws(() => verifyRecordProof({ ...sample, governance: [] }, g), { message: /another chain or validator set/ })
 })

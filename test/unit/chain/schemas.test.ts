@@ -27,6 +27,7 @@ const proofs = new RecordProofs({ chainId: chain.genesis.chainId, genesisHash: c
 
 test('proofs the node writes, with and without governance chains, and the document\'s sample match proof.schema.json; malformed ones do not', async t => {
   t.true(await valid('/proof', sample('proof-sample')))
+  t.true(await valid('/proof', sample('proof-governance-sample')))
   for (const h of [1, 5, 12]) {
     const fb = chain.blocks[h - 1]
     const at = chain.recordAt(h)
