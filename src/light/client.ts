@@ -112,7 +112,8 @@ export class LightClient {
     if (header.height !== h) throw bad(`expected the header at height ${h}, got ${header.height}`, at)
     if (header.chainId !== state.chainId) throw bad(`header ${h} is for chain ${header.chainId}, not ${state.chainId}`, at)
     if (!bytesEqual(header.parentHash, state.hash)) throw bad(`header ${h} does not extend the verified header ${state.height} (${toHex(state.hash)})`, at)
-    if (header.time < state.time) throw bad(`header ${h} is older than its parent`, at)
+    // [REJECT] The chain's one time rule: strictly after the parent (the genesis time at height 1).
+    if (header.time <= state.time) throw bad(`header ${h} is not later than its parent`, at)
     const set = setAt(state, h)
     if (!bytesEqual(header.validatorSetHash, set.hash)) throw bad(`header ${h} names a validator set this client cannot derive: a validator-set change was not proved to it (the node left out a governance record, or the chain is not the one trusted). Sync from another node`, at)
     let checks
