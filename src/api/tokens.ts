@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import { MedledgerError } from '../errors.ts'
-import { readSecretFile } from '../node/secret-file.ts'
+import { readSecretFile } from '../keys/secret-file.ts'
 
 /** The roles a bearer token can carry (docs/privacy.md, "API roles"); `public` needs none. */
 export const TOKEN_ROLES = ['read', 'submit', 'plaintext', 'admin'] as const

@@ -3,8 +3,8 @@ import { NodeKey } from '../crypto/ed25519.ts'
 import { fromBase64, toBase64, toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { assertPrivateMode } from './secret-file.ts'
-import { isKeystore, openKeystore, PASSPHRASE_ENV, takePassphraseFromEnv } from '../privacy/keystore.ts'
-import { x25519KeyPair, type X25519KeyPair } from '../privacy/x25519.ts'
+import { isKeystore, openKeystore, PASSPHRASE_ENV, takePassphraseFromEnv } from './keystore.ts'
+import { x25519KeyPair, type X25519KeyPair } from '../crypto/x25519.ts'
 
 /**
  * Key file: JSON with the libp2p protobuf form of the Ed25519 private key (base64), and the

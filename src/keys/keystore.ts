@@ -3,8 +3,8 @@ import { promisify } from 'node:util'
 import { fromBase64, toBase64 } from '../encoding/bytes.ts'
 import { encodeCbor } from '../encoding/cbor.ts'
 import { MedledgerError } from '../errors.ts'
-import { readSecretFile } from '../node/secret-file.ts'
-import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal } from './aead.ts'
+import { readSecretFile } from './secret-file.ts'
+import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal } from '../crypto/aead.ts'
 
 const scrypt = promisify(scryptCb) as (password: string | Uint8Array, salt: Uint8Array, keylen: number, options: { N: number, r: number, p: number, maxmem: number }) => Promise<Buffer>
 

@@ -26,7 +26,7 @@ import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { sealBatch } from './records.ts'
 import { FinalityWaiters } from './finality-waiters.ts'
-import { readSecretFile } from './secret-file.ts'
+import { readSecretFile } from '../keys/secret-file.ts'
 import { checkRecordTimestamps } from './record-time.ts'
 
 const GOVERNANCE_META = 'governance'

@@ -3,9 +3,9 @@ import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs
 import { join } from 'node:path'
 import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
-import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from './aead.ts'
-import { fsyncDir, overwriteAndUnlink } from './secure-file.ts'
-import { x25519KeyPair, type X25519KeyPair } from './x25519.ts'
+import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from '../crypto/aead.ts'
+import { fsyncDir, overwriteAndUnlink } from '../keys/secure-file.ts'
+import { x25519KeyPair, type X25519KeyPair } from '../crypto/x25519.ts'
 
 const STORE_DOMAIN = 'medledger/privacy/local-store/v1'
 type Kind = 'delivery' | 'dk' | 'secret'

@@ -1,7 +1,7 @@
 import { Genesis } from '../chain/genesis.ts'
 import { loadConfig, resolvePath } from '../config/load.ts'
 import { bytesEqual, fromHex, toHex } from '../encoding/bytes.ts'
-import { readKeyMaterial } from '../node/key-file.ts'
+import { readKeyMaterial } from '../keys/key-file.ts'
 import { ChainStore } from '../storage/index.ts'
 import { decodeEnvelope, ENVELOPE_CONTENT_TYPE, openContent, unwrapKey, wrapsFor, type EnvelopeContext, type WrappedKey } from './envelope.ts'
 import { CONTENT_TYPES, decodeRelease, RECORD_TYPES } from './records.ts'

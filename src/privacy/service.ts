@@ -15,8 +15,8 @@ import {
   type Envelope, type EnvelopeContext, type EnvelopeRecipient, type WrappedKey
 } from './envelope.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
-import { removeEncryptionKey } from './key-file-edit.ts'
-import { replaceFile } from './secure-file.ts'
+import { removeEncryptionKey } from '../keys/key-file-edit.ts'
+import { replaceFile } from '../keys/secure-file.ts'
 import { PrivacyIndex, type AccessEntry, type GrantEntry, type IndexSnapshot, type Position, type ShredEntry } from './ledger-index.ts'
 import { LocalKeyStore } from './local-store.ts'
 import { ReaderPseudonyms } from './reader.ts'
@@ -24,7 +24,7 @@ import {
   accessRecord, announceRecord, CONTENT_TYPES, decodeAccess, decodeAnnounce, decodeGrant, decodeRelease, decodeRevoke, decodeShred,
   grantRecord, RECORD_TYPES, releaseRecord, revokeRecord, shredRecord, type GrantPayload
 } from './records.ts'
-import { generateX25519, type X25519KeyPair } from './x25519.ts'
+import { generateX25519, type X25519KeyPair } from '../crypto/x25519.ts'
 import {
   consentValid, decodeConsent, decodeEmergency, decodeEnrol, emergencyRecord, EMERGENCY_WINDOW_MS, enrolmentValid, PATIENT_CONTENT_TYPES, PATIENT_TYPES
 } from './patient-records.ts'
