@@ -28,6 +28,9 @@ import { sealBatch } from './records.ts'
 import { FinalityWaiters } from './finality-waiters.ts'
 import { readSecretFile } from '../keys/secret-file.ts'
 import { checkRecordTimestamps } from './record-time.ts'
+import { NodeErrorCode } from './errors.ts'
+import { MempoolErrorCode } from '../mempool/errors.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 const GOVERNANCE_META = 'governance'
 
@@ -105,7 +108,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     if (c.role === 'validator' && !this.schedule.latest().has(this.key.publicKey)) {
       if (!this.allowedPeers().includes(this.key.peerId)) {
         await this.store.close()
-        throw new MedledgerError('NODE_NOT_A_VALIDATOR', `role is validator but peer id ${this.key.peerId} is neither a validator nor a listed observer; use role = "observer" or fix the genesis`)
+        throw new MedledgerError(NodeErrorCode.NOT_A_VALIDATOR, `role is validator but peer id ${this.key.peerId} is neither a validator nor a listed observer; use role = "observer" or fix the genesis`)
       }
       this.log.warn({ peerId: this.key.peerId }, 'not a validator (yet): following the chain; this node votes once a governance change adds it')
     }
@@ -116,7 +119,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
       this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
-    const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
+    const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: ConfigErrorCode.PSK_PERMISSIONS, missing: ConfigErrorCode.INVALID })
     this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role !== 'observer', maxResponseBytes: c.p2p.sync_response_bytes,
       inboundAllow: c.p2p.inbound_allow, inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms, maxPendingInbound: c.p2p.max_pending_inbound,
       maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes, maxPeers: c.p2p.max_peers }, {
@@ -219,7 +222,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
    */
   async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
     if (!this.isValidator && !this.isMember) {
-      throw new MedledgerError('NODE_READ_ONLY', this.role === 'observer'
+      throw new MedledgerError(NodeErrorCode.READ_ONLY, this.role === 'observer'
         ? 'this node is an observer: submit records to a validator or a member'
         : `this node is not a ${this.role} in force (governance has not added it, or removed it): it may not author records`, {})
     }
@@ -230,14 +233,14 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
     const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
     // A batch no block could carry would wait for ever: refuse it while the client can split it.
-    if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
+    if (bytes.length > this.maxBatchBytes()) throw new MedledgerError(MempoolErrorCode.BATCH_TOO_LARGE, `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
     // Every record, not only the first: a batch holding a final record could never be written.
-    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already on the chain', {})
+    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError(MempoolErrorCode.RECORD_DUPLICATE, 'one of these records is already on the chain', {})
     const id = toHex(batchId(batch))
     const added = this.mempool.add(batch, bytes.length, id)
-    if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
-    if (added === 'author-quota') throw new MedledgerError('MEMPOOL_AUTHOR_QUOTA', 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
-    if (added === 'duplicate') throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
+    if (added === 'full') throw new MedledgerError(MempoolErrorCode.FULL, 'the node has too many records waiting; retry shortly', {})
+    if (added === 'author-quota') throw new MedledgerError(MempoolErrorCode.AUTHOR_QUOTA, 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
+    if (added === 'duplicate') throw new MedledgerError(MempoolErrorCode.RECORD_DUPLICATE, 'one of these records is already waiting for a block', {})
     this.network.publishBatch(bytes)
     return { ids: this.mempool.recordIdsOf(id) ?? full.map(r => toHex(recordId(r))), batchId: id }
   }

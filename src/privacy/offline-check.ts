@@ -8,6 +8,7 @@ import { CONTENT_TYPES, decodeRelease, RECORD_TYPES } from './records.ts'
 import { isPrivacyError, PrivacyError, PrivacyErrorCode } from './errors.ts'
 import { LocalKeyStore } from './local-store.ts'
 import { nodePassphrase } from './setup.ts'
+import { NotFoundCode } from '../chain/errors.ts'
 
 export interface OfflineCheck {
   recordId: string
@@ -52,7 +53,7 @@ export async function checkRecordOffline (home: string, id: string): Promise<Off
   } finally {
     await store.close()
   }
-  if (record === undefined) throw new PrivacyError(PrivacyErrorCode.RECORD_NOT_FOUND, `no final record ${id} in ${home}`)
+  if (record === undefined) throw new PrivacyError(NotFoundCode.RECORD, `no final record ${id} in ${home}`)
   if (record.contentType !== ENVELOPE_CONTENT_TYPE) throw new PrivacyError(PrivacyErrorCode.NOT_ENCRYPTED, `record ${id} is not encrypted`)
   const env = decodeEnvelope(record.payload)
   const ctx: EnvelopeContext = { chainId: genesis.chainId, type: record.type, subject: record.subject, author: record.author }

@@ -1,3 +1,4 @@
+import { NotFoundCode } from '../chain/errors.ts'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Genesis } from '../chain/genesis.ts'
@@ -670,7 +671,7 @@ export class PrivacyService {
 
   private async envelopeRecord (id: string): Promise<{ stored: StoredRecord, env: Envelope }> {
     const stored = await this.node.store.getRecord(fromHex(id))
-    if (stored === undefined) throw new PrivacyError(PrivacyErrorCode.RECORD_NOT_FOUND, `no final record ${id} on this node`)
+    if (stored === undefined) throw new PrivacyError(NotFoundCode.RECORD, `no final record ${id} on this node`)
     if (stored.record.contentType !== ENVELOPE_CONTENT_TYPE) throw new PrivacyError(PrivacyErrorCode.NOT_ENCRYPTED, `record ${id} is not encrypted (content type ${stored.record.contentType}); read it with GET /v1/records/${id}`)
     return { stored, env: decodeEnvelope(stored.record.payload) }
   }

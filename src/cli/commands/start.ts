@@ -14,6 +14,7 @@ import { nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
 import type { PrivacyService } from '../../privacy/service.ts'
 import { isStorageFault } from '../../storage/index.ts'
 import { action, EXIT, printJson } from '../output.ts'
+import { NodeErrorCode } from '../../node/errors.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
@@ -142,7 +143,7 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
     await api?.close().catch(() => {})
     await privacy?.close().catch(() => {})
     await node.stop().catch(() => {})
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError('ADDRESS_IN_USE', `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError(NodeErrorCode.ADDRESS_IN_USE, `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
     if (isStorageFault(err)) {
       process.stderr.write(`medledger: ${err.message}\n`)
       process.exit(EXIT.STORAGE_FAULT)
