@@ -4,32 +4,24 @@ import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import { VerifyPool } from '../crypto/verify-pool.ts'
-import { toHex } from '../encoding/bytes.ts'
-import { batchId, recordId } from '../chain/hashing.ts'
-import { checkBatch } from '../chain/validate.ts'
-import { LIMITS } from '../chain/limits.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { GovernanceSchedule } from '../governance/schedule.ts'
-import { checkGovernanceRecords } from '../governance/admission.ts'
 import { MemberAllowlist } from '../governance/members.ts'
-import { ChainVerifier, finalPerBatch } from '../chain/verifier.ts'
-import { authorsAt } from '../chain/validator-schedule.ts'
-import type { FinalizedBlock, MedRecord, RecordBatch } from '../chain/types.ts'
-import { encodeBatch } from '../chain/codec.ts'
-import type { SignatureCheck } from '../crypto/verify-pool.ts'
+import { ChainVerifier } from '../chain/verifier.ts'
+import type { FinalizedBlock, MedRecord } from '../chain/types.ts'
 import { ChainStore } from '../storage/index.ts'
 import { Mempool } from '../mempool/mempool.ts'
+import { BatchAdmission } from '../mempool/admission.ts'
 import { ConsensusDriver } from '../consensus/driver.ts'
 import { Network } from '../network/index.ts'
-import type { NetworkHandlers, Verdict } from '../network/interface.ts'
-import { isMedledgerError, MedledgerError } from '../errors.ts'
+import type { NetworkHandlers } from '../network/interface.ts'
+import { MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { sealBatch } from './records.ts'
 import { FinalityWaiters } from './finality-waiters.ts'
 import { readSecretFile } from '../keys/secret-file.ts'
 import { checkRecordTimestamps } from './record-time.ts'
 import { NodeErrorCode } from './errors.ts'
-import { MempoolErrorCode } from '../mempool/errors.ts'
 import { ConfigErrorCode } from '../config/errors.ts'
 
 const GOVERNANCE_META = 'governance'
@@ -65,6 +57,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   private readonly members: MemberAllowlist
   readonly mempool: Mempool
   readonly pool: VerifyPool
+  /** The mempool's two doors: this node's own records and gossiped batches. */
+  readonly admission: BatchAdmission
   readonly log: Logger
   store!: ChainStore
   network!: Network
@@ -91,6 +85,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     const mp = m.config.mempool
     this.mempool = new Mempool({ maxBytes: mp.max_bytes, maxBatches: mp.max_batches, maxBytesPerAuthor: mp.max_bytes_per_author, maxBatchesPerAuthor: mp.max_batches_per_author })
     this.pool = new VerifyPool()
+    this.admission = new BatchAdmission({ chainId: m.genesis.chainId, schedule: this.schedule, mempool: this.mempool, verifier: this.pool, chain: () => this.store, maxBlockBytes: m.config.consensus.max_block_bytes })
   }
 
   get role (): 'validator' | 'observer' | 'member' { return this.config.role }
@@ -217,8 +212,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   }
 
   /**
-   * Signs the records as one batch by this node, admits it to the mempool and gossips it.
-   * Returns the record ids in order.
+   * Signs the records as one batch by this node, admits it to the mempool (src/mempool/admission.ts)
+   * and gossips it. Returns the record ids in order.
    */
   async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
     if (!this.isValidator && !this.isMember) {
@@ -230,19 +225,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     const author = this.key.publicKey
     const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
     checkRecordTimestamps(full, Date.now())
-    checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
-    const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
-    // A batch no block could carry would wait for ever: refuse it while the client can split it.
-    if (bytes.length > this.maxBatchBytes()) throw new MedledgerError(MempoolErrorCode.BATCH_TOO_LARGE, `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
-    // Every record, not only the first: a batch holding a final record could never be written.
-    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError(MempoolErrorCode.RECORD_DUPLICATE, 'one of these records is already on the chain', {})
-    const id = toHex(batchId(batch))
-    const added = this.mempool.add(batch, bytes.length, id)
-    if (added === 'full') throw new MedledgerError(MempoolErrorCode.FULL, 'the node has too many records waiting; retry shortly', {})
-    if (added === 'author-quota') throw new MedledgerError(MempoolErrorCode.AUTHOR_QUOTA, 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
-    if (added === 'duplicate') throw new MedledgerError(MempoolErrorCode.RECORD_DUPLICATE, 'one of these records is already waiting for a block', {})
-    this.network.publishBatch(bytes)
-    return { ids: this.mempool.recordIdsOf(id) ?? full.map(r => toHex(recordId(r))), batchId: id }
+    const admitted = await this.admission.admitOwn(full, rs => sealBatch(this.genesis.chainId, this.key, rs))
+    this.network.publishBatch(admitted.bytes)
+    return { ids: admitted.ids, batchId: admitted.batchId }
   }
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
@@ -250,52 +235,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     return await this.finality.wait(ids, timeoutMs, async asked => (await this.store.getRecordLocations(asked.map(id => Buffer.from(id, 'hex')))).map(l => l?.height))
   }
 
-  /** The largest batch a block built by this node's rules can carry (block limit less room for the rest). */
-  maxBatchBytes (): number {
-    return Math.min(LIMITS.batchBytes, this.config.consensus.max_block_bytes - 64 * 1024)
-  }
-
-  /**
-   * Gossiped batches (one message of one author): checked, their signatures verified together in
-   * the worker pool, and the new ones admitted to the mempool. One bad batch rejects the message.
-   */
-  private async admitBatches (batches: RecordBatch[]): Promise<Verdict> {
-    const authors = authorsAt(this.schedule, (this.store.head?.height ?? 0) + 1)
-    const fresh: Array<{ batch: RecordBatch, id: string }> = []
-    const checks: SignatureCheck[] = []
-    try {
-      for (const batch of batches) {
-        const id = toHex(batchId(batch))
-        if (this.mempool.hasBatch(id)) continue
-        checks.push(checkBatch(this.genesis.chainId, batch, authors))
-        checkGovernanceRecords(this.genesis.chainId, batch.records, this.schedule)
-        fresh.push({ batch, id })
-      }
-    } catch (err) {
-      if (isMedledgerError(err)) return 'reject'
-      throw err
-    }
-    if (fresh.length === 0) return 'ignore'
-    if (!(await this.pool.verifyEvery(checks))) return 'reject'
-    const head = this.store.head?.height
-    // A batch holding any final record is a replay, whichever of its records that is.
-    const final = await finalPerBatch(this.store, fresh.map(f => f.batch.records.map(recordId)))
-    const added = fresh.filter(({ batch, id }, i) => {
-      const size = encodeBatch(batch).length
-      return !final[i] && size <= this.maxBatchBytes() && this.mempool.add(batch, size, id) === 'added'
-    })
-    // A block carrying one of them may have been committed while we looked: its clean-up found
-    // nothing to remove, and the batch would wait for ever (seen on an observer, simulation 4).
-    if (added.length > 0 && this.store.head?.height !== head) {
-      const nowFinal = await finalPerBatch(this.store, added.map(f => f.batch.records.map(recordId)))
-      this.mempool.removeBatches(added.filter((_, i) => nowFinal[i]).map(f => f.id))
-    }
-    return added.length > 0 ? 'accept' : 'ignore'
-  }
-
   private handlers (): NetworkHandlers {
     return {
-      onBatches: async (batches) => await this.admitBatches(batches),
+      onBatches: async (batches) => await this.admission.admitGossip(batches),
       onConsensus: async (msg, bytes, from) => await this.consensus.onMessage(msg, from, bytes.length),
       knownBatch: (signature) => this.mempool.batchBySignature(signature),
       localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),
