@@ -7,7 +7,7 @@ import { LIMITS } from '../chain/limits.ts'
 import { NotFoundCode } from '../chain/errors.ts'
 import { ApiErrorCode } from './errors.ts'
 import { sendError, sendFrameworkError, sendKnown } from './error-reply.ts'
-import type { MedledgerNode } from '../node/node.ts'
+import type { ApiNode } from './api-node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import type { Member } from '../chain/validator-set.ts'
 import { isMemberChange } from '../governance/change.ts'
@@ -52,7 +52,7 @@ export interface ApiOptions {
 /** What createApi lends the routes of `extend`. */
 export interface ApiContext {
   metrics: Metrics
-  log: MedledgerNode['log']
+  log: ApiNode['log']
   tokens: ApiTokens
   /** The record proofs (self-contained against the genesis file) the built-in routes serve. */
   proofs: RecordProofs
@@ -69,7 +69,7 @@ const RecordInput = z.object({
 const SubmitBody = z.object({ records: z.array(RecordInput).min(1).max(LIMITS.recordsPerBatch) }).strict()
 
 /** The HTTP API (JSON under /v1), health endpoints, Prometheus metrics and the event stream. */
-export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise<FastifyInstance> {
+export async function createApi (node: ApiNode, opts: ApiOptions): Promise<FastifyInstance> {
   checkExposure(opts.host, opts.requireReadToken)
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
@@ -267,7 +267,7 @@ async function drain (stream: NodeJS.ReadableStream, timeoutMs: number): Promise
   })
 }
 
-export function status (node: MedledgerNode): Record<string, unknown> {
+export function status (node: ApiNode): Record<string, unknown> {
   const head = node.store.head
   return {
     chainId: node.genesis.chainId,

@@ -17,6 +17,10 @@ import { Network } from '../network/index.ts'
 import type { NetworkHandlers } from '../network/interface.ts'
 import { MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { FastifyInstance } from 'fastify'
+import { openApi } from '../api/open.ts'
+import { startPrivacy } from '../privacy/setup.ts'
+import type { PrivacyService } from '../privacy/service.ts'
 import { sealBatch } from './records.ts'
 import { FinalityWaiters } from './finality-waiters.ts'
 import { readSecretFile } from '../keys/secret-file.ts'
@@ -34,6 +38,16 @@ export interface NodeModules {
   logger: Logger
   /** Set only by the test harness (test/helpers/test-daemon.js), never by config or environment. */
   testHooks?: NodeTestHooks
+  /** The daemon's services beside the chain: when given, start() also starts privacy, then the HTTP API. */
+  services?: NodeServices
+}
+
+/** What the daemon (medledger start) asks of the node beyond the chain. */
+export interface NodeServices {
+  /** Where the HTTP API listens (api.listen, parsed). */
+  api: { host: string, port: number }
+  /** The key file's passphrase: the privacy service rewrites the key file when it retires a key. */
+  passphrase?: string
 }
 
 /** What only a test may change in a node: the Byzantine mode, and fault injection into its store. */
@@ -46,8 +60,8 @@ export interface NodeTestHooks {
 
 /**
  * The one wiring file: builds store, verifier, mempool, network and consensus, starts them in
- * that order and stops them in reverse. Everything else talks through the narrow interfaces
- * each module exports.
+ * that order (then, for the daemon, the privacy service and the HTTP API) and stops them in
+ * reverse. Everything else talks through the narrow interfaces each module exports.
  */
 export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], fatal: [Error] }> {
   readonly config: Config
@@ -67,6 +81,11 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   private readonly home: string
   private readonly finality = new FinalityWaiters()
   private readonly testHooks: NodeTestHooks
+  private readonly services: NodeServices | undefined
+  /** The privacy service (with `services` only), started after consensus. */
+  privacy: PrivacyService | undefined
+  /** The HTTP API (with `services` only), started last. */
+  api: FastifyInstance | undefined
   /** The storage fault (or failed commit) that stopped this node's consensus: it can no longer commit. */
   fault: Error | undefined
   readonly startedAt = Date.now()
@@ -80,6 +99,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.home = m.home
     this.log = m.logger
     this.testHooks = m.testHooks ?? {}
+    this.services = m.services
     this.schedule = GovernanceSchedule.fromGenesis(m.genesis)
     this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
     const mp = m.config.mempool
@@ -152,6 +172,10 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     })
     await this.network.start()
     await this.consensus.start()
+    if (this.services !== undefined) {
+      this.privacy = await startPrivacy(this, this.home, c, this.services.passphrase)
+      this.api = await openApi(this, this.privacy, this.home, c, this.services.api)
+    }
   }
 
   /**
@@ -167,7 +191,10 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.emit('fatal', err)
   }
 
+  /** Stops what started, in reverse order; a service that fails to stop is logged and the rest still stop. */
   async stop (): Promise<void> {
+    await this.api?.close().catch((err) => { this.log.error({ err }, 'closing the API failed') })
+    await this.privacy?.close().catch((err) => { this.log.error({ err }, 'closing the privacy service failed') })
     await this.consensus?.stop()
     await this.network?.stop()
     await this.store?.close()
