@@ -12,7 +12,13 @@ import { NodeErrorCode } from '../../src/node/errors.ts'
 import { PrivacyError, PrivacyErrorCode } from '../../src/privacy/errors.ts'
 import { StorageError, StorageErrorCode } from '../../src/storage/errors.ts'
 import { privacyRoutes } from '../../src/api/privacy-routes.ts'
-import type { ApiContext } from '../../src/api/server.ts'
+import { createApi, type ApiContext } from '../../src/api/server.ts'
+import type { ApiNode } from '../../src/api/api-node.ts'
+import { ApiTokens } from '../../src/api/tokens.ts'
+import { Genesis, DEFAULT_PARAMS } from '../../src/chain/genesis.ts'
+import { GovernanceSchedule } from '../../src/governance/schedule.ts'
+import { silentLogger } from '../../src/logger.ts'
+import { TEST_CHAIN_ID, TEST_TIME, testValidators } from '../helpers/fixtures.ts'
 import type { PrivacyService } from '../../src/privacy/service.ts'
 
 const ROOT = new URL('../../', import.meta.url).pathname
@@ -117,4 +123,48 @@ test('the privacy routes answer a node error with the same registered status as 
   const res = await app.inject({ method: 'POST', url: '/v1/privacy/revocations', payload: { subject: 'ab'.repeat(32), grantee: 'b' } })
   t.is(res.json().error.code, 'BATCH_TOO_LARGE')
   t.is(res.statusCode, 413)
+})
+
+test('the API server answers representative failures with their registered status (a real createApi over a stand-in node)', async t => {
+  const keys = testValidators(1)
+  const genesis = new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: [{ name: 'a', publicKey: keys[0].publicKey }], observers: [], params: DEFAULT_PARAMS })
+  let refusal: Error = new MedledgerError(MempoolErrorCode.BATCH_TOO_LARGE, 'these records encode to more than one block carries')
+  const node = {
+    genesis,
+    role: 'validator',
+    key: keys[0],
+    log: silentLogger,
+    startedAt: Date.now(),
+    fault: undefined,
+    schedule: GovernanceSchedule.fromGenesis(genesis),
+    store: { head: null, getRecord: async () => undefined, getFinalized: async () => undefined },
+    network: { addresses: [], connectedPeers: () => [], peerConnections: () => [], peerRecords: () => [] },
+    consensus: { currentRound: 0 },
+    mempool: { size: 0, recordCount: 0 },
+    submitRecords: async () => { throw refusal },
+    waitFinal: async () => 1,
+    on: () => undefined
+  } as unknown as ApiNode
+  const app = await createApi(node, { host: '127.0.0.1', port: 0, tokens: new ApiTokens({ submit: 's'.repeat(48) }), requireReadToken: false, maxBodyBytes: 1 << 20 })
+  t.teardown(async () => { await app.close() })
+  const submit = async (): Promise<{ status: number, code: string }> => {
+    const res = await app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${'s'.repeat(48)}` }, payload: { records: [{ type: 'note', subject: 'ab'.repeat(32), contentType: 'text/plain', payload: 'AA==' }] } })
+    return { status: res.statusCode, code: res.json().error?.code }
+  }
+  t.deepEqual(await submit(), { status: 413, code: 'BATCH_TOO_LARGE' })
+  refusal = new MedledgerError(NodeErrorCode.READ_ONLY, 'an observer')
+  t.deepEqual(await submit(), { status: 403, code: 'NODE_READ_ONLY' })
+  refusal = new MedledgerError(MempoolErrorCode.FULL, 'full')
+  t.deepEqual(await submit(), { status: 503, code: 'MEMPOOL_FULL' })
+  refusal = new ChainError(ChainErrorCode.RECORD_TIMESTAMP, 'too far')
+  t.deepEqual(await submit(), { status: 400, code: 'CHAIN_RECORD_TIMESTAMP' })
+  const record = await app.inject({ method: 'GET', url: `/v1/records/${'cd'.repeat(32)}` })
+  t.is(record.statusCode, errorSpec('RECORD_NOT_FOUND')?.status ?? 0)
+  t.is(record.json().error.code, 'RECORD_NOT_FOUND')
+  const block = await app.inject({ method: 'GET', url: '/v1/blocks/x/records' })
+  t.is(block.statusCode, errorSpec('INVALID_HEIGHT')?.status ?? 0)
+  t.is(block.json().error.code, 'INVALID_HEIGHT')
+  const body = await app.inject({ method: 'POST', url: '/v1/records', headers: { authorization: `Bearer ${'s'.repeat(48)}` }, payload: { records: [] } })
+  t.is(body.statusCode, errorSpec('INVALID_BODY')?.status ?? 0)
+  t.is(body.json().error.code, 'INVALID_BODY')
 })
