@@ -14,6 +14,7 @@ import type { PrivacyService } from '../privacy/service.ts'
 import type { RecordProofs } from './proof.ts'
 import { isMemberChange, type GovernanceAction } from '../governance/change.ts'
 import { issues, sendError, sendKnown } from './error-reply.ts'
+import { isMedledgerError } from '../errors.ts'
 import { ApiErrorCode, PatientErrorCode } from './errors.ts'
 import { PrivacyErrorCode } from '../privacy/errors.ts'
 import { pageOf, pageQuery } from './paging.ts'
@@ -198,7 +199,10 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
         let wraps: Array<{ node: string, deliveryKey: string, ephemeral: string, wrapped: string }> = []
         try {
           wraps = wrapsFor(decodeEnvelope(stored.record.payload), fromHex(key)).map(w => ({ node: toHex(w.node), deliveryKey: toHex(w.deliveryKey), ephemeral: toHex(w.ephemeral), wrapped: toHex(w.wrapped) }))
-        } catch {}
+        } catch (err) {
+          // A malformed envelope on the chain wraps nothing to anyone; its key releases may still.
+          if (!isMedledgerError(err)) throw err
+        }
         wraps.push(...privacy.patientReleases(x.id).filter(w => w.node === key))
         records.push({
           recordId: x.id,

@@ -6,6 +6,7 @@ import { ChainStore } from '../storage/index.ts'
 import { decodeEnvelope, ENVELOPE_CONTENT_TYPE, openContent, unwrapKey, wrapsFor, type EnvelopeContext, type WrappedKey } from './envelope.ts'
 import { CONTENT_TYPES, decodeRelease, RECORD_TYPES } from './records.ts'
 import { isPrivacyError, PrivacyError, PrivacyErrorCode } from './errors.ts'
+import { isMedledgerError } from '../errors.ts'
 import { LocalKeyStore } from './local-store.ts'
 import { nodePassphrase } from './setup.ts'
 import { NotFoundCode } from '../chain/errors.ts'
@@ -46,7 +47,10 @@ export async function checkRecordOffline (home: string, id: string): Promise<Off
           try {
             const rel = decodeRelease(r.payload)
             if (toHex(rel.recordId) === id && bytesEqual(rel.wrap.node, me)) releases.push(rel.wrap)
-          } catch {}
+          } catch (err) {
+            // A malformed release on the chain releases nothing.
+            if (!isMedledgerError(err)) throw err
+          }
         }
       }
     }
