@@ -281,5 +281,3 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
     })
   }
 }
-
-
