@@ -39,7 +39,7 @@ export const API_ERRORS: ErrorTable<ApiErrorCode> = {
   [ApiErrorCode.ROUTE_WITHOUT_ROLE]: spec(500, EXIT.INTERNAL, 'a route declares no role (a bug)'),
   [ApiErrorCode.TOO_MANY_EVENT_CLIENTS]: spec(503, EXIT.FAILURE, 'api.max_sse_clients event streams are open'),
   [ApiErrorCode.RATE_LIMITED]: spec(429, EXIT.FAILURE, 'too many calls; retry after the retry-after header\'s seconds'),
-  [ApiErrorCode.INTERNAL]: spec(500, EXIT.INTERNAL, 'an internal error; see the node log'),
+  [ApiErrorCode.INTERNAL]: spec(500, EXIT.FAILURE, 'an internal error of the node; see its log'),
   [ApiErrorCode.UNREACHABLE]: spec(502, EXIT.FAILURE, 'the node\'s API did not answer')
 }
 
