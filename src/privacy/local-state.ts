@@ -78,6 +78,10 @@ export class PrivacyFiles {
       this.log.warn({ file: this.indexPath, err: (err as Error).message }, 'the privacy index snapshot is unreadable; rebuilding it from the chain')
       return fresh()
     }
+    if (typeof snap !== 'object' || snap === null) {
+      this.log.warn({ file: this.indexPath }, 'the privacy index snapshot is not a JSON object; rebuilding it from the chain')
+      return fresh()
+    }
     if (snap.genesisHash !== toHex(genesisHash) || snap.height > headHeight) return fresh()
     // Version 1 snapshots lack the patient views: replay the chain instead.
     if (snap.version !== 2) {
