@@ -9,6 +9,7 @@ import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, isMemberChange, setA
 import { authorsOf, MemberSet } from '../chain/member-set.ts'
 import { leafHash, verifyInclusion } from '../merkle/rfc6962.ts'
 import { MedledgerError } from '../errors.ts'
+import { AuditErrorCode } from './errors.ts'
 
 export interface VerifiedProof {
   recordId: string
@@ -31,7 +32,7 @@ export interface VerifiedProof {
  * fails.
  */
 export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedProof {
-  const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', why)
+  const bad = (why: string): MedledgerError => new MedledgerError(AuditErrorCode.PROOF_INVALID, why)
   let p: ParsedProof
   try {
     p = parseProof(proof)
@@ -76,14 +77,14 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
  */
 export function verifiedChangeOf (chainId: string, link: ParsedLink, set: ValidatorSet, where: string, members: MemberSet = MemberSet.EMPTY): ValidatorSetChange {
   verifyInclusionLink(chainId, link, set, where)
-  if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError('PROOF_INVALID', `${where}: the record is not a validator-set change`)
+  if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `${where}: the record is not a validator-set change`)
   try {
     const change = decodeChange(link.record.payload)
     const checks = checkChange(chainId, change, set, members)
     if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new Error('an approval signature does not verify')
     return change
   } catch (err) {
-    throw new MedledgerError('PROOF_INVALID', `${where}: ${(err as Error).message}`)
+    throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `${where}: ${(err as Error).message}`)
   }
 }
 
@@ -93,7 +94,7 @@ export function verifiedChangeOf (chainId: string, link: ParsedLink, set: Valida
  * governance link.
  */
 export function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string, members: MemberSet = MemberSet.EMPTY): { id: Uint8Array, hash: Uint8Array } {
-  const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', where === undefined ? why : `${where}: ${why}`)
+  const bad = (why: string): MedledgerError => new MedledgerError(AuditErrorCode.PROOF_INVALID, where === undefined ? why : `${where}: ${why}`)
   const id = recordId(p.record)
   if (!bytesEqual(id, p.recordId)) throw bad('the record does not hash to the record id')
   if (!verifyInclusion(leafHash(id), p.batch.index, p.batch.count, p.batch.path, p.batch.recordsRoot)) throw bad('the record is not in the batch (Merkle path fails)')

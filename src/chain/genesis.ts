@@ -9,6 +9,7 @@ import { DOMAIN } from './hashing.ts'
 import { LIMITS } from './limits.ts'
 import { ValidatorSet, type Member } from './validator-set.ts'
 import { MemberSet } from './member-set.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 /**
  * The genesis file: the one thing a verifier must trust. JSON for people; its hash is taken over
@@ -189,5 +190,5 @@ function memberHashItem (m: Member): Array<string | Uint8Array> {
 }
 
 function genesisError (message: string): MedledgerError {
-  return new MedledgerError('GENESIS_INVALID', message)
+  return new MedledgerError(ConfigErrorCode.GENESIS_INVALID, message)
 }

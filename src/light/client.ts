@@ -6,6 +6,8 @@ import type { BlockHeader, Certificate } from '../chain/types.ts'
 import { parseCertificateJson, parseHeaderJson, parseLink, parseObject, verifiedChangeOf, verifyInclusionLink, type J } from '../audit/proof-verify.ts'
 import { MedledgerError } from '../errors.ts'
 import { membersAt, setAt, type LightState, type LightStore } from './state.ts'
+import { LightErrorCode } from './errors.ts'
+import { AuditErrorCode } from '../audit/errors.ts'
 
 /** Where headers come from: any node's GET /v1/headers (src/light/http-source.ts), or a test's. */
 export interface HeaderSource {
@@ -23,13 +25,13 @@ export interface ForkEvidence {
 
 export class LightForkError extends MedledgerError {
   constructor (readonly evidence: ForkEvidence) {
-    super('LIGHT_FORK', `two certified headers at height ${evidence.height}: ${evidence.a.hash} (${evidence.a.source}) and ${evidence.b.hash} (${evidence.b.source}); a quorum of validators signed both. Stopped; the evidence is printed`)
+    super(LightErrorCode.FORK, `two certified headers at height ${evidence.height}: ${evidence.a.hash} (${evidence.a.source}) and ${evidence.b.hash} (${evidence.b.source}); a quorum of validators signed both. Stopped; the evidence is printed`)
   }
 }
 
 interface Item { hash: Uint8Array, header: BlockHeader, certificate: Certificate, json: { header: J, certificate: J }, governance?: J }
 
-const bad = (why: string, meta: Record<string, unknown> = {}): MedledgerError => new MedledgerError('LIGHT_INVALID', why, meta)
+const bad = (why: string, meta: Record<string, unknown> = {}): MedledgerError => new MedledgerError(LightErrorCode.INVALID, why, meta)
 
 function parsePage (page: unknown): { items: Item[], head: number } {
   try {
@@ -191,13 +193,13 @@ export async function checkRecordProof (store: LightStore, proof: unknown): Prom
     if (p.chainId !== store.state.chainId) throw new Error(`the proof is for chain ${String(p.chainId)}`)
     link = parseLink(p, '')
   } catch (err) {
-    throw new MedledgerError('PROOF_INVALID', `malformed proof: ${(err as Error).message}`)
+    throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `malformed proof: ${(err as Error).message}`)
   }
   const h = link.header.height
   const ours = await store.hashAt(h)
-  if (ours === undefined || h <= store.state.base.height) throw new MedledgerError('LIGHT_NOT_SYNCED', `the proof is for height ${h}; this client has verified ${store.state.base.height + 1}..${store.state.height}: run \`medledger light sync\` first`)
+  if (ours === undefined || h <= store.state.base.height) throw new MedledgerError(LightErrorCode.NOT_SYNCED, `the proof is for height ${h}; this client has verified ${store.state.base.height + 1}..${store.state.height}: run \`medledger light sync\` first`)
   const hash = blockHash(link.header)
-  if (!bytesEqual(hash, ours)) throw new MedledgerError('PROOF_INVALID', `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
+  if (!bytesEqual(hash, ours)) throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
   const { id } = verifyInclusionLink(store.state.chainId, link, setAt(store.state, h), undefined, membersAt(store.state, h))
   return { recordId: toHex(id), height: h, blockHash: toHex(hash) }
 }
