@@ -4,9 +4,11 @@ import { fromCheckedBase64, fromHex, isCanonicalBase64 } from '../encoding/bytes
 import { LIMITS } from '../chain/limits.ts'
 import type { MedRecord } from '../chain/types.ts'
 import { isMedledgerError, type MedledgerError } from '../errors.ts'
-import type { MedledgerNode, SubmittedBatch } from '../node/node.ts'
+import { httpStatusOf } from '../error-registry.ts'
+import type { ApiNode, SubmittedBatch } from './api-node.ts'
 import type { Metrics } from './metrics.ts'
-import { issues, sendError } from './privacy-routes.ts'
+import { issues, sendError, sendKnown } from './error-reply.ts'
+import { ApiErrorCode } from './errors.ts'
 
 /** Most batches one POST /v1/batches carries by default (api.max_batches_per_request). */
 export const DEFAULT_MAX_BATCHES_PER_REQUEST = 1000
@@ -32,15 +34,6 @@ const BatchesBody = z.object({ batches: z.array(BatchInput).min(1) }).strict()
 type Input = z.infer<typeof BatchInput>
 type Records = Array<Omit<MedRecord, 'author'>>
 
-/** The HTTP status of a submit error code: the client's fault, a conflict, or retry later (503). */
-function statusOf (code: string): number {
-  if (code.startsWith('MEMPOOL_')) return 503
-  if (code === 'NODE_READ_ONLY') return 403
-  if (code === 'BATCH_TOO_LARGE') return 413
-  if (code.startsWith('CHAIN_')) return 400
-  return 409
-}
-
 /** The records of one input batch as the node takes them, or the message that refuses them. */
 function recordsOf (input: Input, now: number, where: string): Records | string {
   const records = input.records.map(r => ({ type: r.type, subject: fromHex(r.subject.toLowerCase()), contentType: r.contentType, payload: fromCheckedBase64(r.payload), timestamp: r.timestamp ?? now }))
@@ -53,24 +46,19 @@ function recordsOf (input: Input, now: number, where: string): Records | string 
  * signs several in one request (docs/api.md), admitted together and each answered on its own, so
  * a client of single-record batches pays one HTTP request for many of them.
  */
-export function registerSubmitRoutes (app: FastifyInstance, node: MedledgerNode, metrics: Metrics, opts: SubmitRouteOptions): void {
+export function registerSubmitRoutes (app: FastifyInstance, node: ApiNode, metrics: Metrics, opts: SubmitRouteOptions): void {
   const SUBMIT = { config: { role: 'submit' as const } }
-
-  const refuse = (reply: FastifyReply, err: unknown): FastifyReply => {
-    if (isMedledgerError(err)) return sendError(reply, statusOf(err.code), err.code, err.message)
-    throw err
-  }
 
   app.post('/v1/records', SUBMIT, async (req, reply) => {
     const parsed = BatchInput.safeParse(req.body)
-    if (!parsed.success) return sendError(reply, 400, 'INVALID_BODY', issues(parsed.error))
+    if (!parsed.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(parsed.error))
     const records = recordsOf(parsed.data, Date.now(), '')
-    if (typeof records === 'string') return sendError(reply, 400, 'INVALID_BODY', records)
+    if (typeof records === 'string') return sendError(reply, ApiErrorCode.INVALID_BODY, records)
     let submitted
     try {
       submitted = await node.submitRecords(records)
     } catch (err) {
-      return refuse(reply, err)
+      return sendKnown(reply, err)
     }
     metrics.submitted.inc(records.length)
     if ((req.query as { wait?: string }).wait !== 'final') return reply.code(202).send({ ...submitted, final: false })
@@ -78,8 +66,7 @@ export function registerSubmitRoutes (app: FastifyInstance, node: MedledgerNode,
       const height = await node.waitFinal(submitted.ids, opts.maxWaitMs)
       return reply.code(200).send({ ...submitted, final: true, height })
     } catch (err) {
-      if (isMedledgerError(err)) return sendError(reply, 504, err.code, err.message)
-      throw err
+      return sendKnown(reply, err)
     }
   })
 
@@ -90,25 +77,25 @@ export function registerSubmitRoutes (app: FastifyInstance, node: MedledgerNode,
     const body = req.body as { batches?: unknown } | null
     // The count is checked before the records are parsed or anything is signed.
     if (typeof body === 'object' && body !== null && Array.isArray(body.batches) && body.batches.length > opts.maxBatchesPerRequest) {
-      return sendError(reply, 413, 'TOO_MANY_BATCHES', `this request carries ${body.batches.length} batches, more than the ${opts.maxBatchesPerRequest} one request may carry (api.max_batches_per_request); split it`)
+      return sendError(reply, ApiErrorCode.TOO_MANY_BATCHES, `this request carries ${body.batches.length} batches, more than the ${opts.maxBatchesPerRequest} one request may carry (api.max_batches_per_request); split it`)
     }
     const parsed = BatchesBody.safeParse(body)
-    if (!parsed.success) return sendError(reply, 400, 'INVALID_BODY', issues(parsed.error))
+    if (!parsed.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(parsed.error))
     const now = Date.now()
     const lists: Records[] = []
     for (const [i, b] of parsed.data.batches.entries()) {
       const records = recordsOf(b, now, `batches.${i}.`)
-      if (typeof records === 'string') return sendError(reply, 400, 'INVALID_BODY', records)
+      if (typeof records === 'string') return sendError(reply, ApiErrorCode.INVALID_BODY, records)
       lists.push(records)
     }
     let outcomes: Array<SubmittedBatch | MedledgerError>
     try {
       outcomes = await node.submitBatches(lists)
     } catch (err) {
-      return refuse(reply, err)
+      return sendKnown(reply, err)
     }
     const results: Array<Record<string, unknown>> = outcomes.map(o => isMedledgerError(o)
-      ? { status: statusOf(o.code), error: { code: o.code, message: o.message } }
+      ? { status: httpStatusOf(o), error: { code: o.code, message: o.message } }
       : { status: 202, ...o, final: false })
     const accepted = outcomes.filter(o => !isMedledgerError(o)).length
     metrics.submitted.inc(outcomes.reduce((n, o, i) => isMedledgerError(o) ? n : n + lists[i].length, 0))
@@ -119,7 +106,7 @@ export function registerSubmitRoutes (app: FastifyInstance, node: MedledgerNode,
           results[i] = { status: 200, ...o, final: true, height: await node.waitFinal(o.ids, opts.maxWaitMs) }
         } catch (err) {
           if (!isMedledgerError(err)) throw err
-          results[i] = { status: 504, batchId: o.batchId, ids: o.ids, error: { code: err.code, message: err.message } }
+          results[i] = { status: httpStatusOf(err), batchId: o.batchId, ids: o.ids, error: { code: err.code, message: err.message } }
         }
       }))
     }

@@ -5,6 +5,7 @@ import { parse as parseToml } from 'smol-toml'
 import { MedledgerError } from '../errors.ts'
 import { ConfigSchema, type Config } from './schema.ts'
 import { applyMemoryBudget } from './memory-budget.ts'
+import { ConfigErrorCode } from './errors.ts'
 
 export const CONFIG_FILE = 'config.toml'
 
@@ -38,7 +39,7 @@ export function loadConfigSync (home: string, overrides: Record<string, string> 
 }
 
 function missing (home: string, file: string, err: unknown): MedledgerError {
-  return new MedledgerError('CONFIG_MISSING', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
+  return new MedledgerError(ConfigErrorCode.MISSING, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
 }
 
 function configFromText (file: string, text: string, overrides: Record<string, string>, env: NodeJS.ProcessEnv): Config {
@@ -46,7 +47,7 @@ function configFromText (file: string, text: string, overrides: Record<string, s
   try {
     raw = parseToml(text) as Record<string, unknown>
   } catch (err) {
-    throw new MedledgerError('CONFIG_INVALID', `${file} is not valid TOML: ${(err as Error).message}`)
+    throw new MedledgerError(ConfigErrorCode.INVALID, `${file} is not valid TOML: ${(err as Error).message}`)
   }
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('MEDLEDGER_') || value === undefined) continue
@@ -59,7 +60,7 @@ function configFromText (file: string, text: string, overrides: Record<string, s
   const parsed = ConfigSchema.safeParse(raw)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(i => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
-    throw new MedledgerError('CONFIG_INVALID', `${file}: ${issues}`)
+    throw new MedledgerError(ConfigErrorCode.INVALID, `${file}: ${issues}`)
   }
   return parsed.data
 }
