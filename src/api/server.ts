@@ -4,7 +4,7 @@ import { blockHash } from '../chain/hashing.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { NotFoundCode } from '../chain/errors.ts'
 import { ApiErrorCode } from './errors.ts'
-import { sendError, sendFrameworkError, sendKnown } from './error-reply.ts'
+import { sendError, sendFrameworkError } from './error-reply.ts'
 import type { ApiNode } from './api-node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import type { Member } from '../chain/validator-set.ts'
@@ -58,7 +58,6 @@ export interface ApiContext {
   /** The record proofs (self-contained against the genesis file) the built-in routes serve. */
   proofs: RecordProofs
 }
-
 
 /** The HTTP API (JSON under /v1), health endpoints, Prometheus metrics and the event stream. */
 export async function createApi (node: ApiNode, opts: ApiOptions): Promise<FastifyInstance> {

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { fromCheckedBase64, fromHex, isCanonicalBase64 } from '../encoding/bytes.ts'
 import { LIMITS } from '../chain/limits.ts'
