@@ -60,7 +60,8 @@ export interface HostStatus {
   headHash: string | null
   peers: number
   round: number
-  connectedPeers?: Array<{ peerId: string, name?: string, addresses?: string[] }>
+  /** One entry per connection. */
+  connectedPeers?: Array<{ peerId: string, name: string | null, role: string, address: string, direction: 'inbound' | 'outbound' }>
 }
 
 export interface MultiHostOptions {
