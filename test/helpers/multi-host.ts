@@ -22,6 +22,7 @@ import { promisify } from 'node:util'
 import { compiledSrc } from '../../bin/compile.js'
 import { BIN, DAEMON_ENV, Daemon } from '../../src/devnet/daemon.ts'
 import type { DevnetNode } from '../../src/devnet/setup.ts'
+import { setConfigKey } from '../../src/testkit/config-file.ts'
 import { waitFor } from '../../src/testkit/wait.ts'
 import { NetnsLab } from './netns.ts'
 
@@ -72,6 +73,12 @@ export interface MultiHostOptions {
   chainId?: string
   /** More `medledger start` arguments for every node, e.g. ['--set', 'consensus.propose_timeout_ms=1000']. */
   startArgs?: string[]
+  /**
+   * Each node announces its relay address (config p2p.announce, as behind a port forward), so
+   * identify teaches the others that address and a redial crosses the relay too. Without it a
+   * redial may go straight to the node's own port (what identify reports for 0.0.0.0), past the delay.
+   */
+  announceRelay?: boolean
 }
 
 export class MultiHostNetwork {
@@ -123,6 +130,7 @@ export class MultiHostNetwork {
       const home = join(this.dir, k.name)
       const bootstrap = keys.filter(o => o !== k).flatMap(o => ['--bootstrap', this.relayAddress(o.name, o.peerId)])
       await this.cli(k.name, ['init', '--home', home, '--genesis', genesis, '--key', k.file, '--role', k.role, '--p2p-listen', `/ip4/0.0.0.0/tcp/${P2P_PORT}`, '--api-listen', API_LISTEN, ...bootstrap])
+      if (opts.announceRelay === true) await setConfigKey(home, 'announce', `["/ip4/${this.lab.host(k.name).ip}/tcp/${RELAY_PORT}"]`)
       const token = (await readFile(join(home, 'api.token'), 'utf8')).trim()
       const relay = await this.startRelay(k.name, opts.delayMs)
       const node: DevnetNode = { name: k.name, role: k.role, home, peerId: k.peerId, p2pPort: P2P_PORT, apiPort: relay.doorPort, token }
@@ -145,7 +153,7 @@ export class MultiHostNetwork {
     const [api, apiPort] = API_LISTEN.split(':')
     const spec = {
       relays: [
-        { listen: { host: '0.0.0.0', port: RELAY_PORT }, target: { host: '127.0.0.1', port: P2P_PORT }, delayMs, sourceOnLoopback: true },
+        { listen: { host: '0.0.0.0', port: RELAY_PORT }, target: { host: '127.0.0.1', port: P2P_PORT }, delayMs, sourceOnLoopback: true, adjustable: true },
         { listen: { fd: 3 }, target: { host: api, port: Number(apiPort) }, delayMs: 0 }
       ]
     }
