@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { once } from 'node:events'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { DelayRelay, loopbackTwin } from '../../../src/testkit/delay-relay.ts'
@@ -17,6 +17,15 @@ async function dial (port: number): Promise<Socket> {
   return c
 }
 
+/** A target server, a relay in front of it torn down after the test, and one connection through it: the client's end and the target's. */
+async function relayed (t: ExecutionContext, opts: { delayMs: number, maxHeldBytes?: number }): Promise<{ relay: DelayRelay, client: Socket, up: Socket }> {
+  const target = await server()
+  const relay = await new DelayRelay({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: target.port }, ...opts }).listen()
+  t.teardown(async () => { await relay.close(); target.server.close() })
+  const client = await dial(relay.port)
+  return { relay, client, up: await target.accepted }
+}
+
 /** Everything `s` sends until it ends. */
 async function readAll (s: Socket): Promise<Buffer> {
   const chunks: Buffer[] = []
@@ -26,11 +35,7 @@ async function readAll (s: Socket): Promise<Buffer> {
 }
 
 test('each direction is held the one-way delay, in order, and the end follows the data', async t => {
-  const target = await server()
-  const relay = await new DelayRelay({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: target.port }, delayMs: 80 }).listen()
-  t.teardown(async () => { await relay.close(); target.server.close() })
-  const client = await dial(relay.port)
-  const up = await target.accepted
+  const { relay, client, up } = await relayed(t, { delayMs: 80 })
 
   const upstreamGot = readAll(up)
   const t0 = performance.now()
@@ -51,11 +56,7 @@ test('each direction is held the one-way delay, in order, and the end follows th
 })
 
 test('a delay changed at run time applies to the next chunks, and order still holds', async t => {
-  const target = await server()
-  const relay = await new DelayRelay({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: target.port }, delayMs: 100 }).listen()
-  t.teardown(async () => { await relay.close(); target.server.close() })
-  const client = await dial(relay.port)
-  const up = await target.accepted
+  const { relay, client, up } = await relayed(t, { delayMs: 100 })
   const got = readAll(up)
   client.write('slow;')
   relay.delayMs = 0
@@ -65,11 +66,7 @@ test('a delay changed at run time applies to the next chunks, and order still ho
 })
 
 test('a reset on one side closes the other at once', async t => {
-  const target = await server()
-  const relay = await new DelayRelay({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: target.port }, delayMs: 50 }).listen()
-  t.teardown(async () => { await relay.close(); target.server.close() })
-  const client = await dial(relay.port)
-  const up = await target.accepted
+  const { client, up } = await relayed(t, { delayMs: 50 })
   up.on('error', () => {})
   up.resume()
   const ended = once(up, 'end')
@@ -91,11 +88,7 @@ test('a target that refuses closes the client', async t => {
 })
 
 test('a sender faster than the delay is paused once the held bytes reach the bound', async t => {
-  const target = await server()
-  const relay = await new DelayRelay({ listen: { host: '127.0.0.1', port: 0 }, target: { host: '127.0.0.1', port: target.port }, delayMs: 200, maxHeldBytes: 64 * 1024 }).listen()
-  t.teardown(async () => { await relay.close(); target.server.close() })
-  const client = await dial(relay.port)
-  const up = await target.accepted
+  const { client, up } = await relayed(t, { delayMs: 200, maxHeldBytes: 64 * 1024 })
   up.pause()
   // Up to 64 MiB offered, more than the kernel's socket buffers hold: with the upstream not
   // reading, the relay stops reading at its bound and the client's writes back up. A relay that
