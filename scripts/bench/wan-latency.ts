@@ -3,6 +3,7 @@
 // (test/helpers/multi-host.ts); where namespaces cannot be made (not root, no iproute2), the same
 // relays on loopback in this process, and the result says so and why. One record at a time,
 // submitted with ?wait=final to the validators in turn, timed from the request to the answer.
+// BENCH_LATENCY_LOOPBACK=1 takes the loopback path even where namespaces work (to compare).
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -104,7 +105,7 @@ async function loopback (): Promise<WanNet> {
 }
 
 export async function measureWanLatency (o: { delays: number[], samples: number }): Promise<WanLatencyResult> {
-  const can = await netnsAvailable()
+  const can = process.env.BENCH_LATENCY_LOOPBACK === '1' ? { ok: false as const, reason: 'BENCH_LATENCY_LOOPBACK=1' } : await netnsAvailable()
   if (!can.ok) log(`latency: no network namespaces (${can.reason}): relays on loopback instead`)
   const net = can.ok ? await namespaces() : await loopback()
   const levels: LatencyLevel[] = []
