@@ -35,7 +35,7 @@ export type MedledgerLibp2p = Libp2p<MedledgerServices>
  * Builds (without starting) the libp2p node: TCP, Noise, Yamux, identify, ping and gossipsub,
  * with the node key as identity, the allowlist gater, and pnet when a swarm key is configured.
  */
-export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater }): Promise<MedledgerLibp2p> {
+export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater, onCopy?: (topic: string) => void }): Promise<MedledgerLibp2p> {
   return await createLibp2p<MedledgerServices>({
     start: false,
     privateKey: modules.key.toLibp2p(),
@@ -59,7 +59,7 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
     services: {
       identify: identify(),
       ping: ping(),
-      pubsub: gossipsub(gossipOptions()) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
+      pubsub: gossipsub(gossipOptions(modules.onCopy)) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
     }
   })
 }
@@ -71,11 +71,13 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
  * (message-id.ts: the unsigned consensus `seq` is not part of it), and
  * application-level validation before anything is forwarded.
  */
-function gossipOptions (): Parameters<typeof gossipsub>[0] {
+function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
-    fastMsgIdFn: (msg) => fastGossipId(msg.data),
+    // Called for every message received, duplicates included (before the seen-cache drops them):
+    // the copies counted against the distinct messages handed to validation (GossipStats).
+    fastMsgIdFn: (msg) => { onCopy?.(msg.topic); return fastGossipId(msg.data) },
     asyncValidation: true,
     emitSelf: false,
     floodPublish: true,
