@@ -65,12 +65,21 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
 }
 
 /**
- * Gossipsub for a small permissioned network (4-10 peers): a mesh wide enough to be a full mesh,
- * floodPublish so our own messages reach every subscribed peer directly, no per-message libp2p
- * signature (every application message is signed already) and a content-hash message id
- * (message-id.ts: the unsigned consensus `seq` is not part of it), and
- * application-level validation before anything is forwarded.
+ * Gossipsub for a permissioned network whose nodes all connect to each other (dialer.ts):
+ * floodPublish, so our own messages reach every subscribed peer directly, and a narrow mesh that
+ * only covers a missing link. Every peer a node forwards to got the message from its author
+ * already, so each forward is a duplicate the receiver decodes, hashes and drops: with a mesh of
+ * D = 8 a vote arrived about 1 + min(D, N - 2) times at every node (below IDONTWANT's 512 bytes, a
+ * vote gets no IDONTWANT), N = 16 validators received each distinct message ~9 times, and the cost
+ * per node grew as N x D (issue 16). D = 3 keeps a path around a lost link (and lazy gossip, IHAVE
+ * to Dlazy others, a second one) at about 4 copies whatever N. No per-message libp2p signature
+ * (every application message is signed already), a content-hash message id (message-id.ts: the
+ * unsigned consensus `seq` is not part of it), and application-level validation before anything
+ * is forwarded.
  */
+/** The mesh degrees (docs/network.md, "Gossip at N validators"). */
+export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 4, Dscore: 2, Dout: 1, Dlazy: 3 } as const
+
 function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
@@ -86,12 +95,12 @@ function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gos
     ignoreDuplicatePublishError: true,
     fallbackToFloodsub: false,
     doPX: false,
-    D: 8,
-    Dlo: 6,
-    Dhi: 12,
-    Dscore: 4,
-    Dout: 2,
-    Dlazy: 6,
+    D: GOSSIP_MESH.D,
+    Dlo: GOSSIP_MESH.Dlo,
+    Dhi: GOSSIP_MESH.Dhi,
+    Dscore: GOSSIP_MESH.Dscore,
+    Dout: GOSSIP_MESH.Dout,
+    Dlazy: GOSSIP_MESH.Dlazy,
     heartbeatInterval: 700,
     // asyncValidation forwards a message only while it is in the message cache: ~3.5 s covers a
     // burst queued behind validation. The cache holds every message sent and received in that

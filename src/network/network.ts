@@ -329,7 +329,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.heights.set(peer, status.height)
     this.dialer?.markHealthy(peer)
     this.safeDispatch('peer:status', { peer, status })
-    if (status.height > this.modules.handlers.localStatus().height) this.sync?.trigger()
+    // Its height is known now: sync from it without asking every peer again.
+    if (status.height > this.modules.handlers.localStatus().height) this.sync?.trigger('none')
   }
 
   private readonly onPeerConnect = (evt: CustomEvent<{ toString: () => string }>): void => {
