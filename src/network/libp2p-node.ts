@@ -71,16 +71,16 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
  * already, so each forward is a duplicate the receiver decodes, hashes and drops: with a mesh of
  * D = 8 a vote arrived about 1 + min(D, N - 2) times at every node (below IDONTWANT's 512 bytes, a
  * vote gets no IDONTWANT), N = 16 validators received each distinct message ~9 times, and the cost
- * per node grew as N x D (issue 16). D = 3 keeps a path around a lost link (and lazy gossip, IHAVE
- * to Dlazy others, a second one) at about 4 copies whatever N. No per-message libp2p signature
+ * per node grew as N x D (issue 16). D = 3 (up to Dhi = 5 before pruning) keeps a path around a
+ * lost link at about 4 copies whatever N; no lazy gossip (below). No per-message libp2p signature
  * (every application message is signed already), a content-hash message id (message-id.ts: the
  * unsigned consensus `seq` is not part of it), and application-level validation before anything
  * is forwarded.
  */
 /** The mesh degrees (docs/network.md, "Gossip at N validators"). */
-export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 4, Dscore: 2, Dout: 1, Dlazy: 3 } as const
+export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 5, Dscore: 2, Dout: 1, Dlazy: 0 } as const
 
-function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gossipsub>[0] {
+export function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
@@ -100,7 +100,14 @@ function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gos
     Dhi: GOSSIP_MESH.Dhi,
     Dscore: GOSSIP_MESH.Dscore,
     Dout: GOSSIP_MESH.Dout,
+    // No lazy gossip (IHAVE/IWANT): every author floods to every peer, and a consensus message's id
+    // holds the receiver's clock epoch (message-id.ts), so an id one node advertises in an IHAVE
+    // is not the id the asker computes for the message it gets back. Each such IWANT counted as a
+    // broken promise, a behaviour penalty (weight -10, squared) that took honest peers below the
+    // publish and graylist thresholds: messages refused, rounds failing. It bit as soon as the
+    // mesh was not the whole network (above Dhi peers: N = 16 with the old D = 8, Dhi = 12).
     Dlazy: GOSSIP_MESH.Dlazy,
+    gossipFactor: 0,
     heartbeatInterval: 700,
     // asyncValidation forwards a message only while it is in the message cache: ~3.5 s covers a
     // burst queued behind validation. The cache holds every message sent and received in that
