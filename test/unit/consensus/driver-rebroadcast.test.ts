@@ -11,19 +11,11 @@ import { batchId } from '../../../src/chain/hashing.ts'
 import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
 import { bytesEqual, toHex } from '../../../src/encoding/bytes.ts'
 import { sampleRecord, signBatch } from '../../helpers/fixtures.ts'
-import { genesis, keys, startDriver } from './driver-harness.ts'
+import { genesis, keys, startDriver, until } from './driver-harness.ts'
 
 /** Bytes a stalled validator may re-send per rebroadcast tick: its votes of the round, far below any block. */
 const MAX_RESEND_BYTES_PER_TICK = 4 * 1024
 const PROPOSAL_BYTES = 1024 * 1024
-
-async function until (what: string, cond: () => boolean, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 test('a stalled proposer with a 1 MiB proposal re-sends its votes each tick, not its block', async t => {
   const proposerKey = GovernanceSchedule.fromGenesis(genesis).at(1).proposer(1, 0)
@@ -40,7 +32,7 @@ test('a stalled proposer with a 1 MiB proposal re-sends its votes each tick, not
       }
     }
   })
-  await until('the proposal and at least five rebroadcast ticks', () => d.votes().length >= 6)
+  await until('the proposal and at least five rebroadcast ticks', () => d.votes().length >= 6, 30_000)
   const messages = d.published()
   const proposals = messages.filter(m => m.kind === 'proposal')
   t.is(proposals.length, 1, 'the proposal went out once')
