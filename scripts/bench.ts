@@ -1,6 +1,6 @@
 // `npm run bench`: measures the machine's own limits and the node against them in one run, prints
 // a table and writes bench/results.json. `--quick` for a ~2 minute pass; `--profile` runs the
-// daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore`;
+// daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore,latency`;
 // `--docs` rewrites the results section of docs/benchmarks.md.
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -14,6 +14,7 @@ import { profilesIn, renderSummary, summarize, type ProfileSummary } from './ben
 import { renderMarkdown, renderText, row, type Row } from './bench/report.ts'
 import { log, machine } from './bench/util.ts'
 import { BenchDaemon } from './bench/cluster.ts'
+import { measureWanLatency, wanLatencyRows, type WanLatencyResult } from './bench/wan-latency.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -95,6 +96,7 @@ const results: {
   cluster?: ClusterResult
   sync?: { batch1000?: SyncResult, batch1?: SyncResult }
   hypercore?: HypercoreResult
+  latency?: WanLatencyResult
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
   header?: string
@@ -140,6 +142,7 @@ if (wants('sync')) {
   results.sync.batch1 = await step('sync', async () => await measureSync({ records: P.sync1.records, batch: 1, batchesPerBlock: 1000, timeoutMs: P.sync1.timeoutMs, inProcessRecords: P.sync1.inProcess, profileDir }))
 }
 results.hypercore = await step('hypercore', async () => await measureHypercore({ records: P.hypercore, batch: 1000, timeoutMs: quick ? 30_000 : 90_000 }))
+results.latency = await step('latency', async () => await measureWanLatency({ delays: [0, 50, 150], samples: quick ? 20 : 50 }))
 results.loadavgEnd = loadavg()
 results.durationS = (Date.now() - started) / 1000
 
@@ -231,6 +234,7 @@ if (hc !== undefined) {
     rows.push(row({ section: s, name: 'bytes on disk per record (writer / replica)', value: hc.bytesPerRecord, unit: 'B/record', limit: raw?.encodedRecordBytes, limitName: 'B encoded record', note: `replica ${Math.round(hc.replicaBytesPerRecord)} B/record` }))
   }
 }
+if (results.latency !== undefined) rows.push(...wanLatencyRows(results.latency))
 results.table = rows
 
 /** The least CPU per record the protocol needs on `nodes` nodes: each encodes, hashes and writes it once; with batches of 1 the author signs and every other node verifies. */
