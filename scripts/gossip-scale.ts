@@ -51,7 +51,18 @@ try {
   const lat: number[] = []
   for (let i = 1; i <= count; i++) {
     const t0 = performance.now()
-    await validators[i % validators.length].submit([sampleRecord(i)], { timeoutMs: 60_000 })
+    try {
+      await validators[i % validators.length].submit([sampleRecord(i)], { timeoutMs: 120_000 })
+    } catch (err) {
+      // What every node was doing: heads, rounds, peers, bans and the gossip counters.
+      for (const d of all) {
+        const st = await d.tryStatus()
+        const { body } = await d.request('GET', '/metrics', { role: 'read' }).catch(() => ({ body: '' }))
+        const pick = (re: RegExp): string => String(body).split('\n').filter(l => re.test(l) && !l.startsWith('#')).join(' ')
+        console.error(d.name, JSON.stringify({ height: st?.height, round: st?.round, peers: st?.peers, mempool: st?.mempool }), pick(/^medledger_(peer_banned|gossip_messages_received)/))
+      }
+      throw err
+    }
     lat.push(performance.now() - t0)
   }
   const after = await Promise.all(validators.map(gossipCounts))
@@ -63,6 +74,7 @@ try {
     convergeS: converge,
     apisUpS: apisUp,
     finalityMs: { p50: Math.round(quantile(lat, 0.5)), p99: Math.round(quantile(lat, 0.99)), max: Math.round(Math.max(...lat)) },
+    latenciesMs: lat.map(Math.round),
     heights,
     duplicateRatio: Number((copies / distinct).toFixed(2)),
     copiesPerHeightPerNode: Math.round(copies / heights / validators.length),
