@@ -14,6 +14,7 @@ import { RecordProofs } from './proof.ts'
 import { headerPage, MAX_HEADER_PAGE } from './headers.ts'
 import { Metrics } from './metrics.ts'
 import { connectedPeerViews, nodeVersions } from './status-views.ts'
+import { registerPeerRoutes } from './peer-routes.ts'
 import { registerExplorer } from './explorer/index.ts'
 import { assertEveryRouteHasRole, checkExposure, installAccessControl, mayReadMetadata } from './auth.ts'
 import type { ApiTokens } from './tokens.ts'
@@ -119,6 +120,8 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     if (!opts.requireReadToken || mayReadMetadata(opts.tokens, req.headers.authorization)) return s
     return { ...s, connectedPeers: undefined, listen: undefined }
   })
+
+  registerPeerRoutes(app, node)
 
   app.post('/v1/records', SUBMIT, async (req, reply) => {
     const parsed = SubmitBody.safeParse(req.body)
