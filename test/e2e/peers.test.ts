@@ -71,6 +71,10 @@ test.serial('/v1/peers names each connected peer with its role, address, directi
     t.true(Number.isFinite(p.score.gossip))
   }
   t.deepEqual(answer!.penalised, [])
+  // /v1/status names the same roles (on 44cd276 it called a member "unknown").
+  const status = await (await fetch(url.replace('/v1/peers', '/v1/status'), { headers: read })).json() as { connectedPeers: Array<{ name: string, role: string }>, versions: { protocol: string, software: string } }
+  t.deepEqual(status.connectedPeers.map(p => `${p.name} ${p.role}`).sort(), ['clinic-north member', 'hospital-b validator', 'regulator observer'])
+  t.is(status.versions.protocol, '1.0')
 
   // A peer that crossed the invalid-message threshold is banned and cut off: it leaves `peers`
   // and shows in `penalised`, named. (The network's own penalty path, as a bad block range takes it.)
