@@ -283,6 +283,7 @@ export function status (node: MedledgerNode): Record<string, unknown> {
     peerId: node.key.peerId,
     height: head?.height ?? 0,
     headHash: head === null ? null : toHex(head.hash),
+    records: node.store.recordCount,
     round: node.consensus.currentRound,
     peers: node.network.connectedPeers().length,
     // Who this node is connected to, and where it listens (multiaddrs ending in its peer id).

@@ -2,7 +2,7 @@ import { MedledgerError, PeerAction } from '../errors.ts'
 
 /**
  * Storage failures. Open-time codes (LOCKED, CORRUPT, IO_ERROR, GENESIS_MISMATCH,
- * UNSUPPORTED_SCHEMA) reach the operator: their messages say what to do. Commit-time codes are
+ * UNSUPPORTED_SCHEMA, OLD_SCHEMA) reach the operator: their messages say what to do. Commit-time codes are
  * refusals of a block that does not extend the stored chain; the caller (consensus, sync, import)
  * decides what that means. Storage never judges peers, so the action is always IGNORE.
  */
@@ -17,6 +17,8 @@ export enum StorageErrorCode {
   GENESIS_MISMATCH = 'STORAGE_GENESIS_MISMATCH',
   /** The database was written by a newer medledger with a layout this one does not know. */
   UNSUPPORTED_SCHEMA = 'STORAGE_UNSUPPORTED_SCHEMA',
+  /** The database was written by an older medledger: `medledger migrate` brings it to this layout. */
+  OLD_SCHEMA = 'STORAGE_OLD_SCHEMA',
   /** A committed block's height is not head + 1. */
   NOT_NEXT_HEIGHT = 'STORAGE_NOT_NEXT_HEIGHT',
   /** A committed block's parent hash is not the head's hash (or the genesis hash at height 1). */
