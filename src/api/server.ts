@@ -15,6 +15,7 @@ import { headerPage, MAX_HEADER_PAGE } from './headers.ts'
 import { Metrics } from './metrics.ts'
 import { connectedPeerViews, nodeVersions } from './status-views.ts'
 import { registerPeerRoutes } from './peer-routes.ts'
+import { registerSnapshotRoutes } from './snapshot-routes.ts'
 import { registerExplorer } from './explorer/index.ts'
 import { assertEveryRouteHasRole, checkExposure, installAccessControl, mayReadMetadata } from './auth.ts'
 import type { ApiTokens } from './tokens.ts'
@@ -122,6 +123,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   })
 
   registerPeerRoutes(app, node)
+  registerSnapshotRoutes(app, node)
 
   app.post('/v1/records', SUBMIT, async (req, reply) => {
     const parsed = SubmitBody.safeParse(req.body)

@@ -14,6 +14,7 @@ import { privacyCommands } from './commands/privacy.ts'
 import { lightCommand } from './commands/light.ts'
 import { devnetCommand } from './commands/devnet.ts'
 import { migrateCommand } from './commands/migrate.ts'
+import { snapshotCommands } from './commands/snapshot.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
@@ -35,5 +36,6 @@ privacyCommands(program)
 lightCommand(program)
 devnetCommand(program)
 migrateCommand(program)
+snapshotCommands(program)
 
 await program.parseAsync(process.argv)
