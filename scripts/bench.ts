@@ -1,6 +1,6 @@
 // `npm run bench`: measures the machine's own limits and the node against them in one run, prints
 // a table and writes bench/results.json. `--quick` for a ~2 minute pass; `--profile` runs the
-// daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore`;
+// daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore,latency`;
 // `--docs` rewrites the results section of docs/benchmarks.md.
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
@@ -14,6 +14,7 @@ import { profilesIn, renderSummary, summarize, type ProfileSummary } from './ben
 import { renderMarkdown, renderText, row, type Row } from './bench/report.ts'
 import { log, machine } from './bench/util.ts'
 import { BenchDaemon } from './bench/cluster.ts'
+import { measureWanLatency, wanLatencyRows, type WanLatencyResult } from './bench/wan-latency.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -45,18 +46,18 @@ const P = quick
       hypercore: 20_000
     }
   : {
-      single: [
-        { batch: 1000, conns: 4, window: 30_000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 },
-        { batch: 1, conns: 64, window: 6000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 }
-      ],
-      cluster: [
-        { batch: 1000, conns: 8, window: 30_000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 },
-        { batch: 1, conns: 64, window: 6000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 }
-      ],
-      sync1000: { records: 1_000_000, inProcess: 200_000, timeoutMs: 300_000 },
-      sync1: { records: 50_000, inProcess: 50_000, timeoutMs: 120_000 },
-      hypercore: 200_000
-    } satisfies Record<string, unknown> & { single: PhaseSpec[], cluster: PhaseSpec[] }
+    single: [
+      { batch: 1000, conns: 4, window: 30_000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 },
+      { batch: 1, conns: 64, window: 6000, warmupMs: 5000, measureMs: 20_000, loads: [], loadMs: 0 }
+    ],
+    cluster: [
+      { batch: 1000, conns: 8, window: 30_000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 },
+      { batch: 1, conns: 64, window: 6000, warmupMs: 10_000, measureMs: 30_000, loads: [0.25, 0.5], loadMs: 25_000 }
+    ],
+    sync1000: { records: 1_000_000, inProcess: 200_000, timeoutMs: 300_000 },
+    sync1: { records: 50_000, inProcess: 50_000, timeoutMs: 120_000 },
+    hypercore: 200_000
+  } satisfies Record<string, unknown> & { single: PhaseSpec[], cluster: PhaseSpec[] }
 
 // Functions whose inclusive CPU share the profile summaries report (hot paths of a node).
 const INCLUSIVE = ['recordId', 'batchId', 'batchRecordsRoot', 'signBatch', 'submit', 'add', 'defaultJsonParser', 'safeParse', 'verifyAll', 'isValidBlock',
@@ -95,6 +96,7 @@ const results: {
   cluster?: ClusterResult
   sync?: { batch1000?: SyncResult, batch1?: SyncResult }
   hypercore?: HypercoreResult
+  latency?: WanLatencyResult
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
   header?: string
@@ -140,6 +142,7 @@ if (wants('sync')) {
   results.sync.batch1 = await step('sync', async () => await measureSync({ records: P.sync1.records, batch: 1, batchesPerBlock: 1000, timeoutMs: P.sync1.timeoutMs, inProcessRecords: P.sync1.inProcess, profileDir }))
 }
 results.hypercore = await step('hypercore', async () => await measureHypercore({ records: P.hypercore, batch: 1000, timeoutMs: quick ? 30_000 : 90_000 }))
+results.latency = await step('latency', async () => await measureWanLatency({ delays: [0, 50, 150], samples: quick ? 20 : 50 }))
 results.loadavgEnd = loadavg()
 results.durationS = (Date.now() - started) / 1000
 
@@ -152,7 +155,7 @@ if (raw !== undefined) {
   rows.push(row({ section: s, name: 'Ed25519 verify, 1 core (node:crypto, cached KeyObject)', value: raw.verify1, unit: '/s' }))
   rows.push(row({ section: s, name: `Ed25519 verify, VerifyPool (${raw.verifyPoolThreads} threads)`, value: raw.verifyPool, unit: '/s', limit: raw.verify1 * raw.verifyPoolThreads, limitName: `= ${raw.verifyPoolThreads} x 1-core verify` }))
   rows.push(row({ section: s, name: 'Ed25519 sign, 1 core', value: raw.sign, unit: '/s' }))
-  rows.push(row({ section: s, name: 'sha256 of 200 B', value: raw.sha256_200, unit: '/s' }))
+  rows.push(row({ section: s, name: 'sha256 of 200 B', value: raw.sha256of200B, unit: '/s' }))
   rows.push(row({ section: s, name: `cborg encode of a record (${raw.encodedRecordBytes} B)`, value: raw.cborEncodeRecord, unit: '/s' }))
   rows.push(row({ section: s, name: 'strict CBOR decode of a record (decodeRecord)', value: raw.cborDecodeRecord, unit: '/s' }))
   rows.push(row({ section: s, name: 'recordId (canonical encode + sha256)', value: raw.recordId, unit: '/s' }))
@@ -231,6 +234,7 @@ if (hc !== undefined) {
     rows.push(row({ section: s, name: 'bytes on disk per record (writer / replica)', value: hc.bytesPerRecord, unit: 'B/record', limit: raw?.encodedRecordBytes, limitName: 'B encoded record', note: `replica ${Math.round(hc.replicaBytesPerRecord)} B/record` }))
   }
 }
+if (results.latency !== undefined) rows.push(...wanLatencyRows(results.latency))
 results.table = rows
 
 /** The least CPU per record the protocol needs on `nodes` nodes: each encodes, hashes and writes it once; with batches of 1 the author signs and every other node verifies. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { MedledgerNode } from '../node/node.ts'
+import type { ApiNode } from './api-node.ts'
 import { formatVersion, parseAgentVersion } from '../network/protocol-version.ts'
 import { knownPeers, type PeerView } from './status-views.ts'
 
@@ -27,7 +27,7 @@ export interface PeersAnswer {
 }
 
 /** Who this node is connected to and how each peer fares: for operators (GET /v1/peers). */
-export function peersAnswer (node: MedledgerNode): PeersAnswer {
+export function peersAnswer (node: ApiNode): PeersAnswer {
   const known = knownPeers(node)
   const heights = node.network.peerHeights()
   const peers = node.network.peerConnections().map(c => {
@@ -57,6 +57,6 @@ export function peersAnswer (node: MedledgerNode): PeersAnswer {
  * GET /v1/peers: topology (peer ids, names, addresses), so a `read` route: where the node requires
  * read tokens only their holders see it, the rule /v1/status applies to its peer list.
  */
-export function registerPeerRoutes (app: FastifyInstance, node: MedledgerNode): void {
+export function registerPeerRoutes (app: FastifyInstance, node: ApiNode): void {
   app.get('/v1/peers', { config: { role: 'read' } }, async () => peersAnswer(node))
 }

@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
-import type { MedledgerNode } from '../node/node.ts'
+import type { ApiNode } from './api-node.ts'
 import { encodeSnapshot } from '../backup/stream.ts'
+import { BackupErrorCode } from '../backup/errors.ts'
 
 /**
  * A client that takes nothing for this long is dropped: the stream holds a LevelDB snapshot open,
@@ -14,10 +15,10 @@ export const SNAPSHOT_STALL_MS = 60_000
  * stream (src/backup/stream.ts), while the node keeps running. `medledger snapshot` reads it. One
  * at a time: a second caller gets 409 until the first stream ends.
  */
-export function registerSnapshotRoutes (app: FastifyInstance, node: MedledgerNode, stallMs = SNAPSHOT_STALL_MS): void {
+export function registerSnapshotRoutes (app: FastifyInstance, node: ApiNode, stallMs = SNAPSHOT_STALL_MS): void {
   let running = false
   app.post('/v1/admin/snapshot', { config: { role: 'admin' } }, async (req, reply) => {
-    if (running) return reply.code(409).send({ error: { code: 'SNAPSHOT_RUNNING', message: 'a snapshot of this node is being taken; try again when it ends' } })
+    if (running) return reply.code(409).send({ error: { code: BackupErrorCode.RUNNING, message: 'a snapshot of this node is being taken; try again when it ends' } })
     running = true
     const head = node.store.head
     let lastPull = Date.now()

@@ -1,5 +1,5 @@
 /** What /v1/status shows beyond the chain: who the node is connected to, and which versions it speaks and stores. */
-import type { MedledgerNode } from '../node/node.ts'
+import type { ApiNode } from './api-node.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { protocols, topics } from '../network/protocol-ids.ts'
 import { formatVersion, PROTOCOL_VERSION, SOFTWARE_VERSION } from '../network/protocol-version.ts'
@@ -18,7 +18,7 @@ export interface PeerView {
 }
 
 /** Each peer id the chain knows, with its name and role: observers, then members and validators in force (latest set). */
-export function knownPeers (node: MedledgerNode): Map<string, { name: string, role: PeerRole }> {
+export function knownPeers (node: ApiNode): Map<string, { name: string, role: PeerRole }> {
   const known = new Map<string, { name: string, role: PeerRole }>()
   for (const m of node.genesis.observers) known.set(peerIdOfPublicKey(m.publicKey), { name: m.name, role: 'observer' })
   // The sets in force last (governance may have added or removed some since genesis).
@@ -28,7 +28,7 @@ export function knownPeers (node: MedledgerNode): Map<string, { name: string, ro
 }
 
 /** The connected peers with the name and role the chain gives them: for /v1/status. */
-export function connectedPeerViews (node: MedledgerNode): PeerView[] {
+export function connectedPeerViews (node: ApiNode): PeerView[] {
   const known = knownPeers(node)
   return node.network.peerConnections().map(c => ({ peerId: c.peerId, name: known.get(c.peerId)?.name ?? null, role: known.get(c.peerId)?.role ?? 'unknown', address: c.address, direction: c.direction }))
 }

@@ -9,6 +9,7 @@ import { MedledgerError } from '../errors.ts'
 import { hasDatabase, loadHome, openStoppedStore } from '../export/open-home.ts'
 import { Bucket } from '../storage/index.ts'
 import { migrateDatabase } from '../storage/migrations.ts'
+import { BackupErrorCode } from './errors.ts'
 import { MANIFEST_FILE, type SnapshotManifest } from './manifest.ts'
 
 export interface RestoreReport {
@@ -35,7 +36,7 @@ export async function restoreSnapshot (home: string, from: string, progress?: (d
   const manifest = await readManifest(from)
   const { genesis, dataDir } = await loadHome(home)
   if (manifest.chainId !== genesis.chainId || manifest.genesisHash !== toHex(genesis.hash)) {
-    throw new MedledgerError('RESTORE_WRONG_CHAIN', `the snapshot in ${from} is of chain ${manifest.chainId} (genesis ${manifest.genesisHash}), the home ${home} is of ${genesis.chainId} (genesis ${toHex(genesis.hash)})`)
+    throw new MedledgerError(BackupErrorCode.WRONG_CHAIN, `the snapshot in ${from} is of chain ${manifest.chainId} (genesis ${manifest.genesisHash}), the home ${home} is of ${genesis.chainId} (genesis ${toHex(genesis.hash)})`)
   }
   // A running node holds its database's lock: say so before copying anything.
   if (await hasDatabase(dataDir)) await (await openStoppedStore(home, dataDir, genesis, 'restore').catch(async (err: unknown) => await rethrowUnlessLayout(err))).close()
@@ -58,9 +59,9 @@ export async function restoreSnapshot (home: string, from: string, progress?: (d
       await pool.close()
       await store.close()
     }
-    if (!audit.ok) throw new MedledgerError('RESTORE_VERIFY_FAILED', `the snapshot in ${from} does not verify, at height ${audit.firstBrokenHeight}: ${audit.error}. Nothing was restored`)
+    if (!audit.ok) throw new MedledgerError(BackupErrorCode.VERIFY_FAILED, `the snapshot in ${from} does not verify, at height ${audit.firstBrokenHeight}: ${audit.error}. Nothing was restored`)
     if (audit.height !== manifest.height || audit.records !== manifest.records) {
-      throw new MedledgerError('RESTORE_VERIFY_FAILED', `the snapshot in ${from} holds ${audit.height} blocks and ${audit.records} records, its manifest says ${manifest.height} and ${manifest.records}. Nothing was restored`)
+      throw new MedledgerError(BackupErrorCode.VERIFY_FAILED, `the snapshot in ${from} holds ${audit.height} blocks and ${audit.records} records, its manifest says ${manifest.height} and ${manifest.records}. Nothing was restored`)
     }
     let previous: string | undefined
     if (await hasDatabase(dataDir)) {
@@ -82,9 +83,9 @@ async function readManifest (from: string): Promise<SnapshotManifest> {
   try {
     json = JSON.parse(await readFile(join(from, MANIFEST_FILE), 'utf8')) as SnapshotManifest
   } catch (err) {
-    throw new MedledgerError('RESTORE_NOT_A_SNAPSHOT', `${from} is not a whole snapshot (${join(from, MANIFEST_FILE)}: ${(err as Error).message}); \`medledger snapshot\` writes the manifest last`)
+    throw new MedledgerError(BackupErrorCode.NOT_A_SNAPSHOT, `${from} is not a whole snapshot (${join(from, MANIFEST_FILE)}: ${(err as Error).message}); \`medledger snapshot\` writes the manifest last`)
   }
-  if (json.format !== 'medledger-snapshot/1' || !(await hasDatabase(join(from, 'data')))) throw new MedledgerError('RESTORE_NOT_A_SNAPSHOT', `${from} is not a medledger snapshot (format ${String(json.format)})`)
+  if (json.format !== 'medledger-snapshot/1' || !(await hasDatabase(join(from, 'data')))) throw new MedledgerError(BackupErrorCode.NOT_A_SNAPSHOT, `${from} is not a medledger snapshot (format ${String(json.format)})`)
   return json
 }
 

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { MedledgerError } from '../errors.ts'
+import { BackupErrorCode } from './errors.ts'
 
 /**
  * The snapshot stream: a running node's whole database, raw, as `POST /v1/admin/snapshot` sends
@@ -22,7 +23,7 @@ const CHUNK_BYTES = 256 * 1024
 
 export class SnapshotStreamError extends MedledgerError {
   constructor (message: string) {
-    super('SNAPSHOT_STREAM_INVALID', message)
+    super(BackupErrorCode.STREAM_INVALID, message)
     this.name = 'SnapshotStreamError'
   }
 }

@@ -6,6 +6,7 @@ import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { ChainStore } from '../storage/index.ts'
 import { decodeSnapshot } from './stream.ts'
+import { BackupErrorCode } from './errors.ts'
 import { MANIFEST_FILE, type SnapshotManifest } from './manifest.ts'
 
 export interface TakeSnapshot {
@@ -31,9 +32,9 @@ export async function takeSnapshot (o: TakeSnapshot): Promise<SnapshotManifest> 
   const auth = { authorization: `Bearer ${o.adminToken}` }
   try {
     const status = await fetchJson(`${o.api}/v1/status`, auth) as { peerId: string, chainId: string }
-    if (status.chainId !== o.genesis.chainId) throw new MedledgerError('SNAPSHOT_WRONG_NODE', `the node at ${o.api} runs chain ${status.chainId}, the home's genesis names ${o.genesis.chainId}`)
+    if (status.chainId !== o.genesis.chainId) throw new MedledgerError(BackupErrorCode.WRONG_NODE, `the node at ${o.api} runs chain ${status.chainId}, the home's genesis names ${o.genesis.chainId}`)
     const res = await fetch(`${o.api}/v1/admin/snapshot`, { method: 'POST', headers: auth }).catch((err: Error) => { throw unreachable(o.api, err) })
-    if (!res.ok || res.body === null) throw new MedledgerError('SNAPSHOT_REFUSED', `the node refused the snapshot: ${res.status} ${await res.text()}`)
+    if (!res.ok || res.body === null) throw new MedledgerError(BackupErrorCode.REFUSED, `the node refused the snapshot: ${res.status} ${await res.text()}`)
     const dataDir = join(o.out, 'data')
     const db = new Level<Uint8Array, Uint8Array>(dataDir, { keyEncoding: 'view', valueEncoding: 'view', errorIfExists: true })
     let summary
@@ -76,12 +77,12 @@ export async function takeSnapshot (o: TakeSnapshot): Promise<SnapshotManifest> 
 }
 
 function unreachable (api: string, err: Error): MedledgerError {
-  return new MedledgerError('NODE_UNREACHABLE', `cannot reach the node's API at ${api} (${err.message}): snapshot copies a running node; is it started? (--api names another address)`)
+  return new MedledgerError(BackupErrorCode.UNREACHABLE, `cannot reach the node's API at ${api} (${err.message}): snapshot copies a running node; is it started? (--api names another address)`)
 }
 
 async function fetchJson (url: string, headers: Record<string, string>): Promise<unknown> {
   const res = await fetch(url, { headers }).catch((err: Error) => { throw unreachable(new URL(url).origin, err) })
-  if (!res.ok) throw new MedledgerError('SNAPSHOT_REFUSED', `${url}: ${res.status} ${await res.text()}`)
+  if (!res.ok) throw new MedledgerError(BackupErrorCode.REFUSED, `${url}: ${res.status} ${await res.text()}`)
   return await res.json()
 }
 

@@ -12,7 +12,7 @@ import { createDevnet, type DevnetNode } from '../../src/devnet/setup.ts'
 import { Daemon } from '../../src/devnet/daemon.ts'
 import { loadConfig, resolvePath } from '../../src/config/load.ts'
 import { Genesis } from '../../src/chain/genesis.ts'
-import { readKeyFile } from '../../src/node/key-file.ts'
+import { readKeyFile } from '../../src/keys/key-file.ts'
 import { MedledgerNode } from '../../src/node/node.ts'
 import { ApiTokens } from '../../src/api/tokens.ts'
 import { createApi } from '../../src/api/server.ts'
@@ -150,7 +150,6 @@ test.serial('daemon: a disk write failure mid-run stops the process with exit 3 
   t.is(toHex(store.genesisHash!).length, 64)
   await store.close()
 })
-
 
 test.serial('daemon: an unhandled rejection anywhere is logged and stops the process cleanly with exit 4', async t => {
   const { d, node } = await loneTestDaemon(t, '--test-unhandled-rejection')

@@ -20,8 +20,8 @@ import { readAll } from '../../src/encoding/reader.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
 import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch } from '../../src/chain/types.ts'
 import { encodeArrayOfEncoded } from '../../src/encoding/cbor.ts'
-import { signBatch } from '../../src/node/records.ts'
-import { readKeyFile } from '../../src/node/key-file.ts'
+import { sealBatch } from '../../src/node/records.ts'
+import { readKeyFile } from '../../src/keys/key-file.ts'
 import { protocols, topics } from '../../src/network/protocol-ids.ts'
 import { encodeStatus } from '../../src/network/reqresp/status.ts'
 import { requestBlocks, type BlocksModules } from '../../src/network/reqresp/blocks.ts'
@@ -154,8 +154,11 @@ export class HostileValidator {
     this.chainId = genesis.chainId
     this.tp = topics(this.chainId)
     this.blocksModules = {
-      libp2p: peer.libp2p, protocol: protocols(this.chainId).blocks, timeoutMs: 10_000,
-      maxBlocksPerRequest: 16, maxResponseBytes: 16 * 1024 * 1024
+      libp2p: peer.libp2p,
+      protocol: protocols(this.chainId).blocks,
+      timeoutMs: 10_000,
+      maxBlocksPerRequest: 16,
+      maxResponseBytes: 16 * 1024 * 1024
     } as unknown as BlocksModules
   }
 
@@ -215,8 +218,15 @@ export class HostileValidator {
   /** A block on any parent link, real or made up (a block for a height whose parent nobody has yet). */
   buildBlockOn (link: ParentLink, lastCommit: Certificate | null, round: number, batches: RecordBatch[], time = Date.now()): Block {
     return buildBlock({
-      chainId: this.chainId, parent: link, round, proposer: this.key.publicKey, validators: this.validators,
-      batches, lastCommit, evidence: [], now: time
+      chainId: this.chainId,
+      parent: link,
+      round,
+      proposer: this.key.publicKey,
+      validators: this.validators,
+      batches,
+      lastCommit,
+      evidence: [],
+      now: time
     })
   }
 
@@ -236,7 +246,7 @@ export class HostileValidator {
 
   /** A batch of these records signed by this validator (the author field is filled in). */
   signBatch (records: Array<Omit<MedRecord, 'author'>>): RecordBatch {
-    return signBatch(this.chainId, this.key, records.map(r => ({ ...r, author: this.key.publicKey })))
+    return sealBatch(this.chainId, this.key, records.map(r => ({ ...r, author: this.key.publicKey }))).batch
   }
 
   /** Publishes a proposal; `seq` is the gossip envelope's rebroadcast counter (not signed). */

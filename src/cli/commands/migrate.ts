@@ -12,7 +12,7 @@ export function migrateCommand (program: Command): void {
     .option('--json', 'print a JSON report')
     .action(action(async (o: { home: string, json?: boolean }) => {
       const { dataDir } = await loadHome(o.home)
-      if (!(await hasDatabase(dataDir))) throw new MedledgerError('NO_DATABASE', `there is no ledger database in ${dataDir}: nothing to migrate (\`start\` creates one in the current layout)`)
+      if (!(await hasDatabase(dataDir))) throw new MedledgerError(StorageErrorCode.NO_DATABASE, `there is no ledger database in ${dataDir}: nothing to migrate (\`start\` creates one in the current layout)`)
       const tty = process.stderr.isTTY && o.json !== true
       let report
       try {
