@@ -123,6 +123,7 @@ async function readConsensusState (dir: string): Promise<Entries | undefined> {
 async function replaceConsensusState (dir: string, entries: Entries): Promise<void> {
   const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
   try {
+    await db.open()
     const consensus = db.sublevel<string, Uint8Array>(Bucket.consensus, { valueEncoding: 'view' })
     await consensus.clear()
     const batch = consensus.batch()

@@ -39,6 +39,8 @@ export async function takeSnapshot (o: TakeSnapshot): Promise<SnapshotManifest> 
     const db = new Level<Uint8Array, Uint8Array>(dataDir, { keyEncoding: 'view', valueEncoding: 'view', errorIfExists: true })
     let summary
     try {
+      // Open before the first page: a chained batch on a database still opening throws.
+      await db.open()
       let entries = 0
       summary = await decodeSnapshot(res.body as unknown as AsyncIterable<Uint8Array>, async page => {
         const batch = db.batch()
