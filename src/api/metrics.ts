@@ -25,6 +25,8 @@ export class Metrics {
     // Accountability: which peer sent what this node refused (docs/network.md, Peer scoring).
     new Gauge({ name: 'medledger_peer_offences_total', help: 'Invalid, garbage or flooding messages counted against a peer', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.offences) } })
     new Gauge({ name: 'medledger_peer_banned', help: 'Whether a peer is banned now (1) or not (0)', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.banned ? 1 : 0) } })
+    // Gossip copies received (duplicates included) against distinct messages validated: the duplicate ratio (docs/network.md).
+    new Gauge({ name: 'medledger_gossip_messages_received', help: 'Gossip messages received since start: copies (duplicates included) and distinct (handed to validation)', labelNames: ['kind'], registers: [this.registry], collect () { const g = node.network.gossipStats; this.set({ kind: 'copies' }, g?.copies ?? 0); this.set({ kind: 'distinct' }, g?.received ?? 0) } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
   }
 
