@@ -1,5 +1,6 @@
 import { API_ERRORS, PATIENT_ERRORS } from './api/errors.ts'
 import { AUDIT_ERRORS } from './audit/errors.ts'
+import { BACKUP_ERRORS } from './backup/errors.ts'
 import { CHAIN_ERRORS, NOT_FOUND_ERRORS } from './chain/errors.ts'
 import { CONFIG_ERRORS } from './config/errors.ts'
 import { CONSENSUS_ERRORS } from './consensus/state-machine-types.ts'
@@ -44,7 +45,8 @@ export const ERROR_DOMAINS: readonly ErrorDomain[] = [
   { domain: 'config', source: 'src/config/errors.ts', codes: CONFIG_ERRORS },
   { domain: 'export', source: 'src/export/errors.ts', codes: EXPORT_ERRORS },
   { domain: 'light', source: 'src/light/errors.ts', codes: LIGHT_ERRORS },
-  { domain: 'audit', source: 'src/audit/errors.ts', codes: AUDIT_ERRORS }
+  { domain: 'audit', source: 'src/audit/errors.ts', codes: AUDIT_ERRORS },
+  { domain: 'backup', source: 'src/backup/errors.ts', codes: BACKUP_ERRORS }
 ]
 
 const BY_CODE = new Map<string, ErrorSpec>()

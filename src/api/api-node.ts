@@ -23,9 +23,9 @@ export interface ApiNode {
   readonly startedAt: number
   /** The storage fault that stopped the node's consensus, if one did: such a node is never ready. */
   readonly fault: Error | undefined
-  readonly schedule: Pick<GovernanceSchedule, 'at' | 'latest' | 'membersAt' | 'changes'>
-  readonly store: Pick<ChainStore, 'head' | 'getRecord' | 'getFinalized' | 'iterateFinalized' | 'iterateFinalizedBytes' | 'getBlockBytes' | 'getCertificate' | 'listCommittedEvidence' | 'listPendingEvidence'>
-  readonly network: Pick<Network, 'addresses' | 'connectedPeers' | 'peerConnections' | 'peerRecords' | 'gossipStats'>
+  readonly schedule: Pick<GovernanceSchedule, 'at' | 'latest' | 'latestMembers' | 'membersAt' | 'changes'>
+  readonly store: Pick<ChainStore, 'head' | 'recordCount' | 'entries' | 'getRecord' | 'getFinalized' | 'iterateFinalized' | 'iterateFinalizedBytes' | 'getBlockBytes' | 'getCertificate' | 'listCommittedEvidence' | 'listPendingEvidence'>
+  readonly network: Pick<Network, 'addresses' | 'connectedPeers' | 'peerConnections' | 'peerRecords' | 'peerHeights' | 'peerScore' | 'gossipScore' | 'gossipStats'>
   readonly consensus: { readonly currentRound: number }
   readonly mempool: { readonly size: number, readonly recordCount: number }
   /** Signs the records as one batch of this node, admits and gossips it; refusals throw registered errors. */

@@ -14,6 +14,8 @@ import { RecordProofs } from './proof.ts'
 import { headerPage, MAX_HEADER_PAGE } from './headers.ts'
 import { Metrics } from './metrics.ts'
 import { connectedPeerViews, nodeVersions } from './status-views.ts'
+import { registerPeerRoutes } from './peer-routes.ts'
+import { registerSnapshotRoutes } from './snapshot-routes.ts'
 import { registerExplorer } from './explorer/index.ts'
 import { assertEveryRouteHasRole, checkExposure, installAccessControl, mayReadMetadata } from './auth.ts'
 import type { ApiTokens } from './tokens.ts'
@@ -109,6 +111,8 @@ export async function createApi (node: ApiNode, opts: ApiOptions): Promise<Fasti
   })
 
   registerSubmitRoutes(app, node, metrics, { maxBatchesPerRequest: opts.maxBatchesPerRequest ?? DEFAULT_MAX_BATCHES_PER_REQUEST, maxWaitMs: opts.maxWaitMs ?? 60_000 })
+  registerPeerRoutes(app, node)
+  registerSnapshotRoutes(app, node)
 
   const getRecord = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { id } = req.params as { id: string }
@@ -245,6 +249,7 @@ export function status (node: ApiNode): Record<string, unknown> {
     peerId: node.key.peerId,
     height: head?.height ?? 0,
     headHash: head === null ? null : toHex(head.hash),
+    records: node.store.recordCount,
     round: node.consensus.currentRound,
     peers: node.network.connectedPeers().length,
     // Who this node is connected to, and where it listens (multiaddrs ending in its peer id).

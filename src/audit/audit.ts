@@ -54,6 +54,7 @@ export async function auditStore (store: ChainStore, genesis: Genesis, pool: Ver
     if (run.length > 0) await flush()
     if (expected !== head + 1) throw new AuditError(expected, `block ${expected} is missing`)
     if (head > 0 && !bytesEqual(tip.link.hash, store.head!.hash)) throw new AuditError(head, 'the head pointer names another block')
+    if (store.recordCount !== report.records) throw new AuditError(head, `the stored record count (${store.recordCount}) is not the ${report.records} records the blocks hold`)
   } catch (err) {
     report.ok = false
     const height = err instanceof AuditError ? err.height : (isMedledgerError(err) ? Number(err.meta.height ?? tip.link.height + 1) : tip.link.height + 1)

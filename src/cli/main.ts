@@ -1,4 +1,5 @@
 import { Command } from 'commander'
+import { SOFTWARE_VERSION } from '../network/protocol-version.ts'
 import { keysCommand } from './commands/keys.ts'
 import { genesisCommand } from './commands/genesis.ts'
 import { initCommand } from './commands/init.ts'
@@ -12,10 +13,12 @@ import { governanceCommand } from './commands/governance.ts'
 import { privacyCommands } from './commands/privacy.ts'
 import { lightCommand } from './commands/light.ts'
 import { devnetCommand } from './commands/devnet.ts'
+import { migrateCommand } from './commands/migrate.ts'
+import { snapshotCommands } from './commands/snapshot.ts'
 
 const program = new Command('medledger')
   .description('medledger: a permissioned, verifiable ledger for hospital and health-ministry records')
-  .version('0.1.0')
+  .version(SOFTWARE_VERSION)
   .showHelpAfterError()
   .exitOverride((err) => { process.exit(err.exitCode === 0 ? 0 : 2) })
 
@@ -32,5 +35,7 @@ governanceCommand(program)
 privacyCommands(program)
 lightCommand(program)
 devnetCommand(program)
+migrateCommand(program)
+snapshotCommands(program)
 
 await program.parseAsync(process.argv)

@@ -13,13 +13,16 @@ import type { NodeKey } from '../crypto/ed25519.ts'
 import { fastGossipId, gossipMessageId } from './message-id.ts'
 import { MAX_GOSSIP_RPC_BYTES } from './protocol-ids.ts'
 import type { ResolvedNetworkOptions } from './options.ts'
+import { agentVersion } from './protocol-version.ts'
 
 /**
- * The gossipsub class has reportMessageValidationResult (asyncValidation needs it) but the
- * exported GossipSub interface does not list it.
+ * The gossipsub class has reportMessageValidationResult (asyncValidation needs it) and getScore,
+ * but the exported GossipSub interface does not list them.
  */
 export interface ValidatingGossipSub extends GossipSub {
   reportMessageValidationResult: (msgId: string, propagationSource: string, acceptance: TopicValidatorResult) => void
+  /** The peer's gossipsub score (the class has it; the interface does not list it). */
+  getScore: (peerId: string) => number
 }
 
 export interface MedledgerServices {
@@ -39,6 +42,8 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
   return await createLibp2p<MedledgerServices>({
     start: false,
     privateKey: modules.key.toLibp2p(),
+    // Identify sends this to every peer: the wire protocol version is checked on it (network.ts).
+    nodeInfo: { userAgent: agentVersion(opts.protocolVersion) },
     addresses: { listen: opts.listen, announce: opts.announce },
     transports: [tcp()],
     connectionEncrypters: [noise()],

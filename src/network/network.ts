@@ -1,4 +1,4 @@
-import { TypedEventEmitter } from '@libp2p/interface'
+import { TypedEventEmitter, type IdentifyResult } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import type { Genesis } from '../chain/genesis.ts'
@@ -13,6 +13,7 @@ import { Gossip, type GossipStats } from './gossip.ts'
 import { PeerDialer } from './dialer.ts'
 import { BlockSync } from './sync.ts'
 import { protocols } from './protocol-ids.ts'
+import { formatVersion, isCompatible, parseAgentVersion } from './protocol-version.ts'
 import { assertSameChain, registerStatusHandler, requestStatus, type StatusModules } from './reqresp/status.ts'
 import { registerBlocksHandler, requestBlocks, type BlocksModules } from './reqresp/blocks.ts'
 import { isUnsupportedProtocol } from './reqresp/stream.ts'
@@ -28,6 +29,14 @@ export interface NetworkModules {
   leaving?: string[]
   /** Peers dialled first when `maxPeers` bounds the dials (a member prefers the validators). */
   preferred?: (peerId: string) => boolean
+}
+
+export interface PeerConnection {
+  peerId: string
+  address: string
+  direction: 'inbound' | 'outbound'
+  rttMs: number | undefined
+  agent: string | undefined
 }
 
 /** A node whose sync applied blocks this recently relays no gossip: it may not know yet whom governance removed. */
@@ -47,6 +56,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private readonly scores: PeerScores
   private readonly ownId: string
   private readonly heights = new Map<string, number>()
+  /** Each connected, allowed peer's identify agent version (bounded by the allowlist; dropped on disconnect). */
+  private readonly agents = new Map<string, string>()
   /** Members whose removal is final but not yet in force: admitted, but nothing is relayed while one is connected. */
   private leaving = new Set<string>()
   /** When sync last applied blocks: a node catching up relays nothing (see holdingRelay). */
@@ -134,6 +145,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     await registerBlocksHandler(this.blocksModules)
     libp2p.addEventListener('peer:connect', this.onPeerConnect)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
+    libp2p.addEventListener('peer:identify', this.onPeerIdentify)
     await libp2p.start()
 
     this.gossip = new Gossip(this.opts, {
@@ -180,9 +192,11 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     if (libp2p !== undefined) {
       libp2p.removeEventListener('peer:connect', this.onPeerConnect)
       libp2p.removeEventListener('peer:disconnect', this.onPeerDisconnect)
+      libp2p.removeEventListener('peer:identify', this.onPeerIdentify)
       await libp2p.stop()
     }
     this.heights.clear()
+    this.agents.clear()
     this.log.info('network stopped')
   }
 
@@ -230,15 +244,24 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     return (this.libp2p?.getPeers() ?? []).map(String).filter(id => this.admit(id))
   }
 
-  /** One open connection per connected, allowed peer: its remote address and who dialled. */
-  peerConnections (): Array<{ peerId: string, address: string, direction: 'inbound' | 'outbound' }> {
-    const seen = new Map<string, { peerId: string, address: string, direction: 'inbound' | 'outbound' }>()
+  /**
+   * One open connection per connected, allowed peer: its remote address, who dialled, the round
+   * trip libp2p's connection monitor last measured (a ping every 10 s; undefined before the
+   * first) and the agent version the peer announced (undefined before identify finished).
+   */
+  peerConnections (): PeerConnection[] {
+    const seen = new Map<string, PeerConnection>()
     for (const c of this.libp2p?.getConnections() ?? []) {
       const peerId = c.remotePeer.toString()
       if (c.status !== 'open' || seen.has(peerId) || !this.admit(peerId)) continue
-      seen.set(peerId, { peerId, address: c.remoteAddr.toString(), direction: c.direction })
+      seen.set(peerId, { peerId, address: c.remoteAddr.toString(), direction: c.direction, rttMs: c.rtt, agent: this.agents.get(peerId) })
     }
     return [...seen.values()]
+  }
+
+  /** Gossipsub's score of the peer (0 when unknown; negative scores mean gossipsub is shunning it). */
+  gossipScore (peerId: string): number {
+    return this.libp2p?.services.pubsub.getScore(peerId) ?? 0
   }
 
   /** Each peer's last reported height (status protocol), for peers connected and on our chain. */
@@ -352,9 +375,29 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     void this.refreshStatus(peer)
   }
 
+  /**
+   * The handshake's version check: a peer announcing another major wire protocol version is
+   * refused (banned like a peer of another chain) with one line saying who must upgrade.
+   */
+  private readonly onPeerIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const peer = evt.detail.peerId.toString()
+    if (!this.admit(peer)) return
+    const agent = evt.detail.agentVersion
+    if (!isCompatible(agent, this.opts.protocolVersion)) {
+      const theirs = formatVersion(parseAgentVersion(agent)!)
+      const ours = formatVersion(this.opts.protocolVersion)
+      this.log.error({ peer, agent, protocol: ours }, `refusing peer ${peer}: it speaks medledger protocol ${theirs}, this node speaks ${ours}; major versions differ, so the older side must be upgraded (docs/operations.md, "Upgrades")`)
+      this.agents.delete(peer)
+      this.penalise(peer, PENALTY.fatal, `incompatible protocol version ${theirs}`)
+      return
+    }
+    if (agent !== undefined) this.agents.set(peer, agent.slice(0, 256))
+  }
+
   private readonly onPeerDisconnect = (evt: CustomEvent<{ toString: () => string }>): void => {
     const peer = evt.detail.toString()
     this.heights.delete(peer)
+    this.agents.delete(peer)
     this.log.debug({ peer }, 'peer disconnected')
     this.safeDispatch('peer:disconnect', peer)
     this.dialer?.tick()

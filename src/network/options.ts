@@ -1,3 +1,5 @@
+import { PROTOCOL_VERSION, type ProtocolVersion } from './protocol-version.ts'
+
 /**
  * What the operator configures for the network layer, and the defaults. Sizes are bytes, times
  * milliseconds.
@@ -66,6 +68,8 @@ export interface ResolvedNetworkOptions extends Required<Omit<NetworkOptions, 'p
   publishHighWaterBytes: number
   /** Bytes of received gossip in validation at once (one peer at most half); beyond it new messages are ignored. */
   maxInFlightBytes: number
+  /** The wire protocol version announced in the handshake (tests set another to play an older or newer node). */
+  protocolVersion: ProtocolVersion
 }
 
 export const DEFAULT_NETWORK_OPTIONS = {
@@ -91,7 +95,8 @@ export const DEFAULT_NETWORK_OPTIONS = {
   maxQueuedBatches: 1_024,
   maxQueuedConsensus: 4_096,
   publishHighWaterBytes: 1024 * 1024,
-  maxInFlightBytes: 16 * 1024 * 1024
+  maxInFlightBytes: 16 * 1024 * 1024,
+  protocolVersion: PROTOCOL_VERSION
 } as const
 
 /** Hard ceilings: a config asking for more is clamped, so one peer can never make us buffer without bound. */

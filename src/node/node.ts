@@ -117,7 +117,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
 
   async start (): Promise<void> {
     const c = this.config
-    this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash })
+    this.store = await ChainStore.open(resolvePath(this.home, c.data_dir), { chainId: this.genesis.chainId, genesisHash: this.genesis.hash, home: this.home })
     this.store.onFault((err) => { this.fail(err) })
     this.testHooks.onStoreOpen?.(this.store)
     await this.loadGovernance()

@@ -32,7 +32,7 @@ export async function checkRecordOffline (home: string, id: string): Promise<Off
   const genesis = await Genesis.load(resolvePath(home, config.genesis))
   const passphrase = await nodePassphrase(home, config)
   const material = await readKeyMaterial(resolvePath(home, config.key), { passphrase })
-  const store = await ChainStore.open(resolvePath(home, config.data_dir), { chainId: genesis.chainId, genesisHash: genesis.hash })
+  const store = await ChainStore.open(resolvePath(home, config.data_dir), { chainId: genesis.chainId, genesisHash: genesis.hash, home })
   const me = material.key.publicKey
   let record
   // Key releases of this record to this node by its custodian (docs/privacy.md section 4): wraps on the chain.

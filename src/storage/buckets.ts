@@ -31,8 +31,13 @@ export const Bucket = {
 /** Names that were used by earlier layouts and must never be given to a new bucket. */
 export const RETIRED_BUCKETS: readonly string[] = []
 
-/** Layout version written in meta on creation; a database with a higher one is refused. */
-export const SCHEMA_VERSION = 1
+/**
+ * Layout version written in meta on creation. A database with a higher one is refused (upgrade
+ * medledger); with a lower one too, until `medledger migrate` (src/storage/migrations.ts) moves it.
+ * 1: the first layout (databases from before the version key hold it too, unstamped).
+ * 2: meta `recordCount`, the running total of final records, written with every head.
+ */
+export const SCHEMA_VERSION = 2
 
 /** Keys of the consensus bucket. */
 export const ConsensusKey = {
@@ -60,7 +65,9 @@ export const MetaKey = {
   /** 32 B genesis hash, recorded on first open. */
   genesisHash: 'genesisHash',
   /** 40 B: height u64 BE | block hash. Written in the same batch as the block it names. */
-  head: 'head'
+  head: 'head',
+  /** u64 BE: records in blocks 1..head. Written in the same batch as the head (since schema 2). */
+  recordCount: 'recordCount'
 } as const
 
 export const RESERVED_META_KEYS: ReadonlySet<string> = new Set(Object.values(MetaKey))

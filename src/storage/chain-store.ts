@@ -11,7 +11,7 @@ import { openGuarded, type Identity } from './identity.ts'
 import { corruptAdvice, openLevel } from './open.ts'
 import {
   compareLastSigned, decodeLastSigned, decodeLocation, encodeHead, encodeLastSigned, type Head, isValidLastSigned,
-  type LastSigned, splitCommittedEvidence, type StoredLocation
+  type LastSigned, splitCommittedEvidence, type StoredLocation, decodeRecordCount, encodeRecordCount
 } from './values.ts'
 
 export interface ChainStoreOptions {
@@ -45,6 +45,7 @@ export class ChainStore {
   readonly #syncCommits: boolean
   readonly #advice: string
   #head: Head | null
+  #recordCount: number
   #lastSigned: LastSigned | undefined
   #closed = false
   // The first storage fault met (a failed write or read, corruption): no write is tried after it.
@@ -54,12 +55,13 @@ export class ChainStore {
   #commitQueue: Promise<unknown> = Promise.resolve()
   #guardQueue: Promise<unknown> = Promise.resolve()
 
-  private constructor (dir: string, db: RootDb, b: Buckets, identity: Identity, head: Head | null, lastSigned: LastSigned | undefined, opts: ChainStoreOptions) {
+  private constructor (dir: string, db: RootDb, b: Buckets, identity: Identity, head: Head | null, recordCount: number, lastSigned: LastSigned | undefined, opts: ChainStoreOptions) {
     this.dir = dir
     this.#db = db
     this.#b = b
     this.#identity = identity
     this.#head = head
+    this.#recordCount = recordCount
     this.#lastSigned = lastSigned
     this.#syncCommits = opts.syncCommits ?? true
     this.#advice = corruptAdvice(dir, opts.home ?? dir)
@@ -70,16 +72,19 @@ export class ChainStore {
     const db = await openLevel(dir, home)
     try {
       const b = openBuckets(db)
-      const identity = await openGuarded(b, dir, opts)
+      const identity = await openGuarded(b, dir, { ...opts, home })
       const head = await loadHead(b, dir, home)
-      const raw = await b.consensus.get(ConsensusKey.lastSigned)
+      const [raw, countRaw] = await Promise.all([b.consensus.get(ConsensusKey.lastSigned), b.meta.get(MetaKey.recordCount)])
       let ls: LastSigned | undefined
+      let recordCount: number
       try {
         ls = raw === undefined ? undefined : decodeLastSigned(raw)
+        if (countRaw === undefined) throw new Error('the record count is missing')
+        recordCount = decodeRecordCount(countRaw)
       } catch (err) {
         throw new StorageError(StorageErrorCode.CORRUPT, `${corruptAdvice(dir, home)} (${(err as Error).message})`, { dir })
       }
-      return new ChainStore(dir, db, b, identity, head, ls, opts)
+      return new ChainStore(dir, db, b, identity, head, recordCount, ls, opts)
     } catch (err) {
       await db.close()
       throw err
@@ -109,6 +114,9 @@ export class ChainStore {
     return this.#head === null ? null : { height: this.#head.height, hash: this.#head.hash }
   }
 
+  /** Records in the final blocks 1..head. */
+  get recordCount (): number { return this.#recordCount }
+
   get chainId (): string | undefined { return this.#identity.chainId }
   get genesisHash (): Uint8Array | undefined { return this.#identity.genesisHash }
 
@@ -136,16 +144,20 @@ export class ChainStore {
         head = { height: fb.block.header.height, hash }
       }
       const batch = this.#db.batch()
+      let recordCount: number
       try {
         checked.forEach(({ fb, hash }, i) => putBlock(batch, this.#b, fb, hash, encoded?.[i] ?? encodeBlock(fb.block)))
         // The head pointer rides in the same batch: it can never name a block that is not there.
         batch.put(MetaKey.head, encodeHead(head as Head), { sublevel: this.#b.meta })
+        recordCount = this.#recordCount + checked.reduce((n, { fb }) => n + fb.block.body.batches.reduce((m, rb) => m + rb.records.length, 0), 0)
+        batch.put(MetaKey.recordCount, encodeRecordCount(recordCount), { sublevel: this.#b.meta })
       } catch (err) {
         await batch.close()
         throw err
       }
       await this.#write(batch, this.#syncCommits, `blocks ${checked[0].fb.block.header.height}-${(head as Head).height}`)
       this.#head = head
+      this.#recordCount = recordCount
     })
   }
 
@@ -429,6 +441,28 @@ export class ChainStore {
     this.#assertOpen()
     if (RESERVED_META_KEYS.has(key)) throw new StorageError(StorageErrorCode.RESERVED_KEY, `meta key '${key}' belongs to the store`, { key })
     await this.#io(`metadata '${key}'`, async () => { await this.#b.meta.put(key, value) })
+  }
+
+  // ---- backups ----
+
+  /**
+   * Every key and value of the database, raw, in key order, as of this call: one LevelDB iterator
+   * reads one implicit snapshot, so commits made meanwhile are not seen and the copy is
+   * consistent (a head with all its blocks, indexes and record count). For `medledger snapshot`.
+   * The iterator is closed when the caller stops (break, return or throw).
+   */
+  async * entries (): AsyncGenerator<Array<[Uint8Array, Uint8Array]>> {
+    this.#assertOpen()
+    const it = this.#db.iterator({ keys: true, values: true })
+    try {
+      while (true) {
+        const page = await it.nextv(1_000)
+        if (page.length === 0) return
+        yield page as Array<[Uint8Array, Uint8Array]>
+      }
+    } finally {
+      await it.close()
+    }
   }
 
   // ---- helpers ----

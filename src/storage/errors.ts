@@ -2,7 +2,7 @@ import { EXIT, MedledgerError, PeerAction, spec, type ErrorTable } from '../erro
 
 /**
  * Storage failures. Open-time codes (LOCKED, CORRUPT, IO_ERROR, GENESIS_MISMATCH,
- * UNSUPPORTED_SCHEMA) reach the operator: their messages say what to do. Commit-time codes are
+ * UNSUPPORTED_SCHEMA, OLD_SCHEMA) reach the operator: their messages say what to do. Commit-time codes are
  * refusals of a block that does not extend the stored chain; the caller (consensus, sync, import)
  * decides what that means. Storage never judges peers, so the action is always IGNORE.
  */
@@ -17,6 +17,10 @@ export enum StorageErrorCode {
   GENESIS_MISMATCH = 'STORAGE_GENESIS_MISMATCH',
   /** The database was written by a newer medledger with a layout this one does not know. */
   UNSUPPORTED_SCHEMA = 'STORAGE_UNSUPPORTED_SCHEMA',
+  /** The database was written by an older medledger: `medledger migrate` brings it to this layout. */
+  OLD_SCHEMA = 'STORAGE_OLD_SCHEMA',
+  /** A command that needs a database (migrate) found none in the home. */
+  NO_DATABASE = 'STORAGE_NO_DATABASE',
   /** A committed block's height is not head + 1. */
   NOT_NEXT_HEIGHT = 'STORAGE_NOT_NEXT_HEIGHT',
   /** A committed block's parent hash is not the head's hash (or the genesis hash at height 1). */
@@ -39,6 +43,8 @@ export const STORAGE_ERRORS: ErrorTable<StorageErrorCode> = {
   [StorageErrorCode.IO_ERROR]: spec(500, EXIT.FAILURE, 'the data directory cannot be read or written'),
   [StorageErrorCode.GENESIS_MISMATCH]: spec(500, EXIT.FAILURE, 'the database belongs to another chain or genesis'),
   [StorageErrorCode.UNSUPPORTED_SCHEMA]: spec(500, EXIT.FAILURE, 'the database was written by a newer medledger'),
+  [StorageErrorCode.NO_DATABASE]: spec(500, EXIT.FAILURE, 'the home has no ledger database yet'),
+  [StorageErrorCode.OLD_SCHEMA]: spec(500, EXIT.FAILURE, 'the database is of an older layout; run `medledger migrate`'),
   [StorageErrorCode.NOT_NEXT_HEIGHT]: spec(409, EXIT.FAILURE, 'a block to commit is not at head + 1'),
   [StorageErrorCode.PARENT_MISMATCH]: spec(409, EXIT.FAILURE, 'a block to commit does not extend the head'),
   [StorageErrorCode.WRONG_CHAIN]: spec(409, EXIT.FAILURE, 'a block to commit names another chain'),

@@ -97,6 +97,19 @@ export function splitCommittedEvidence (b: Uint8Array): { height: number, eviden
   return { height: heightFromKey(b), evidenceBytes: b.subarray(8) }
 }
 
+export function encodeRecordCount (n: number): Uint8Array {
+  const b = new Uint8Array(8)
+  view(b).setBigUint64(0, BigInt(n))
+  return b
+}
+
+export function decodeRecordCount (b: Uint8Array): number {
+  if (b.length !== 8) throw corrupt('record count', b, 8)
+  const n = view(b).getBigUint64(0)
+  if (n > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error('record count out of range')
+  return Number(n)
+}
+
 export function encodeSchemaVersion (v: number): Uint8Array {
   const b = new Uint8Array(4)
   view(b).setUint32(0, v)

@@ -32,9 +32,10 @@ export function initCommand (program: Command): void {
       const key = await readKeyFile(o.key, { checkMode: false })
       const isObserver = genesis.observers.some(m => Buffer.compare(m.publicKey, key.publicKey) === 0)
       const listedAs = genesis.validators.has(key.publicKey) ? 'validator' : genesis.members.has(key.publicKey) ? 'member' : isObserver ? 'observer' : undefined
-      // A member may be set up before governance admits it (hospitals join over time); a validator
-      // or observer must be in the genesis file.
-      if (listedAs !== role && !(role === 'member' && listedAs === undefined)) {
+      // A member may be set up before governance admits it (hospitals join over time), and so may a
+      // validator (a replacement key: docs/operations.md, "Replace a hospital's validator key"); an
+      // observer must be in the genesis file.
+      if (listedAs !== role && !(role !== 'observer' && listedAs === undefined)) {
         throw new MedledgerError('USAGE', `peer id ${key.peerId} is ${listedAs === undefined ? 'not listed' : `listed as ${listedAs === 'observer' ? 'an' : 'a'} ${listedAs}`}, not as ${role === 'observer' ? 'an' : 'a'} ${role}, in ${o.genesis}`)
       }
       await mkdir(o.home, { recursive: true, mode: 0o700 })
@@ -52,6 +53,6 @@ export function initCommand (program: Command): void {
       // An API reachable beyond this machine serves metadata only with the read token (README, "Security").
       const config = renderConfig({ role: o.role, p2pListen: o.p2pListen, bootstrap: o.bootstrap, apiListen: o.apiListen })
       await writeFile(join(o.home, CONFIG_FILE), isLoopback(parseHostPort(o.apiListen).host) ? config : config.replace(/^require_read_token = false$/m, 'require_read_token = true'))
-      printJson({ home: o.home, role, peerId: key.peerId, chainId: genesis.chainId, key: nodeKey, ...(moved ? { removed: o.key } : {}), ...(listedAs === undefined ? { note: 'not a member in the genesis file: this node writes once a governance change (add-member) admits it' } : {}) })
+      printJson({ home: o.home, role, peerId: key.peerId, chainId: genesis.chainId, key: nodeKey, ...(moved ? { removed: o.key } : {}), ...(listedAs === undefined ? { note: role === 'validator' ? 'not a validator in the genesis file: start this node once a governance change (add) that admits it is in force, from a snapshot restored after it (docs/operations.md)' : 'not a member in the genesis file: this node writes once a governance change (add-member) admits it' } : {}) })
     }))
 }

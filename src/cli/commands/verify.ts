@@ -14,7 +14,7 @@ export function verifyCommand (program: Command): void {
     .action(action(async (o: { home: string, json?: boolean }) => {
       const config = await loadConfig(o.home)
       const genesis = await Genesis.load(resolvePath(o.home, config.genesis))
-      const store = await ChainStore.open(resolvePath(o.home, config.data_dir), { chainId: genesis.chainId, genesisHash: genesis.hash })
+      const store = await ChainStore.open(resolvePath(o.home, config.data_dir), { chainId: genesis.chainId, genesisHash: genesis.hash, home: o.home })
       const pool = new VerifyPool()
       const tty = process.stderr.isTTY && o.json !== true
       try {

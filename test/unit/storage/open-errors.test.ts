@@ -8,6 +8,7 @@ import test from 'ava'
 import { Level } from 'level'
 import { heightKey } from '../../../src/encoding/bytes.ts'
 import { Bucket, ChainStore, StorageErrorCode } from '../../../src/storage/index.ts'
+import { migrateDatabase } from '../../../src/storage/migrations.ts'
 import { openStore, sampleChain, STORE_OPTS, tempDir } from './sample.ts'
 
 const CHILD = fileURLToPath(new URL('./store-child.ts', import.meta.url))
@@ -96,6 +97,29 @@ test('a database from a newer layout is STORAGE_UNSUPPORTED_SCHEMA', async t => 
   await rawPut(dir, Bucket.meta, 'schemaVersion', new Uint8Array([0, 0, 0, 99]))
   const err = await t.throwsAsync(ChainStore.open(dir, STORE_OPTS), code(StorageErrorCode.UNSUPPORTED_SCHEMA))
   t.regex(err!.message, /upgrade medledger/)
+})
+
+test('a database of an older layout (schema 1, stamped or not) is STORAGE_OLD_SCHEMA, naming `medledger migrate`; migrateDatabase brings it back with its record count', async t => {
+  const dir = await tempDir(t)
+  await storeWithBlocks(dir, 3)
+  const reopened = await ChainStore.open(dir, STORE_OPTS)
+  const records = reopened.recordCount
+  t.true(records >= 3, 'the record count follows every commit and survives a reopen')
+  await reopened.close()
+  for (const stamp of [new Uint8Array([0, 0, 0, 1]), undefined]) {
+    const db = new Level<string, Uint8Array>(dir, { valueEncoding: 'view' })
+    const meta = db.sublevel<string, Uint8Array>(Bucket.meta, { valueEncoding: 'view' })
+    await meta.del('recordCount')
+    if (stamp === undefined) await meta.del('schemaVersion')
+    else await meta.put('schemaVersion', stamp)
+    await db.close()
+    const err = await t.throwsAsync(ChainStore.open(dir, { ...STORE_OPTS, home: '/srv/node' }), code(StorageErrorCode.OLD_SCHEMA))
+    t.true(err!.message.includes('has database schema v1, this binary needs v2: run `medledger migrate --home /srv/node`'), err!.message)
+    t.deepEqual(await migrateDatabase(dir, '/srv/node'), { from: 1, to: 2, steps: ['v1 -> v2: count the final records (meta recordCount: /v1/status and the explorer show the total)'] })
+    const store = await ChainStore.open(dir, STORE_OPTS)
+    t.is(store.recordCount, records)
+    await store.close()
+  }
 })
 
 test('stored bytes that do not decode are STORAGE_CORRUPT on read', async t => {
