@@ -1,7 +1,9 @@
 // `npm run bench`: measures the machine's own limits and the node against them in one run, prints
 // a table and writes bench/results.json. `--quick` for a ~2 minute pass; `--profile` runs the
 // daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore`;
-// `--docs` rewrites the results section of docs/benchmarks.md.
+// `--docs` rewrites the results section of docs/benchmarks.md. The heavy network-size phases run only
+// when named: `--only=scale [--scale-n=4,7,10,16]` and `--only=members [--members-m=10,20,40]`;
+// `--merge` keeps what the previous results file holds for every phase, N and M not run this time.
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -14,6 +16,9 @@ import { profilesIn, renderSummary, summarize, type ProfileSummary } from './ben
 import { renderMarkdown, renderText, row, type Row } from './bench/report.ts'
 import { log, machine } from './bench/util.ts'
 import { BenchDaemon } from './bench/cluster.ts'
+import { measureScale, type ScalePoint } from './bench/scale.ts'
+import { measureMembers, type MembersPoint } from './bench/members.ts'
+import { membersRows, scaleCurves, scaleRows } from './bench/scale-report.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -23,7 +28,19 @@ const only = args.find(a => a.startsWith('--only='))?.slice(7).split(',')
 const out = args.find(a => a.startsWith('--out='))?.slice(6) ?? join('bench', quick ? 'results-quick.json' : 'results.json')
 const nodeArgs = args.find(a => a.startsWith('--node-args='))?.slice(12).split(' ').filter(Boolean) ?? []
 BenchDaemon.commonNodeArgs = nodeArgs
-const wants = (s: string): boolean => only === undefined || only.includes(s)
+// The network-size phases start tens of daemons: only when named.
+const HEAVY = ['scale', 'members']
+const wants = (s: string): boolean => only === undefined ? !HEAVY.includes(s) : only.includes(s)
+const listArg = (name: string, dflt: number[]): number[] => {
+  const v = args.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+  if (v === undefined) return dflt
+  const xs = v.split(',').map(Number)
+  if (xs.some(x => !Number.isSafeInteger(x) || x < 1)) { process.stderr.write(`--${name}: expected a comma-separated list of positive integers, got "${v}"\n`); process.exit(2) }
+  return xs
+}
+const scaleNs = listArg('scale-n', [4, 7, 10, 16])
+const membersMs = listArg('members-m', [10, 20, 40])
+const merge = args.includes('--merge')
 // --batches=1 runs only the phases with batches of 1 (e.g. to profile them alone).
 const batchesArg = args.find(a => a.startsWith('--batches='))?.slice(10).split(',').map(Number)
 const batchFilter = (phases: PhaseSpec[]): PhaseSpec[] => batchesArg === undefined ? phases : phases.filter(p => batchesArg.includes(p.batch))
@@ -95,6 +112,10 @@ const results: {
   cluster?: ClusterResult
   sync?: { batch1000?: SyncResult, batch1?: SyncResult }
   hypercore?: HypercoreResult
+  scale?: ScalePoint[]
+  members?: MembersPoint[]
+  /** Each scale cost against N with its fitted power-law exponent. */
+  scaleCurves?: ReturnType<typeof scaleCurves>
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
   header?: string
@@ -140,6 +161,17 @@ if (wants('sync')) {
   results.sync.batch1 = await step('sync', async () => await measureSync({ records: P.sync1.records, batch: 1, batchesPerBlock: 1000, timeoutMs: P.sync1.timeoutMs, inProcessRecords: P.sync1.inProcess, profileDir }))
 }
 results.hypercore = await step('hypercore', async () => await measureHypercore({ records: P.hypercore, batch: 1000, timeoutMs: quick ? 30_000 : 90_000 }))
+results.scale = await step('scale', async () => await measureScale(scaleNs))
+results.members = await step('members', async () => await measureMembers(membersMs))
+if (merge) {
+  // Phases not run now come from the previous file; scale and members points are kept per N and M.
+  const prev = JSON.parse(await readFile(resolve(root, out), 'utf8').catch(() => '{}')) as Partial<typeof results>
+  for (const k of ['raw', 'single', 'cluster', 'sync', 'hypercore'] as const) if (results[k] === undefined && prev[k] !== undefined) (results as Record<string, unknown>)[k] = prev[k]
+  results.scale = [...(prev.scale ?? []).filter(p => results.scale?.some(q => q.validators === p.validators) !== true), ...(results.scale ?? [])].sort((a, b) => a.validators - b.validators)
+  results.members = [...(prev.members ?? []).filter(p => results.members?.some(q => q.members === p.members) !== true), ...(results.members ?? [])].sort((a, b) => a.members - b.members)
+  if (results.scale.length === 0) delete results.scale
+  if (results.members.length === 0) delete results.members
+}
 results.loadavgEnd = loadavg()
 results.durationS = (Date.now() - started) / 1000
 
@@ -231,6 +263,8 @@ if (hc !== undefined) {
     rows.push(row({ section: s, name: 'bytes on disk per record (writer / replica)', value: hc.bytesPerRecord, unit: 'B/record', limit: raw?.encodedRecordBytes, limitName: 'B encoded record', note: `replica ${Math.round(hc.replicaBytesPerRecord)} B/record` }))
   }
 }
+rows.push(...scaleRows(results.scale ?? []), ...membersRows(results.members ?? []))
+if (results.scale !== undefined) results.scaleCurves = scaleCurves(results.scale)
 results.table = rows
 
 /** The least CPU per record the protocol needs on `nodes` nodes: each encodes, hashes and writes it once; with batches of 1 the author signs and every other node verifies. */
@@ -277,6 +311,8 @@ results.header = header
 process.stdout.write(`\n${header}\n\n${renderText(rows)}\n`)
 if (results.errors.length > 0) process.stdout.write(`\nerrors:\n${results.errors.map(e => `  ${e}`).join('\n')}\n`)
 for (const n of [...(single?.notes ?? []), ...(cluster?.notes ?? [])]) process.stdout.write(`note: ${n}\n`)
+for (const p of results.scale ?? []) for (const e of p.errors) process.stdout.write(`note: scale N=${p.validators}: ${e}\n`)
+for (const p of results.members ?? []) for (const e of p.errors) process.stdout.write(`note: members M=${p.members}: ${e}\n`)
 if (results.profiles !== undefined) {
   process.stdout.write(`\nCPU profiles (${profileDir}):\n`)
   for (const [sub, sums] of Object.entries(results.profiles)) {

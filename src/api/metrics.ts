@@ -25,6 +25,10 @@ export class Metrics {
     // Accountability: which peer sent what this node refused (docs/network.md, Peer scoring).
     new Gauge({ name: 'medledger_peer_offences_total', help: 'Invalid, garbage or flooding messages counted against a peer', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.offences) } })
     new Gauge({ name: 'medledger_peer_banned', help: 'Whether a peer is banned now (1) or not (0)', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.banned ? 1 : 0) } })
+    // Gossip received per topic: every copy (duplicates included) and the distinct messages, with their data bytes.
+    const traffic = node.network.traffic
+    new Counter({ name: 'medledger_gossip_received_messages_total', help: 'Gossip messages received, by topic; kind=copies counts every copy (duplicates included), kind=distinct the messages handed to the application', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of Object.entries(traffic.byTopic)) { this.inc({ topic, kind: 'copies' }, t.copies); this.inc({ topic, kind: 'distinct' }, t.distinct) } } })
+    new Counter({ name: 'medledger_gossip_received_bytes_total', help: 'Data bytes of gossip messages received, by topic and kind (copies, distinct)', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of Object.entries(traffic.byTopic)) { this.inc({ topic, kind: 'copies' }, t.copyBytes); this.inc({ topic, kind: 'distinct' }, t.distinctBytes) } } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
   }
 

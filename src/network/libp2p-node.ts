@@ -12,6 +12,7 @@ import type { ConnectionGater } from '@libp2p/interface'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import { fastGossipId, gossipMessageId } from './message-id.ts'
 import { MAX_GOSSIP_RPC_BYTES } from './protocol-ids.ts'
+import type { GossipTraffic } from './gossip-traffic.ts'
 import type { ResolvedNetworkOptions } from './options.ts'
 
 /**
@@ -35,7 +36,7 @@ export type MedledgerLibp2p = Libp2p<MedledgerServices>
  * Builds (without starting) the libp2p node: TCP, Noise, Yamux, identify, ping and gossipsub,
  * with the node key as identity, the allowlist gater, and pnet when a swarm key is configured.
  */
-export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater }): Promise<MedledgerLibp2p> {
+export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater, traffic?: GossipTraffic }): Promise<MedledgerLibp2p> {
   return await createLibp2p<MedledgerServices>({
     start: false,
     privateKey: modules.key.toLibp2p(),
@@ -59,7 +60,7 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
     services: {
       identify: identify(),
       ping: ping(),
-      pubsub: gossipsub(gossipOptions()) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
+      pubsub: gossipsub(gossipOptions(modules.traffic)) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
     }
   })
 }
@@ -71,11 +72,12 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
  * (message-id.ts: the unsigned consensus `seq` is not part of it), and
  * application-level validation before anything is forwarded.
  */
-function gossipOptions (): Parameters<typeof gossipsub>[0] {
+function gossipOptions (traffic?: GossipTraffic): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
-    fastMsgIdFn: (msg) => fastGossipId(msg.data),
+    // Computed once for every copy received (and only then): the count of copies, duplicates included.
+    fastMsgIdFn: (msg) => { traffic?.copy(msg.topic, msg.data?.length ?? 0); return fastGossipId(msg.data) },
     asyncValidation: true,
     emitSelf: false,
     floodPublish: true,
