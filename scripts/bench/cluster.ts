@@ -129,7 +129,8 @@ export class Cluster {
           return
         }
         if (performance.now() - t0 > timeoutMs) throw new Error(`${d.node.name} not ready after ${timeoutMs} ms`)
-        await sleep(25)
+        // Tens of daemons starting on a few cores: polling each every 25 ms would itself slow them.
+        await sleep(which.length > 8 ? 250 : 25)
       }
     }))
     if (this.sampler === undefined) {

@@ -4,7 +4,8 @@ import { Cluster, type BlockFeed } from './cluster.ts'
 import { offer } from './load.ts'
 import { mean, perHeightAll, sampleNodes } from './probe.ts'
 import { waitConverged, singleRecords } from './scale.ts'
-import { log, percentile, sleep } from './util.ts'
+import { submitBody } from './records.ts'
+import { log, percentile, request, sleep } from './util.ts'
 
 type Role = 'validator' | 'member' | 'observer'
 interface ByRole<T> { validator: T, member: T, observer: T }
@@ -15,7 +16,7 @@ export interface MembersPoint {
   /** p2p.max_peers of members and observers (validators keep 0: they serve everyone). */
   maxPeers: number
   date: string
-  converge: { connectedMs: number, firstBlockMs: number, ms: number }
+  converge: { connectedMs: number, firstBlockMs: number, ms: number, apiUpMs: number }
   overall: { submitted: number, final: number, p50: number, p99: number, max: number }
   perMember: { worstP50: number, worstP99: number, bestP50: number, byMember: Record<string, { n: number, p50: number, p99: number }> }
   /** For each height every node announced in the window: last arrival minus first (ms). */
@@ -75,7 +76,10 @@ export async function measureMembersPoint (m: number, spec: MembersSpec = MEMBER
     const memberDaemons = cluster.daemons.filter(d => d.node.role === 'member')
     const t0 = performance.now()
     await cluster.start(cluster.daemons, spec.startTimeoutMs)
-    const converge = await waitConverged(cluster.daemons, validatorIds, t0, spec.startTimeoutMs)
+    const apiUpMs = Math.max(...cluster.apiUpMs.values())
+    const m1 = memberDaemons[0]
+    void request(`${m1.api}/v1/records`, { method: 'POST', headers: { authorization: `Bearer ${m1.node.token}`, 'content-type': 'application/json' }, body: submitBody(1), timeoutMs: 60_000 }).catch(() => {})
+    const converge = { ...await waitConverged(cluster.daemons, validatorIds, t0, spec.startTimeoutMs), apiUpMs }
     log(`members M=${m}: ${cluster.daemons.length} daemons converged in ${Math.round(converge.ms)} ms`)
     const feeds: BlockFeed[] = []
     for (const d of cluster.daemons) feeds.push(await cluster.feed(d))

@@ -24,6 +24,7 @@ export function scaleCurves (points: ScalePoint[]): ScaleCurve[] {
     curve('singleP99', 'single-record finality p99', 'ms', p => p.single.p99),
     curve('finalRate', 'final records/s at saturation, batches of 100', '/s', p => p.saturation.finalPerSec),
     curve('cpuIdle', 'CPU per height per node, idle (heartbeat blocks)', 'ms', p => p.idle.cpuMsPerNode),
+    curve('cpuIdleSec', 'CPU per second per node, idle', 'ms', p => p.idle.cpuMsPerSecPerNode),
     curve('cpuLoad', 'CPU per height per node, under load', 'ms', p => p.load.cpuMsPerNode),
     curve('msgIdle', 'gossip messages received per height per node, idle', '', p => p.idle.messagesPerNode),
     curve('msgLoad', 'gossip messages received per height per node, under load', '', p => p.load.messagesPerNode),
@@ -56,11 +57,12 @@ export function scaleRows (points: ScalePoint[]): Row[] {
     if (c.key === 'finalRate' && at(10) !== undefined && at(4) !== undefined) { target = 'N = 10: >= 50% of N = 4'; met = at(10)!.saturation.finalPerSec >= 0.5 * at(4)!.saturation.finalPerSec }
     if (c.key === 'cpuLoad' && c.fit !== undefined) { target = 'exponent <= 1.2'; met = c.fit.exponent <= 1.2 }
     let note = fitNote(c.fit)
-    if (c.key === 'converge') note += '; connected / first block: ' + ps.map(p => `${n0(p.converge.connectedMs)} / ${n0(p.converge.firstBlockMs)}`).join(', ') + ' ms'
+    if (c.key === 'converge') note += '; API up (slowest) / all connected / block 1 everywhere: ' + ps.map(p => `${n0(p.converge.apiUpMs)} / ${n0(p.converge.connectedMs)} / ${n0(p.converge.firstBlockMs)}`).join(', ') + ' ms'
     if (c.key === 'singleP50') note += '; ' + ps.map(p => `${p.single.final} of ${p.single.submitted} final`).join(', ')
     if (c.key === 'finalRate') note += '; N = 10 / N = 4: ' + (at(10) !== undefined && at(4) !== undefined ? `${Math.round(100 * at(10)!.saturation.finalPerSec / at(4)!.saturation.finalPerSec)}%` : 'n/a') + '; other processes used ' + ps.map(p => p.saturation.foreignCores.toFixed(2)).join(' / ') + ' cores'
     if (c.key === 'cpuLoad') note += '; validator / observer: ' + ps.map(p => `${n1(p.load.cpuMsValidator)} / ${n1(p.load.cpuMsObserver)}`).join(', ') + ' ms; heights in the window: ' + ps.map(p => p.load.heights).join(' / ')
-    if (c.key === 'cpuIdle') note += '; heights in the window: ' + ps.map(p => p.idle.heights).join(' / ')
+    if (c.key === 'cpuIdle') note += '; heights in the window: ' + ps.map(p => `${p.idle.heights} in ${n0(p.idle.seconds)} s`).join(' / ')
+    if (c.key === 'cpuLoad') note += '; CPU per second per node: ' + ps.map(p => n0(p.load.cpuMsPerSecPerNode)).join(' / ') + ' ms'
     if (c.key === 'wireLoad') note += '; gossip data bytes: ' + ps.map(p => n0(p.load.gossipBytesPerNode)).join(' / ')
     if (c.key === 'rssLoad') note += '; idle: ' + ps.map(p => n0(p.rss.idleMaxBytes / MB)).join(' / ') + ' MB'
     rows.push(row({ section: s, name: c.name, value: last?.y, unit: c.unit, display, target, met, note }))

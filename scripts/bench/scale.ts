@@ -8,6 +8,8 @@ import { CpuWatch, log, percentile, request, sleep } from './util.ts'
 /** Per-height costs summed up over the nodes of one window: means per node, validators apart from the observer. */
 export interface WindowCosts {
   seconds: number
+  /** CPU per second per node (ms of CPU per s of wall time: 1000 = one core busy), for windows with few heights. */
+  cpuMsPerSecPerNode: number
   /** Heights the observer advanced in the window. */
   heights: number
   cpuMsPerNode: number
@@ -24,8 +26,12 @@ export interface WindowCosts {
 export interface ScalePoint {
   validators: number
   date: string
-  /** From spawning every daemon to: each connected to every validator, each holding block 1; and both. */
-  converge: { connectedMs: number, firstBlockMs: number, ms: number }
+  /**
+   * From spawning every daemon to: each connected to every validator, each holding block 1 (one
+   * record is submitted as soon as every API is up, so block 1 does not wait for the heartbeat);
+   * and both. apiUpMs: the slowest node's API answering.
+   */
+  converge: { connectedMs: number, firstBlockMs: number, ms: number, apiUpMs: number }
   single: { submitted: number, final: number, p50: number, p99: number, max: number, ms: number[] }
   saturation: { batch: number, conns: number, finalPerSec: number, accepted: number, busy: number, failed: number, foreignCores: number }
   idle: WindowCosts
@@ -46,7 +52,8 @@ export interface ScaleSpec {
   measureMs: number
 }
 
-export const SCALE_SPEC: ScaleSpec = { singles: 30, singlesMaxMs: 120_000, idleMs: 8_000, batch: 100, conns: 8, warmupMs: 4_000, measureMs: 12_000 }
+// Idle heights are heartbeat blocks (genesis default: one per 10 s): the idle window holds two.
+export const SCALE_SPEC: ScaleSpec = { singles: 30, singlesMaxMs: 120_000, idleMs: 20_500, batch: 100, conns: 8, warmupMs: 4_000, measureMs: 12_000 }
 
 /** The names of the nodes of a scale network: v1..vN and the observer obs1. */
 function validatorNames (n: number): string[] { return Array.from({ length: n }, (_, i) => `v${i + 1}`) }
@@ -89,8 +96,12 @@ export function windowCosts (a: Map<string, NodeSample>, b: Map<string, NodeSamp
   }
   const o0 = a.get(observer)
   const o1 = b.get(observer)
+  const seconds = o0 === undefined || o1 === undefined ? NaN : (o1.at - o0.at) / 1000
+  const cpuS: number[] = []
+  for (const [k, s1] of b) { const s0 = a.get(k); if (s0 !== undefined) cpuS.push(s1.cpuS - s0.cpuS) }
   return {
-    seconds: o0 === undefined || o1 === undefined ? NaN : (o1.at - o0.at) / 1000,
+    seconds,
+    cpuMsPerSecPerNode: mean(cpuS) * 1000 / seconds,
     heights: byNode[observer]?.heights ?? NaN,
     cpuMsPerNode: mean(all.map(x => x.cpuMs)),
     cpuMsValidator: mean(vals.map(x => x.cpuMs)),
@@ -131,7 +142,10 @@ export async function measureScalePoint (n: number, spec: ScaleSpec = SCALE_SPEC
     const validatorIds = cluster.validators.map(d => d.node.peerId)
     const t0 = performance.now()
     await cluster.start(cluster.daemons, 180_000)
-    const converge = await waitConverged(cluster.daemons, validatorIds, t0, 180_000)
+    const apiUpMs = Math.max(...cluster.apiUpMs.values())
+    const v1 = cluster.validators[0]
+    void request(`${v1.api}/v1/records`, { method: 'POST', headers: { authorization: `Bearer ${v1.node.token}`, 'content-type': 'application/json' }, body: submitBody(1), timeoutMs: 60_000 }).catch(() => {})
+    const converge = { ...await waitConverged(cluster.daemons, validatorIds, t0, 180_000), apiUpMs }
     log(`scale N=${n}: converged in ${Math.round(converge.ms)} ms (connected ${Math.round(converge.connectedMs)}, first block ${Math.round(converge.firstBlockMs)})`)
     await sleep(1000)
     const idle0 = await sampleNodes(cluster.daemons)
@@ -139,7 +153,7 @@ export async function measureScalePoint (n: number, spec: ScaleSpec = SCALE_SPEC
     const idle1 = await sampleNodes(cluster.daemons)
     const idle = windowCosts(idle0, idle1, observer.node.name)
     const idleRss = Math.max(...cluster.daemons.map(d => cluster.rssLast.get(d.node.name) ?? 0))
-    log(`scale N=${n}: idle ${idle.heights} heights, ${idle.cpuMsPerNode.toFixed(1)} ms CPU per height per node, ${idle.messagesPerNode.toFixed(0)} messages per height per node`)
+    log(`scale N=${n}: idle ${idle.heights} heights in ${idle.seconds.toFixed(1)} s, ${idle.cpuMsPerNode.toFixed(1)} ms CPU per height per node (${idle.cpuMsPerSecPerNode.toFixed(0)} ms/s), ${idle.messagesPerNode.toFixed(0)} messages per height per node`)
 
     const s = await singleRecords(cluster.validators, spec.singles, spec.singlesMaxMs)
     if (s.ms.length < s.submitted) errors.push(`${s.submitted - s.ms.length} of ${s.submitted} single records not final`)
