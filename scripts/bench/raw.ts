@@ -22,7 +22,7 @@ export interface RawLimits {
   verifyPool: number
   verifyPoolThreads: number
   sign: number
-  sha256_200: number
+  sha256of200B: number
   cborEncodeRecord: number
   cborDecodeRecord: number
   recordId: number
@@ -77,7 +77,7 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
   await pool.close()
 
   const b200 = randomBytes(200)
-  const sha256_200 = await rate('sha256_200', () => { for (let i = 0; i < 1000; i++) createHash('sha256').update(b200).digest() }, 1000, { runs, minMs })
+  const sha256of200B = await rate('sha256of200B', () => { for (let i = 0; i < 1000; i++) createHash('sha256').update(b200).digest() }, 1000, { runs, minMs })
   const cborEncodeRecord = await rate('cborEncodeRecord', () => { for (let i = 0; i < 1000; i++) cborgEncode(recordToCbor(rec) as never) }, 1000, { runs, minMs })
   const cborDecodeRecord = await rate('cborDecodeRecord', () => { for (let i = 0; i < 1000; i++) decodeRecord(encoded) }, 1000, { runs, minMs })
   const rid = await rate('recordId', () => { for (let i = 0; i < 1000; i++) recordId(rec) }, 1000, { runs, minMs })
@@ -144,7 +144,7 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
   const levelGetSerialUs = await serialGet()
   const seq = await level(false)
   const rnd = await level(true)
-  const floor1 = 1 / (1 / cborEncodeRecord + 1 / sha256_200 + 1 / seq.rate)
+  const floor1 = 1 / (1 / cborEncodeRecord + 1 / sha256of200B + 1 / seq.rate)
   const foreignCores = (await watch.stop()).foreignCores
   return {
     medians,
@@ -153,7 +153,7 @@ export async function measureRaw (quick: boolean): Promise<RawLimits> {
     verifyPool,
     verifyPoolThreads,
     sign,
-    sha256_200,
+    sha256of200B,
     cborEncodeRecord,
     cborDecodeRecord,
     recordId: rid,

@@ -1,5 +1,5 @@
 import { isIP } from 'node:net'
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import { MedledgerError } from '../errors.ts'
 import type { ApiTokens, TokenRole } from './tokens.ts'
 

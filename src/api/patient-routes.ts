@@ -275,5 +275,3 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
     })
   }
 }
-
-

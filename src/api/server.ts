@@ -201,12 +201,12 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     const height = (node.store.head?.height ?? 0) + 1
     const set = node.schedule.at(height)
     return {
-    height,
-    quorum: set.quorum,
-    changes: node.schedule.changes().filter(c => !isMemberChange(c.change)).map(changeJson),
-    validators: set.members.map((m, index) => ({ index, ...peerJson(m) })),
-    observers: node.genesis.observers.map(peerJson),
-    members: node.schedule.membersAt(height).members.map(peerJson)
+      height,
+      quorum: set.quorum,
+      changes: node.schedule.changes().filter(c => !isMemberChange(c.change)).map(changeJson),
+      validators: set.members.map((m, index) => ({ index, ...peerJson(m) })),
+      observers: node.genesis.observers.map(peerJson),
+      members: node.schedule.membersAt(height).members.map(peerJson)
     }
   })
 

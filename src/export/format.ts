@@ -1,5 +1,4 @@
 import { open, type FileHandle } from 'node:fs/promises'
-import { decodeCbor, encodeCbor } from '../encoding/cbor.ts'
 import { fromHex, toHex } from '../encoding/bytes.ts'
 import { decodeFinalized, encodeFinalized } from '../chain/codec.ts'
 import { LIMITS } from '../chain/limits.ts'

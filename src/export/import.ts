@@ -114,7 +114,8 @@ export async function importExport (reader: ExportReader, store: ChainStore, gen
       if (run.length >= runSize) await flush()
     }
     await flush()
-  } catch (err) {
+  } catch (caught) {
+    let err = caught
     // A frame that could not be read (cut short, not canonical ...): the blocks read before it
     // are sound, so verify and write them before reporting.
     if (!(err instanceof ImportError) && tip !== undefined) {

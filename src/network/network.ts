@@ -111,14 +111,20 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     const timeoutMs = this.opts.requestTimeoutMs
     const onBadPeer = (peer: string, err: Error): void => { this.penalise(peer, PENALTY.badRequest, err.message) }
     this.statusModules = {
-      libp2p, protocol: this.protocolIds.status, timeoutMs, logger: this.log,
+      libp2p,
+      protocol: this.protocolIds.status,
+      timeoutMs,
+      logger: this.log,
       admit: id => this.admit(id),
       localStatus: () => handlers.localStatus(),
       onStatus: (peer, status) => { this.onStatus(peer, status) },
       onBadPeer
     }
     this.blocksModules = {
-      libp2p, protocol: this.protocolIds.blocks, timeoutMs, logger: this.log,
+      libp2p,
+      protocol: this.protocolIds.blocks,
+      timeoutMs,
+      logger: this.log,
       maxBlocksPerRequest: this.opts.maxBlocksPerRequest,
       maxResponseBytes: this.opts.maxResponseBytes,
       admit: id => this.admit(id),
@@ -134,7 +140,10 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     await libp2p.start()
 
     this.gossip = new Gossip(this.opts, {
-      libp2p, chainId: genesis.chainId, handlers: this.holdingRelay(handlers), logger: this.log,
+      libp2p,
+      chainId: genesis.chainId,
+      handlers: this.holdingRelay(handlers),
+      logger: this.log,
       admit: id => this.admit(id),
       onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) },
       traffic: this.traffic
@@ -152,7 +161,9 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       onSynced: detail => { this.lastSyncedAt = Date.now(); this.safeDispatch('synced', detail) }
     })
     this.dialer = new PeerDialer(this.opts, {
-      libp2p, logger: this.log, bootstrap: this.opts.bootstrap,
+      libp2p,
+      logger: this.log,
+      bootstrap: this.opts.bootstrap,
       targets: () => this.allowlist.list().filter(id => id !== this.ownId && this.admit(id)),
       maxPeers: this.opts.maxPeers,
       preferred: this.modules.preferred

@@ -117,9 +117,21 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
     const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
-    this.network = new Network({ listen: c.p2p.listen, announce: c.p2p.announce, bootstrap: c.p2p.bootstrap, preSharedKey: psk, relay: c.role !== 'observer', maxResponseBytes: c.p2p.sync_response_bytes,
-      inboundAllow: c.p2p.inbound_allow, inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms, maxPendingInbound: c.p2p.max_pending_inbound,
-      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip, inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s, maxInFlightBytes: c.p2p.gossip_in_flight_bytes, maxPeers: c.p2p.max_peers }, {
+    this.network = new Network({
+      listen: c.p2p.listen,
+      announce: c.p2p.announce,
+      bootstrap: c.p2p.bootstrap,
+      preSharedKey: psk,
+      relay: c.role !== 'observer',
+      maxResponseBytes: c.p2p.sync_response_bytes,
+      inboundAllow: c.p2p.inbound_allow,
+      inboundUpgradeTimeoutMs: c.p2p.inbound_upgrade_timeout_ms,
+      maxPendingInbound: c.p2p.max_pending_inbound,
+      maxPendingInboundPerIp: c.p2p.max_pending_inbound_per_ip,
+      inboundConnectionsPerIpPerSecond: c.p2p.inbound_connections_per_ip_per_s,
+      maxInFlightBytes: c.p2p.gossip_in_flight_bytes,
+      maxPeers: c.p2p.max_peers
+    }, {
       key: this.key,
       genesis: this.genesis,
       handlers: this.handlers(),

@@ -301,7 +301,6 @@ export class PrivacyIndex {
     return [...this.emergencies.values()].filter(e => (filter.recordId === undefined || e.recordId === filter.recordId) && (filter.subject === undefined || e.subject === filter.subject))
   }
 
-
   deliveryKeyOf (node: Uint8Array | string): DeliveryKeyEntry | undefined {
     return this.keys.get(typeof node === 'string' ? node : toHex(node))
   }

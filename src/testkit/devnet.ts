@@ -7,7 +7,7 @@ import { createDevnet, loadDevnet, type DevnetLayout, type DevnetSpec } from '..
 import { setConfigKey } from './config-file.ts'
 import { submitValidatorChange, type GovernanceOutcome } from './governance.ts'
 import { LinkMesh } from './links.ts'
-import { TestNode, type NodeRole, type NodeStatus } from './node.ts'
+import { TestNode, type NodeStatus } from './node.ts'
 import { TestkitTimeoutError, waitFor } from './wait.ts'
 
 /** Consensus timeouts for tests: a round whose proposer is down fails over in about a second. */

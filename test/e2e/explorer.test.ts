@@ -6,6 +6,7 @@ import { Genesis } from '../../src/chain/genesis.ts'
 import { toHex as nodeToHex } from '../../src/encoding/bytes.ts'
 import { fromHex, readGenesis, toHex, validatorsAt, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitFor, waitForHeight } from '../helpers/devnet.ts'
+import { setConfigKey } from '../../src/testkit/config-file.ts'
 import { Chromium, CHROMIUM, hasChromium } from '../helpers/chromium.ts'
 
 /*
@@ -147,7 +148,7 @@ test.serial('in headless Chromium the page loads, follows the head as it advance
   await browser.waitFor(page, 'document.body.dataset.ready === "true"')
 
   // The proof is checked by the page's own code, in the browser.
-  const verdict = await browser.waitFor<string>(page, `(() => { const v = document.getElementById('lookup-result').dataset.verdict; return v === 'checking' ? '' : v })()`)
+  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()')
   t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
   const text = await browser.evaluate<string>(page, 'document.getElementById("lookup-result").innerText')
   t.regex(text, /Verified in your browser/)
@@ -164,5 +165,54 @@ test.serial('in headless Chromium the page loads, follows the head as it advance
   await browser.waitFor(page, 'document.getElementById("block-batches").innerText.includes("Batch 1")')
   t.regex(await browser.evaluate<string>(page, 'document.getElementById("block-batches").innerText'), /3 records from hospital-b/)
   await browser.screenshot(page, join(tmpdir(), 'medledger-explorer.png'))
+  t.deepEqual(errors, [])
+})
+
+test.serial('in headless Chromium, a node that requires read tokens shows nothing until the page is given the read token, then shows and follows the ledger', async t => {
+  if (!(await hasChromium())) {
+    if (process.env.CI === 'true') {
+      t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
+      return
+    }
+    t.log(`skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+    t.pass()
+    return
+  }
+  let readToken = ''
+  const [d] = await startDevnet(t, { validators: ['hospital-a'], observers: [], heartbeatMs: 500 }, async (layout) => {
+    await setConfigKey(layout.nodes[0].home, 'require_read_token', 'true')
+    readToken = layout.nodes[0].tokens?.read ?? ''
+  })
+  t.not(readToken, '')
+  await waitForHeight([d], 1)
+  const res = await d.submit([20, 21].map(sampleRecord))
+  t.is(res.status, 200)
+  t.is((await fetch(`${d.api}/v1/blocks`)).status, 401)
+
+  const browser = await Chromium.launch({ width: 1280, height: 1000 })
+  t.teardown(async () => { await browser.close() })
+  const errors: string[] = []
+  const page = await browser.open(`${d.api}/#record=${res.body.ids![0]}`, (line) => { if (/^exception/.test(line)) errors.push(line) })
+  await browser.waitFor(page, '!document.getElementById("token-form").hidden')
+  t.regex(await browser.evaluate<string>(page, 'document.getElementById("token-message").innerText'), /read token/)
+  t.is(await browser.evaluate(page, 'document.getElementById("blocks").children.length'), 0)
+
+  // A wrong token is refused and asked again; the right one shows the ledger and the live head.
+  const enter = async (token: string): Promise<void> => {
+    await browser.evaluate(page, `(() => { document.getElementById('token-input').value = ${JSON.stringify(token)}; document.getElementById('token-form').requestSubmit() })()`)
+  }
+  await enter('not-the-token')
+  await browser.waitFor(page, '!document.getElementById("token-form").hidden && document.getElementById("token-message").innerText.includes("refused")')
+  await enter(readToken)
+  await browser.waitFor(page, 'document.body.dataset.ready === "true"', 60_000)
+  t.true(await browser.evaluate<boolean>(page, 'document.getElementById("token-form").hidden'))
+  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', 60_000)
+  t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
+  const first = Number(await browser.waitFor<string>(page, 'document.body.dataset.headHeight'))
+  await waitFor('the page to follow the head through the event stream', async () => Number(await browser.evaluate(page, 'document.body.dataset.headHeight')) >= first + 2, 60_000)
+  t.regex(await browser.evaluate<string>(page, 'document.getElementById("live-text").innerText'), /live/i)
+  // The token lives in this tab's sessionStorage, not in the URL or localStorage.
+  t.is(await browser.evaluate(page, 'localStorage.length'), 0)
+  t.false((await browser.evaluate<string>(page, 'location.href')).includes(readToken))
   t.deepEqual(errors, [])
 })

@@ -141,7 +141,6 @@ function record (i: number): { type: string, subject: Uint8Array, contentType: s
   return { type: 'consultation', subject: sha256(new TextEncoder().encode(`insider-${i}`)), contentType: 'application/octet-stream', payload: new TextEncoder().encode(`record ${i}`), timestamp: Date.now() }
 }
 
-
 test.serial('gossip waiting for validation is bounded in bytes, and one peer fills at most half of it', async t => {
   const keys = await makeKeys(2)
   const genesis = makeGenesis('insider-inflight', keys)

@@ -161,7 +161,7 @@ test.serial('proofs of records written before and after a validator is added and
   await browser.send('DOM.setFileInputFiles', { nodeId, files: [genesisFile] }, tab)
   await browser.waitFor(tab, 'document.getElementById("genesis-status").innerText.includes("matches this ledger")', 60_000)
   await browser.evaluate(tab, `location.hash = 'record=${written.at(-1)!.id}'`)
-  const verdict = await browser.waitFor<string>(tab, `(() => { const v = document.getElementById('lookup-result').dataset.verdict; return v === 'checking' ? '' : v })()`, 60_000)
+  const verdict = await browser.waitFor<string>(tab, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', 60_000)
   const text = await browser.evaluate<string>(tab, 'document.getElementById("lookup-result").innerText')
   t.is(verdict, 'verified', text)
   t.regex(text, /Checked against the genesis file you chose, following 2 membership changes proven in the ledger/)

@@ -151,7 +151,6 @@ test.serial('daemon: a disk write failure mid-run stops the process with exit 3 
   await store.close()
 })
 
-
 test.serial('daemon: an unhandled rejection anywhere is logged and stops the process cleanly with exit 4', async t => {
   const { d, node } = await loneTestDaemon(t, '--test-unhandled-rejection')
   d.proc!.kill('SIGUSR2')

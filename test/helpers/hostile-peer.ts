@@ -154,8 +154,11 @@ export class HostileValidator {
     this.chainId = genesis.chainId
     this.tp = topics(this.chainId)
     this.blocksModules = {
-      libp2p: peer.libp2p, protocol: protocols(this.chainId).blocks, timeoutMs: 10_000,
-      maxBlocksPerRequest: 16, maxResponseBytes: 16 * 1024 * 1024
+      libp2p: peer.libp2p,
+      protocol: protocols(this.chainId).blocks,
+      timeoutMs: 10_000,
+      maxBlocksPerRequest: 16,
+      maxResponseBytes: 16 * 1024 * 1024
     } as unknown as BlocksModules
   }
 
@@ -215,8 +218,15 @@ export class HostileValidator {
   /** A block on any parent link, real or made up (a block for a height whose parent nobody has yet). */
   buildBlockOn (link: ParentLink, lastCommit: Certificate | null, round: number, batches: RecordBatch[], time = Date.now()): Block {
     return buildBlock({
-      chainId: this.chainId, parent: link, round, proposer: this.key.publicKey, validators: this.validators,
-      batches, lastCommit, evidence: [], now: time
+      chainId: this.chainId,
+      parent: link,
+      round,
+      proposer: this.key.publicKey,
+      validators: this.validators,
+      batches,
+      lastCommit,
+      evidence: [],
+      now: time
     })
   }
 

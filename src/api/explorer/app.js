@@ -35,8 +35,15 @@ function el (tag, attrs = {}, ...children) {
 
 const clear = (node, ...children) => { node.replaceChildren(...children.flat().filter(c => c !== undefined && c !== null && c !== false)) }
 
+// A node that requires read tokens (api.require_read_token) answers the data routes with 401: the
+// page then asks for the token and keeps it in this tab's sessionStorage only (gone when the tab
+// closes; never in a URL, never in localStorage), and sends it as a bearer token.
+const TOKEN_KEY = 'medledger.readToken'
+const readToken = () => sessionStorage.getItem(TOKEN_KEY) ?? ''
+const authHeaders = () => readToken() === '' ? {} : { authorization: `Bearer ${readToken()}` }
+
 async function api (path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } })
+  const res = await fetch(path, { headers: { accept: 'application/json', ...authHeaders() } })
   const body = await res.json().catch(() => ({}))
   if (!res.ok) {
     const err = new Error(body?.error?.message ?? `the node answered ${res.status}`)
@@ -165,8 +172,10 @@ function renderValidators () {
     const pct = window.length === 0 ? 0 : signed / window.length
     const status = window.length === 0
       ? el('span', { class: 'badge grey', text: '—' })
-      : seenRecently ? el('span', { class: 'badge ok', text: 'Active' })
-        : signed + proposed > 0 ? el('span', { class: 'badge warn', text: 'Not seen lately', title: `no signature or proposal in the last ${recent.length} blocks` })
+      : seenRecently
+        ? el('span', { class: 'badge ok', text: 'Active' })
+        : signed + proposed > 0
+          ? el('span', { class: 'badge warn', text: 'Not seen lately', title: `no signature or proposal in the last ${recent.length} blocks` })
           : el('span', { class: 'badge bad', text: 'Not signing', title: `no signature or proposal in the last ${window.length} blocks` })
     return el('tr', {},
       el('td', {}, el('div', { text: m.name }), el('div', { class: 'mono muted', title: m.publicKey, text: short(m.peerId ?? m.publicKey) })),
@@ -382,9 +391,11 @@ async function renderEvidence () {
     el('thead', {}, el('tr', {}, ['Hospital', 'What happened', 'Status', ''].map(t => el('th', { text: t })))),
     el('tbody', {}, items.map(e => el('tr', {},
       el('td', { text: nameOf(e.validator) }),
-      el('td', { text: e.kind === 'vote'
-        ? `signed two conflicting ${e.a.type} votes for block #${e.height} (attempt ${e.round + 1})`
-        : `proposed two different blocks for block #${e.height} (attempt ${e.round + 1})` }),
+      el('td', {
+        text: e.kind === 'vote'
+          ? `signed two conflicting ${e.a.type} votes for block #${e.height} (attempt ${e.round + 1})`
+          : `proposed two different blocks for block #${e.height} (attempt ${e.round + 1})`
+      }),
       el('td', {}, el('span', { class: `badge ${e.includedAt === undefined ? 'warn' : 'bad'}`, text: e.state })),
       el('td', {}, el('details', {}, el('summary', { text: 'signed messages' }), el('pre', { class: 'mono', text: JSON.stringify({ a: e.a, b: e.b }, null, 2) }))))))))
 }
@@ -405,26 +416,82 @@ async function resync () {
   }
 }
 
+/**
+ * Follows GET /v1/events (server-sent events) with fetch rather than EventSource, which cannot send
+ * the read token. Reconnects after a pause when the stream ends or fails; `on[event](data)` is
+ * called for each event.
+ */
+async function followEvents (on) {
+  for (;;) {
+    try {
+      const res = await fetch('/v1/events', { headers: { accept: 'text/event-stream', ...authHeaders() } })
+      if (!res.ok || res.body === null) throw new Error(`the node answered ${res.status}`)
+      state.live = true
+      renderHeader()
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader()
+      let buffered = ''
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        buffered += value
+        let end
+        while ((end = buffered.indexOf('\n\n')) >= 0) {
+          const frame = buffered.slice(0, end)
+          buffered = buffered.slice(end + 2)
+          let event = 'message'
+          const data = []
+          for (const line of frame.split('\n')) {
+            if (line.startsWith('event:')) event = line.slice(6).trim()
+            else if (line.startsWith('data:')) data.push(line.slice(5).replace(/^ /, ''))
+          }
+          if (data.length > 0) on[event]?.(data.join('\n'))
+        }
+      }
+    } catch (err) {
+      console.warn('event stream:', err.message)
+    }
+    state.live = false
+    renderHeader()
+    await new Promise(resolve => setTimeout(resolve, 3000))
+  }
+}
+
 function connect () {
-  const es = new EventSource('/v1/events')
-  es.addEventListener('open', () => { state.live = true; renderHeader() })
-  es.addEventListener('error', () => { state.live = false; renderHeader() })
-  es.addEventListener('status', (e) => {
-    state.status = JSON.parse(e.data)
-    state.live = true
-    // After a reconnect, blocks may have been missed.
-    if ((state.blocks[0]?.height ?? 0) < state.status.height) void resync()
-    else renderAll()
+  void followEvents({
+    status: (data) => {
+      state.status = JSON.parse(data)
+      state.live = true
+      // After a reconnect, blocks may have been missed.
+      if ((state.blocks[0]?.height ?? 0) < state.status.height) void resync()
+      else renderAll()
+    },
+    block: (data) => {
+      const b = summaryFromEvent(JSON.parse(data))
+      const head = state.blocks[0]?.height ?? 0
+      if (b.height <= head) return
+      if (b.height !== head + 1) { void resync(); return }
+      state.blocks.unshift(b)
+      state.blocks.length = Math.min(state.blocks.length, WINDOW)
+      if (state.status !== null) { state.status.height = b.height; state.status.headHash = b.hash }
+      renderAll(b.height)
+    }
   })
-  es.addEventListener('block', (e) => {
-    const b = summaryFromEvent(JSON.parse(e.data))
-    const head = state.blocks[0]?.height ?? 0
-    if (b.height <= head) return
-    if (b.height !== head + 1) { void resync(); return }
-    state.blocks.unshift(b)
-    state.blocks.length = Math.min(state.blocks.length, WINDOW)
-    if (state.status !== null) { state.status.height = b.height; state.status.headHash = b.hash }
-    renderAll(b.height)
+}
+
+/** Asks for the node's read token (this node requires one to show its data); resolves once given. */
+async function askForToken (message) {
+  const form = $('token-form')
+  $('token-message').textContent = message
+  form.hidden = false
+  $('token-input').focus()
+  await new Promise(resolve => {
+    form.addEventListener('submit', (e) => {
+      e.preventDefault()
+      sessionStorage.setItem(TOKEN_KEY, $('token-input').value.trim())
+      $('token-input').value = ''
+      form.hidden = true
+      resolve()
+    }, { once: true })
   })
 }
 
@@ -449,11 +516,20 @@ async function main () {
   })
   $('genesis-file').addEventListener('change', (e) => { const f = e.target.files?.[0]; if (f !== undefined) void chooseGenesis(f) })
   window.addEventListener('hashchange', () => { void route() })
-  try {
-    await Promise.all([loadStatus(), loadValidators(), loadBlocks()])
-  } catch (err) {
-    clear($('head-final'), el('span', { class: 'error', text: `Cannot reach this node’s API: ${err.message}` }))
-    return
+  for (;;) {
+    try {
+      await Promise.all([loadStatus(), loadValidators(), loadBlocks()])
+      break
+    } catch (err) {
+      if (err.status === 401) {
+        await askForToken(readToken() === ''
+          ? 'This node shows its ledger only to holders of its read token. Ask the node’s operator for it (the file api.read.token).'
+          : 'The node refused that token. Enter the read token again.')
+        continue
+      }
+      clear($('head-final'), el('span', { class: 'error', text: `Cannot reach this node’s API: ${err.message}` }))
+      return
+    }
   }
   renderAll()
   $('footer').textContent = `medledger explorer · chain ${state.status.chainId} · this node’s id ${state.status.peerId}`

@@ -94,10 +94,8 @@ export function encodeCbor (v) {
     else if (x === false) parts.push(Uint8Array.of(0xf4))
     else if (x === true) parts.push(Uint8Array.of(0xf5))
     else if (typeof x === 'number') parts.push(x >= 0 ? head(0, x) : head(1, -1 - x))
-    else if (typeof x === 'string') { const b = new TextEncoder().encode(x); parts.push(head(3, b.length), b) }
-    else if (x instanceof Uint8Array) parts.push(head(2, x.length), x)
-    else if (Array.isArray(x)) { parts.push(head(4, x.length)); x.forEach(walk) }
-    else throw new Error(`CBOR: cannot encode ${typeof x}`)
+    else if (typeof x === 'string') { const b = new TextEncoder().encode(x); parts.push(head(3, b.length), b) } else if (x instanceof Uint8Array) parts.push(head(2, x.length), x)
+    else if (Array.isArray(x)) { parts.push(head(4, x.length)); x.forEach(walk) } else throw new Error(`CBOR: cannot encode ${typeof x}`)
   }
   walk(v)
   return concat(parts)
@@ -390,9 +388,12 @@ async function learnValidators (p, trust) {
     }
     const inSet = set.some(v => bytesEqual(v.publicKey, c.publicKey))
     const isMember = members.some(m => bytesEqual(m.publicKey, c.publicKey))
-    const applies = c.action === 'add' ? !inSet && !isMember && set.length < MAX_VALIDATORS
-      : c.action === 'remove' ? inSet && set.length > 1
-        : c.action === 'add-member' ? !inSet && !isMember
+    const applies = c.action === 'add'
+      ? !inSet && !isMember && set.length < MAX_VALIDATORS
+      : c.action === 'remove'
+        ? inSet && set.length > 1
+        : c.action === 'add-member'
+          ? !inSet && !isMember
           : isMember
     if (c.name.length === 0 || !applies) return { set, members, problem: `${at}: the change does not apply to the sets in force` }
     const message = encodeCbor([DOMAIN.governance, trust.chainId, c.actionCode, c.name, c.publicKey, c.nonce])

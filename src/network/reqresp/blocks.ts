@@ -1,6 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
-import { decodeCbor, encodeCbor, readBytes, readList, readTuple, readUint } from '../../encoding/cbor.ts'
+import { decodeCbor, encodeCbor, readTuple, readUint } from '../../encoding/cbor.ts'
 import { decodeFinalized } from '../../chain/codec.ts'
 import { readAll } from '../../encoding/reader.ts'
 import { LIMITS } from '../../chain/limits.ts'
@@ -98,9 +98,13 @@ export async function requestBlocks (m: BlocksModules, peerId: string, from: num
   const n = Math.min(count, m.maxBlocksPerRequest)
   const frameMax = responseFrameBytes(m.maxResponseBytes, n) + FINALIZED_BLOCK_MAX_BYTES
   const bytes = await requestResponse({
-    libp2p: m.libp2p, peerId, protocol: m.protocol,
+    libp2p: m.libp2p,
+    peerId,
+    protocol: m.protocol,
     request: encodeBlocksRequest({ from, count: n, maxBytes: m.maxResponseBytes }),
-    maxResponseBytes: frameMax, timeoutMs: m.timeoutMs, signal
+    maxResponseBytes: frameMax,
+    timeoutMs: m.timeoutMs,
+    signal
   })
   try {
     const items = readAll(bytes.slice(), frameMax, r => Array.from({ length: r.list(n, 'blocks response') }, () => r.bytes('blocks.item', { max: FINALIZED_BLOCK_MAX_BYTES })))

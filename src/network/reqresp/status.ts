@@ -85,8 +85,13 @@ export async function registerStatusHandler (m: StatusModules): Promise<void> {
 /** Sends our status to a connected peer and returns the peer's. */
 export async function requestStatus (m: StatusModules, peerId: string, signal?: AbortSignal): Promise<ChainStatus> {
   const bytes = await requestResponse({
-    libp2p: m.libp2p, peerId, protocol: m.protocol, request: encodeStatus(m.localStatus()),
-    maxResponseBytes: STATUS_MAX_BYTES, timeoutMs: m.timeoutMs, signal
+    libp2p: m.libp2p,
+    peerId,
+    protocol: m.protocol,
+    request: encodeStatus(m.localStatus()),
+    maxResponseBytes: STATUS_MAX_BYTES,
+    timeoutMs: m.timeoutMs,
+    signal
   })
   let remote: ChainStatus
   try {

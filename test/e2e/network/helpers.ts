@@ -39,9 +39,16 @@ export function fabricateChain (genesis: Genesis, n: number, opts: { badParentAt
   const proposer = opts.proposer ?? genesis.validators.keys[0]
   for (let height = 1; height <= n; height++) {
     const header = {
-      chainId: genesis.chainId, height, round: 0, time: genesis.genesisTime + height * 1000, proposer,
+      chainId: genesis.chainId,
+      height,
+      round: 0,
+      time: genesis.genesisTime + height * 1000,
+      proposer,
       parentHash: height === opts.badParentAt ? new Uint8Array(32).fill(7) : parent,
-      recordsRoot: ZERO_HASH, validatorSetHash: genesis.validators.hash, lastCommitHash: ZERO_HASH, evidenceHash: ZERO_HASH
+      recordsRoot: ZERO_HASH,
+      validatorSetHash: genesis.validators.hash,
+      lastCommitHash: ZERO_HASH,
+      evidenceHash: ZERO_HASH
     }
     const hash = blockHash(header)
     out.push({

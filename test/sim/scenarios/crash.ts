@@ -2,7 +2,6 @@ import type { ExecutionContext } from 'ava'
 import { say, SimNet, LONG, finalChecks, len, scenario, seededRandom, sleep } from '../../helpers/sim.ts'
 import { waitFor } from '../../helpers/devnet.ts'
 
-
 /**
  * 1. kill -9 of a random validator, again and again, each time restarted: while it is down the
  * other three keep finalizing, after the restart it catches up, and nothing acknowledged is lost.

@@ -180,7 +180,6 @@ export async function fuzzApi (t: ExecutionContext): Promise<void> {
   })
 }
 
-
 /**
  * Regression test for a product bug the fuzzing found (docs/simulation.md, "Findings", fixed in
  * 67193e7): a URL that is not valid percent-encoding was answered by Fastify's default handler,

@@ -22,7 +22,11 @@ const validBlock = (): Block => makeBlock({ height: 1, round: 0, proposer: P1, p
 const proposalOf = (signer: NodeKey, block: Block): ConsensusMessage => ({ kind: 'proposal', proposal: makeProposal(signer, block) })
 /** A next-height (2) block of `payloadKiB` KiB by `proposer` in `round`. */
 const nextBlock = (proposer: NodeKey, round: number, payloadKiB = 1): Block => makeBlock({
-  height: 2, round, proposer, parentHash: genesis.hash, validatorSetHash: set.hash,
+  height: 2,
+  round,
+  proposer,
+  parentHash: genesis.hash,
+  validatorSetHash: set.hash,
   batches: [signBatch(proposer, Array.from({ length: Math.max(1, Math.ceil(payloadKiB / 60)) }, (_, i) => sampleRecord(proposer.publicKey, round * 1000 + i, { payload: new Uint8Array(Math.min(60, payloadKiB) * 1024).fill(i) })))]
 })
 const roundsOf = (signer: NodeKey, height: number): number[] => [0, 1, 2, 3].filter(r => set.isProposer(signer.publicKey, height, r))

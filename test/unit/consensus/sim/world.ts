@@ -183,6 +183,7 @@ export class SimWorld {
     if (x.inc !== undefined) x.stats.restarts++
     const genesis = this.genesis
     const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
+    // eslint-disable-next-line prefer-const -- alive() and the timers close over it before the driver exists
     let inc: Incarnation | undefined
     const alive = (): boolean => inc?.alive === true
     const store = new MemoryConsensusStore(x.disk, alive, () => { this.crash(id) }, what => this.violations.push(`${what} (node ${id}, t=${this.now})`))
