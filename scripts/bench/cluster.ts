@@ -215,6 +215,7 @@ export class Cluster {
 
   async remove (): Promise<void> {
     await this.stop()
+    if (process.env.BENCH_KEEP === '1') { process.stderr.write(`bench: kept ${this.dir} (BENCH_KEEP=1)\n`); return }
     await rm(this.dir, { recursive: true, force: true })
   }
 }

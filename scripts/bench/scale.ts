@@ -65,6 +65,8 @@ function validatorNames (n: number): string[] { return Array.from({ length: n },
 export async function waitConverged (daemons: Daemon[], validatorIds: string[], t0: number, timeoutMs: number): Promise<{ connectedMs: number, firstBlockMs: number, ms: number }> {
   let connectedMs = NaN
   let firstBlockMs = NaN
+  let state = ''
+  let lastLog = performance.now()
   while (performance.now() - t0 < timeoutMs) {
     const st = await Promise.all(daemons.map(async d => {
       const r = await request(`${d.api}/v1/status`, { timeoutMs: 5000 }).catch(() => undefined)
@@ -76,9 +78,14 @@ export async function waitConverged (daemons: Daemon[], validatorIds: string[], 
     if (connected && Number.isNaN(connectedMs)) connectedMs = now
     if (block && Number.isNaN(firstBlockMs)) firstBlockMs = now
     if (connected && block) return { connectedMs, firstBlockMs, ms: Math.max(connectedMs, firstBlockMs) }
+    const silent = daemons.filter((_, i) => st[i] === undefined).map(d => d.node.name)
+    const missing = st.flatMap((s, i) => s === undefined ? [] : [`${daemons[i].node.name} ${validatorIds.filter(v => v !== s.peerId && !s.connectedPeers.some(p => p.peerId === v)).length}`]).filter(x => !x.endsWith(' 0'))
+    const atZero = daemons.filter((_, i) => st[i] !== undefined && st[i].height < 1).map(d => d.node.name)
+    state = `no status answer: ${silent.join(' ') || 'none'}; validators not connected (node count): ${missing.join(', ') || 'none'}; height 0: ${atZero.join(' ') || 'none'}`
+    if (performance.now() - lastLog > 15_000) { lastLog = performance.now(); log(`converging (${Math.round(now / 1000)} s): ${state}`) }
     await sleep(100)
   }
-  throw new Error(`not converged within ${timeoutMs} ms (connected: ${Math.round(connectedMs)} ms, first block: ${Math.round(firstBlockMs)} ms)`)
+  throw new Error(`not converged within ${timeoutMs} ms (connected: ${Math.round(connectedMs)} ms, first block: ${Math.round(firstBlockMs)} ms); ${state}`)
 }
 
 /** The per-height costs between two rounds of samples. */
