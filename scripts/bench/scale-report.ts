@@ -80,7 +80,7 @@ export function membersRows (points: MembersPoint[]): Row[] {
   const big = ps[ps.length - 1]
   const rows: Row[] = []
   const r = (name: string, value: number | undefined, display: string, note?: string, unit = ''): void => { rows.push(row({ section: s, name, value, unit, display, note })) }
-  r('start to converged (every node holds block 1, members connected to every validator)', big.converge.ms, cell(p => n0(p.converge.ms), 'ms'), `${cell(p => `${p.daemons} daemons`)}`, 'ms')
+  r('start to converged (every node holds block 1, members connected to every validator)', big.converge.ms, cell(p => n0(p.converge.ms), 'ms'), `${cell(p => `${p.daemons} daemons`)}; members started in waves of 8 after the validators: every API ready after ${cell(p => n0(p.converge.apiUpMs), 'ms')}`, 'ms')
   r('submit-to-final p50 / p99, all members (wait=final)', big.overall.p50, cell(p => `${n0(p.overall.p50)} / ${n0(p.overall.p99)}`, 'ms'), cell(p => `${p.overall.final} of ${p.overall.submitted} final`), 'ms')
   r('per member: worst p50 / worst p99', big.perMember.worstP50, cell(p => `${n0(p.perMember.worstP50)} / ${n0(p.perMember.worstP99)}`, 'ms'), `best member's p50: ${cell(p => n0(p.perMember.bestP50), 'ms')}`, 'ms')
   r('final block to the last node (after the first), p50 / p99', big.spread.p50, cell(p => `${n0(p.spread.p50)} / ${n0(p.spread.p99)}`, 'ms'), `heights seen by every node: ${cell(p => String(p.spread.heights))}`, 'ms')
