@@ -26,6 +26,8 @@ export function scaleCurves (points: ScalePoint[]): ScaleCurve[] {
     curve('cpuIdle', 'CPU per height per node, idle (heartbeat blocks)', 'ms', p => p.idle.cpuMsPerNode),
     curve('cpuIdleSec', 'CPU per second per node, idle', 'ms', p => p.idle.cpuMsPerSecPerNode),
     curve('cpuLoad', 'CPU per height per node, under load', 'ms', p => p.load.cpuMsPerNode),
+    // Heights under load hold more records as N grows (fewer, larger blocks): per final record is the comparable cost.
+    curve('cpuRecord', 'CPU per final record per node, under load', 'µs', p => p.load.cpuMsPerSecPerNode * 1000 / p.saturation.finalPerSec),
     curve('msgIdle', 'gossip messages received per height per node, idle', '', p => p.idle.messagesPerNode),
     curve('msgLoad', 'gossip messages received per height per node, under load', '', p => p.load.messagesPerNode),
     curve('wireIdle', 'bytes received (TCP, libp2p) per height per node, idle', 'B', p => p.idle.wireBytesPerNode),
