@@ -18,7 +18,7 @@ import { log, machine } from './bench/util.ts'
 import { BenchDaemon } from './bench/cluster.ts'
 import { measureScale, type ScalePoint } from './bench/scale.ts'
 import { measureMembers, type MembersPoint } from './bench/members.ts'
-import { membersRows, scaleCurves, scaleRows } from './bench/scale-report.ts'
+import { curvesMarkdown, membersRows, scaleCurves, scaleRows } from './bench/scale-report.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -84,20 +84,28 @@ const cores = Number(machine().availableParallelism)
 const show = args.find(a => a === '--show' || a.startsWith('--show='))
 if (show !== undefined) {
   const file = show.includes('=') ? show.slice(7) : out
-  const prev = JSON.parse(await readFile(resolve(root, file), 'utf8')) as { header: string, table: Row[] }
+  const prev = JSON.parse(await readFile(resolve(root, file), 'utf8')) as { header: string, table: Row[], curvesMarkdown?: string }
   process.stdout.write(`\n${prev.header}\n\n${renderText(prev.table)}\n`)
-  if (docs) await updateDocs(prev.header, prev.table)
+  if (docs) await updateDocs(prev.header, prev.table, prev.curvesMarkdown)
   process.exit(0)
 }
 
 /** Replaces the generated section of docs/benchmarks.md (between the bench markers) with this table. */
-async function updateDocs (header: string, rows: Row[]): Promise<void> {
+async function updateDocs (header: string, rows: Row[], curves?: string): Promise<void> {
   const file = join(root, 'docs', 'benchmarks.md')
   const text = await readFile(file, 'utf8').catch(() => '')
   const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
   const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => block) : `${text}\n${block}\n`
   await writeFile(file, next)
   process.stdout.write(`updated ${file}\n`)
+  // The network-size curves, one column per N or M, where a file holds their markers (README.md, docs/benchmarks.md).
+  if (curves === undefined || curves === '') return
+  for (const f of [join(root, 'README.md'), file]) {
+    const t = await readFile(f, 'utf8').catch(() => '')
+    if (!t.includes('<!-- bench-curves:start -->')) continue
+    await writeFile(f, t.replace(/<!-- bench-curves:start -->[\s\S]*<!-- bench-curves:end -->/, () => `<!-- bench-curves:start -->\n${curves}\n<!-- bench-curves:end -->`))
+    process.stdout.write(`updated the curves in ${f}\n`)
+  }
 }
 
 const started = Date.now()
@@ -116,6 +124,8 @@ const results: {
   members?: MembersPoint[]
   /** Each scale cost against N with its fitted power-law exponent. */
   scaleCurves?: ReturnType<typeof scaleCurves>
+  /** The same curves as Markdown tables (README.md and docs/benchmarks.md, between bench-curves markers). */
+  curvesMarkdown?: string
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
   header?: string
@@ -265,6 +275,8 @@ if (hc !== undefined) {
 }
 rows.push(...scaleRows(results.scale ?? []), ...membersRows(results.members ?? []))
 if (results.scale !== undefined) results.scaleCurves = scaleCurves(results.scale)
+const machineName = `${String(results.machine.cpus)} x ${String(results.machine.model)}, ${String(results.machine.memoryGiB)} GiB, node ${process.version}`
+results.curvesMarkdown = curvesMarkdown(results.scale ?? [], results.members ?? [], machineName)
 results.table = rows
 
 /** The least CPU per record the protocol needs on `nodes` nodes: each encodes, hashes and writes it once; with batches of 1 the author signs and every other node verifies. */
@@ -326,5 +338,5 @@ const outFile = resolve(root, out)
 await mkdir(dirname(outFile), { recursive: true })
 await writeFile(outFile, JSON.stringify(results, null, 2) + '\n')
 process.stdout.write(`\nwrote ${outFile}\n`)
-if (docs) await updateDocs(header, rows)
+if (docs) await updateDocs(header, rows, results.curvesMarkdown)
 process.exit(results.errors.length > 0 ? 1 : 0)

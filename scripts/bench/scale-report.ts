@@ -38,6 +38,28 @@ export function scaleCurves (points: ScalePoint[]): ScaleCurve[] {
   ]
 }
 
+/** One value of a curve as shown: thousands as "12.3k", small values with decimals. */
+function fmtValue (c: ScaleCurve, y: number): string {
+  if (c.unit === 'x') return n1(y)
+  if (c.unit === 'MB') return n0(y)
+  if (c.unit === 'ms' && y < 100) return n1(y)
+  return y >= 1e6 ? `${(y / 1e6).toFixed(2)}M` : y >= 10_000 ? `${(y / 1000).toFixed(1)}k` : n1(y)
+}
+
+/** What the issue asks of a curve (issue 16's targets), and whether these points meet it. */
+function curveTarget (c: ScaleCurve, ps: ScalePoint[]): { target?: string, met?: boolean } {
+  const at = (n: number): ScalePoint | undefined => ps.find(p => p.validators === n)
+  const p16 = at(16)
+  const p10 = at(10)
+  const p4 = at(4)
+  if (c.key === 'singleP50' && p16 !== undefined) return { target: 'N = 16: <= 400 ms', met: p16.single.p50 <= 400 }
+  if (c.key === 'singleP99' && p16 !== undefined) return { target: 'N = 16: <= 1,500 ms', met: p16.single.p99 <= 1500 }
+  if (c.key === 'converge' && p16 !== undefined) return { target: 'N = 16: <= 10 s', met: p16.converge.ms <= 10_000 }
+  if (c.key === 'finalRate' && p10 !== undefined && p4 !== undefined) return { target: 'N = 10: >= 50% of N = 4', met: p10.saturation.finalPerSec >= 0.5 * p4.saturation.finalPerSec }
+  if (c.key === 'cpuLoad' && c.fit !== undefined) return { target: 'exponent <= 1.2', met: c.fit.exponent <= 1.2 }
+  return {}
+}
+
 /** Table rows of the scale phase: one row per cost, the values for each N in one cell, the exponent in the note. */
 export function scaleRows (points: ScalePoint[]): Row[] {
   if (points.length === 0) return []
@@ -49,22 +71,14 @@ export function scaleRows (points: ScalePoint[]): Row[] {
   const rows: Row[] = []
   for (const c of scaleCurves(ps)) {
     const last = c.values[c.values.length - 1]
-    const display = c.values.map(v => c.unit === 'x' ? n1(v.y) : c.unit === 'ms' && v.y < 100 ? n1(v.y) : c.unit === 'MB' ? n0(v.y) : v.y >= 10_000 ? `${(v.y / 1000).toFixed(1)}k` : n1(v.y)).join(' / ') + (c.unit === '' || c.unit === 'x' ? '' : ` ${c.unit}`)
-    let target: string | undefined
-    let met: boolean | undefined
-    const p16 = at(16)
-    if (c.key === 'singleP50' && p16 !== undefined) { target = 'N = 16: <= 400 ms'; met = p16.single.p50 <= 400 }
-    if (c.key === 'singleP99' && p16 !== undefined) { target = 'N = 16: <= 1,500 ms'; met = p16.single.p99 <= 1500 }
-    if (c.key === 'converge' && p16 !== undefined) { target = 'N = 16: <= 10 s'; met = p16.converge.ms <= 10_000 }
-    if (c.key === 'finalRate' && at(10) !== undefined && at(4) !== undefined) { target = 'N = 10: >= 50% of N = 4'; met = at(10)!.saturation.finalPerSec >= 0.5 * at(4)!.saturation.finalPerSec }
-    if (c.key === 'cpuLoad' && c.fit !== undefined) { target = 'exponent <= 1.2'; met = c.fit.exponent <= 1.2 }
+    const display = c.values.map(v => fmtValue(c, v.y)).join(' / ') + (c.unit === '' || c.unit === 'x' ? '' : ` ${c.unit}`)
+    const { target, met } = curveTarget(c, ps)
     let note = fitNote(c.fit)
     if (c.key === 'converge') note += '; API up (slowest) / all connected / block 1 everywhere: ' + ps.map(p => `${n0(p.converge.apiUpMs)} / ${n0(p.converge.connectedMs)} / ${n0(p.converge.firstBlockMs)}`).join(', ') + ' ms'
     if (c.key === 'singleP50') note += '; ' + ps.map(p => `${p.single.final} of ${p.single.submitted} final`).join(', ')
     if (c.key === 'finalRate') note += '; N = 10 / N = 4: ' + (at(10) !== undefined && at(4) !== undefined ? `${Math.round(100 * at(10)!.saturation.finalPerSec / at(4)!.saturation.finalPerSec)}%` : 'n/a') + '; other processes used ' + ps.map(p => p.saturation.foreignCores.toFixed(2)).join(' / ') + ' cores'
-    if (c.key === 'cpuLoad') note += '; validator / observer: ' + ps.map(p => `${n1(p.load.cpuMsValidator)} / ${n1(p.load.cpuMsObserver)}`).join(', ') + ' ms; heights in the window: ' + ps.map(p => p.load.heights).join(' / ')
+    if (c.key === 'cpuLoad') note += '; validator / observer: ' + ps.map(p => `${n1(p.load.cpuMsValidator)} / ${n1(p.load.cpuMsObserver)}`).join(', ') + ' ms; heights in the window: ' + ps.map(p => p.load.heights).join(' / ') + '; CPU per second per node: ' + ps.map(p => n0(p.load.cpuMsPerSecPerNode)).join(' / ') + ' ms'
     if (c.key === 'cpuIdle') note += '; heights in the window: ' + ps.map(p => `${p.idle.heights} in ${n0(p.idle.seconds)} s`).join(' / ')
-    if (c.key === 'cpuLoad') note += '; CPU per second per node: ' + ps.map(p => n0(p.load.cpuMsPerSecPerNode)).join(' / ') + ' ms'
     if (c.key === 'wireLoad') note += '; gossip data bytes: ' + ps.map(p => n0(p.load.gossipBytesPerNode)).join(' / ')
     if (c.key === 'rssLoad') note += '; idle: ' + ps.map(p => n0(p.rss.idleMaxBytes / MB)).join(' / ') + ' MB'
     rows.push(row({ section: s, name: c.name, value: last?.y, unit: c.unit, display, target, met, note }))
@@ -72,25 +86,58 @@ export function scaleRows (points: ScalePoint[]): Row[] {
   return rows
 }
 
-/** Table rows of the members phase: 4 validators, M members, 2 observers; values for each M in one cell. */
+/** One figure of the members phase: its value at each M as shown, and a number for the JSON row. */
+interface MembersFigure { name: string, unit: string, value: (p: MembersPoint) => number, show: (p: MembersPoint) => string, note?: (ps: MembersPoint[]) => string }
+
+function membersFigures (): MembersFigure[] {
+  // How a cost grows with M (log-log least squares), for docs/scaling.md's projection.
+  const grow = (ps: MembersPoint[], f: (p: MembersPoint) => number): string => { const fit = fitPowerLaw(ps.map(p => ({ n: p.members, y: f(p) }))); return fit === undefined ? 'n/a' : fit.exponent.toFixed(2) }
+  const each = (ps: MembersPoint[], f: (p: MembersPoint) => string): string => ps.map(f).join(' / ')
+  return [
+    { name: 'start to converged (ms): every node holds block 1, every node connected to every validator', unit: 'ms', value: p => p.converge.ms, show: p => n0(p.converge.ms), note: ps => `members started in waves of 8 after the validators; every API ready after ${each(ps, p => n0(p.converge.apiUpMs))} ms` },
+    { name: 'submit-to-final p50 / p99, all members, wait=final (ms)', unit: 'ms', value: p => p.overall.p50, show: p => `${n0(p.overall.p50)} / ${n0(p.overall.p99)}`, note: ps => each(ps, p => `${p.overall.final} of ${p.overall.submitted} final`) },
+    { name: 'per member: worst p50 / worst p99 (ms)', unit: 'ms', value: p => p.perMember.worstP50, show: p => `${n0(p.perMember.worstP50)} / ${n0(p.perMember.worstP99)}`, note: ps => `best member's p50: ${each(ps, p => n0(p.perMember.bestP50))} ms` },
+    { name: 'a final block from the first node to the last, p50 / p99 (ms)', unit: 'ms', value: p => p.spread.p50, show: p => `${n0(p.spread.p50)} / ${n0(p.spread.p99)}`, note: ps => `heights seen by every node: ${each(ps, p => String(p.spread.heights))}` },
+    { name: 'connections per node, max: validator / member / observer', unit: '', value: p => p.connections.validator.max, show: p => `${p.connections.validator.max} / ${p.connections.member.max} / ${p.connections.observer.max}`, note: ps => `member min-mean: ${each(ps, p => `${p.connections.member.min}-${n1(p.connections.member.mean)}`)}; exponent in M of a validator's: ${grow(ps, p => p.connections.validator.max)}` },
+    { name: 'KiB received per node per block (TCP), mean: validator / member / observer', unit: 'B', value: p => p.bytesPerBlock.validator, show: p => `${n0(p.bytesPerBlock.validator / 1024)} / ${n0(p.bytesPerBlock.member / 1024)} / ${n0(p.bytesPerBlock.observer / 1024)}`, note: ps => `exponent in M, validator / member: ${grow(ps, p => p.bytesPerBlock.validator)} / ${grow(ps, p => p.bytesPerBlock.member)}` },
+    { name: 'gossip messages received per node per block, mean: validator / member / observer', unit: '', value: p => p.messagesPerBlock.validator, show: p => `${n0(p.messagesPerBlock.validator)} / ${n0(p.messagesPerBlock.member)} / ${n0(p.messagesPerBlock.observer)}`, note: ps => `duplicate ratio ${each(ps, p => n1(p.duplicateRatio))}; exponent in M, validator / member: ${grow(ps, p => p.messagesPerBlock.validator)} / ${grow(ps, p => p.messagesPerBlock.member)}` },
+    { name: 'CPU per node per block, mean: validator / member / observer (ms)', unit: 'ms', value: p => p.cpuMsPerBlock.validator, show: p => `${n1(p.cpuMsPerBlock.validator)} / ${n1(p.cpuMsPerBlock.member)} / ${n1(p.cpuMsPerBlock.observer)}`, note: ps => `${each(ps, p => n1(p.blocksPerSec))} blocks/s in the window; exponent in M, validator / member: ${grow(ps, p => p.cpuMsPerBlock.validator)} / ${grow(ps, p => p.cpuMsPerBlock.member)}` },
+    { name: 'resident memory per node, max: validator / member / observer (MB)', unit: 'MB', value: p => p.rss.validator / MB, show: p => `${n0(p.rss.validator / MB)} / ${n0(p.rss.member / MB)} / ${n0(p.rss.observer / MB)}`, note: ps => `all daemons together: ${each(ps, p => n0(p.rss.total / MB))} MB` }
+  ]
+}
+
+/** Table rows of the members phase: 4 validators, M members, 2 observers; "M = 10: ...; M = 20: ..." in one cell. */
 export function membersRows (points: MembersPoint[]): Row[] {
   if (points.length === 0) return []
   const ps = [...points].sort((a, b) => a.members - b.members)
   const dates = [...new Set(ps.map(p => p.date.slice(0, 16).replace('T', ' ')))].join(', ')
-  const s = `members: 4 validators + M members + 2 observers as real daemons (members max_peers = ${ps[0].maxPeers}), M = ${ps.map(p => p.members).join(' / ')}; measured ${dates} UTC`
-  const cell = (f: (p: MembersPoint) => string, unit = ''): string => ps.map(f).join(' / ') + (unit === '' ? '' : ` ${unit}`)
+  const s = `members: 4 validators + M members + 2 observers as real daemons (members and observers p2p.max_peers = ${ps[0].maxPeers}), M = ${ps.map(p => p.members).join(' / ')}; measured ${dates} UTC`
   const big = ps[ps.length - 1]
-  const rows: Row[] = []
-  const r = (name: string, value: number | undefined, display: string, note?: string, unit = ''): void => { rows.push(row({ section: s, name, value, unit, display, note })) }
-  r('start to converged (every node holds block 1, members connected to every validator)', big.converge.ms, cell(p => n0(p.converge.ms), 'ms'), `${cell(p => `${p.daemons} daemons`)}; members started in waves of 8 after the validators: every API ready after ${cell(p => n0(p.converge.apiUpMs), 'ms')}`, 'ms')
-  r('submit-to-final p50 / p99, all members (wait=final)', big.overall.p50, cell(p => `${n0(p.overall.p50)} / ${n0(p.overall.p99)}`, 'ms'), cell(p => `${p.overall.final} of ${p.overall.submitted} final`), 'ms')
-  r('per member: worst p50 / worst p99', big.perMember.worstP50, cell(p => `${n0(p.perMember.worstP50)} / ${n0(p.perMember.worstP99)}`, 'ms'), `best member's p50: ${cell(p => n0(p.perMember.bestP50), 'ms')}`, 'ms')
-  r('final block to the last node (after the first), p50 / p99', big.spread.p50, cell(p => `${n0(p.spread.p50)} / ${n0(p.spread.p99)}`, 'ms'), `heights seen by every node: ${cell(p => String(p.spread.heights))}`, 'ms')
-  // How each cost grows with M (log-log least squares), for docs/scaling.md's projection.
-  const grow = (f: (p: MembersPoint) => number): string => { const fit = fitPowerLaw(ps.map(p => ({ n: p.members, y: f(p) }))); return fit === undefined ? 'n/a' : fit.exponent.toFixed(2) }
-  r('connections per node: validator / member / observer (max)', big.connections.validator.max, cell(p => `${p.connections.validator.max} / ${p.connections.member.max} / ${p.connections.observer.max}`), `member min-mean: ${cell(p => `${p.connections.member.min}-${n1(p.connections.member.mean)}`)}; exponent in M of a validator's: ${grow(p => p.connections.validator.max)}`)
-  r('bytes received per node per block: validator / member / observer (mean)', big.bytesPerBlock.validator, cell(p => `${n0(p.bytesPerBlock.validator / 1024)} / ${n0(p.bytesPerBlock.member / 1024)} / ${n0(p.bytesPerBlock.observer / 1024)}`, 'KiB'), `gossip messages per node per block (v / m / o): ${cell(p => `${n0(p.messagesPerBlock.validator)} / ${n0(p.messagesPerBlock.member)} / ${n0(p.messagesPerBlock.observer)}`)}; duplicates x${cell(p => n1(p.duplicateRatio))}; exponent in M, bytes v / m: ${grow(p => p.bytesPerBlock.validator)} / ${grow(p => p.bytesPerBlock.member)}, messages v / m: ${grow(p => p.messagesPerBlock.validator)} / ${grow(p => p.messagesPerBlock.member)}`, 'B')
-  r('CPU per block per node: validator / member / observer (mean)', big.cpuMsPerBlock.validator, cell(p => `${n1(p.cpuMsPerBlock.validator)} / ${n1(p.cpuMsPerBlock.member)} / ${n1(p.cpuMsPerBlock.observer)}`, 'ms'), `${cell(p => `${n1(p.blocksPerSec)} blocks/s`)} in the window; exponent in M, v / m: ${grow(p => p.cpuMsPerBlock.validator)} / ${grow(p => p.cpuMsPerBlock.member)}`, 'ms')
-  r('resident memory per node (max): validator / member / observer', big.rss.validator / MB, cell(p => `${n0(p.rss.validator / MB)} / ${n0(p.rss.member / MB)} / ${n0(p.rss.observer / MB)}`, 'MB'), `sum over all daemons: ${cell(p => n0(p.rss.total / MB), 'MB')}`, 'MB')
-  return rows
+  return membersFigures().map(f => row({ section: s, name: f.name, value: f.value(big), unit: f.unit, display: ps.map(p => `M = ${p.members}: ${f.show(p)}`).join('; '), note: f.note?.(ps) }))
+}
+
+/**
+ * The curves as Markdown tables with one column per N (and per M), for the README: each cost,
+ * its fitted exponent and the issue's target. `machine` names the machine.
+ */
+export function curvesMarkdown (scale: ScalePoint[], members: MembersPoint[], machine: string): string {
+  const out: string[] = []
+  const when = (ds: string[]): string => [...new Set(ds.map(d => d.slice(0, 16).replace('T', ' ')))].join(', ')
+  if (scale.length > 0) {
+    const ps = [...scale].sort((a, b) => a.validators - b.validators)
+    out.push(`Scale (issue 16): N validators + 1 observer, config defaults, every daemon on this one machine; ${machine}; measured ${when(ps.map(p => p.date))} UTC.`, '')
+    out.push(`| cost | ${ps.map(p => `N = ${p.validators}`).join(' | ')} | exponent in N | target |`, `|---|${ps.map(() => '---').join('|')}|---|---|`)
+    for (const c of scaleCurves(ps)) {
+      const { target, met } = curveTarget(c, ps)
+      out.push(`| ${c.name}${c.unit === '' || c.unit === 'x' ? '' : ` (${c.unit})`} | ${c.values.map(v => fmtValue(c, v.y)).join(' | ')} | ${c.fit === undefined ? '' : c.fit.exponent.toFixed(2)} | ${target === undefined ? '' : `${target}: ${met === true ? 'met' : 'missed'}`} |`)
+    }
+  }
+  if (members.length > 0) {
+    const ps = [...members].sort((a, b) => a.members - b.members)
+    if (out.length > 0) out.push('')
+    out.push(`Members (issue 21): 4 validators + M members + 2 observers, members and observers with p2p.max_peers = ${ps[0].maxPeers}; ${machine}; measured ${when(ps.map(p => p.date))} UTC.`, '')
+    out.push(`| figure | ${ps.map(p => `M = ${p.members} (${p.daemons} daemons)`).join(' | ')} |`, `|---|${ps.map(() => '---').join('|')}|`)
+    for (const f of membersFigures()) out.push(`| ${f.name} | ${ps.map(f.show).join(' | ')} |`)
+  }
+  return out.join('\n')
 }
