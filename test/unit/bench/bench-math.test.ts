@@ -3,6 +3,8 @@ import { fitPowerLaw, project } from '../../../scripts/bench/fit.ts'
 import { percentile } from '../../../scripts/bench/util.ts'
 import { parseSs, p2pBytesReceived } from '../../../scripts/bench/wire.ts'
 import { parseGossipMetrics, perHeight, type NodeSample } from '../../../scripts/bench/probe.ts'
+import { curvesMarkdown, scaleCurves, scaleRows } from '../../../scripts/bench/scale-report.ts'
+import type { ScalePoint } from '../../../scripts/bench/scale.ts'
 
 test('fitPowerLaw recovers the exponent and coefficient of an exact power law', t => {
   for (const k of [0.5, 1, 2.5]) {
@@ -87,4 +89,27 @@ test('parseGossipMetrics sums copies and distinct messages over topics; perHeigh
   t.is(p.wireBytes, 2000)
   t.is(p.duplicateRatio, 3)
   t.true(Number.isNaN(perHeight(a, a).cpuMs), 'no height advanced: no per-height figure')
+})
+
+test('the scale report fits each cost in N and judges issue 16\'s targets', t => {
+  const point = (n: number, p50: number, rate: number): ScalePoint => {
+    const w = { seconds: 12, cpuMsPerSecPerNode: 100, heights: 10, cpuMsPerNode: 10 * n, cpuMsValidator: 10 * n, cpuMsObserver: 10 * n, messagesPerNode: n * n, gossipBytesPerNode: 1000 * n, wireBytesPerNode: 1100 * n, duplicateRatio: 2, byNode: {} }
+    return { validators: n, date: '2026-12-03T13:50:00.000Z', converge: { connectedMs: 1000 * n, firstBlockMs: 1000 * n, ms: 1000 * n, apiUpMs: 500 }, single: { submitted: 30, final: 30, p50, p99: 2 * p50, max: 2 * p50, ms: [] }, saturation: { batch: 100, conns: 8, finalPerSec: rate, accepted: 0, busy: 0, failed: 0, foreignCores: 0 }, idle: w, load: w, rss: { idleMaxBytes: 1, loadMaxBytes: 2 ** 20 * 200, byNode: {} }, errors: [] }
+  }
+  const ps = [point(16, 500, 700), point(4, 100, 3000), point(10, 300, 1400)]
+  const curves = scaleCurves(ps)
+  const cpu = curves.find(c => c.key === 'cpuLoad')!
+  t.deepEqual(cpu.values.map(v => v.n), [4, 10, 16], 'sorted by N')
+  t.true(Math.abs(cpu.fit!.exponent - 1) < 1e-9)
+  t.true(Math.abs(curves.find(c => c.key === 'msgLoad')!.fit!.exponent - 2) < 1e-9)
+  const rows = scaleRows(ps)
+  const byName = (s: string): { met?: boolean, target?: string } => rows.find(r => r.name.startsWith(s))!
+  t.is(byName('CPU per height per node, under load').met, true, 'exponent 1 <= 1.2')
+  t.is(byName('single-record finality p50').met, false, '500 ms at N = 16 misses 400 ms')
+  t.is(byName('single-record finality p99').met, true, '1,000 ms at N = 16 meets 1.5 s')
+  t.is(byName('final records/s').met, false, '1,400 is 47% of 3,000')
+  t.is(byName('time to converge').met, false, '16 s misses 10 s')
+  const md = curvesMarkdown(ps, [], 'test machine')
+  t.true(md.includes('| cost | N = 4 | N = 10 | N = 16 | exponent in N | target |'))
+  t.true(md.includes('test machine'))
 })
