@@ -1,6 +1,6 @@
 // `npm run bench`: measures the machine's own limits and the node against them in one run, prints
 // a table and writes bench/results.json. `--quick` for a ~2 minute pass; `--profile` runs the
-// daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore`;
+// daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore,latency`;
 // `--docs` rewrites the results section of docs/benchmarks.md. The heavy network-size phases run only
 // when named: `--only=scale [--scale-n=4,7,10,16]` and `--only=members [--members-m=10,20,40]`;
 // `--merge` keeps what the previous results file holds for every phase, N and M not run this time.
@@ -19,6 +19,7 @@ import { BenchDaemon } from './bench/cluster.ts'
 import { measureScale, type ScalePoint } from './bench/scale.ts'
 import { measureMembers, type MembersPoint } from './bench/members.ts'
 import { curvesMarkdown, membersRows, scaleCurves, scaleRows } from './bench/scale-report.ts'
+import { measureWanLatency, wanLatencyRows, type WanLatencyResult } from './bench/wan-latency.ts'
 
 const args = process.argv.slice(2)
 const quick = args.includes('--quick')
@@ -126,6 +127,7 @@ const results: {
   scaleCurves?: ReturnType<typeof scaleCurves>
   /** The same curves as Markdown tables (README.md and docs/benchmarks.md, between bench-curves markers). */
   curvesMarkdown?: string
+  latency?: WanLatencyResult
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
   header?: string
@@ -171,12 +173,13 @@ if (wants('sync')) {
   results.sync.batch1 = await step('sync', async () => await measureSync({ records: P.sync1.records, batch: 1, batchesPerBlock: 1000, timeoutMs: P.sync1.timeoutMs, inProcessRecords: P.sync1.inProcess, profileDir }))
 }
 results.hypercore = await step('hypercore', async () => await measureHypercore({ records: P.hypercore, batch: 1000, timeoutMs: quick ? 30_000 : 90_000 }))
+results.latency = await step('latency', async () => await measureWanLatency({ delays: [0, 50, 150], samples: quick ? 20 : 50 }))
 results.scale = await step('scale', async () => await measureScale(scaleNs))
 results.members = await step('members', async () => await measureMembers(membersMs))
 if (merge) {
   // Phases not run now come from the previous file; scale and members points are kept per N and M.
   const prev = JSON.parse(await readFile(resolve(root, out), 'utf8').catch(() => '{}')) as Partial<typeof results>
-  for (const k of ['raw', 'single', 'cluster', 'sync', 'hypercore'] as const) if (results[k] === undefined && prev[k] !== undefined) (results as Record<string, unknown>)[k] = prev[k]
+  for (const k of ['raw', 'single', 'cluster', 'sync', 'hypercore', 'latency'] as const) if (results[k] === undefined && prev[k] !== undefined) (results as Record<string, unknown>)[k] = prev[k]
   results.scale = [...(prev.scale ?? []).filter(p => results.scale?.some(q => q.validators === p.validators) !== true), ...(results.scale ?? [])].sort((a, b) => a.validators - b.validators)
   results.members = [...(prev.members ?? []).filter(p => results.members?.some(q => q.members === p.members) !== true), ...(results.members ?? [])].sort((a, b) => a.members - b.members)
   if (results.scale.length === 0) delete results.scale
@@ -273,6 +276,7 @@ if (hc !== undefined) {
     rows.push(row({ section: s, name: 'bytes on disk per record (writer / replica)', value: hc.bytesPerRecord, unit: 'B/record', limit: raw?.encodedRecordBytes, limitName: 'B encoded record', note: `replica ${Math.round(hc.replicaBytesPerRecord)} B/record` }))
   }
 }
+if (results.latency !== undefined) rows.push(...wanLatencyRows(results.latency))
 rows.push(...scaleRows(results.scale ?? []), ...membersRows(results.members ?? []))
 if (results.scale !== undefined) results.scaleCurves = scaleCurves(results.scale)
 const machineName = `${String(results.machine.cpus)} x ${String(results.machine.model)}, ${String(results.machine.memoryGiB)} GiB, node ${process.version}`

@@ -9,8 +9,8 @@ import { fixedSchedule } from '../../src/chain/validator-schedule.ts'
 import { VerifyPool } from '../../src/crypto/verify-pool.ts'
 import type { NodeKey } from '../../src/crypto/ed25519.ts'
 import { bytesCompare, toHex } from '../../src/encoding/bytes.ts'
-import { readKeyFile } from '../../src/node/key-file.ts'
-import { signBatch } from '../../src/node/records.ts'
+import { readKeyFile } from '../../src/keys/key-file.ts'
+import { sealBatch } from '../../src/node/records.ts'
 import { ChainStore } from '../../src/storage/index.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
 import { Cluster } from './cluster.ts'
@@ -20,7 +20,7 @@ import { du, log, request, sleep } from './util.ts'
 export interface BuiltChain { height: number, records: number, batches: number, encodedRecordBytes: number, ms: number }
 
 /**
- * Builds a valid chain offline, straight into a ChainStore: batches signed with signBatch by the
+ * Builds a valid chain offline, straight into a ChainStore: batches signed with sealBatch by the
  * validators in turn, blocks from buildBlock, certificates signed by all validators, committed
  * with commitMany in runs.
  */
@@ -47,7 +47,7 @@ export async function buildChain (o: { dataDir: string, genesis: Genesis, keys: 
       const n = Math.min(o.batch, o.records - made)
       const recs = chainRecords(n, author.publicKey, parent.time)
       if (batches === 0) encodedBytes = encodeRecord(recs[0]).length
-      bs.push(signBatch(chainId, author, recs))
+      bs.push(sealBatch(chainId, author, recs).batch)
       made += n
       batches++
     }

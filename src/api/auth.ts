@@ -1,7 +1,10 @@
 import { isIP } from 'node:net'
-import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { FastifyInstance } from 'fastify'
 import { MedledgerError } from '../errors.ts'
 import type { ApiTokens, TokenRole } from './tokens.ts'
+import { sendError } from './error-reply.ts'
+import { ApiErrorCode } from './errors.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 /**
  * Who may call a route, declared on the route itself: `app.get(path, { config: { role } }, handler)`.
@@ -57,11 +60,7 @@ export function declaredRoutes (app: FastifyInstance): readonly DeclaredRoute[] 
 /** Refuses to serve an app with a route that declares no role (the access check would refuse its every call). */
 export function assertEveryRouteHasRole (app: FastifyInstance): void {
   const missing = declaredRoutes(app).filter(r => r.role === undefined)
-  if (missing.length > 0) throw new MedledgerError('INTERNAL', `API routes without a declared role: ${missing.map(r => `${r.method} ${r.url}`).join(', ')}`)
-}
-
-function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } })
+  if (missing.length > 0) throw new MedledgerError(ApiErrorCode.ROUTE_WITHOUT_ROLE, `API routes without a declared role: ${missing.map(r => `${r.method} ${r.url}`).join(', ')}`)
 }
 
 export function isLoopback (host: string): boolean {
@@ -75,7 +74,7 @@ export function isLoopback (host: string): boolean {
  */
 export function checkExposure (listenHost: string, requireReadToken: boolean): void {
   if (isLoopback(listenHost) || requireReadToken) return
-  throw new MedledgerError('CONFIG_INVALID', `api.listen ${listenHost} is reachable beyond this machine, which would open every record's metadata to the network: set api.require_read_token = true (clients then send the token of api.read_token_file), or listen on 127.0.0.1`)
+  throw new MedledgerError(ConfigErrorCode.INVALID, `api.listen ${listenHost} is reachable beyond this machine, which would open every record's metadata to the network: set api.require_read_token = true (clients then send the token of api.read_token_file), or listen on 127.0.0.1`)
 }
 
 /** The host name of a Host header (no port, lower case, IPv6 without brackets), or undefined. */
@@ -110,25 +109,25 @@ export function installAccessControl (app: FastifyInstance, policy: AccessPolicy
   app.addHook('onRequest', async (req, reply) => {
     const host = hostName(req.headers.host)
     if (host === undefined || (isIP(host) === 0 && !hosts.has(host))) {
-      return sendError(reply, 421, 'HOST_NOT_ALLOWED', `this node does not serve the host name ${JSON.stringify(req.headers.host ?? '')}; add it to api.allowed_hosts`)
+      return sendError(reply, ApiErrorCode.HOST_NOT_ALLOWED, `this node does not serve the host name ${JSON.stringify(req.headers.host ?? '')}; add it to api.allowed_hosts`)
     }
     const origin = req.headers.origin
     if (origin !== undefined) {
       if (cors.has(origin)) {
         void reply.header('access-control-allow-origin', origin).header('vary', 'origin')
       } else if (!sameOrigin(origin, req.headers.host)) {
-        return sendError(reply, 403, 'ORIGIN_NOT_ALLOWED', `requests from pages of ${origin} are refused; add it to api.cors_origins`)
+        return sendError(reply, ApiErrorCode.ORIGIN_NOT_ALLOWED, `requests from pages of ${origin} are refused; add it to api.cors_origins`)
       }
     }
     if (req.is404) return // the not-found handler answers, naming no data
     const role = req.routeOptions.config.role
-    if (role === undefined) return sendError(reply, 500, 'ROUTE_WITHOUT_ROLE', `the route ${req.method} ${req.routeOptions.url ?? ''} declares no role; refused`)
+    if (role === undefined) return sendError(reply, ApiErrorCode.ROUTE_WITHOUT_ROLE, `the route ${req.method} ${req.routeOptions.url ?? ''} declares no role; refused`)
     // Patient routes carry no API token: patientRoutes' hook checks the patient's session on every one.
     if (role === 'public' || role === 'patient' || (role === 'read' && !policy.requireReadToken)) return
     const wanted = ACCEPTS[role]
-    if (!wanted.some(r => policy.tokens.has(r))) return sendError(reply, 503, 'ROLE_NOT_CONFIGURED', `this node has no ${role} token file (api.${role === 'submit' ? 'token_file' : `${role}_token_file`}; create it with mode 0600, e.g. \`openssl rand -hex 24\`, and restart), so no one may call ${req.method} ${req.routeOptions.url ?? ''}`)
+    if (!wanted.some(r => policy.tokens.has(r))) return sendError(reply, ApiErrorCode.ROLE_NOT_CONFIGURED, `this node has no ${role} token file (api.${role === 'submit' ? 'token_file' : `${role}_token_file`}; create it with mode 0600, e.g. \`openssl rand -hex 24\`, and restart), so no one may call ${req.method} ${req.routeOptions.url ?? ''}`)
     const given = policy.tokens.roleOf(req.headers.authorization)
-    if (given === undefined || !wanted.includes(given)) return sendError(reply, 401, 'UNAUTHORISED', `${req.method} ${req.routeOptions.url ?? ''} needs the ${role} token${role === 'read' ? ' (or the plaintext or admin token)' : ''}`)
+    if (given === undefined || !wanted.includes(given)) return sendError(reply, ApiErrorCode.UNAUTHORISED, `${req.method} ${req.routeOptions.url ?? ''} needs the ${role} token${role === 'read' ? ' (or the plaintext or admin token)' : ''}`)
   })
 
   if (cors.size > 0) {

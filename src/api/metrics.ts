@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
-import type { MedledgerNode } from '../node/node.ts'
+import type { ApiNode } from './api-node.ts'
 
 /** Prometheus metrics: medledger_* for the chain, default process metrics beside them. */
 export class Metrics {
@@ -9,7 +9,7 @@ export class Metrics {
   readonly pseudonymLookups: Counter<'outcome'>
   readonly contentType = this.registry.contentType
 
-  constructor (node: MedledgerNode) {
+  constructor (node: ApiNode) {
     collectDefaultMetrics({ register: this.registry })
     this.submitted = new Counter({ name: 'medledger_api_records_submitted_total', help: 'Records accepted by POST /v1/records', registers: [this.registry] })
     this.pseudonymLookups = new Counter({ name: 'medledger_api_pseudonym_lookups_total', help: 'POST /v1/privacy/subjects calls by outcome (done, limited)', labelNames: ['outcome'], registers: [this.registry] })

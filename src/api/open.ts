@@ -1,15 +1,18 @@
 import type { FastifyInstance } from 'fastify'
 import type { Config } from '../config/schema.ts'
-import type { MedledgerNode } from '../node/node.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import { loadSubjectSecret } from '../privacy/setup.ts'
-import { privacyRoutes } from './privacy-routes.ts'
-import { patientRoutes } from './patient-routes.ts'
+import type { ApiNode } from './api-node.ts'
+import { privacyRoutes, type PrivacyRouteDeps } from './privacy-routes.ts'
+import { patientRoutes, type PatientRouteDeps } from './patient-routes.ts'
 import { createApi } from './server.ts'
 import { ApiTokens } from './tokens.ts'
 
 /** Starts a node's whole HTTP API as its config describes: role tokens, access policy, privacy routes. */
-export async function openApi (node: MedledgerNode, privacy: PrivacyService, home: string, config: Config, listen: { host: string, port: number }): Promise<FastifyInstance> {
+/** What the whole API needs of a node: the built-in routes', the privacy routes' and the patient routes' narrow views. */
+export type OpenApiNode = ApiNode & PrivacyRouteDeps['node'] & PatientRouteDeps['node']
+
+export async function openApi (node: OpenApiNode, privacy: PrivacyService, home: string, config: Config, listen: { host: string, port: number }): Promise<FastifyInstance> {
   const tokens = await ApiTokens.load(home, config)
   const privacyApi = privacyRoutes({ node, privacy, subjectSecret: await loadSubjectSecret(home, config), pseudonymLookupsPerMinute: config.api.pseudonym_lookups_per_minute })
   const patientApi = patientRoutes({ node, privacy })

@@ -13,7 +13,10 @@ import { MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/
 import type { PrivacyService } from '../privacy/service.ts'
 import type { RecordProofs } from './proof.ts'
 import { isMemberChange, type GovernanceAction } from '../governance/change.ts'
-import { issues, sendError, sendKnown } from './privacy-routes.ts'
+import { issues, sendError, sendKnown } from './error-reply.ts'
+import { isMedledgerError } from '../errors.ts'
+import { ApiErrorCode, PatientErrorCode } from './errors.ts'
+import { PrivacyErrorCode } from '../privacy/errors.ts'
 import { pageOf, pageQuery } from './paging.ts'
 import { RateLimiter } from './rate-limit.ts'
 import { ExpiringSecrets } from './patient-sessions.ts'
@@ -69,7 +72,7 @@ const ConsentBody = z.object({
 const EmergencyBody = z.object({ recordId: Hex32, reason: z.string().max(MAX_REASON_CHARS).refine(s => s.trim().length >= MIN_EMERGENCY_REASON_CHARS, `a stated reason of at least ${MIN_EMERGENCY_REASON_CHARS} characters`) }).strict()
 
 function limited (reply: FastifyReply, waitMs: number): FastifyReply {
-  return sendError(reply.header('retry-after', String(Math.ceil(waitMs / 1000))), 429, 'RATE_LIMITED', `too many calls; retry in ${Math.ceil(waitMs / 1000)} s`)
+  return sendError(reply.header('retry-after', String(Math.ceil(waitMs / 1000))), ApiErrorCode.RATE_LIMITED, `too many calls; retry in ${Math.ceil(waitMs / 1000)} s`)
 }
 
 declare module 'fastify' {
@@ -114,7 +117,7 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
       if (req.routeOptions.config.role !== 'patient') return
       const h = req.headers[PATIENT_SESSION_HEADER]
       const key = typeof h === 'string' && HEX32.test(h) ? sessions.peek(h.toLowerCase()) : undefined
-      if (key === undefined) return sendError(reply, 401, 'PATIENT_SESSION', `${req.method} ${req.routeOptions.url ?? ''} needs a patient session (${PATIENT_SESSION_HEADER}): POST /v1/patient/challenge, sign it, POST /v1/patient/session`)
+      if (key === undefined) return sendError(reply, PatientErrorCode.SESSION, `${req.method} ${req.routeOptions.url ?? ''} needs a patient session (${PATIENT_SESSION_HEADER}): POST /v1/patient/challenge, sign it, POST /v1/patient/session`)
       const waitMs = byPatient.take(key)
       if (waitMs > 0) return limited(reply, waitMs)
       req.patientKey = key
@@ -128,12 +131,12 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
     // ---- enrolment: the hospital's desk issues a code for a subject, the patient's device signs ----
 
     app.post('/v1/privacy/enrolments', ADMIN, async (req, reply) => {
-      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', 'observers do not enrol patients')
+      if (node.role !== 'validator') return sendError(reply, PrivacyErrorCode.OBSERVER, 'observers do not enrol patients')
       const p = EnrolCodeBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const subject = p.data.subject.toLowerCase()
       const code = codes.issue(subject)
-      if (code === undefined) return sendError(reply, 503, 'PATIENT_BUSY', 'too many enrolment codes outstanding; retry later')
+      if (code === undefined) return sendError(reply, PatientErrorCode.BUSY, 'too many enrolment codes outstanding; retry later')
       // enrolCode: what the desk gives the patient (a QR code or text) to type into /patient.
       return { chainId, custodian: named(me), subject, code: code.secret, enrolCode: `${subject}.${code.secret}`, expiresAt: code.expiresAt }
     })
@@ -141,13 +144,13 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
     app.post('/v1/patient/enrol', PUBLIC, async (req, reply) => {
       if (!publicRate(req, reply)) return reply
       const p = EnrolBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const b = p.data
       const subject = b.subject.toLowerCase()
       // The code is spent by this call, right or wrong: it cannot be guessed at leisure.
-      if (codes.take(b.code.toLowerCase()) !== subject) return sendError(reply, 403, 'PATIENT_ENROL_CODE', 'this enrolment code is unknown, used, expired, or for another subject; ask the hospital for a new one')
+      if (codes.take(b.code.toLowerCase()) !== subject) return sendError(reply, PatientErrorCode.ENROL_CODE, 'this enrolment code is unknown, used, expired, or for another subject; ask the hospital for a new one')
       const e = { signKey: fromHex(b.signKey.toLowerCase()), boxKey: fromHex(b.boxKey.toLowerCase()), signature: fromHex(b.signature.toLowerCase()) }
-      if (!enrolmentValid(chainId, node.key.publicKey, fromHex(subject), e)) return sendError(reply, 403, 'PATIENT_SIGNATURE', 'the enrolment is not signed by this patient key for this chain, hospital and subject')
+      if (!enrolmentValid(chainId, node.key.publicKey, fromHex(subject), e)) return sendError(reply, PatientErrorCode.SIGNATURE, 'the enrolment is not signed by this patient key for this chain, hospital and subject')
       const done = await submitFinal(reply, enrolRecord(fromHex(subject), e, Date.now()))
       if (done === undefined) return reply
       return { ...done, custodian: named(me), subject }
@@ -158,24 +161,24 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
     app.post('/v1/patient/challenge', PUBLIC, async (req, reply) => {
       if (!publicRate(req, reply)) return reply
       const p = ChallengeBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const c = challenges.issue(p.data.signKey.toLowerCase())
-      if (c === undefined) return sendError(reply, 503, 'PATIENT_BUSY', 'too many challenges outstanding; retry later')
+      if (c === undefined) return sendError(reply, PatientErrorCode.BUSY, 'too many challenges outstanding; retry later')
       return { chainId, nonce: c.secret, expiresAt: c.expiresAt }
     })
 
     app.post('/v1/patient/session', PUBLIC, async (req, reply) => {
       if (!publicRate(req, reply)) return reply
       const p = SessionBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const signKey = p.data.signKey.toLowerCase()
       const nonce = p.data.nonce.toLowerCase()
       // Single use: the nonce is spent by this call whatever its outcome.
-      if (challenges.take(nonce) !== signKey) return sendError(reply, 401, 'PATIENT_CHALLENGE', 'this challenge is unknown, used, expired or for another key; ask for a new one')
-      if (!verifySignature(fromHex(signKey), sessionStatement(chainId, fromHex(signKey), fromHex(nonce)), fromHex(p.data.signature.toLowerCase()))) return sendError(reply, 401, 'PATIENT_SIGNATURE', 'the challenge is not signed by this key')
-      if ((await privacy.patientRecords(signKey)).length === 0) return sendError(reply, 403, 'PATIENT_NOT_ENROLLED', 'this key is not enrolled at any hospital of this chain')
+      if (challenges.take(nonce) !== signKey) return sendError(reply, PatientErrorCode.CHALLENGE, 'this challenge is unknown, used, expired or for another key; ask for a new one')
+      if (!verifySignature(fromHex(signKey), sessionStatement(chainId, fromHex(signKey), fromHex(nonce)), fromHex(p.data.signature.toLowerCase()))) return sendError(reply, PatientErrorCode.CHALLENGE, 'the challenge is not signed by this key')
+      if ((await privacy.patientRecords(signKey)).length === 0) return sendError(reply, PatientErrorCode.NOT_ENROLLED, 'this key is not enrolled at any hospital of this chain')
       const s = sessions.issue(signKey)
-      if (s === undefined) return sendError(reply, 503, 'PATIENT_BUSY', 'too many patient sessions open; retry later')
+      if (s === undefined) return sendError(reply, PatientErrorCode.BUSY, 'too many patient sessions open; retry later')
       return { session: s.secret, expiresAt: s.expiresAt }
     })
 
@@ -185,7 +188,7 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
       const key = req.patientKey as string
       const q = req.query as { after?: string, limit?: string }
       const pq = pageQuery(q, q.after, PATIENT_RECORD_PAGE)
-      if (pq === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+      if (pq === undefined) return sendError(reply, ApiErrorCode.INVALID_RANGE, 'limit and after are whole numbers')
       const enrolments = await privacy.patientRecords(key)
       const all = enrolments.flatMap(e => e.recordIds.map(id => ({ id, custodian: e.custodian, subject: e.subject })))
       const page = pageOf(all, pq.cursor ?? 0, pq.limit)
@@ -196,7 +199,10 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
         let wraps: Array<{ node: string, deliveryKey: string, ephemeral: string, wrapped: string }> = []
         try {
           wraps = wrapsFor(decodeEnvelope(stored.record.payload), fromHex(key)).map(w => ({ node: toHex(w.node), deliveryKey: toHex(w.deliveryKey), ephemeral: toHex(w.ephemeral), wrapped: toHex(w.wrapped) }))
-        } catch {}
+        } catch (err) {
+          // A malformed envelope on the chain wraps nothing to anyone; its key releases may still.
+          if (!isMedledgerError(err)) throw err
+        }
         wraps.push(...privacy.patientReleases(x.id).filter(w => w.node === key))
         records.push({
           recordId: x.id,
@@ -241,15 +247,15 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
     app.post('/v1/patient/consents', PATIENT, async (req, reply) => {
       const key = req.patientKey as string
       const p = ConsentBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const b = p.data
       const custodian = b.custodian.toLowerCase()
       const subject = b.subject.toLowerCase()
-      if (privacy.enrolmentOf(custodian, subject)?.signKey !== key) return sendError(reply, 403, 'PATIENT_NOT_ENROLLED', 'this session\'s key is not enrolled for that hospital and subject')
-      if (!node.schedule.latest().members.some(m => toHex(m.publicKey) === b.grantee.toLowerCase())) return sendError(reply, 400, 'PATIENT_GRANTEE', 'the grantee is not a validator (hospital) of this chain')
-      if (Math.abs(Date.now() - b.issuedAt) > MAX_PATIENT_CONSENT_SKEW_MS) return sendError(reply, 400, 'PATIENT_ISSUED_AT', 'issuedAt is more than 10 minutes from the node\'s clock')
+      if (privacy.enrolmentOf(custodian, subject)?.signKey !== key) return sendError(reply, PatientErrorCode.NOT_ENROLLED, 'this session\'s key is not enrolled for that hospital and subject')
+      if (!node.schedule.latest().members.some(m => toHex(m.publicKey) === b.grantee.toLowerCase())) return sendError(reply, PatientErrorCode.GRANTEE, 'the grantee is not a validator (hospital) of this chain')
+      if (Math.abs(Date.now() - b.issuedAt) > MAX_PATIENT_CONSENT_SKEW_MS) return sendError(reply, PatientErrorCode.ISSUED_AT, 'issuedAt is more than 10 minutes from the node\'s clock')
       const c = { signKey: fromHex(key), custodian: fromHex(custodian), grantee: fromHex(b.grantee.toLowerCase()), grant: b.grant, types: b.types, notAfter: b.notAfter, issuedAt: b.issuedAt, signature: fromHex(b.signature.toLowerCase()) }
-      if (!consentValid(chainId, fromHex(subject), c)) return sendError(reply, 403, 'PATIENT_SIGNATURE', 'the consent is not signed by this patient\'s key')
+      if (!consentValid(chainId, fromHex(subject), c)) return sendError(reply, PatientErrorCode.SIGNATURE, 'the consent is not signed by this patient\'s key')
       const done = await submitFinal(reply, consentRecord(fromHex(subject), c, Date.now()))
       if (done === undefined) return reply
       return done
@@ -259,10 +265,10 @@ export function patientRoutes (deps: PatientRouteDeps): (app: FastifyInstance, c
 
     app.post('/v1/privacy/emergency', PLAINTEXT, async (req, reply) => {
       const p = EmergencyBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const h = req.headers['x-medledger-reader']
       const reader = typeof h === 'string' ? h : ''
-      if (reader.length > MAX_READER_CHARS) return sendError(reply, 400, 'INVALID_READER', `x-medledger-reader is at most ${MAX_READER_CHARS} characters`)
+      if (reader.length > MAX_READER_CHARS) return sendError(reply, ApiErrorCode.INVALID_READER, `x-medledger-reader is at most ${MAX_READER_CHARS} characters`)
       let record
       try {
         record = await privacy.emergencyRecord(p.data.recordId.toLowerCase(), p.data.reason, reader)

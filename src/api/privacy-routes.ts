@@ -3,13 +3,14 @@ import { z } from 'zod'
 import { LIMITS } from '../chain/limits.ts'
 import type { MedRecord } from '../chain/types.ts'
 import { fromBase64, fromHex, isCanonicalBase64, toBase64, toHex } from '../encoding/bytes.ts'
-import { isMedledgerError } from '../errors.ts'
-import { isPrivacyError } from '../privacy/errors.ts'
+import { PrivacyErrorCode } from '../privacy/errors.ts'
 import { isReservedType, MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from '../privacy/records.ts'
 import { MAX_RECIPIENTS } from '../privacy/envelope.ts'
 import { subjectPseudonym } from '../privacy/pseudonym.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import type { ApiContext } from './server.ts'
+import { issues, sendError, sendKnown } from './error-reply.ts'
+import { ApiErrorCode } from './errors.ts'
 import { MAX_LIST_PAGE, pageOf, pageQuery } from './paging.ts'
 import { RateLimiter } from './rate-limit.ts'
 
@@ -51,24 +52,6 @@ const RevokeBody = z.object({ subject: Subject, grantee: z.string().min(1).max(1
 const ShredBody = z.object({ recordId: z.string().regex(HEX32, 'a record id: 64 hex characters'), reason: z.string().max(MAX_REASON_CHARS).default('') }).strict()
 const SubjectBody = z.object({ patientId: z.string().min(1).max(256) }).strict()
 
-export function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } })
-}
-
-export function issues (e: z.ZodError, prefix = ''): string {
-  return e.issues.map(i => `${[prefix, ...i.path].filter(x => x !== '').join('.')}: ${i.message}`).join('; ')
-}
-
-/** Maps privacy and node errors to HTTP; anything else goes to the server's error handler. */
-export function sendKnown (reply: FastifyReply, err: unknown): FastifyReply {
-  if (isPrivacyError(err)) return sendError(reply, err.status, err.code, err.message)
-  if (isMedledgerError(err)) {
-    const status = err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'WAIT_TIMEOUT' ? 504 : err.code.startsWith('CHAIN_') ? 400 : 409
-    return sendError(reply, status, err.code, err.message)
-  }
-  throw err
-}
-
 /**
  * The privacy API (docs/privacy.md): encryption on submit, plaintext reads with their own token
  * and an access record on the chain, grants, revocations, shreds, subject pseudonyms, and
@@ -94,10 +77,10 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
       for (const [i, r] of (body.records as unknown[]).entries()) {
         const rec = r as Record<string, unknown> | null
         if (typeof rec !== 'object' || rec === null) { out.push(r); continue }
-        if (typeof rec.type === 'string' && isReservedType(rec.type)) return sendError(reply, 400, 'PRIVACY_RESERVED_TYPE', `records.${i}.type: ${rec.type} records are written by the node itself (see /v1/privacy)`)
+        if (typeof rec.type === 'string' && isReservedType(rec.type)) return sendError(reply, PrivacyErrorCode.RESERVED_TYPE, `records.${i}.type: ${rec.type} records are written by the node itself (see /v1/privacy)`)
         if (!('plaintext' in rec) && !('recipients' in rec)) { out.push(r); continue }
         const p = PlaintextRecord.safeParse(rec)
-        if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error, `records.${i}`))
+        if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error, `records.${i}`))
         try {
           const sealed = privacy.sealRecord({ type: p.data.type, subject: fromHex(p.data.subject.toLowerCase()), contentType: p.data.contentType, plaintext: fromBase64(p.data.plaintext), recipients: p.data.recipients, timestamp: p.data.timestamp ?? Date.now() })
           out.push({ type: sealed.type, subject: toHex(sealed.subject), contentType: sealed.contentType, payload: toBase64(sealed.payload), timestamp: sealed.timestamp })
@@ -109,12 +92,12 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
     })
 
     app.get('/v1/records/:id/plaintext', PLAINTEXT, async (req, reply) => {
-      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', `only validators serve plaintext (this node is ${node.role})`)
+      if (node.role !== 'validator') return sendError(reply, PrivacyErrorCode.OBSERVER, `only validators serve plaintext (this node is ${node.role})`)
       const { id } = req.params as { id: string }
-      if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
+      if (!HEX32.test(id)) return sendError(reply, ApiErrorCode.INVALID_ID, 'a record id is 64 hex characters')
       const h = req.headers['x-medledger-reader']
       const reader = typeof h === 'string' ? h : ''
-      if (reader.length > MAX_READER_CHARS) return sendError(reply, 400, 'INVALID_READER', `x-medledger-reader is at most ${MAX_READER_CHARS} characters`)
+      if (reader.length > MAX_READER_CHARS) return sendError(reply, ApiErrorCode.INVALID_READER, `x-medledger-reader is at most ${MAX_READER_CHARS} characters`)
       try {
         const r = await privacy.readPlaintext(id.toLowerCase(), reader)
         return { recordId: r.recordId, type: r.type, subject: r.subject, author: r.author, contentType: r.contentType, plaintext: toBase64(r.body), access: r.access }
@@ -136,40 +119,40 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
 
     app.post('/v1/privacy/grants', ADMIN, async (req, reply) => {
       const p = GrantBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const g = p.data
       return await submitOne(req, reply, () => privacy.grantRecord(fromHex(g.subject.toLowerCase()), g.grantee, { types: g.types, notAfter: g.notAfter, consentHash: g.consentHash === undefined ? new Uint8Array(0) : fromHex(g.consentHash.toLowerCase()) }))
     })
 
     app.post('/v1/privacy/revocations', ADMIN, async (req, reply) => {
       const p = RevokeBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       return await submitOne(req, reply, () => privacy.revokeRecord(fromHex(p.data.subject.toLowerCase()), p.data.grantee))
     })
 
     app.post('/v1/privacy/shreds', ADMIN, async (req, reply) => {
       const p = ShredBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       return await submitOne(req, reply, async () => await privacy.shredRecord(p.data.recordId.toLowerCase(), p.data.reason))
     })
 
     app.post('/v1/privacy/rotate', ADMIN, async (_req, reply) => {
-      if (node.role !== 'validator') return sendError(reply, 403, 'PRIVACY_OBSERVER', `only validators hold encryption keys (this node is ${node.role})`)
+      if (node.role !== 'validator') return sendError(reply, PrivacyErrorCode.OBSERVER, `only validators hold encryption keys (this node is ${node.role})`)
       return reply.code(202).send(await privacy.rotate())
     })
 
     // A pseudonym look-up links a patient identifier to every record of that patient: admin only,
     // rate-limited per token, and audited (a log line without the identifier, and a metric).
     app.post('/v1/privacy/subjects', ADMIN, async (req, reply) => {
-      if (deps.subjectSecret === undefined) return sendError(reply, 503, 'PRIVACY_NOT_CONFIGURED', 'this node has no subject secret (privacy.subject_secret_file)')
+      if (deps.subjectSecret === undefined) return sendError(reply, PrivacyErrorCode.NOT_CONFIGURED, 'this node has no subject secret (privacy.subject_secret_file)')
       const p = SubjectBody.safeParse(req.body)
-      if (!p.success) return sendError(reply, 400, 'INVALID_BODY', issues(p.error))
+      if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error))
       const role = ctx.tokens.roleOf(req.headers.authorization) ?? 'none'
       const waitMs = lookups.take(role)
       if (waitMs > 0) {
         ctx.metrics.pseudonymLookups.inc({ outcome: 'limited' })
         ctx.log.warn({ audit: 'pseudonym-lookup', outcome: 'limited', role, remote: req.ip }, 'pseudonym look-up refused: rate limit')
-        return sendError(reply.header('retry-after', String(Math.ceil(waitMs / 1000))), 429, 'RATE_LIMITED', `at most ${lookups.perMinute} pseudonym look-ups a minute (api.pseudonym_lookups_per_minute); retry in ${Math.ceil(waitMs / 1000)} s`)
+        return sendError(reply.header('retry-after', String(Math.ceil(waitMs / 1000))), ApiErrorCode.RATE_LIMITED, `at most ${lookups.perMinute} pseudonym look-ups a minute (api.pseudonym_lookups_per_minute); retry in ${Math.ceil(waitMs / 1000)} s`)
       }
       const subject = toHex(subjectPseudonym(deps.subjectSecret, p.data.patientId))
       ctx.metrics.pseudonymLookups.inc({ outcome: 'done' })
@@ -184,7 +167,7 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
     app.get('/v1/privacy/grants', READ, async (req, reply) => {
       const q = req.query as { subject?: string, grantee?: string, custodian?: string, after?: string, limit?: string }
       const p = pageQuery(q, q.after, MAX_LIST_PAGE)
-      if (p === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+      if (p === undefined) return sendError(reply, ApiErrorCode.INVALID_RANGE, 'limit and after are whole numbers')
       const page = pageOf(privacy.grants({ subject: lower(q.subject), grantee: lower(q.grantee), custodian: lower(q.custodian) }), p.cursor ?? 0, p.limit)
       return { grants: page.items.map(g => ({ ...g, custodian: named(g.custodian), grantee: named(g.grantee) })), next: page.next }
     })
@@ -192,14 +175,14 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
     app.get('/v1/privacy/access', READ, async (req, reply) => {
       const q = req.query as { record?: string, subject?: string, node?: string, after?: string, limit?: string }
       const p = pageQuery(q, q.after, MAX_LIST_PAGE)
-      if (p === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+      if (p === undefined) return sendError(reply, ApiErrorCode.INVALID_RANGE, 'limit and after are whole numbers')
       const page = pageOf(privacy.accessLog({ recordId: lower(q.record), subject: lower(q.subject), node: lower(q.node) }), p.cursor ?? 0, p.limit)
       return { reads: page.items.map(a => ({ ...a, node: named(a.node) })), next: page.next }
     })
 
     app.get('/v1/privacy/records/:id', READ, async (req, reply) => {
       const { id } = req.params as { id: string }
-      if (!HEX32.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
+      if (!HEX32.test(id)) return sendError(reply, ApiErrorCode.INVALID_ID, 'a record id is 64 hex characters')
       try {
         return await privacy.recordStatus(id.toLowerCase())
       } catch (err) {

@@ -4,7 +4,7 @@ import type { FinalizedBlock } from '../chain/types.ts'
 import { inclusionProof, leafHash } from '../merkle/rfc6962.ts'
 import { GOVERNANCE_RECORD_TYPE } from '../governance/change.ts'
 import type { GovernanceSchedule } from '../governance/schedule.ts'
-import type { StoredRecord } from '../storage/index.ts'
+import { StorageErrorCode, type StoredRecord } from '../storage/index.ts'
 import { MedledgerError } from '../errors.ts'
 import { certificateJson, headerJson, recordJson } from './json.ts'
 
@@ -49,7 +49,7 @@ function governanceRecordAt (fb: FinalizedBlock): { batchIndex: number, recordIn
     const r = batches[b].records.findIndex(x => x.type === GOVERNANCE_RECORD_TYPE)
     if (r >= 0) return { batchIndex: b, recordIndex: r }
   }
-  throw new MedledgerError('STORE_CORRUPT', `block ${fb.block.header.height} is recorded as carrying a validator-set change but holds none`)
+  throw new MedledgerError(StorageErrorCode.CORRUPT, `block ${fb.block.header.height} is recorded as carrying a validator-set change but holds none`)
 }
 
 export interface ProofSources {
@@ -96,7 +96,7 @@ export class RecordProofs {
     let link = this.#links.get(includedAt)
     if (link === undefined) {
       const fb = await this.src.store.getFinalized(includedAt)
-      if (fb === undefined) throw new MedledgerError('STORE_CORRUPT', `the block of a validator-set change (height ${includedAt}) is missing`)
+      if (fb === undefined) throw new MedledgerError(StorageErrorCode.CORRUPT, `the block of a validator-set change (height ${includedAt}) is missing`)
       const at = governanceRecordAt(fb)
       link = inclusionJson(fb, at.batchIndex, at.recordIndex)
       this.#links.set(includedAt, link)

@@ -4,8 +4,10 @@ import { fromCheckedBase64, fromHex, isCanonicalBase64, toHex } from '../encodin
 import { blockHash } from '../chain/hashing.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { LIMITS } from '../chain/limits.ts'
-import { isMedledgerError } from '../errors.ts'
-import type { MedledgerNode } from '../node/node.ts'
+import { NotFoundCode } from '../chain/errors.ts'
+import { ApiErrorCode } from './errors.ts'
+import { sendError, sendFrameworkError, sendKnown } from './error-reply.ts'
+import type { ApiNode } from './api-node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import type { Member } from '../chain/validator-set.ts'
 import { isMemberChange } from '../governance/change.ts'
@@ -50,7 +52,7 @@ export interface ApiOptions {
 /** What createApi lends the routes of `extend`. */
 export interface ApiContext {
   metrics: Metrics
-  log: MedledgerNode['log']
+  log: ApiNode['log']
   tokens: ApiTokens
   /** The record proofs (self-contained against the genesis file) the built-in routes serve. */
   proofs: RecordProofs
@@ -66,18 +68,14 @@ const RecordInput = z.object({
 
 const SubmitBody = z.object({ records: z.array(RecordInput).min(1).max(LIMITS.recordsPerBatch) }).strict()
 
-function sendError (reply: FastifyReply, status: number, code: string, message: string): FastifyReply {
-  return reply.code(status).send({ error: { code, message } })
-}
-
 /** The HTTP API (JSON under /v1), health endpoints, Prometheus metrics and the event stream. */
-export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise<FastifyInstance> {
+export async function createApi (node: ApiNode, opts: ApiOptions): Promise<FastifyInstance> {
   checkExposure(opts.host, opts.requireReadToken)
   const app = Fastify({
     bodyLimit: opts.maxBodyBytes,
     logger: false,
     // Errors raised before routing (a malformed URL, say) get the same JSON error shape.
-    frameworkErrors: (err, _req, reply) => { void sendError(reply, 400, err.code ?? 'BAD_REQUEST', err.message) }
+    frameworkErrors: (err, _req, reply) => { void sendFrameworkError(reply, 400, err.code, err.message) }
   })
   const metrics = new Metrics(node)
   // First, before any route: every route is checked against the role it declares.
@@ -88,13 +86,13 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
       // Read and drop the rest of the body first (bounded in time): a client still uploading
       // would otherwise see its connection reset instead of this answer.
       await drain(req.raw, 10_000)
-      return sendError(reply, 413, 'BODY_TOO_LARGE', `request body exceeds ${opts.maxBodyBytes} bytes`)
+      return sendError(reply, ApiErrorCode.BODY_TOO_LARGE, `request body exceeds ${opts.maxBodyBytes} bytes`)
     }
-    if (err.statusCode !== undefined && err.statusCode < 500) return sendError(reply, err.statusCode, err.code ?? 'BAD_REQUEST', err.message)
+    if (err.statusCode !== undefined && err.statusCode < 500) return sendFrameworkError(reply, err.statusCode, err.code, err.message)
     node.log.error({ err }, 'API request failed')
-    return sendError(reply, 500, 'INTERNAL', 'internal error; see the node log')
+    return sendError(reply, ApiErrorCode.INTERNAL, 'internal error; see the node log')
   })
-  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'NOT_FOUND', `no route ${req.method} ${req.url}`))
+  app.setNotFoundHandler((req, reply) => sendError(reply, ApiErrorCode.NOT_FOUND, `no route ${req.method} ${req.url}`))
   // A final record is only ever served with the proof that makes it checkable.
   const proofs = new RecordProofs({ chainId: node.genesis.chainId, genesisHash: node.genesis.hash, schedule: node.schedule, store: node.store })
   await opts.extend?.(app, { metrics, log: node.log, tokens: opts.tokens, proofs })
@@ -122,16 +120,15 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
 
   app.post('/v1/records', SUBMIT, async (req, reply) => {
     const parsed = SubmitBody.safeParse(req.body)
-    if (!parsed.success) return sendError(reply, 400, 'INVALID_BODY', parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; '))
+    if (!parsed.success) return sendError(reply, ApiErrorCode.INVALID_BODY, parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; '))
     const now = Date.now()
     const records = parsed.data.records.map(r => ({ type: r.type, subject: fromHex(r.subject.toLowerCase()), contentType: r.contentType, payload: fromCheckedBase64(r.payload), timestamp: r.timestamp ?? now }))
-    if (records.some(r => r.payload.length > LIMITS.payloadBytes)) return sendError(reply, 400, 'INVALID_BODY', `a payload exceeds ${LIMITS.payloadBytes} bytes`)
+    if (records.some(r => r.payload.length > LIMITS.payloadBytes)) return sendError(reply, ApiErrorCode.INVALID_BODY, `a payload exceeds ${LIMITS.payloadBytes} bytes`)
     let submitted
     try {
       submitted = await node.submitRecords(records)
     } catch (err) {
-      if (isMedledgerError(err)) return sendError(reply, err.code.startsWith('MEMPOOL_') ? 503 : err.code === 'NODE_READ_ONLY' ? 403 : err.code === 'BATCH_TOO_LARGE' ? 413 : err.code.startsWith('CHAIN_') ? 400 : 409, err.code, err.message)
-      throw err
+      return sendKnown(reply, err)
     }
     metrics.submitted.inc(records.length)
     const wait = (req.query as { wait?: string }).wait
@@ -140,16 +137,15 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
       const height = await node.waitFinal(submitted.ids, opts.maxWaitMs ?? 60_000)
       return reply.code(200).send({ ...submitted, final: true, height })
     } catch (err) {
-      if (isMedledgerError(err)) return sendError(reply, 504, err.code, err.message)
-      throw err
+      return sendKnown(reply, err)
     }
   })
 
   const getRecord = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { id } = req.params as { id: string }
-    if (!/^[0-9a-fA-F]{64}$/.test(id)) return sendError(reply, 400, 'INVALID_ID', 'a record id is 64 hex characters')
+    if (!/^[0-9a-fA-F]{64}$/.test(id)) return sendError(reply, ApiErrorCode.INVALID_ID, 'a record id is 64 hex characters')
     const stored = await node.store.getRecord(fromHex(id.toLowerCase()))
-    if (stored === undefined) return sendError(reply, 404, 'RECORD_NOT_FOUND', `no final record ${id} on this node`)
+    if (stored === undefined) return sendError(reply, NotFoundCode.RECORD, `no final record ${id} on this node`)
     return await proofs.proof(stored)
   }
   app.get('/v1/records/:id', READ, getRecord)
@@ -157,9 +153,9 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
 
   app.get('/v1/blocks/:height', READ, async (req, reply) => {
     const height = Number((req.params as { height: string }).height)
-    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, 400, 'INVALID_HEIGHT', 'height is a positive integer')
+    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, ApiErrorCode.INVALID_HEIGHT, 'height is a positive integer')
     const fb = await node.store.getFinalized(height)
-    if (fb === undefined) return sendError(reply, 404, 'BLOCK_NOT_FOUND', `no final block at height ${height}`)
+    if (fb === undefined) return sendError(reply, NotFoundCode.BLOCK, `no final block at height ${height}`)
     return blockJson(fb.block, fb.certificate)
   })
   // Summaries, newest first, MAX_BLOCK_PAGE at most (a larger limit is clamped): `before=H` pages
@@ -170,7 +166,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
     const q = req.query as { from?: string, before?: string, limit?: string }
     const head = node.store.head?.height ?? 0
     const p = pageQuery(q, q.before ?? q.from, MAX_BLOCK_PAGE)
-    if (p === undefined || (q.from !== undefined && q.before !== undefined)) return sendError(reply, 400, 'INVALID_RANGE', 'limit, before and from are positive integers (before or from, not both)')
+    if (p === undefined || (q.from !== undefined && q.before !== undefined)) return sendError(reply, ApiErrorCode.INVALID_RANGE, 'limit, before and from are positive integers (before or from, not both)')
     const to = q.from !== undefined ? Math.min(head, (p.cursor ?? 1) + p.limit - 1) : Math.min(head, (p.cursor ?? head + 1) - 1)
     const page = await blockList.page(to, p.limit)
     return { head, limit: p.limit, blocks: page.blocks, next: page.next }
@@ -179,17 +175,17 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   // The canonical bytes of a finalized block as stored and synced: the CBOR array [block, certificate].
   app.get('/v1/blocks/:height/raw', READ, async (req, reply) => {
     const height = Number((req.params as { height: string }).height)
-    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, 400, 'INVALID_HEIGHT', 'height is a positive integer')
+    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, ApiErrorCode.INVALID_HEIGHT, 'height is a positive integer')
     for await (const bytes of node.store.iterateFinalizedBytes(height, height)) {
       return reply.header('content-type', 'application/octet-stream').send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))
     }
-    return sendError(reply, 404, 'BLOCK_NOT_FOUND', `no final block at height ${height}`)
+    return sendError(reply, NotFoundCode.BLOCK, `no final block at height ${height}`)
   })
   // Headers and certificates from `from` upwards, MAX_HEADER_PAGE at most: what a light client follows.
   app.get('/v1/headers', READ, async (req, reply) => {
     const q = req.query as { from?: string, limit?: string }
     const p = pageQuery(q, q.from ?? '1', MAX_HEADER_PAGE)
-    if (p === undefined || p.cursor === undefined || p.cursor < 1) return sendError(reply, 400, 'INVALID_RANGE', 'from and limit are positive integers')
+    if (p === undefined || p.cursor === undefined || p.cursor < 1) return sendError(reply, ApiErrorCode.INVALID_RANGE, 'from and limit are positive integers')
     return await headerPage(node.store, proofs, new Set(node.schedule.changes().map(c => c.includedAt)), p.cursor, p.limit)
   })
 
@@ -226,7 +222,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   app.get('/v1/evidence', READ, async (req, reply) => {
     const q = req.query as { after?: string, limit?: string }
     const p = pageQuery(q, q.after, MAX_LIST_PAGE)
-    if (p === undefined) return sendError(reply, 400, 'INVALID_RANGE', 'limit and after are whole numbers')
+    if (p === undefined) return sendError(reply, ApiErrorCode.INVALID_RANGE, 'limit and after are whole numbers')
     const page = pageOf(await node.store.listCommittedEvidence(), p.cursor ?? 0, p.limit)
     return {
       committed: page.items.map(e => ({ includedAt: e.height, ...evidenceJson(e.evidence) })),
@@ -243,7 +239,7 @@ export async function createApi (node: MedledgerNode, opts: ApiOptions): Promise
   })
   app.get('/v1/events', READ, async (req, reply) => {
     if (req.method === 'HEAD') return reply.header('content-type', 'text/event-stream').send()
-    if (!events.add(reply.raw)) return sendError(reply, 503, 'TOO_MANY_EVENT_CLIENTS', `this node serves at most ${events.maxClients} event streams at once (api.max_sse_clients)`)
+    if (!events.add(reply.raw)) return sendError(reply, ApiErrorCode.TOO_MANY_EVENT_CLIENTS, `this node serves at most ${events.maxClients} event streams at once (api.max_sse_clients)`)
     reply.raw.on('close', () => { events.remove(reply.raw) })
     reply.hijack()
     reply.raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', ...(reply.getHeader('access-control-allow-origin') === undefined ? {} : { 'access-control-allow-origin': String(reply.getHeader('access-control-allow-origin')), vary: 'origin' }) })
@@ -271,7 +267,7 @@ async function drain (stream: NodeJS.ReadableStream, timeoutMs: number): Promise
   })
 }
 
-export function status (node: MedledgerNode): Record<string, unknown> {
+export function status (node: ApiNode): Record<string, unknown> {
   const head = node.store.head
   return {
     chainId: node.genesis.chainId,

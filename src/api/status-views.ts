@@ -1,5 +1,5 @@
 /** What /v1/status shows beyond the chain: who the node is connected to, and which versions it speaks and stores. */
-import type { MedledgerNode } from '../node/node.ts'
+import type { ApiNode } from './api-node.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
 import { protocols, topics } from '../network/protocol-ids.ts'
 import { SCHEMA_VERSION } from '../storage/index.ts'
@@ -15,7 +15,7 @@ export interface PeerView {
 }
 
 /** The connected peers with the name and role the chain gives them: for /v1/status. */
-export function connectedPeerViews (node: MedledgerNode): PeerView[] {
+export function connectedPeerViews (node: ApiNode): PeerView[] {
   const members = new Map<string, { name: string, role: 'validator' | 'observer' }>()
   for (const m of node.genesis.observers) members.set(peerIdOfPublicKey(m.publicKey), { name: m.name, role: 'observer' })
   // Validators of the set in force last (governance may have added or removed some since genesis).

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import { MedledgerError } from '../errors.ts'
-import { readSecretFile } from '../node/secret-file.ts'
+import { readSecretFile } from '../keys/secret-file.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 /** The roles a bearer token can carry (docs/privacy.md, "API roles"); `public` needs none. */
 export const TOKEN_ROLES = ['read', 'submit', 'plaintext', 'admin'] as const
@@ -50,7 +51,7 @@ export async function writeTokenFiles (home: string, given: Partial<Record<Token
  * absent or empty; refused when other users can read the file (CONFIG_TOKEN_PERMISSIONS).
  */
 export async function readToken (file: string, required = false): Promise<string | undefined> {
-  const bytes = await readSecretFile(file, 'the API token file', { permissions: 'CONFIG_TOKEN_PERMISSIONS', ...(required ? { missing: 'CONFIG_INVALID' } : {}) })
+  const bytes = await readSecretFile(file, 'the API token file', { permissions: ConfigErrorCode.TOKEN_PERMISSIONS, ...(required ? { missing: ConfigErrorCode.INVALID } : {}) })
   const t = bytes?.toString('utf8').trim()
   return t === undefined || t === '' ? undefined : t
 }
@@ -66,7 +67,7 @@ export class ApiTokens {
     this.#tokens = TOKEN_ROLES.flatMap(role => tokens[role] === undefined ? [] : [{ role, bytes: Buffer.from(tokens[role]) }])
     for (const [i, a] of this.#tokens.entries()) {
       const same = this.#tokens.slice(i + 1).find(b => b.bytes.equals(a.bytes))
-      if (same !== undefined) throw new MedledgerError('CONFIG_INVALID', `the ${a.role} and ${same.role} tokens are the same: each role needs its own token file`)
+      if (same !== undefined) throw new MedledgerError(ConfigErrorCode.INVALID, `the ${a.role} and ${same.role} tokens are the same: each role needs its own token file`)
     }
   }
 
@@ -76,8 +77,8 @@ export class ApiTokens {
       const file = resolvePath(home, config.api[TOKEN_FILE_KEYS[role]])
       const t = await readToken(file, role === 'submit')
       if (t !== undefined) found[role] = t
-      else if (role === 'submit') throw new MedledgerError('CONFIG_INVALID', `the API token file ${file} is empty`)
-      else if (role === 'read' && config.api.require_read_token) throw new MedledgerError('CONFIG_INVALID', `api.require_read_token is set but ${file} is missing`)
+      else if (role === 'submit') throw new MedledgerError(ConfigErrorCode.INVALID, `the API token file ${file} is empty`)
+      else if (role === 'read' && config.api.require_read_token) throw new MedledgerError(ConfigErrorCode.INVALID, `api.require_read_token is set but ${file} is missing`)
     }
     return new ApiTokens(found)
   }

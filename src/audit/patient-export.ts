@@ -2,6 +2,7 @@ import type { Genesis } from '../chain/genesis.ts'
 import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { verifyRecordProof } from './proof-verify.ts'
+import { AuditErrorCode } from './errors.ts'
 
 /**
  * A patient's export file (the patient page's "Export", docs/patient.md): the patient's records,
@@ -13,7 +14,7 @@ import { verifyRecordProof } from './proof-verify.ts'
 export interface ExportCheck { chainId: string, patient: string, records: Array<{ recordId: string, type: string, height: number, blockHash: string }> }
 
 export function verifyPatientExport (file: unknown, genesis: Genesis): ExportCheck {
-  const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', why)
+  const bad = (why: string): MedledgerError => new MedledgerError(AuditErrorCode.PROOF_INVALID, why)
   const f = file as { type?: unknown, version?: unknown, chainId?: unknown, genesisHash?: unknown, patient?: unknown, records?: unknown }
   if (typeof f !== 'object' || f === null || f.type !== 'medledger-patient-export' || f.version !== 1) throw bad('not a medledger patient export (type medledger-patient-export, version 1)')
   if (f.chainId !== genesis.chainId || f.genesisHash !== toHex(genesis.hash)) throw bad('the export is for another chain or genesis')

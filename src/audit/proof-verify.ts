@@ -9,6 +9,7 @@ import { checkChange, decodeChange, GOVERNANCE_RECORD_TYPE, isMemberChange, setA
 import { authorsOf, MemberSet } from '../chain/member-set.ts'
 import { leafHash, verifyInclusion } from '../merkle/rfc6962.ts'
 import { MedledgerError } from '../errors.ts'
+import { AuditErrorCode } from './errors.ts'
 
 export interface VerifiedProof {
   recordId: string
@@ -31,7 +32,7 @@ export interface VerifiedProof {
  * fails.
  */
 export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedProof {
-  const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', why)
+  const bad = (why: string): MedledgerError => new MedledgerError(AuditErrorCode.PROOF_INVALID, why)
   let p: ParsedProof
   try {
     p = parseProof(proof)
@@ -39,6 +40,11 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     throw bad(`malformed proof: ${(err as Error).message}`)
   }
   if (p.chainId !== genesis.chainId || !bytesEqual(p.genesisHash, genesis.hash)) throw bad('the proof is for another chain or genesis')
+  // [REJECT] The proof's genesisHash is not signed; only the block at height 1 names the genesis
+  // (its parentHash), so that is where a block is bound to this genesis (docs/protocol.md 12.3).
+  const firstBlockOf = (header: BlockHeader, where: string): void => {
+    if (header.height === 1 && !bytesEqual(header.parentHash, genesis.hash)) throw bad(`${where}the block at height 1 does not follow this genesis file`)
+  }
   const height = p.header.height
   let set = genesis.validators
   // Members author batches without voting (docs/protocol.md section 9.1): the genesis members,
@@ -50,6 +56,7 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     const where = `governance change ${i + 1} (block ${h})`
     // [REJECT] Changes come oldest first, one at a time: each is included once the previous is in force.
     if (previous !== undefined && h < previous.effective) throw bad(`${where}: included before the previous change took effect at ${previous.effective}`)
+    firstBlockOf(link.header, `${where}: `)
     const effective = h + genesis.params.governanceDelay
     // [REJECT] The chain lists exactly the changes in force at the record's height.
     if (effective > height) throw bad(`${where}: takes effect at ${effective}, after the record's block ${height}`)
@@ -59,6 +66,7 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
     else set = set.with(applied)
     previous = { includedAt: h, effective }
   }
+  firstBlockOf(p.header, '')
   const { id, hash } = verifyInclusionLink(genesis.chainId, p, set, undefined, members)
   return { recordId: toHex(id), height, blockHash: toHex(hash), validators: set.size, governanceChanges: p.governance.length }
 }
@@ -69,14 +77,14 @@ export function verifyRecordProof (proof: unknown, genesis: Genesis): VerifiedPr
  */
 export function verifiedChangeOf (chainId: string, link: ParsedLink, set: ValidatorSet, where: string, members: MemberSet = MemberSet.EMPTY): ValidatorSetChange {
   verifyInclusionLink(chainId, link, set, where)
-  if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError('PROOF_INVALID', `${where}: the record is not a validator-set change`)
+  if (link.record.type !== GOVERNANCE_RECORD_TYPE) throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `${where}: the record is not a validator-set change`)
   try {
     const change = decodeChange(link.record.payload)
     const checks = checkChange(chainId, change, set, members)
     if (!checks.every(c => verifySignature(c.publicKey, c.message, c.signature))) throw new Error('an approval signature does not verify')
     return change
   } catch (err) {
-    throw new MedledgerError('PROOF_INVALID', `${where}: ${(err as Error).message}`)
+    throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `${where}: ${(err as Error).message}`)
   }
 }
 
@@ -86,7 +94,7 @@ export function verifiedChangeOf (chainId: string, link: ParsedLink, set: Valida
  * governance link.
  */
 export function verifyInclusionLink (chainId: string, p: ParsedLink, validators: ValidatorSet, where?: string, members: MemberSet = MemberSet.EMPTY): { id: Uint8Array, hash: Uint8Array } {
-  const bad = (why: string): MedledgerError => new MedledgerError('PROOF_INVALID', where === undefined ? why : `${where}: ${why}`)
+  const bad = (why: string): MedledgerError => new MedledgerError(AuditErrorCode.PROOF_INVALID, where === undefined ? why : `${where}: ${why}`)
   const id = recordId(p.record)
   if (!bytesEqual(id, p.recordId)) throw bad('the record does not hash to the record id')
   if (!verifyInclusion(leafHash(id), p.batch.index, p.batch.count, p.batch.path, p.batch.recordsRoot)) throw bad('the record is not in the batch (Merkle path fails)')

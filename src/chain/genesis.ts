@@ -9,6 +9,7 @@ import { DOMAIN } from './hashing.ts'
 import { LIMITS } from './limits.ts'
 import { ValidatorSet, type Member } from './validator-set.ts'
 import { MemberSet } from './member-set.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 /**
  * The genesis file: the one thing a verifier must trust. JSON for people; its hash is taken over
@@ -57,6 +58,14 @@ export class Genesis {
     } catch (err) {
       throw genesisError((err as Error).message)
     }
+    // An observer is listed once and is not also a validator: a peer has one role.
+    const seen = new Set<string>()
+    for (const o of this.observers) {
+      const id = toHex(o.publicKey)
+      if (this.validators.has(o.publicKey)) throw genesisError(`observer ${o.name} is also a validator: a peer has one role`)
+      if (seen.has(id)) throw genesisError(`observer ${o.name}: the key is listed twice`)
+      seen.add(id)
+    }
     // A member is a member only: not also a validator or an observer.
     for (const m of this.members.members) {
       if (this.validators.has(m.publicKey)) throw genesisError(`member ${m.name} is also a validator: a peer has one role`)
@@ -77,8 +86,8 @@ export class Genesis {
     const j = json as Partial<GenesisJson>
     if (typeof j !== 'object' || j === null) throw genesisError('the genesis file is not a JSON object')
     if (typeof j.chainId !== 'string') throw genesisError('chainId is missing')
-    const time = Date.parse(String(j.genesisTime))
-    if (!Number.isFinite(time)) throw genesisError('genesisTime must be an ISO 8601 date')
+    const time = parseGenesisTime(j.genesisTime)
+    if (time === undefined) throw genesisError('genesisTime must be a UTC date and time such as 2026-01-31T12:00:00.000Z (RFC 3339, Z, at most 3 fraction digits)')
     if (!Array.isArray(j.validators) || j.validators.length === 0) throw genesisError('validators must be a non-empty list')
     const params = { ...DEFAULT_PARAMS, ...(j.params ?? {}) }
     if (!Number.isSafeInteger(params.heartbeatMs) || params.heartbeatMs < 100) throw genesisError('params.heartbeatMs must be an integer >= 100')
@@ -139,6 +148,22 @@ function membersFromJson (list: unknown): Member[] {
   return list.map((m, i) => memberFromJson(m, `members[${i}]`))
 }
 
+const GENESIS_TIME = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3}))?Z$/
+
+/**
+ * The genesis time of a genesis file in ms since the epoch, or undefined. Only RFC 3339 UTC
+ * (`Z`) with at most millisecond precision that names a real date and time: Date.parse alone
+ * would also take local-time forms ("Nov 14 2023"), whose value, and so the genesis hash, depends
+ * on the reader's time zone, and roll 2023-02-30 over into March (docs/protocol.md section 15).
+ */
+export function parseGenesisTime (text: unknown): number | undefined {
+  const m = typeof text === 'string' ? GENESIS_TIME.exec(text) : null
+  if (m === null) return undefined
+  const time = Date.parse(text as string)
+  if (!Number.isFinite(time) || new Date(time).toISOString() !== `${m[1]}.${(m[2] ?? '').padEnd(3, '0')}Z`) return undefined
+  return time
+}
+
 function memberFromJson (m: unknown, where: string): Member {
   const x = m as Partial<GenesisMemberJson>
   if (typeof x !== 'object' || x === null || typeof x.name !== 'string' || x.name.length === 0 || x.name.length > 64) throw genesisError(`${where}.name must be a non-empty string of at most 64 characters`)
@@ -165,5 +190,5 @@ function memberHashItem (m: Member): Array<string | Uint8Array> {
 }
 
 function genesisError (message: string): MedledgerError {
-  return new MedledgerError('GENESIS_INVALID', message)
+  return new MedledgerError(ConfigErrorCode.GENESIS_INVALID, message)
 }

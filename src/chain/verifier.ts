@@ -41,15 +41,10 @@ export class ChainVerifier {
     private readonly chainId: string,
     private readonly schedule: ValidatorSchedule,
     private readonly pool: Pick<VerifyPool, 'verifyAll'>,
-    /**
-     * Optional lookup of records already final (refuses replays of a batch): a batched
-     * `RecordLookup` (one lookup per block), or the older per-id callback (still accepted; its
-     * lookups of a block are then issued together).
-     */
-    records?: RecordLookup | ((id: Uint8Array) => Promise<boolean>)
+    /** Optional lookup of records already final (refuses replays of a batch): one lookup per block. */
+    records?: RecordLookup
   ) {
-    if (typeof records === 'function') this.#hasRecords = async (ids) => await Promise.all(ids.map(records))
-    else if (records !== undefined) this.#hasRecords = async (ids) => await records.hasRecords(ids)
+    if (records !== undefined) this.#hasRecords = async (ids) => await records.hasRecords(ids)
   }
 
   /** Throws the first failure; returns the new tip. */

@@ -3,6 +3,7 @@ import { isAbsolute, join } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { MedledgerError } from '../errors.ts'
 import { ConfigSchema, type Config } from './schema.ts'
+import { ConfigErrorCode } from './errors.ts'
 
 export const CONFIG_FILE = 'config.toml'
 
@@ -18,13 +19,13 @@ export async function loadConfig (home: string, overrides: Record<string, string
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
-    throw new MedledgerError('CONFIG_MISSING', `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
+    throw new MedledgerError(ConfigErrorCode.MISSING, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
   }
   let raw: Record<string, unknown>
   try {
     raw = parseToml(text) as Record<string, unknown>
   } catch (err) {
-    throw new MedledgerError('CONFIG_INVALID', `${file} is not valid TOML: ${(err as Error).message}`)
+    throw new MedledgerError(ConfigErrorCode.INVALID, `${file} is not valid TOML: ${(err as Error).message}`)
   }
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('MEDLEDGER_') || value === undefined) continue
@@ -36,7 +37,7 @@ export async function loadConfig (home: string, overrides: Record<string, string
   const parsed = ConfigSchema.safeParse(raw)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(i => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
-    throw new MedledgerError('CONFIG_INVALID', `${file}: ${issues}`)
+    throw new MedledgerError(ConfigErrorCode.INVALID, `${file}: ${issues}`)
   }
   return parsed.data
 }

@@ -1,5 +1,6 @@
 import type { Evidence, ProposalHeader, Vote, VoteType } from '../chain/types.ts'
 import type { TimeoutConfig, TimeoutKind } from './timeouts.ts'
+import { EXIT, spec, type ErrorTable } from '../errors.ts'
 
 export type { TimeoutConfig, TimeoutKind } from './timeouts.ts'
 
@@ -63,3 +64,10 @@ export const ConsensusErrorCode = {
   INVALID_SNAPSHOT: 'CONSENSUS_INVALID_SNAPSHOT',
   INVALID_OPTIONS: 'CONSENSUS_INVALID_OPTIONS'
 } as const
+
+export const CONSENSUS_ERRORS: ErrorTable<typeof ConsensusErrorCode[keyof typeof ConsensusErrorCode]> = {
+  [ConsensusErrorCode.INVALID_HEIGHT]: spec(500, EXIT.FAILURE, 'the state machine was asked for a height below 1'),
+  [ConsensusErrorCode.INVALID_VALIDATOR_SET]: spec(500, EXIT.FAILURE, 'the validator set is empty, unsorted or malformed'),
+  [ConsensusErrorCode.INVALID_SNAPSHOT]: spec(500, EXIT.FAILURE, 'a stored consensus snapshot does not hold together'),
+  [ConsensusErrorCode.INVALID_OPTIONS]: spec(500, EXIT.FAILURE, 'the state machine\'s options are out of range')
+}

@@ -1,4 +1,4 @@
-import { MedledgerError } from '../errors.ts'
+import { EXIT, MedledgerError, spec, type ErrorTable } from '../errors.ts'
 
 /**
  * Consensus timeouts (Algorithm 1 of Buchman, Kwon, Milosevic 2018, "The latest gossip on BFT
@@ -30,6 +30,10 @@ export const DEFAULT_TIMEOUTS: Readonly<TimeoutConfig> = Object.freeze({
 export const TimeoutErrorCode = {
   INVALID_CONFIG: 'CONSENSUS_TIMEOUT_INVALID_CONFIG'
 } as const
+
+export const TIMEOUT_ERRORS: ErrorTable<typeof TimeoutErrorCode[keyof typeof TimeoutErrorCode]> = {
+  [TimeoutErrorCode.INVALID_CONFIG]: spec(500, EXIT.FAILURE, 'a consensus timeout in the configuration is not a positive number')
+}
 
 /** Throws unless every field is a finite number, the bases positive and the delta non-negative. */
 export function validateTimeouts (config: TimeoutConfig): TimeoutConfig {

@@ -25,8 +25,9 @@ export class Daemon {
    * `lifeline`: the daemon gets one end of a pipe on fd 3 (start --exit-with-fd 3) and ends at once
    * when it reads end of file, that is when this process exits, however it dies (even SIGKILL).
    * `entry`: node's arguments before `start` (the test harness runs test/helpers/test-daemon.js).
+   * `wrap`: a command the daemon runs under, e.g. `ip netns exec <ns>` (test/helpers/netns.ts); it must exec node in its place.
    */
-  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly opts: { lifeline?: boolean, entry?: string[] } = {}) {}
+  constructor (readonly node: DevnetNode, readonly extraArgs: string[] = [], readonly opts: { lifeline?: boolean, entry?: string[], wrap?: string[] } = {}) {}
 
   get api (): string { return `http://127.0.0.1:${this.node.apiPort}` }
   get running (): boolean { return this.proc !== undefined && this.proc.exitCode === null && this.proc.signalCode === null }
@@ -35,7 +36,8 @@ export class Daemon {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
     const lifeline = this.opts.lifeline === true
     const args = [...(this.opts.entry ?? [BIN]), 'start', '--home', this.node.home, ...(lifeline ? ['--exit-with-fd', '3'] : []), ...this.extraArgs]
-    const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe', ...(lifeline ? ['pipe' as const] : [])], env: { ...DAEMON_ENV, ...process.env } })
+    const [cmd, ...cmdArgs] = [...(this.opts.wrap ?? []), process.execPath, ...args]
+    const proc = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe', ...(lifeline ? ['pipe' as const] : [])], env: { ...DAEMON_ENV, ...process.env } })
     // Never written nor ended here: only this process's exit closes it. Unref'd, so that it alone keeps nothing alive.
     const line = proc.stdio[3] as (NodeJS.ReadableStream & { unref?: () => void, on: (e: string, f: () => void) => unknown }) | null | undefined
     line?.on('error', () => {})

@@ -1,5 +1,5 @@
 import { encode as cborEncode, decode as cborDecode } from 'cborg'
-import { MedledgerError } from '../errors.ts'
+import { EXIT, MedledgerError, spec, type ErrorTable } from '../errors.ts'
 import { bytesEqual } from './bytes.ts'
 
 /**
@@ -14,6 +14,13 @@ export enum CodecErrorCode {
   NOT_CANONICAL = 'CODEC_NOT_CANONICAL',
   OVERSIZE = 'CODEC_OVERSIZE',
   SCHEMA = 'CODEC_SCHEMA'
+}
+
+export const CODEC_ERRORS: ErrorTable<CodecErrorCode> = {
+  [CodecErrorCode.MALFORMED]: spec(400, EXIT.FAILURE, 'bytes are not well-formed CBOR'),
+  [CodecErrorCode.NOT_CANONICAL]: spec(400, EXIT.FAILURE, 'CBOR that is not in its one canonical form'),
+  [CodecErrorCode.OVERSIZE]: spec(413, EXIT.FAILURE, 'an encoded value is over its size limit'),
+  [CodecErrorCode.SCHEMA]: spec(400, EXIT.FAILURE, 'a value does not fit its schema (arity, type, range)')
 }
 
 export class CodecError extends MedledgerError {

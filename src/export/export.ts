@@ -4,6 +4,9 @@ import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import type { ChainStore } from '../storage/index.ts'
 import { encodeExportHeader, encodeFrame } from './format.ts'
+import { ExportErrorCode } from './errors.ts'
+import { StorageErrorCode } from '../storage/errors.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 export interface ExportResult {
   file: string
@@ -28,17 +31,17 @@ const FLUSH_BYTES = 1 << 20
 export async function exportStore (store: ChainStore, out: string, range: { from?: number, to?: number }, progress?: (done: number, total: number) => void): Promise<ExportResult> {
   const started = Date.now()
   const head = store.head?.height ?? 0
-  if (store.chainId === undefined || store.genesisHash === undefined) throw new MedledgerError('EXPORT_EMPTY', `the database in ${store.dir} does not name its chain; nothing to export`)
-  if (head === 0) throw new MedledgerError('EXPORT_EMPTY', `the database in ${store.dir} holds no blocks yet; nothing to export`)
+  if (store.chainId === undefined || store.genesisHash === undefined) throw new MedledgerError(ExportErrorCode.EMPTY, `the database in ${store.dir} does not name its chain; nothing to export`)
+  if (head === 0) throw new MedledgerError(ExportErrorCode.EMPTY, `the database in ${store.dir} holds no blocks yet; nothing to export`)
   const from = range.from ?? 1
   const to = range.to ?? head
-  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) throw new MedledgerError('USAGE', `--from and --to must be heights with 1 <= from <= to (got ${from}..${to})`)
-  if (to > head) throw new MedledgerError('USAGE', `--to ${to} is above this database's last block ${head}`)
-  if (await access(out).then(() => true, () => false)) throw new MedledgerError('USAGE', `${out} already exists; refusing to overwrite it`)
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) throw new MedledgerError(ConfigErrorCode.USAGE, `--from and --to must be heights with 1 <= from <= to (got ${from}..${to})`)
+  if (to > head) throw new MedledgerError(ConfigErrorCode.USAGE, `--to ${to} is above this database's last block ${head}`)
+  if (await access(out).then(() => true, () => false)) throw new MedledgerError(ConfigErrorCode.USAGE, `${out} already exists; refusing to overwrite it`)
 
   const partial = `${out}.partial`
   const fh = await open(partial, 'w', 0o644).catch((err: NodeJS.ErrnoException) => {
-    throw new MedledgerError('USAGE', `cannot write ${partial}: ${err.code ?? err.message}`)
+    throw new MedledgerError(ConfigErrorCode.USAGE, `cannot write ${partial}: ${err.code ?? err.message}`)
   })
   let bytes = 0
   let last: Uint8Array | undefined
@@ -67,11 +70,11 @@ export async function exportStore (store: ChainStore, out: string, range: { from
       if (n % 64 === 0 || n === to - from + 1) progress?.(n, to - from + 1)
     }
     await flush()
-    if (n !== to - from + 1 || last === undefined) throw new MedledgerError('STORAGE_CORRUPT', `read ${n} blocks from ${from} to ${to}; expected ${to - from + 1}`)
+    if (n !== to - from + 1 || last === undefined) throw new MedledgerError(StorageErrorCode.CORRUPT, `read ${n} blocks from ${from} to ${to}; expected ${to - from + 1}`)
     await fh.sync()
     await fh.close()
     await link(partial, out).catch((err: NodeJS.ErrnoException) => {
-      throw new MedledgerError('USAGE', err.code === 'EEXIST' ? `${out} appeared while exporting; refusing to overwrite it` : `cannot create ${out}: ${err.code ?? err.message}`)
+      throw new MedledgerError(ConfigErrorCode.USAGE, err.code === 'EEXIST' ? `${out} appeared while exporting; refusing to overwrite it` : `cannot create ${out}: ${err.code ?? err.message}`)
     })
     await unlink(partial)
     done = true

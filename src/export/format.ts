@@ -4,6 +4,7 @@ import { decodeFinalized, encodeFinalized } from '../chain/codec.ts'
 import { LIMITS } from '../chain/limits.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import { MedledgerError } from '../errors.ts'
+import { ExportErrorCode } from './errors.ts'
 
 /**
  * The export file (docs/export-format.md): one ASCII header line naming the format version, the
@@ -39,7 +40,7 @@ export function parseExportHeader (line: string): ExportHeader {
   const m = HEADER_RE.exec(line)
   if (m === null) throw formatError(`the export header line is malformed: "${line.slice(0, 200)}"`)
   const version = Number(m[1])
-  if (version !== EXPORT_VERSION) throw new MedledgerError('EXPORT_VERSION', `the export file has format version ${version}; this medledger reads version ${EXPORT_VERSION}`)
+  if (version !== EXPORT_VERSION) throw new MedledgerError(ExportErrorCode.VERSION, `the export file has format version ${version}; this medledger reads version ${EXPORT_VERSION}`)
   const from = Number(m[4])
   const to = Number(m[5])
   if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 1 || to < from) throw formatError(`the export header names an impossible range from=${m[4]} to=${m[5]}`)
@@ -57,7 +58,7 @@ export function encodeFrame (fb: FinalizedBlock): Uint8Array {
 
 export class ExportFormatError extends MedledgerError {
   constructor (message: string, readonly height?: number) {
-    super('EXPORT_FORMAT', message, height === undefined ? {} : { height })
+    super(ExportErrorCode.FORMAT, message, height === undefined ? {} : { height })
     this.name = 'ExportFormatError'
   }
 }
@@ -98,7 +99,7 @@ export class ExportReader {
     try {
       fh = await open(file, 'r')
     } catch (err) {
-      throw new MedledgerError('EXPORT_UNREADABLE', `cannot open ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+      throw new MedledgerError(ExportErrorCode.UNREADABLE, `cannot open ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
     }
     try {
       const first = Buffer.alloc(CHUNK)

@@ -9,6 +9,9 @@ import type { VerifyPool } from '../crypto/verify-pool.ts'
 import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { ChainStore } from '../storage/index.ts'
 import type { ExportHeader, ExportReader } from './format.ts'
+import { ExportErrorCode } from './errors.ts'
+import { StorageErrorCode } from '../storage/errors.ts'
+import { ChainErrorCode } from '../chain/errors.ts'
 
 export interface ImportReport {
   ok: boolean
@@ -36,7 +39,7 @@ export const DEFAULT_RUN = 64
 /** Refuses a file of another chain or genesis before anything is opened for writing. */
 export function checkExportHeader (header: ExportHeader, genesis: Genesis, file: string): void {
   if (header.chainId !== genesis.chainId || !bytesEqual(header.genesisHash, genesis.hash)) {
-    throw new MedledgerError('IMPORT_WRONG_CHAIN',
+    throw new MedledgerError(ExportErrorCode.WRONG_CHAIN,
       `${file} is an export of chain ${header.chainId} (genesis ${toHex(header.genesisHash)}), but this home is set up for chain ${genesis.chainId} (genesis ${toHex(genesis.hash)}). ` +
       'Import it into a home initialised with that chain\'s genesis file')
   }
@@ -88,7 +91,7 @@ export async function importExport (reader: ExportReader, store: ChainStore, gen
         try {
           tip = await verifier.verifyRun(tip, [fb])
         } catch (err) {
-          throw new ImportError(fb.block.header.height, (err as Error).message, isMedledgerError(err) ? err.code : 'IMPORT_INVALID')
+          throw new ImportError(fb.block.header.height, (err as Error).message, isMedledgerError(err) ? err.code : ExportErrorCode.IMPORT_INVALID)
         }
         await commit([fb])
       }
@@ -99,7 +102,7 @@ export async function importExport (reader: ExportReader, store: ChainStore, gen
 
   try {
     if (from > startHead + 1) {
-      throw new ImportError(from, `the file starts at block ${from}, but this database ends at block ${startHead}: import an export that starts at or below block ${startHead + 1} first`, 'IMPORT_GAP')
+      throw new ImportError(from, `the file starts at block ${from}, but this database ends at block ${startHead}: import an export that starts at or below block ${startHead + 1} first`, ExportErrorCode.IMPORT_GAP)
     }
     for await (const fb of store.iterateFinalized(1, startHead)) schedule.observe(fb.block)
     if (startHead === 0 || from === startHead + 1) tip = await storedTip(store, genesis)
@@ -145,7 +148,7 @@ async function storedTip (store: ChainStore, genesis: Genesis): Promise<Verified
   const head = store.head
   if (head === null) return genesisTip(genesis.hash, genesis.genesisTime)
   const fb = await store.getFinalized(head.height)
-  if (fb === undefined) throw new MedledgerError('STORAGE_CORRUPT', `the database names head ${head.height} but holds no block there; run \`medledger verify\``)
+  if (fb === undefined) throw new MedledgerError(StorageErrorCode.CORRUPT, `the database names head ${head.height} but holds no block there; run \`medledger verify\``)
   return { link: { height: head.height, hash: head.hash, time: fb.block.header.time }, header: fb.block.header, certificate: fb.certificate }
 }
 
@@ -157,7 +160,7 @@ async function checkSameBlock (store: ChainStore, genesis: Genesis, pool: Verify
   const h = fb.block.header.height
   const stored = await store.getBlockBytes(h)
   if (stored === undefined || !bytesEqual(stored, encodeBlock(fb.block))) {
-    throw new ImportError(h, `block ${h} in the file is not the block this database already holds at height ${h}: the file was altered, or it records another history`, 'IMPORT_MISMATCH')
+    throw new ImportError(h, `block ${h} in the file is not the block this database already holds at height ${h}: the file was altered, or it records another history`, ExportErrorCode.IMPORT_MISMATCH)
   }
   const cert = await store.getCertificate(h)
   if (cert !== undefined && bytesEqual(encodeCertificate(cert), encodeCertificate(fb.certificate))) return
@@ -165,7 +168,7 @@ async function checkSameBlock (store: ChainStore, genesis: Genesis, pool: Verify
   try {
     ok = await pool.verifyEvery(checkCertificate(genesis.chainId, fb.certificate, fb.block.header, schedule.at(h)))
   } catch (err) {
-    throw new ImportError(h, (err as Error).message, isMedledgerError(err) ? err.code : 'IMPORT_INVALID')
+    throw new ImportError(h, (err as Error).message, isMedledgerError(err) ? err.code : ExportErrorCode.IMPORT_INVALID)
   }
-  if (!ok) throw new ImportError(h, `block ${h}: its commit certificate does not verify`, 'CHAIN_CERT_SIGNATURE')
+  if (!ok) throw new ImportError(h, `block ${h}: its commit certificate does not verify`, ChainErrorCode.CERT_SIGNATURE)
 }

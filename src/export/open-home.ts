@@ -4,6 +4,7 @@ import { loadConfig, resolvePath } from '../config/load.ts'
 import { Genesis } from '../chain/genesis.ts'
 import { MedledgerError } from '../errors.ts'
 import { ChainStore, isStorageError, StorageErrorCode } from '../storage/index.ts'
+import { NodeErrorCode } from '../node/errors.ts'
 
 /** A node home's genesis and the path of its ledger database (config.toml decides both). */
 export async function loadHome (home: string): Promise<{ genesis: Genesis, dataDir: string }> {
@@ -25,7 +26,7 @@ export async function openStoppedStore (home: string, dataDir: string, genesis: 
     return await ChainStore.open(dataDir, { chainId: genesis.chainId, genesisHash: genesis.hash, home })
   } catch (err) {
     if (isStorageError(err, StorageErrorCode.LOCKED)) {
-      throw new MedledgerError('NODE_RUNNING', `the node of ${home} is running (its database ${dataDir} is locked). Stop it first: ${what} works on a stopped node's database`)
+      throw new MedledgerError(NodeErrorCode.RUNNING, `the node of ${home} is running (its database ${dataDir} is locked). Stop it first: ${what} works on a stopped node's database`)
     }
     throw err
   }

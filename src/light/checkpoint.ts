@@ -6,6 +6,7 @@ import { parseHeaderJson, parseObject } from '../audit/proof-verify.ts'
 import { MedledgerError } from '../errors.ts'
 import type { HeaderSource } from './client.ts'
 import type { LearnedChange, LightState } from './state.ts'
+import { LightErrorCode } from './errors.ts'
 
 /** The state of a light client that trusts a genesis file: nothing verified yet, the genesis set in force. */
 export function stateFromGenesis (g: Genesis): LightState {
@@ -35,7 +36,7 @@ interface ValidatorsView { validators: Array<{ name: string, publicKey: string }
  * cannot derive), never make it accept a header.
  */
 export async function stateFromCheckpoint (o: { height: number, hash: string, governanceDelay: number, source: HeaderSource, validators: unknown }): Promise<LightState> {
-  const bad = (why: string): MedledgerError => new MedledgerError('LIGHT_CHECKPOINT', why)
+  const bad = (why: string): MedledgerError => new MedledgerError(LightErrorCode.CHECKPOINT, why)
   const trusted = fromHex(o.hash, 32)
   const page = parseObject(await o.source.headers(o.height, 1), 'page')
   const item = Array.isArray(page.headers) ? page.headers[0] : undefined

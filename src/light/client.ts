@@ -6,6 +6,8 @@ import type { BlockHeader, Certificate } from '../chain/types.ts'
 import { parseCertificateJson, parseHeaderJson, parseLink, parseObject, verifiedChangeOf, verifyInclusionLink, type J } from '../audit/proof-verify.ts'
 import { MedledgerError } from '../errors.ts'
 import { membersAt, setAt, type LightState, type LightStore } from './state.ts'
+import { LightErrorCode } from './errors.ts'
+import { AuditErrorCode } from '../audit/errors.ts'
 
 /** Where headers come from: any node's GET /v1/headers (src/light/http-source.ts), or a test's. */
 export interface HeaderSource {
@@ -23,13 +25,13 @@ export interface ForkEvidence {
 
 export class LightForkError extends MedledgerError {
   constructor (readonly evidence: ForkEvidence) {
-    super('LIGHT_FORK', `two certified headers at height ${evidence.height}: ${evidence.a.hash} (${evidence.a.source}) and ${evidence.b.hash} (${evidence.b.source}); a quorum of validators signed both. Stopped; the evidence is printed`)
+    super(LightErrorCode.FORK, `two certified headers at height ${evidence.height}: ${evidence.a.hash} (${evidence.a.source}) and ${evidence.b.hash} (${evidence.b.source}); a quorum of validators signed both. Stopped; the evidence is printed`)
   }
 }
 
 interface Item { hash: Uint8Array, header: BlockHeader, certificate: Certificate, json: { header: J, certificate: J }, governance?: J }
 
-const bad = (why: string, meta: Record<string, unknown> = {}): MedledgerError => new MedledgerError('LIGHT_INVALID', why, meta)
+const bad = (why: string, meta: Record<string, unknown> = {}): MedledgerError => new MedledgerError(LightErrorCode.INVALID, why, meta)
 
 function parsePage (page: unknown): { items: Item[], head: number } {
   try {
@@ -112,7 +114,8 @@ export class LightClient {
     if (header.height !== h) throw bad(`expected the header at height ${h}, got ${header.height}`, at)
     if (header.chainId !== state.chainId) throw bad(`header ${h} is for chain ${header.chainId}, not ${state.chainId}`, at)
     if (!bytesEqual(header.parentHash, state.hash)) throw bad(`header ${h} does not extend the verified header ${state.height} (${toHex(state.hash)})`, at)
-    if (header.time < state.time) throw bad(`header ${h} is older than its parent`, at)
+    // [REJECT] The chain's one time rule: strictly after the parent (the genesis time at height 1).
+    if (header.time <= state.time) throw bad(`header ${h} is not later than its parent`, at)
     const set = setAt(state, h)
     if (!bytesEqual(header.validatorSetHash, set.hash)) throw bad(`header ${h} names a validator set this client cannot derive: a validator-set change was not proved to it (the node left out a governance record, or the chain is not the one trusted). Sync from another node`, at)
     let checks
@@ -190,13 +193,13 @@ export async function checkRecordProof (store: LightStore, proof: unknown): Prom
     if (p.chainId !== store.state.chainId) throw new Error(`the proof is for chain ${String(p.chainId)}`)
     link = parseLink(p, '')
   } catch (err) {
-    throw new MedledgerError('PROOF_INVALID', `malformed proof: ${(err as Error).message}`)
+    throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `malformed proof: ${(err as Error).message}`)
   }
   const h = link.header.height
   const ours = await store.hashAt(h)
-  if (ours === undefined || h <= store.state.base.height) throw new MedledgerError('LIGHT_NOT_SYNCED', `the proof is for height ${h}; this client has verified ${store.state.base.height + 1}..${store.state.height}: run \`medledger light sync\` first`)
+  if (ours === undefined || h <= store.state.base.height) throw new MedledgerError(LightErrorCode.NOT_SYNCED, `the proof is for height ${h}; this client has verified ${store.state.base.height + 1}..${store.state.height}: run \`medledger light sync\` first`)
   const hash = blockHash(link.header)
-  if (!bytesEqual(hash, ours)) throw new MedledgerError('PROOF_INVALID', `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
+  if (!bytesEqual(hash, ours)) throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `the proof's block ${h} is not the one this client verified (${toHex(ours)})`)
   const { id } = verifyInclusionLink(store.state.chainId, link, setAt(store.state, h), undefined, membersAt(store.state, h))
   return { recordId: toHex(id), height: h, blockHash: toHex(hash) }
 }

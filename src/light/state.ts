@@ -5,6 +5,7 @@ import { ValidatorSet, type Member } from '../chain/validator-set.ts'
 import { MemberSet } from '../chain/member-set.ts'
 import { GOVERNANCE_ACTIONS, isMemberChange, setAction, type GovernanceAction } from '../governance/change.ts'
 import { MedledgerError } from '../errors.ts'
+import { LightErrorCode } from './errors.ts'
 
 /** A validator-set or member-set change learned from a proved governance record, waiting for or past its effect height. */
 export interface LearnedChange { includedAt: number, effective: number, action: GovernanceAction, name: string, publicKey: Uint8Array }
@@ -106,7 +107,7 @@ export class LightStore {
   static async create (dir: string, state: LightState): Promise<LightStore> {
     await mkdir(dir, { recursive: true })
     const fh = await open(join(dir, HEADERS_FILE), 'wx').catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'EEXIST') throw new MedledgerError('LIGHT_EXISTS', `${dir} already holds a light client; use another directory`)
+      if (err.code === 'EEXIST') throw new MedledgerError(LightErrorCode.EXISTS, `${dir} already holds a light client; use another directory`)
       throw err
     })
     await fh.close()
@@ -120,19 +121,19 @@ export class LightStore {
     try {
       text = await readFile(join(dir, STATE_FILE), 'utf8')
     } catch (err) {
-      throw new MedledgerError('LIGHT_NOT_INITIALISED', `no light client in ${dir} (${(err as Error).message}); run \`medledger light init\` first`)
+      throw new MedledgerError(LightErrorCode.NOT_INITIALISED, `no light client in ${dir} (${(err as Error).message}); run \`medledger light init\` first`)
     }
     let state: LightState
     try {
       state = fromJson(JSON.parse(text))
     } catch (err) {
-      throw new MedledgerError('LIGHT_STATE_CORRUPT', `${join(dir, STATE_FILE)} is not a light client state: ${(err as Error).message}`)
+      throw new MedledgerError(LightErrorCode.STATE_CORRUPT, `${join(dir, STATE_FILE)} is not a light client state: ${(err as Error).message}`)
     }
     // Hashes past the state's height were appended by a run that ended before its state was
     // written; fewer than the state counts means the log was damaged.
     const expected = (state.height - state.base.height) * 32
     const size = await stat(join(dir, HEADERS_FILE)).then(s => s.size, () => -1)
-    if (size < expected) throw new MedledgerError('LIGHT_STATE_CORRUPT', `${join(dir, HEADERS_FILE)} holds ${Math.max(size, 0) / 32} header hashes, the state counts ${expected / 32}; start a new light client directory`)
+    if (size < expected) throw new MedledgerError(LightErrorCode.STATE_CORRUPT, `${join(dir, HEADERS_FILE)} holds ${Math.max(size, 0) / 32} header hashes, the state counts ${expected / 32}; start a new light client directory`)
     await truncate(join(dir, HEADERS_FILE), expected)
     return new LightStore(dir, state)
   }

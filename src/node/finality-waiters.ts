@@ -2,6 +2,7 @@ import { toHex } from '../encoding/bytes.ts'
 import { recordId } from '../chain/hashing.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import { MedledgerError } from '../errors.ts'
+import { NodeErrorCode } from './errors.ts'
 
 interface Waiter {
   pending: Set<string>
@@ -38,7 +39,7 @@ export class FinalityWaiters {
         reject,
         timer: setTimeout(() => {
           this.drop(w)
-          reject(new MedledgerError('WAIT_TIMEOUT', `records not final after ${timeoutMs} ms; they may still become final`, {}))
+          reject(new MedledgerError(NodeErrorCode.WAIT_TIMEOUT, `records not final after ${timeoutMs} ms; they may still become final`, {}))
         }, timeoutMs)
       }
       for (const id of w.pending) {

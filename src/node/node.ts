@@ -4,30 +4,29 @@ import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import { VerifyPool } from '../crypto/verify-pool.ts'
-import { toHex } from '../encoding/bytes.ts'
-import { batchId, recordId } from '../chain/hashing.ts'
-import { checkBatch } from '../chain/validate.ts'
-import { LIMITS } from '../chain/limits.ts'
 import type { Genesis } from '../chain/genesis.ts'
 import { GovernanceSchedule } from '../governance/schedule.ts'
-import { checkGovernanceRecords } from '../governance/admission.ts'
 import { MemberAllowlist } from '../governance/members.ts'
-import { ChainVerifier, finalPerBatch } from '../chain/verifier.ts'
-import { authorsAt } from '../chain/validator-schedule.ts'
-import type { FinalizedBlock, MedRecord, RecordBatch } from '../chain/types.ts'
-import { encodeBatch } from '../chain/codec.ts'
-import type { SignatureCheck } from '../crypto/verify-pool.ts'
+import { ChainVerifier } from '../chain/verifier.ts'
+import type { FinalizedBlock, MedRecord } from '../chain/types.ts'
 import { ChainStore } from '../storage/index.ts'
 import { Mempool } from '../mempool/mempool.ts'
+import { BatchAdmission } from '../mempool/admission.ts'
 import { ConsensusDriver } from '../consensus/driver.ts'
 import { Network } from '../network/index.ts'
-import type { NetworkHandlers, Verdict } from '../network/interface.ts'
-import { isMedledgerError, MedledgerError } from '../errors.ts'
+import type { NetworkHandlers } from '../network/interface.ts'
+import { MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import type { FastifyInstance } from 'fastify'
+import { openApi } from '../api/open.ts'
+import { startPrivacy } from '../privacy/setup.ts'
+import type { PrivacyService } from '../privacy/service.ts'
 import { sealBatch } from './records.ts'
 import { FinalityWaiters } from './finality-waiters.ts'
-import { readSecretFile } from './secret-file.ts'
+import { readSecretFile } from '../keys/secret-file.ts'
 import { checkRecordTimestamps } from './record-time.ts'
+import { NodeErrorCode } from './errors.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 const GOVERNANCE_META = 'governance'
 
@@ -39,6 +38,16 @@ export interface NodeModules {
   logger: Logger
   /** Set only by the test harness (test/helpers/test-daemon.js), never by config or environment. */
   testHooks?: NodeTestHooks
+  /** The daemon's services beside the chain: when given, start() also starts privacy, then the HTTP API. */
+  services?: NodeServices
+}
+
+/** What the daemon (medledger start) asks of the node beyond the chain. */
+export interface NodeServices {
+  /** Where the HTTP API listens (api.listen, parsed). */
+  api: { host: string, port: number }
+  /** The key file's passphrase: the privacy service rewrites the key file when it retires a key. */
+  passphrase?: string
 }
 
 /** What only a test may change in a node: the Byzantine mode, and fault injection into its store. */
@@ -51,8 +60,8 @@ export interface NodeTestHooks {
 
 /**
  * The one wiring file: builds store, verifier, mempool, network and consensus, starts them in
- * that order and stops them in reverse. Everything else talks through the narrow interfaces
- * each module exports.
+ * that order (then, for the daemon, the privacy service and the HTTP API) and stops them in
+ * reverse. Everything else talks through the narrow interfaces each module exports.
  */
 export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], fatal: [Error] }> {
   readonly config: Config
@@ -62,6 +71,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   private readonly members: MemberAllowlist
   readonly mempool: Mempool
   readonly pool: VerifyPool
+  /** The mempool's two doors: this node's own records and gossiped batches. */
+  readonly admission: BatchAdmission
   readonly log: Logger
   store!: ChainStore
   network!: Network
@@ -70,6 +81,11 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   private readonly home: string
   private readonly finality = new FinalityWaiters()
   private readonly testHooks: NodeTestHooks
+  private readonly services: NodeServices | undefined
+  /** The privacy service (with `services` only), started after consensus. */
+  privacy: PrivacyService | undefined
+  /** The HTTP API (with `services` only), started last. */
+  api: FastifyInstance | undefined
   /** The storage fault (or failed commit) that stopped this node's consensus: it can no longer commit. */
   fault: Error | undefined
   readonly startedAt = Date.now()
@@ -83,11 +99,13 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.home = m.home
     this.log = m.logger
     this.testHooks = m.testHooks ?? {}
+    this.services = m.services
     this.schedule = GovernanceSchedule.fromGenesis(m.genesis)
     this.members = new MemberAllowlist(this.schedule, m.genesis.observers.map(o => o.publicKey))
     const mp = m.config.mempool
     this.mempool = new Mempool({ maxBytes: mp.max_bytes, maxBatches: mp.max_batches, maxBytesPerAuthor: mp.max_bytes_per_author, maxBatchesPerAuthor: mp.max_batches_per_author })
     this.pool = new VerifyPool()
+    this.admission = new BatchAdmission({ chainId: m.genesis.chainId, schedule: this.schedule, mempool: this.mempool, verifier: this.pool, chain: () => this.store, maxBlockBytes: m.config.consensus.max_block_bytes })
   }
 
   get role (): 'validator' | 'observer' | 'member' { return this.config.role }
@@ -105,7 +123,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     if (c.role === 'validator' && !this.schedule.latest().has(this.key.publicKey)) {
       if (!this.allowedPeers().includes(this.key.peerId)) {
         await this.store.close()
-        throw new MedledgerError('NODE_NOT_A_VALIDATOR', `role is validator but peer id ${this.key.peerId} is neither a validator nor a listed observer; use role = "observer" or fix the genesis`)
+        throw new MedledgerError(NodeErrorCode.NOT_A_VALIDATOR, `role is validator but peer id ${this.key.peerId} is neither a validator nor a listed observer; use role = "observer" or fix the genesis`)
       }
       this.log.warn({ peerId: this.key.peerId }, 'not a validator (yet): following the chain; this node votes once a governance change adds it')
     }
@@ -116,7 +134,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
       this.log.warn({ peerId: this.key.peerId }, 'this observer is not listed in the genesis file: validators will refuse its connections')
     }
     this.verifier = new ChainVerifier(this.genesis.chainId, this.schedule, this.pool, this.store)
-    const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: 'CONFIG_PSK_PERMISSIONS', missing: 'CONFIG_INVALID' })
+    const psk = c.p2p.psk_file === '' ? undefined : await readSecretFile(resolvePath(this.home, c.p2p.psk_file), 'the pnet key file', { permissions: ConfigErrorCode.PSK_PERMISSIONS, missing: ConfigErrorCode.INVALID })
     this.network = new Network({
       listen: c.p2p.listen,
       announce: c.p2p.announce,
@@ -166,6 +184,10 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     })
     await this.network.start()
     await this.consensus.start()
+    if (this.services !== undefined) {
+      this.privacy = await startPrivacy(this, this.home, c, this.services.passphrase)
+      this.api = await openApi(this, this.privacy, this.home, c, this.services.api)
+    }
   }
 
   /**
@@ -181,7 +203,10 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     this.emit('fatal', err)
   }
 
+  /** Stops what started, in reverse order; a service that fails to stop is logged and the rest still stop. */
   async stop (): Promise<void> {
+    await this.api?.close().catch((err) => { this.log.error({ err }, 'closing the API failed') })
+    await this.privacy?.close().catch((err) => { this.log.error({ err }, 'closing the privacy service failed') })
     await this.consensus?.stop()
     await this.network?.stop()
     await this.store?.close()
@@ -226,12 +251,12 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   }
 
   /**
-   * Signs the records as one batch by this node, admits it to the mempool and gossips it.
-   * Returns the record ids in order.
+   * Signs the records as one batch by this node, admits it to the mempool (src/mempool/admission.ts)
+   * and gossips it. Returns the record ids in order.
    */
   async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
     if (!this.isValidator && !this.isMember) {
-      throw new MedledgerError('NODE_READ_ONLY', this.role === 'observer'
+      throw new MedledgerError(NodeErrorCode.READ_ONLY, this.role === 'observer'
         ? 'this node is an observer: submit records to a validator or a member'
         : `this node is not a ${this.role} in force (governance has not added it, or removed it): it may not author records`, {})
     }
@@ -239,19 +264,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     const author = this.key.publicKey
     const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
     checkRecordTimestamps(full, Date.now())
-    checkGovernanceRecords(this.genesis.chainId, full, this.schedule)
-    const { batch, bytes } = sealBatch(this.genesis.chainId, this.key, full)
-    // A batch no block could carry would wait for ever: refuse it while the client can split it.
-    if (bytes.length > this.maxBatchBytes()) throw new MedledgerError('BATCH_TOO_LARGE', `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes()}); submit them in smaller requests`, {})
-    // Every record, not only the first: a batch holding a final record could never be written.
-    if ((await this.store.hasRecords(full.map(recordId))).includes(true)) throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already on the chain', {})
-    const id = toHex(batchId(batch))
-    const added = this.mempool.add(batch, bytes.length, id)
-    if (added === 'full') throw new MedledgerError('MEMPOOL_FULL', 'the node has too many records waiting; retry shortly', {})
-    if (added === 'author-quota') throw new MedledgerError('MEMPOOL_AUTHOR_QUOTA', 'this node\'s own records fill its share of the mempool (mempool.max_bytes_per_author, max_batches_per_author); retry once some are final', {})
-    if (added === 'duplicate') throw new MedledgerError('RECORD_DUPLICATE', 'one of these records is already waiting for a block', {})
-    this.network.publishBatch(bytes)
-    return { ids: this.mempool.recordIdsOf(id) ?? full.map(r => toHex(recordId(r))), batchId: id }
+    const admitted = await this.admission.admitOwn(full, rs => sealBatch(this.genesis.chainId, this.key, rs))
+    this.network.publishBatch(admitted.bytes)
+    return { ids: admitted.ids, batchId: admitted.batchId }
   }
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
@@ -259,52 +274,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     return await this.finality.wait(ids, timeoutMs, async asked => (await this.store.getRecordLocations(asked.map(id => Buffer.from(id, 'hex')))).map(l => l?.height))
   }
 
-  /** The largest batch a block built by this node's rules can carry (block limit less room for the rest). */
-  maxBatchBytes (): number {
-    return Math.min(LIMITS.batchBytes, this.config.consensus.max_block_bytes - 64 * 1024)
-  }
-
-  /**
-   * Gossiped batches (one message of one author): checked, their signatures verified together in
-   * the worker pool, and the new ones admitted to the mempool. One bad batch rejects the message.
-   */
-  private async admitBatches (batches: RecordBatch[]): Promise<Verdict> {
-    const authors = authorsAt(this.schedule, (this.store.head?.height ?? 0) + 1)
-    const fresh: Array<{ batch: RecordBatch, id: string }> = []
-    const checks: SignatureCheck[] = []
-    try {
-      for (const batch of batches) {
-        const id = toHex(batchId(batch))
-        if (this.mempool.hasBatch(id)) continue
-        checks.push(checkBatch(this.genesis.chainId, batch, authors))
-        checkGovernanceRecords(this.genesis.chainId, batch.records, this.schedule)
-        fresh.push({ batch, id })
-      }
-    } catch (err) {
-      if (isMedledgerError(err)) return 'reject'
-      throw err
-    }
-    if (fresh.length === 0) return 'ignore'
-    if (!(await this.pool.verifyEvery(checks))) return 'reject'
-    const head = this.store.head?.height
-    // A batch holding any final record is a replay, whichever of its records that is.
-    const final = await finalPerBatch(this.store, fresh.map(f => f.batch.records.map(recordId)))
-    const added = fresh.filter(({ batch, id }, i) => {
-      const size = encodeBatch(batch).length
-      return !final[i] && size <= this.maxBatchBytes() && this.mempool.add(batch, size, id) === 'added'
-    })
-    // A block carrying one of them may have been committed while we looked: its clean-up found
-    // nothing to remove, and the batch would wait for ever (seen on an observer, simulation 4).
-    if (added.length > 0 && this.store.head?.height !== head) {
-      const nowFinal = await finalPerBatch(this.store, added.map(f => f.batch.records.map(recordId)))
-      this.mempool.removeBatches(added.filter((_, i) => nowFinal[i]).map(f => f.id))
-    }
-    return added.length > 0 ? 'accept' : 'ignore'
-  }
-
   private handlers (): NetworkHandlers {
     return {
-      onBatches: async (batches) => await this.admitBatches(batches),
+      onBatches: async (batches) => await this.admission.admitGossip(batches),
       onConsensus: async (msg, bytes, from) => await this.consensus.onMessage(msg, from, bytes.length),
       knownBatch: (signature) => this.mempool.batchBySignature(signature),
       localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),

@@ -1,5 +1,6 @@
 import { MedledgerError } from '../errors.ts'
 import type { MedRecord } from '../chain/types.ts'
+import { ChainErrorCode } from '../chain/errors.ts'
 
 /**
  * How far a record's timestamp (the author's claim of when it happened, ms since the epoch) may
@@ -14,7 +15,7 @@ export const RECORD_TIME_WINDOW_MS = 10 * 60_000
 export function checkRecordTimestamps (records: ReadonlyArray<Pick<MedRecord, 'timestamp'>>, now: number, windowMs = RECORD_TIME_WINDOW_MS): void {
   for (const [i, r] of records.entries()) {
     if (Math.abs(r.timestamp - now) > windowMs) {
-      throw new MedledgerError('CHAIN_RECORD_TIMESTAMP', `records.${i}.timestamp ${r.timestamp} (${describe(r.timestamp)}) is more than ${windowMs / 60_000} minutes from this node's clock (${new Date(now).toISOString()}); send the current time in ms since the epoch, or omit it`, {})
+      throw new MedledgerError(ChainErrorCode.RECORD_TIMESTAMP, `records.${i}.timestamp ${r.timestamp} (${describe(r.timestamp)}) is more than ${windowMs / 60_000} minutes from this node's clock (${new Date(now).toISOString()}); send the current time in ms since the epoch, or omit it`, {})
     }
   }
 }

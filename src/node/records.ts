@@ -23,7 +23,3 @@ export function sealBatch (chainId: string, signer: Signer, records: MedRecord[]
   setBatchSignature(batch, laid.bytes)
   return { batch, bytes: laid.bytes }
 }
-
-export function signBatch (chainId: string, signer: Signer, records: MedRecord[]): RecordBatch {
-  return sealBatch(chainId, signer, records).batch
-}

@@ -3,9 +3,9 @@ import { sha256 } from '../crypto/hash.ts'
 import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import { decodeCbor, encodeCbor, readBytes, readList, readText, readTuple, readUint } from '../encoding/cbor.ts'
 import { LIMITS } from '../chain/limits.ts'
-import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, aeadOpen, aeadSeal, hkdf } from './aead.ts'
+import { AEAD_KEY_LENGTH, AEAD_NONCE_LENGTH, AEAD_TAG_LENGTH, aeadOpen, aeadSeal, hkdf } from '../crypto/aead.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
-import { generateX25519, x25519, X25519_KEY_LENGTH } from './x25519.ts'
+import { generateX25519, x25519, X25519_KEY_LENGTH } from '../crypto/x25519.ts'
 
 /**
  * The encrypted payload of a record (docs/privacy.md, "Envelope"). A fresh 32-byte data key per

@@ -3,9 +3,10 @@ import { mkdir, open, readdir, readFile, rename, stat, writeFile } from 'node:fs
 import { join } from 'node:path'
 import { toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
-import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from './aead.ts'
-import { fsyncDir, overwriteAndUnlink } from './secure-file.ts'
-import { x25519KeyPair, type X25519KeyPair } from './x25519.ts'
+import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal, hkdf } from '../crypto/aead.ts'
+import { fsyncDir, overwriteAndUnlink } from '../keys/secure-file.ts'
+import { x25519KeyPair, type X25519KeyPair } from '../crypto/x25519.ts'
+import { PrivacyErrorCode } from './errors.ts'
 
 const STORE_DOMAIN = 'medledger/privacy/local-store/v1'
 type Kind = 'delivery' | 'dk' | 'secret'
@@ -26,7 +27,7 @@ export class LocalKeyStore {
   static async open (dir: string, signingSeed: Uint8Array): Promise<LocalKeyStore> {
     for (const d of [dir, join(dir, 'delivery'), join(dir, 'dk'), join(dir, 'secret')]) await mkdir(d, { recursive: true, mode: 0o700 })
     const s = await stat(dir)
-    if ((s.mode & 0o077) !== 0) throw new MedledgerError('PRIVACY_PERMISSIONS', `${dir} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 700 ${dir}\``)
+    if ((s.mode & 0o077) !== 0) throw new MedledgerError(PrivacyErrorCode.PERMISSIONS, `${dir} can be read by other users (mode ${(s.mode & 0o777).toString(8)}); run \`chmod 700 ${dir}\``)
     return new LocalKeyStore(dir, hkdf(signingSeed, new Uint8Array(0), STORE_DOMAIN))
   }
 
@@ -56,7 +57,7 @@ export class LocalKeyStore {
       throw err
     }
     const plain = aeadOpen(this.key, bytes.subarray(0, AEAD_NONCE_LENGTH), bytes.subarray(AEAD_NONCE_LENGTH), Buffer.from(`${kind}/${idHex}`))
-    if (plain === undefined) throw new MedledgerError('PRIVACY_STORE_CORRUPT', `${this.path(kind, idHex)} does not decrypt with this node's key`)
+    if (plain === undefined) throw new MedledgerError(PrivacyErrorCode.STORE_CORRUPT, `${this.path(kind, idHex)} does not decrypt with this node's key`)
     return plain
   }
 
@@ -77,7 +78,7 @@ export class LocalKeyStore {
       const priv = await this.get('delivery', id)
       if (priv === undefined) continue
       const pair = x25519KeyPair(priv)
-      if (toHex(pair.publicKey) !== id) throw new MedledgerError('PRIVACY_STORE_CORRUPT', `delivery key file ${id} holds another key`)
+      if (toHex(pair.publicKey) !== id) throw new MedledgerError(PrivacyErrorCode.STORE_CORRUPT, `delivery key file ${id} holds another key`)
       out.push(pair)
     }
     return out

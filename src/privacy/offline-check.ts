@@ -1,13 +1,15 @@
 import { Genesis } from '../chain/genesis.ts'
 import { loadConfig, resolvePath } from '../config/load.ts'
 import { bytesEqual, fromHex, toHex } from '../encoding/bytes.ts'
-import { readKeyMaterial } from '../node/key-file.ts'
+import { readKeyMaterial } from '../keys/key-file.ts'
 import { ChainStore } from '../storage/index.ts'
 import { decodeEnvelope, ENVELOPE_CONTENT_TYPE, openContent, unwrapKey, wrapsFor, type EnvelopeContext, type WrappedKey } from './envelope.ts'
 import { CONTENT_TYPES, decodeRelease, RECORD_TYPES } from './records.ts'
 import { isPrivacyError, PrivacyError, PrivacyErrorCode } from './errors.ts'
+import { isMedledgerError } from '../errors.ts'
 import { LocalKeyStore } from './local-store.ts'
 import { nodePassphrase } from './setup.ts'
+import { NotFoundCode } from '../chain/errors.ts'
 
 export interface OfflineCheck {
   recordId: string
@@ -45,14 +47,17 @@ export async function checkRecordOffline (home: string, id: string): Promise<Off
           try {
             const rel = decodeRelease(r.payload)
             if (toHex(rel.recordId) === id && bytesEqual(rel.wrap.node, me)) releases.push(rel.wrap)
-          } catch {}
+          } catch (err) {
+            // A malformed release on the chain releases nothing.
+            if (!isMedledgerError(err)) throw err
+          }
         }
       }
     }
   } finally {
     await store.close()
   }
-  if (record === undefined) throw new PrivacyError(PrivacyErrorCode.RECORD_NOT_FOUND, `no final record ${id} in ${home}`)
+  if (record === undefined) throw new PrivacyError(NotFoundCode.RECORD, `no final record ${id} in ${home}`)
   if (record.contentType !== ENVELOPE_CONTENT_TYPE) throw new PrivacyError(PrivacyErrorCode.NOT_ENCRYPTED, `record ${id} is not encrypted`)
   const env = decodeEnvelope(record.payload)
   const ctx: EnvelopeContext = { chainId: genesis.chainId, type: record.type, subject: record.subject, author: record.author }

@@ -5,7 +5,7 @@ import { LIMITS } from '../chain/limits.ts'
 import type { MedRecord } from '../chain/types.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
 import { MAX_GRANT_TYPES, MAX_READER_CHARS, MAX_REASON_CHARS } from './records.ts'
-import { X25519_KEY_LENGTH } from './x25519.ts'
+import { X25519_KEY_LENGTH } from '../crypto/x25519.ts'
 
 /**
  * The patient's records (docs/privacy.md, "Patients"): an enrolment linking a hospital's pseudonym

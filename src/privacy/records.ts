@@ -3,7 +3,7 @@ import { decodeCbor, encodeCbor, readBytes, readList, readText, readTuple, readU
 import { LIMITS } from '../chain/limits.ts'
 import type { MedRecord } from '../chain/types.ts'
 import { PrivacyError, PrivacyErrorCode } from './errors.ts'
-import { X25519_KEY_LENGTH } from './x25519.ts'
+import { X25519_KEY_LENGTH } from '../crypto/x25519.ts'
 import type { WrappedKey } from './envelope.ts'
 
 /**

@@ -1,11 +1,12 @@
 import { join } from 'node:path'
 import type { Config } from '../config/schema.ts'
 import { resolvePath } from '../config/load.ts'
-import { MedledgerError } from '../errors.ts'
-import { readKeyMaterial } from '../node/key-file.ts'
-import { readKeyHeader } from './key-file-edit.ts'
-import { promptPassphrase } from './passphrase-prompt.ts'
-import { forgetOpenedKeystores, readPassphrase } from './keystore.ts'
+import { isMedledgerError } from '../errors.ts'
+import { PrivacyErrorCode } from './errors.ts'
+import { readKeyMaterial } from '../keys/key-file.ts'
+import { readKeyHeader } from '../keys/key-file-edit.ts'
+import { promptPassphrase } from '../keys/passphrase-prompt.ts'
+import { forgetOpenedKeystores, readPassphrase } from '../keys/keystore.ts'
 import { readSubjectSecret, writeSubjectSecret } from './pseudonym.ts'
 import { PrivacyService, type PrivacyNode } from './service.ts'
 
@@ -20,7 +21,7 @@ export async function writePrivacyFiles (home: string, role: 'validator' | 'obse
 }
 
 function ignoreExists (err: NodeJS.ErrnoException & { code?: string }): void {
-  if (err.code === 'EEXIST' || err.code === 'PRIVACY_SECRET_EXISTS') return
+  if (err.code === 'EEXIST' || err.code === PrivacyErrorCode.SECRET_EXISTS) return
   throw err
 }
 
@@ -29,7 +30,7 @@ export async function loadSubjectSecret (home: string, config: Config): Promise<
   try {
     return await readSubjectSecret(file)
   } catch (err) {
-    if ((err as MedledgerError).code === 'PRIVACY_SECRET_MISSING') return undefined
+    if (isMedledgerError(err, PrivacyErrorCode.SECRET_MISSING)) return undefined
     throw err
   }
 }
@@ -42,6 +43,7 @@ export async function nodePassphrase (home: string, config: Config): Promise<str
   const p = await readPassphrase(config.key_passphrase_file === '' ? undefined : resolvePath(home, config.key_passphrase_file))
   if (p !== undefined || process.stdin.isTTY !== true) return p
   const file = resolvePath(home, config.key)
+  // An unreadable key file is reported, clearly, by the read of the key that follows: no prompt for it.
   const header = await readKeyHeader(file).catch(() => undefined)
   return header === undefined ? undefined : await promptPassphrase(`Passphrase for ${file}: `)
 }

@@ -1,4 +1,4 @@
-import { MedledgerError, PeerAction } from '../errors.ts'
+import { EXIT, MedledgerError, PeerAction, spec, type ErrorTable } from '../errors.ts'
 
 /**
  * Storage failures. Open-time codes (LOCKED, CORRUPT, IO_ERROR, GENESIS_MISMATCH,
@@ -31,6 +31,21 @@ export enum StorageErrorCode {
   RESERVED_KEY = 'STORAGE_RESERVED_KEY',
   /** The store was used after close(). */
   CLOSED = 'STORAGE_CLOSED'
+}
+
+export const STORAGE_ERRORS: ErrorTable<StorageErrorCode> = {
+  [StorageErrorCode.LOCKED]: spec(503, EXIT.FAILURE, 'another process holds the database lock (a running daemon?)'),
+  [StorageErrorCode.CORRUPT]: spec(500, EXIT.FAILURE, 'the database is corrupt or breaks a stored invariant; run `medledger verify`'),
+  [StorageErrorCode.IO_ERROR]: spec(500, EXIT.FAILURE, 'the data directory cannot be read or written'),
+  [StorageErrorCode.GENESIS_MISMATCH]: spec(500, EXIT.FAILURE, 'the database belongs to another chain or genesis'),
+  [StorageErrorCode.UNSUPPORTED_SCHEMA]: spec(500, EXIT.FAILURE, 'the database was written by a newer medledger'),
+  [StorageErrorCode.NOT_NEXT_HEIGHT]: spec(409, EXIT.FAILURE, 'a block to commit is not at head + 1'),
+  [StorageErrorCode.PARENT_MISMATCH]: spec(409, EXIT.FAILURE, 'a block to commit does not extend the head'),
+  [StorageErrorCode.WRONG_CHAIN]: spec(409, EXIT.FAILURE, 'a block to commit names another chain'),
+  [StorageErrorCode.CERTIFICATE_MISMATCH]: spec(409, EXIT.FAILURE, 'a certificate is not for the block committed with it'),
+  [StorageErrorCode.GUARD_REGRESSION]: spec(500, EXIT.FAILURE, 'the double-sign guard would move backwards'),
+  [StorageErrorCode.RESERVED_KEY]: spec(500, EXIT.FAILURE, 'a metadata key the store owns was written'),
+  [StorageErrorCode.CLOSED]: spec(503, EXIT.FAILURE, 'the store is closed (the node is stopping)')
 }
 
 export class StorageError extends MedledgerError {

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { publicKeyOfPeerId } from '../chain/genesis.ts'
 import { approveChange, encodeChange, GOVERNANCE_CONTENT_TYPE, GOVERNANCE_RECORD_TYPE, type ValidatorSetChange } from '../governance/change.ts'
-import { readKeyFile } from '../node/key-file.ts'
+import { readKeyFile } from '../keys/key-file.ts'
 import { toBase64 } from '../encoding/bytes.ts'
 import type { TestNode } from './node.ts'
 

@@ -12,6 +12,7 @@ import { toHex } from '../../src/encoding/bytes.ts'
 import { readGenesis, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitForHeight } from '../helpers/devnet.ts'
 import { Chromium, hasChromium } from '../helpers/chromium.ts'
+import { schemaChecker } from '../helpers/schemas.ts'
 
 const exec = promisify(execFile)
 const cli = async (args: string[]): Promise<string> => (await exec(process.execPath, [BIN, ...args])).stdout
@@ -25,7 +26,7 @@ const cliRun = async (args: string[]): Promise<{ code: number, stdout: string, s
  * the governance records themselves) have proofs that `medledger proof verify --genesis` and the
  * explorer's verify.js accept with the genesis file alone. A tampered governance link is refused.
  */
-test.serial('proofs of records written before and after a validator is added and another removed verify against the genesis file, with the CLI, verify.js and the light client', async t => {
+test.serial('proofs of records written before and after a validator is added and another removed verify against the genesis file, with the CLI, verify.js, Chromium and the light client', async t => {
   // Five daemons, two governance changes and a dozen CLI runs: slow on a shared machine.
   t.timeout(900_000)
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c', 'ministry'], observers: ['hospital-d'], heartbeatMs: 1000 }, async (layout) => {
@@ -65,6 +66,9 @@ test.serial('proofs of records written before and after a validator is added and
   const v = await (await fetch(`${a.api}/v1/validators`)).json() as { validators: Array<{ name: string }> }
   t.deepEqual(v.validators.map(m => m.name).sort(), ['hospital-a', 'hospital-c', 'hospital-d', 'ministry'])
 
+  // The node's JSON holds to docs/schemas: the genesis file it made, its proofs, blocks and evidence.
+  const schema = schemaChecker()
+  t.is(await schema('genesis', JSON.parse(await readFile(genesisFile, 'utf8'))), undefined)
   const g = await readGenesis(JSON.parse(await readFile(genesisFile, 'utf8')))
   const trust: Trust = { chainId: g.chainId, genesisHash: g.hash, validators: g.validators, governanceDelay: g.params.governanceDelay, source: 'genesis' }
   const proofs = new Map<string, Record<string, any>>()
@@ -73,6 +77,7 @@ test.serial('proofs of records written before and after a validator is added and
     for (const node of [a, d]) {
       const proof = await (await fetch(`${node.api}/v1/records/${w.id}/proof`)).json() as Record<string, any>
       t.is(proof.governance.length, w.changes, w.what)
+      t.is(await schema('proof', proof), undefined, w.what)
       const file = join(dir, `proof-${w.id.slice(0, 8)}.json`)
       await writeFile(file, JSON.stringify(proof))
       const out = JSON.parse(await cli(['proof', 'verify', '--genesis', genesisFile, file])) as { valid: boolean, recordId: string, governanceChanges: number }
@@ -91,6 +96,9 @@ test.serial('proofs of records written before and after a validator is added and
   t.is(raw.headers.get('content-type'), 'application/octet-stream')
   const fb = decodeFinalized(new Uint8Array(await raw.arrayBuffer()), FINALIZED_BLOCK_MAX_BYTES)
   const summary = await (await fetch(`${a.api}/v1/blocks/${added}`)).json() as { hash: string }
+  t.is(await schema('block', summary), undefined)
+  for (const h of [1, removed]) t.is(await schema('block', await (await fetch(`${a.api}/v1/blocks/${h}`)).json()), undefined, `block ${h}`)
+  t.is(await schema('evidence', await (await fetch(`${a.api}/v1/evidence`)).json()), undefined)
   t.is(toHex(blockHash(fb.block.header)), summary.hash)
   t.is(toHex(fb.certificate.blockHash), summary.hash)
   t.true(fb.block.body.batches.some(b => b.records.some(r => r.type === 'governance.validator-set')))
@@ -145,7 +153,8 @@ test.serial('proofs of records written before and after a validator is added and
   }
 
   // In Chromium (when installed): the explorer page, given the genesis file, checks the proof of
-  // the record written after both changes in the browser, and refuses a tampered link there too.
+  // every record written before, between and after the changes in the browser, and verify.js
+  // there refuses a tampered link too.
   if (!(await hasChromium())) {
     t.log('Chromium part skipped: /usr/bin/chromium is not installed (apt-get install chromium)')
     return
@@ -160,20 +169,27 @@ test.serial('proofs of records written before and after a validator is added and
   const { nodeId } = await browser.send('DOM.querySelector', { nodeId: root.nodeId, selector: '#genesis-file' }, tab) as { nodeId: number }
   await browser.send('DOM.setFileInputFiles', { nodeId, files: [genesisFile] }, tab)
   await browser.waitFor(tab, 'document.getElementById("genesis-status").innerText.includes("matches this ledger")', 60_000)
-  await browser.evaluate(tab, `location.hash = 'record=${written.at(-1)!.id}'`)
-  const verdict = await browser.waitFor<string>(tab, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', 60_000)
-  const text = await browser.evaluate<string>(tab, 'document.getElementById("lookup-result").innerText')
-  t.is(verdict, 'verified', text)
-  t.regex(text, /Checked against the genesis file you chose, following 2 membership changes proven in the ledger/)
+  // Each record, written before, between and after the two changes (and the changes themselves),
+  // checked by the page in the browser against the genesis file chosen above.
+  for (const w of written) {
+    await browser.evaluate(tab, `location.hash = 'record=${w.id}'`)
+    const verdict = await browser.waitFor<string>(tab, `(() => { const o = document.getElementById('lookup-result'); return o.dataset.verdict !== 'checking' && o.innerText.includes('${w.id}') ? o.dataset.verdict : '' })()`, 60_000)
+    const text = await browser.evaluate<string>(tab, 'document.getElementById("lookup-result").innerText')
+    t.is(verdict, 'verified', `${w.what}: ${text}`)
+    if (w.changes === 0) t.regex(text, /Checked against the genesis file you chose\./, w.what)
+    else t.regex(text, new RegExp(`Checked against the genesis file you chose, following ${w.changes} membership changes? proven in the ledger`), w.what)
+  }
   const inBrowser = await browser.evaluate<boolean[]>(tab, `(async () => {
     const v = await import('/explorer/verify.js')
     const g = await v.readGenesis(${JSON.stringify(JSON.parse(await readFile(genesisFile, 'utf8')))})
     const trust = { chainId: g.chainId, genesisHash: g.hash, validators: g.validators, governanceDelay: g.params.governanceDelay, source: 'genesis' }
+    const all = []
+    for (const id of ${JSON.stringify(written.map(w => w.id))}) all.push((await v.verifyProof(await (await fetch('/v1/records/' + id + '/proof')).json(), trust)).ok)
     const proof = await (await fetch('/v1/records/${written.at(-1)!.id}/proof')).json()
     const tampered = structuredClone(proof)
     tampered.governance[0].certificate.signatures[0].signature = 'ab'.repeat(64)
-    return [(await v.verifyProof(proof, trust)).ok, (await v.verifyProof(tampered, trust)).ok]
+    return [...all, (await v.verifyProof(tampered, trust)).ok]
   })()`)
-  t.deepEqual(inBrowser, [true, false])
+  t.deepEqual(inBrowser, [...written.map(() => true), false])
   t.deepEqual(errors, [])
 })

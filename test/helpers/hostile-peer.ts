@@ -20,8 +20,8 @@ import { readAll } from '../../src/encoding/reader.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
 import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch } from '../../src/chain/types.ts'
 import { encodeArrayOfEncoded } from '../../src/encoding/cbor.ts'
-import { signBatch } from '../../src/node/records.ts'
-import { readKeyFile } from '../../src/node/key-file.ts'
+import { sealBatch } from '../../src/node/records.ts'
+import { readKeyFile } from '../../src/keys/key-file.ts'
 import { protocols, topics } from '../../src/network/protocol-ids.ts'
 import { encodeStatus } from '../../src/network/reqresp/status.ts'
 import { requestBlocks, type BlocksModules } from '../../src/network/reqresp/blocks.ts'
@@ -246,7 +246,7 @@ export class HostileValidator {
 
   /** A batch of these records signed by this validator (the author field is filled in). */
   signBatch (records: Array<Omit<MedRecord, 'author'>>): RecordBatch {
-    return signBatch(this.chainId, this.key, records.map(r => ({ ...r, author: this.key.publicKey })))
+    return sealBatch(this.chainId, this.key, records.map(r => ({ ...r, author: this.key.publicKey }))).batch
   }
 
   /** Publishes a proposal; `seq` is the gossip envelope's rebroadcast counter (not signed). */

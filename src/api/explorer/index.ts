@@ -1,8 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { toHex } from '../../encoding/bytes.ts'
 import { blockHash, recordId } from '../../chain/hashing.ts'
-import type { MedledgerNode } from '../../node/node.ts'
+import type { ApiNode } from '../api-node.ts'
 import { pageFiles } from '../static-page.ts'
+import { sendError } from '../error-reply.ts'
+import { ApiErrorCode } from '../errors.ts'
+import { NotFoundCode } from '../../chain/errors.ts'
 
 /**
  * The explorer: a page every node serves at GET / for people who are not engineers (chain head,
@@ -19,7 +22,7 @@ const FILES: Record<string, string> = {
 
 const send = pageFiles(new URL('./', import.meta.url), FILES)
 
-export function registerExplorer (app: FastifyInstance, node: MedledgerNode): void {
+export function registerExplorer (app: FastifyInstance, node: ApiNode): void {
   // The page's files are public; what it shows comes from the API's `read` routes.
   const PUBLIC = { config: { role: 'public' as const } }
   app.get('/', PUBLIC, send('index.html'))
@@ -28,9 +31,9 @@ export function registerExplorer (app: FastifyInstance, node: MedledgerNode): vo
 
   app.get('/v1/blocks/:height/records', { config: { role: 'read' } }, async (req, reply) => {
     const height = Number((req.params as { height: string }).height)
-    if (!Number.isSafeInteger(height) || height < 1) return reply.code(400).send({ error: { code: 'INVALID_HEIGHT', message: 'height is a positive integer' } })
+    if (!Number.isSafeInteger(height) || height < 1) return sendError(reply, ApiErrorCode.INVALID_HEIGHT, 'height is a positive integer')
     const fb = await node.store.getFinalized(height)
-    if (fb === undefined) return reply.code(404).send({ error: { code: 'BLOCK_NOT_FOUND', message: `no final block at height ${height}` } })
+    if (fb === undefined) return sendError(reply, NotFoundCode.BLOCK, `no final block at height ${height}`)
     return {
       height,
       hash: toHex(blockHash(fb.block.header)),

@@ -239,8 +239,10 @@ export async function readGenesis (json) {
   }
   const item = (m) => m.encryptionKey === undefined ? [m.name, m.publicKey] : [m.name, m.publicKey, m.encryptionKey]
   if (typeof json.chainId !== 'string') throw new Error('the genesis file has no chainId')
-  const time = Date.parse(String(json.genesisTime))
-  if (!Number.isFinite(time)) throw new Error('the genesis file has no valid genesisTime')
+  // RFC 3339 UTC only, a real date (as src/chain/genesis.ts parseGenesisTime): local-time forms would hash by time zone.
+  const when = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,3}))?Z$/.exec(String(json.genesisTime))
+  const time = when === null ? NaN : Date.parse(json.genesisTime)
+  if (!Number.isFinite(time) || new Date(time).toISOString() !== `${when[1]}.${(when[2] ?? '').padEnd(3, '0')}Z`) throw new Error('the genesis file has no valid genesisTime')
   if (!Array.isArray(json.validators) || json.validators.length === 0) throw new Error('the genesis file lists no validators')
   const validators = json.validators.map((m, i) => member(m, `validators[${i}]`)).sort((a, b) => bytesCompare(a.publicKey, b.publicKey))
   const observers = (json.observers ?? []).map((m, i) => member(m, `observers[${i}]`))
@@ -351,7 +353,8 @@ async function checkLink (l, chainId, validators, members = []) {
   const seen = new Set()
   for (const s of c.signatures) {
     const k = toHex(s.validator)
-    if (!has(s.validator) || seen.has(k) || !await verifyEd25519(s.validator, message, s.signature)) return 'a certificate signature is not a valid one of a distinct validator'
+    // Members write batches but never vote: only validators sign certificates.
+    if (!validators.some(v => bytesEqual(v.publicKey, s.validator)) || seen.has(k) || !await verifyEd25519(s.validator, message, s.signature)) return 'a certificate signature is not a valid one of a distinct validator'
     seen.add(k)
   }
   if (seen.size < quorum(validators.length)) return 'the certificate has no quorum'
@@ -376,6 +379,7 @@ async function learnValidators (p, trust) {
     const at = `validator-set change ${i + 1} (block #${h})`
     if (h < effective) return { set, problem: `${at} was included before the previous change took effect` }
     effective = h + trust.governanceDelay
+    if (h === 1 && !bytesEqual(l.header.parentHash, trust.genesisHash)) return { set, problem: `${at}: the block at height 1 does not follow this genesis` }
     if (effective > p.header.height) return { set, problem: `${at} takes effect after block #${p.header.height}` }
     const linkProblem = await checkLink(l, trust.chainId, set, members)
     if (linkProblem !== undefined) return { set, members, problem: `${at}: ${linkProblem}` }
@@ -440,9 +444,10 @@ export async function verifyProof (proof, trust) {
   const members = learned.members ?? trust.members ?? []
   const name = (pk) => validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? members.find(m => bytesEqual(m.publicKey, pk))?.name ?? trust.validators.find(v => bytesEqual(v.publicKey, pk))?.name ?? `an unknown key ${toHex(pk).slice(0, 12)}…`
 
-  step('chain', p.chainId === trust.chainId && bytesEqual(p.genesisHash, trust.genesisHash) && p.header.chainId === trust.chainId,
-    `The proof is for this ledger (${trust.chainId})`,
-    p.chainId === trust.chainId && bytesEqual(p.genesisHash, trust.genesisHash) && p.header.chainId === trust.chainId ? undefined : 'it names another chain or genesis')
+  // The block at height 1 names the genesis (parentHash): the one place a block binds it (docs/protocol.md 12.3).
+  const sameChain = p.chainId === trust.chainId && bytesEqual(p.genesisHash, trust.genesisHash) && p.header.chainId === trust.chainId &&
+    (h !== 1 || bytesEqual(p.header.parentHash, trust.genesisHash))
+  step('chain', sameChain, `The proof is for this ledger (${trust.chainId})`, sameChain ? undefined : 'it names another chain or genesis')
 
   const id = await sha256(encodeCbor(recordCbor(p.record)))
   step('record', bytesEqual(id, p.recordId), 'The record\'s contents match its fingerprint (record id)', bytesEqual(id, p.recordId) ? undefined : 'the record does not hash to the record id')

@@ -3,6 +3,7 @@ import { exportStore } from '../../export/export.ts'
 import { hasDatabase, loadHome, openStoppedStore } from '../../export/open-home.ts'
 import { MedledgerError } from '../../errors.ts'
 import { action, printJson } from '../output.ts'
+import { ExportErrorCode } from '../../export/errors.ts'
 
 const height = (flag: string) => (v: string): number => {
   const n = Number(v)
@@ -19,7 +20,7 @@ export function exportCommand (program: Command): void {
     .option('--to <height>', 'last block (default: the last final block)', height('--to'))
     .action(action(async (o: { home: string, out: string, from?: number, to?: number }) => {
       const { genesis, dataDir } = await loadHome(o.home)
-      if (!(await hasDatabase(dataDir))) throw new MedledgerError('EXPORT_EMPTY', `there is no ledger database in ${dataDir}; nothing to export`)
+      if (!(await hasDatabase(dataDir))) throw new MedledgerError(ExportErrorCode.EMPTY, `there is no ledger database in ${dataDir}; nothing to export`)
       const store = await openStoppedStore(o.home, dataDir, genesis, 'export')
       const tty = process.stderr.isTTY
       try {

@@ -4,7 +4,7 @@ import { Genesis, publicKeyOfPeerId } from '../../chain/genesis.ts'
 import { fromHex, toHex, toBase64 } from '../../encoding/bytes.ts'
 import { approveChange, encodeChange, GOVERNANCE_ACTIONS, GOVERNANCE_CONTENT_TYPE, GOVERNANCE_RECORD_TYPE, type GovernanceAction, type ValidatorSetChange } from '../../governance/change.ts'
 import { loadConfig, resolvePath } from '../../config/load.ts'
-import { readKeyFile } from '../../node/key-file.ts'
+import { readKeyFile } from '../../keys/key-file.ts'
 import { MedledgerError } from '../../errors.ts'
 import { action, printJson } from '../output.ts'
 

@@ -1,9 +1,9 @@
 import type { Command } from 'commander'
 import { NodeKey } from '../../crypto/ed25519.ts'
 import { toHex } from '../../encoding/bytes.ts'
-import { readKeyMaterial, writeKeyFile } from '../../node/key-file.ts'
-import { generateX25519 } from '../../privacy/x25519.ts'
-import { readKeyHeader } from '../../privacy/key-file-edit.ts'
+import { readKeyMaterial, writeKeyFile } from '../../keys/key-file.ts'
+import { generateX25519 } from '../../crypto/x25519.ts'
+import { readKeyHeader } from '../../keys/key-file-edit.ts'
 import { action, printJson } from '../output.ts'
 
 export function keysCommand (program: Command): void {

@@ -6,6 +6,7 @@ import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
 import { checkRecordProof, fetchValidators, httpHeaderSource, LightClient, LightForkError, LightStore, setAt, stateFromCheckpoint, stateFromGenesis } from '../../light/index.ts'
 import { action, printJson } from '../output.ts'
+import { AuditErrorCode } from '../../audit/errors.ts'
 
 const readToken = async (file?: string): Promise<string | undefined> => file === undefined ? undefined : (await readFile(file, 'utf8')).trim()
 const collect = (v: string, all: string[]): string[] => [...all, v]
@@ -82,7 +83,7 @@ export function lightCommand (program: Command): void {
       try {
         json = JSON.parse(await readFile(file, 'utf8'))
       } catch (err) {
-        throw new MedledgerError('PROOF_INVALID', `cannot read ${file} as JSON: ${(err as Error).message}`)
+        throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `cannot read ${file} as JSON: ${(err as Error).message}`)
       }
       printJson({ valid: true, ...await checkRecordProof(store, json) })
     }))

@@ -3,13 +3,14 @@ import { createHash } from 'node:crypto'
 import type { Command } from 'commander'
 import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
-import { DEFAULT_SCRYPT, PASSPHRASE_ENV, readPassphrase } from '../../privacy/keystore.ts'
-import { protectKeyFile, unprotectKeyFile } from '../../privacy/key-file-edit.ts'
-import { promptNewPassphrase, promptPassphrase } from '../../privacy/passphrase-prompt.ts'
+import { DEFAULT_SCRYPT, PASSPHRASE_ENV, readPassphrase } from '../../keys/keystore.ts'
+import { protectKeyFile, unprotectKeyFile } from '../../keys/key-file-edit.ts'
+import { promptNewPassphrase, promptPassphrase } from '../../keys/passphrase-prompt.ts'
 import { checkRecordOffline } from '../../privacy/offline-check.ts'
 import { readSubjectSecret, subjectPseudonym, writeSubjectSecret } from '../../privacy/pseudonym.ts'
 import { action, printJson } from '../output.ts'
 import { apiOption, call, withToken, type ApiFlags } from './client.ts'
+import { KeyErrorCode } from '../../keys/errors.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
@@ -17,7 +18,7 @@ const collect = (v: string, prev: string[]): string[] => [...prev, v]
 async function passphraseFrom (file: string | undefined, fresh = false): Promise<string> {
   const p = await readPassphrase(file)
   if (p !== undefined) return p
-  if (process.stdin.isTTY !== true) throw new MedledgerError('KEY_PASSPHRASE', `give --passphrase-file, set ${PASSPHRASE_ENV}, or run on a terminal to be asked`)
+  if (process.stdin.isTTY !== true) throw new MedledgerError(KeyErrorCode.PASSPHRASE, `give --passphrase-file, set ${PASSPHRASE_ENV}, or run on a terminal to be asked`)
   return fresh ? await promptNewPassphrase() : await promptPassphrase('Passphrase: ')
 }
 

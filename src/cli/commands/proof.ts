@@ -5,12 +5,13 @@ import { verifyRecordProof } from '../../audit/proof-verify.ts'
 import { verifyPatientExport } from '../../audit/patient-export.ts'
 import { MedledgerError } from '../../errors.ts'
 import { action, printJson } from '../output.ts'
+import { AuditErrorCode } from '../../audit/errors.ts'
 
 async function readJson (file: string): Promise<unknown> {
   try {
     return JSON.parse(await readFile(file, 'utf8'))
   } catch (err) {
-    throw new MedledgerError('PROOF_INVALID', `cannot read ${file} as JSON: ${(err as Error).message}`)
+    throw new MedledgerError(AuditErrorCode.PROOF_INVALID, `cannot read ${file} as JSON: ${(err as Error).message}`)
   }
 }
 

@@ -3,17 +3,15 @@ import { getHeapStatistics } from 'node:v8'
 import type { Command } from 'commander'
 import { loadConfig, resolvePath } from '../../config/load.ts'
 import { Genesis } from '../../chain/genesis.ts'
-import { readKeyFile } from '../../node/key-file.ts'
+import { readKeyFile } from '../../keys/key-file.ts'
 import { MedledgerNode, type NodeTestHooks } from '../../node/node.ts'
-import type { createApi } from '../../api/server.ts'
-import { openApi } from '../../api/open.ts'
 import { createLogger } from '../../logger.ts'
 import { toHex } from '../../encoding/bytes.ts'
 import { MedledgerError } from '../../errors.ts'
-import { nodePassphrase, startPrivacy } from '../../privacy/setup.ts'
-import type { PrivacyService } from '../../privacy/service.ts'
+import { nodePassphrase } from '../../privacy/setup.ts'
 import { isStorageFault } from '../../storage/index.ts'
 import { action, EXIT, printJson } from '../output.ts'
+import { NodeErrorCode } from '../../node/errors.ts'
 
 const collect = (v: string, prev: string[]): string[] => [...prev, v]
 
@@ -90,10 +88,8 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
   const passphrase = await nodePassphrase(o.home, config)
   const key = await readKeyFile(resolvePath(o.home, config.key), { passphrase })
   const { host, port } = parseHostPort(config.api.listen)
-  const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log, testHooks })
+  const node = new MedledgerNode({ config, home: o.home, genesis, key, logger: log, testHooks, services: { api: { host, port }, passphrase } })
   let stopping = false
-  let api: Awaited<ReturnType<typeof createApi>> | undefined
-  let privacy: PrivacyService | undefined
   /** Stops everything in reverse order, then exits with `code` (also when the stop takes too long). */
   const shutdown = async (reason: string, code: number): Promise<void> => {
     if (stopping) {
@@ -107,8 +103,6 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
     if (code === EXIT.OK) log.info({ signal: reason }, 'shutting down')
     const deadline = setTimeout(() => { log.error('shutdown took longer than 10 s: exiting'); process.exit(code === EXIT.OK ? EXIT.FAILURE : code) }, 10_000)
     deadline.unref()
-    await api?.close().catch(() => {})
-    await privacy?.close().catch(() => {})
     await node.stop().catch((err) => { log.error({ err }, 'stopping the node failed') })
     if (code === EXIT.OK) log.info('stopped cleanly')
     else log.fatal({ exitCode: code }, 'stopped: %s', reason)
@@ -136,20 +130,17 @@ export async function runDaemon (o: StartFlags, testHooks?: NodeTestHooks): Prom
   node.on('fatal', (err) => { if (isStorageFault(err)) storageFault(err); else internal('failed commit')(err) })
   try {
     await node.start()
-    privacy = await startPrivacy(node, o.home, config, passphrase)
-    api = await openApi(node, privacy, o.home, config, { host, port })
   } catch (err) {
-    await api?.close().catch(() => {})
-    await privacy?.close().catch(() => {})
-    await node.stop().catch(() => {})
-    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError('ADDRESS_IN_USE', `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
+    // What did start is stopped; the error that stopped the start is the one reported.
+    await node.stop().catch((stopErr) => { log.error({ err: stopErr }, 'stopping the node after a failed start failed') })
+    if ((err as NodeJS.ErrnoException).code === 'EADDRINUSE') throw new MedledgerError(NodeErrorCode.ADDRESS_IN_USE, `the API address ${config.api.listen} is already in use; choose another with --api-listen`)
     if (isStorageFault(err)) {
       process.stderr.write(`medledger: ${err.message}\n`)
       process.exit(EXIT.STORAGE_FAULT)
     }
     throw err
   }
-  const addr = api.server.address()
+  const addr = node.api?.server.address()
   const apiUrl = typeof addr === 'object' && addr !== null ? `http://${addr.address}:${addr.port}` : String(addr)
   log.info({ chainId: genesis.chainId, genesisHash: toHex(genesis.hash), role: node.role, peerId: key.peerId, listen: node.network.addresses, api: apiUrl, height: node.store.head?.height ?? 0, runtime: RUNTIME, heapLimitMB: Math.round(getHeapStatistics().heap_size_limit / 1048576) }, 'medledger node started')
 }

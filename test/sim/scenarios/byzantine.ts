@@ -5,6 +5,7 @@ import { voteSignBytes, proposalSignBytes } from '../../../src/chain/hashing.ts'
 import { verifySignature } from '../../../src/crypto/ed25519.ts'
 import { fromHex } from '../../../src/encoding/bytes.ts'
 import { VoteType } from '../../../src/chain/types.ts'
+import { schemaChecker } from '../../helpers/schemas.ts'
 
 interface VoteJson { type: 'prevote' | 'precommit', height: number, round: number, blockHash: string | null, validator: string, signature: string }
 interface ProposalJson { height: number, round: number, validRound: number, blockHash: string, proposer: string, signature: string }
@@ -72,6 +73,17 @@ export async function byzantine (t: ExecutionContext): Promise<void> {
         kinds.set(`${e.kind}`, (kinds.get(e.kind) ?? 0) + 1)
       }
       say(t, `${d.node.name}: ${items.length} evidence items naming ${villain.node.name}, all verified`)
+    }
+    // The evidence list, and the JSON of the blocks that carry evidence, hold to docs/schemas.
+    const schema = schemaChecker()
+    for (const d of honest) {
+      const ev = await (await fetch(`${d.api}/v1/evidence`)).json() as { committed: Array<{ includedAt: number }> }
+      t.is(await schema('evidence', ev), undefined, `${d.node.name}: GET /v1/evidence`)
+      for (const h of [...new Set(ev.committed.map(e => e.includedAt))].slice(0, 3)) {
+        const block = await (await fetch(`${d.api}/v1/blocks/${h}`)).json() as { evidence: unknown[] }
+        t.true(block.evidence.length > 0, `${d.node.name}: block ${h} carries evidence`)
+        t.is(await schema('block', block), undefined, `${d.node.name}: GET /v1/blocks/${h}`)
+      }
     }
     const head = await net.waitEqualHeads(honest, 60_000)
     say(t, `honest nodes agree at height ${head.height}`)

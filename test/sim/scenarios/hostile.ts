@@ -10,7 +10,7 @@ import { encodeStatus } from '../../../src/network/reqresp/status.ts'
 import { decodeConsensusMessage, encodeConsensusMessage } from '../../../src/chain/codec.ts'
 import { encodeCbor } from '../../../src/encoding/cbor.ts'
 import { Genesis } from '../../../src/chain/genesis.ts'
-import { readKeyFile } from '../../../src/node/key-file.ts'
+import { readKeyFile } from '../../../src/keys/key-file.ts'
 import type { Daemon } from '../../../src/devnet/daemon.ts'
 
 const addrOf = (d: Daemon): string => `/ip4/127.0.0.1/tcp/${d.node.p2pPort}/p2p/${d.node.peerId}`

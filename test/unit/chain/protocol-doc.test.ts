@@ -7,9 +7,11 @@ import { verifySignature } from '../../../src/crypto/ed25519.ts'
 import { sha256 } from '../../../src/crypto/hash.ts'
 import { EMPTY_ROOT, inclusionProof, leafHash, merkleRoot, verifyInclusion } from '../../../src/merkle/rfc6962.ts'
 import {
-  decodeCertificate, decodeEvidence, decodeRecord, decodeVote, encodeCertificate, encodeHeader, encodeRecord, encodeVote,
-  headerFromCbor
+  bodyFromCbor, decodeBlock, decodeCertificate, decodeEvidence, decodeFinalized, decodeRecord, decodeVote, encodeBlock, encodeCertificate,
+  encodeFinalized, encodeHeader, encodeRecord, encodeVote, headerFromCbor
 } from '../../../src/chain/codec.ts'
+import { checkBlock, checkCertificate, checkEvidence } from '../../../src/chain/validate.ts'
+import { FINALIZED_BLOCK_MAX_BYTES } from '../../../src/network/reqresp/blocks.ts'
 import {
   batchId, batchRecordsRoot, batchSignBytes, blockHash, blockRecordsRoot, certificateHash, DOMAIN, evidenceHash,
   proposalSignBytes, recordId, voteSignBytes
@@ -23,6 +25,8 @@ import { approveChange, changeSignBytes, decodeChange, encodeChange } from '../.
 import type { BlockHeader, Certificate, MedRecord, Vote, VoteType } from '../../../src/chain/types.ts'
 import { keyFromSeed, publicKeyOfSeed } from '../../helpers/fixtures.ts'
 import { verifyRecordProof } from '../../../src/audit/proof-verify.ts'
+import { RecordProofs } from '../../../src/api/proof.ts'
+import { makeGovernedChain } from '../../helpers/governed-chain.ts'
 import { readGenesis as readJsGenesis, verifyProof as verifyJsProof } from '../../../src/api/explorer/verify.js'
 
 /*
@@ -77,7 +81,7 @@ function parseVector (body: string): Vector {
 
 function parseDoc (doc: string): Map<string, Vector> {
   const vectors = new Map<string, Vector>()
-  for (const m of doc.matchAll(/^```vector ([a-z-]+)\n([\s\S]*?)^```$/gm)) {
+  for (const m of doc.matchAll(/^```vector ([a-z0-9-]+)\n([\s\S]*?)^```$/gm)) {
     if (vectors.has(m[1])) throw new Error(`vector ${m[1]} appears twice`)
     vectors.set(m[1], parseVector(m[2]))
   }
@@ -110,7 +114,7 @@ function getter (name: string): { bytes: (k: string) => Uint8Array, int: (k: str
 const hex = toHex
 
 test('the document has exactly the vectors this test checks', t => {
-  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'certificate', 'domains', 'genesis', 'genesis-members', 'header', 'keys', 'limits', 'member-change', 'merkle', 'multi', 'proposal', 'record', 'vote'])
+  t.deepEqual([...VECTORS.keys()].sort(), ['batch', 'block-2', 'certificate', 'domains', 'genesis', 'genesis-members', 'header', 'keys', 'limits', 'member-change', 'merkle', 'multi', 'proposal', 'record', 'vote'])
 })
 
 test('the vector parser reads every value form and refuses malformed lines', t => {
@@ -343,6 +347,10 @@ test('multi: a set of three, a genesis with observers and encryption keys, a bat
   t.is(hex(g.hash), hex(v.bytes('genesisHash')))
   // The genesis file round-trips to the same hash.
   t.is(hex(Genesis.fromJson(JSON.parse(JSON.stringify(g.toJson()))).hash), hex(v.bytes('genesisHash')))
+  // The document's file of it (validators out of key order, keys by publicKey, peerId or both) too.
+  const file = Genesis.fromJson(jsonSample('genesis-multi-sample'))
+  t.is(hex(file.hash), hex(v.bytes('genesisHash')))
+  t.deepEqual(file.observers.map(o => hex(o.encryptionKey!)), ['0c'.repeat(32)])
 
   const records: MedRecord[] = [0, 1, 2].map(i => ({ type: 'consultation', subject: new Uint8Array(32).fill(i), contentType: 'text/plain', payload: new TextEncoder().encode(`record ${i}`), author: a.publicKey, timestamp: 1700000000000 + i }))
   const root = batchRecordsRoot(records)
@@ -372,4 +380,97 @@ test('multi: a set of three, a genesis with observers and encryption keys, a bat
   t.true([ev.a, ev.b].every(x => verifySignature(x.validator, voteSignBytes('medledger-example', x), x.signature)))
   t.is(hex(evidenceHash(ev)), hex(v.bytes('evidenceHash')))
   t.is(hex(sha256(v.bytes('evidence'))), hex(v.bytes('evidenceHash')))
+})
+
+test('block-2: a header with a non-null lastCommit and evidence, its body, block and finalized block, valid against its parent', t => {
+  const v = getter('block-2')
+  const parent = getter('header')
+  const header = headerFromCbor(decodeCbor(v.bytes('header'), 4096))
+  t.is(header.chainId, v.text('chainId'))
+  t.is(header.height, v.int('height'))
+  t.is(header.time, v.int('time'))
+  t.is(hex(header.parentHash), hex(parent.bytes('blockHash')))
+  t.is(hex(header.lastCommitHash), hex(getter('certificate').bytes('hash')))
+  t.is(hex(blockHash(header)), hex(v.bytes('blockHash')))
+  t.is(hex(encodeHeader(header)), hex(v.bytes('header')))
+
+  const body = bodyFromCbor(decodeCbor(v.bytes('body'), 4096))
+  t.is(body.batches.length, 0)
+  t.is(hex(encodeCertificate(body.lastCommit!)), hex(getter('certificate').bytes('encoding')))
+  t.is(body.evidence.length, 1)
+  t.is(hex(evidenceHash(body.evidence[0])), hex(v.bytes('evidenceItemHash')))
+  t.is(hex(header.evidenceHash), hex(merkleRoot([v.bytes('evidenceItemHash')])))
+  t.is(hex(header.recordsRoot), hex(EMPTY_ROOT))
+
+  // The block is [header, body]; it decodes and re-encodes byte for byte, and is valid on its parent.
+  const blockBytes = new Uint8Array([0x82, ...v.bytes('header'), ...v.bytes('body')])
+  const block = decodeBlock(blockBytes)
+  t.is(hex(encodeBlock(block)), hex(blockBytes))
+  const set = new ValidatorSet([{ name: 'example', publicKey: KEY.publicKey }])
+  t.notThrows(() => { checkBlock(v.text('chainId'), block, { height: 1, hash: parent.bytes('blockHash'), time: parent.int('time') }, set) })
+  const parentHeader = headerFromCbor(decodeCbor(parent.bytes('encoding'), 4096))
+  const signed = [...checkCertificate(v.text('chainId'), block.body.lastCommit!, parentHeader, set), ...checkEvidence(v.text('chainId'), block.body.evidence[0], set)]
+  t.is(signed.length, 3)
+  t.true(signed.every(c => verifySignature(c.publicKey, c.message, c.signature)))
+  const ev = block.body.evidence[0]
+  t.true(ev.kind === 'vote' && ev.a.type === 1 && ev.a.height === 1 && ev.b.blockHash === null)
+
+  // Its certificate, and the finalized block [block, certificate] as GET /v1/blocks/2/raw serves it.
+  const cert = decodeCertificate(v.bytes('certificate'))
+  t.true(checkCertificate(v.text('chainId'), cert, header, set).every(c => verifySignature(c.publicKey, c.message, c.signature)))
+  t.is(hex(KEY.sign(voteSignBytes(v.text('chainId'), { type: 2 as VoteType, height: 2, round: 0, blockHash: v.bytes('blockHash') }))), hex(cert.signatures[0].signature))
+  const finalized = new Uint8Array([0x82, ...blockBytes, ...v.bytes('certificate')])
+  t.is(finalized.length, v.int('finalizedBytes'))
+  t.is(hex(encodeFinalized(decodeFinalized(finalized, FINALIZED_BLOCK_MAX_BYTES))), hex(finalized))
+  t.is(FINALIZED_BLOCK_MAX_BYTES, LIMITS.blockBytes + LIMITS.validators * 128 + 128)
+})
+
+test('genesis file rules (section 15): genesisTime is RFC 3339 UTC naming a real instant, observers are distinct and not validators; both readers agree', async t => {
+  const file = jsonSample('genesis-multi-sample')
+  const hashOf = async (json: unknown): Promise<[string | Error, string | Error]> => {
+    const node = (() => { try { return hex(Genesis.fromJson(json).hash) } catch (err) { return err as Error } })()
+    const js = await readJsGenesis(json).then(g => hex(g.hash), (err: Error) => err)
+    return [node, js]
+  }
+  const at = (genesisTime: string): unknown => ({ ...file, genesisTime })
+  const ms = async (genesisTime: string): Promise<number> => Genesis.fromJson(at(genesisTime)).genesisTime
+  t.is(await ms('2023-11-14T22:13:20.000Z'), 1700000000000)
+  t.is(await ms('2023-11-14T22:13:20Z'), 1700000000000)
+  t.is(await ms('2023-11-14T22:13:20.5Z'), 1700000000500)
+  const [node, js] = await hashOf(at('2023-11-14T22:13:20Z'))
+  t.is(node, hex(getter('multi').bytes('genesisHash')))
+  t.is(js, node)
+  // Local-time forms hash by the reader's time zone; a day that does not exist rolls over; more
+  // than milliseconds would be cut. All refused, by both readers.
+  for (const bad of ['Nov 14 2023 22:13:20', '2023-11-14', '2023-11-14T22:13:20', '2023-11-14T23:13:20+01:00', '2023-02-30T00:00:00Z', '2023-11-14T24:00:00Z', '2023-11-14T22:13:20.0001Z', '1700000000000']) {
+    const [n, j] = await hashOf(at(bad))
+    t.true(n instanceof Error && /genesisTime/.test(n.message), `node reader: ${bad}`)
+    t.true(j instanceof Error, `verify.js: ${bad}`)
+  }
+  t.throws(() => Genesis.fromJson({ ...file, observers: [...file.observers, { ...file.observers[0], name: 'again' }] }), { message: /listed twice/ })
+  t.throws(() => Genesis.fromJson({ ...file, observers: [{ name: 'x', publicKey: file.validators[0].publicKey }] }), { message: /one role/ })
+  t.throws(() => Genesis.fromJson({ ...file, validators: [...file.validators, { ...file.validators[0], name: 'twice' }] }))
+})
+
+test('samples: the proof across a validator-set change is what the node writes for that chain, and verifies against the genesis sample with both verifiers', async t => {
+  const chain = makeGovernedChain({ initial: [KEY], length: 3, changes: [{ at: 1, action: 'add', key: keyFromSeed(new Uint8Array(32).fill(2)), name: 'hospital-a' }], chainId: 'medledger-example', names: ['example'] })
+  const g = Genesis.fromJson(jsonSample('genesis-sample'))
+  t.is(hex(chain.genesis.hash), hex(g.hash))
+  const proofs = new RecordProofs({ chainId: g.chainId, genesisHash: g.hash, schedule: chain.schedule, store: { getFinalized: async h => chain.blocks[h - 1] } })
+  const fb = chain.blocks[2]
+  const at = chain.recordAt(3)
+  const written = JSON.parse(JSON.stringify(await proofs.proof({ record: fb.block.body.batches[at.batchIndex].records[0], location: { height: 3, ...at }, block: fb.block, certificate: fb.certificate })))
+  const sample = jsonSample('proof-governance-sample')
+  t.deepEqual(sample, written)
+  const r = verifyRecordProof(sample, g)
+  t.is(r.governanceChanges, 1)
+  t.is(r.validators, 2)
+  t.is(sample.governance[0].block.header.height, 1)
+  t.is(sample.certificate.signatures.length, 2)
+  const js = await readJsGenesis(jsonSample('genesis-sample'))
+  const res = await verifyJsProof(sample, { chainId: js.chainId, genesisHash: js.hash, validators: js.validators, governanceDelay: js.params.governanceDelay, source: 'genesis' })
+  t.true(res.ok, JSON.stringify(res.steps))
+  t.is(res.governanceChanges, 1)
+  // Without its link the genesis set alone cannot judge block 3.
+  t.throws(() => verifyRecordProof({ ...sample, governance: [] }, g), { message: /another chain or validator set/ })
 })

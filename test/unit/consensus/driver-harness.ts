@@ -2,7 +2,7 @@ import type { ExecutionContext } from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConsensusDriver } from '../../../src/consensus/driver.ts'
+import { ConsensusDriver, type DriverModules } from '../../../src/consensus/driver.ts'
 import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
 import type { DriverOptions } from '../../../src/consensus/options.ts'
 import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
@@ -46,11 +46,15 @@ export interface DriverHarnessOptions {
   options?: Partial<DriverOptions>
 }
 
+/** What a test may give the driver besides its options: who hears of a fatal fault, and a held clock. */
+export type DriverHooks = Pick<DriverModules, 'onFatal' | 'now'>
+
 /**
  * A real ConsensusDriver of `self` on `store`, publishing into `published`: long timeouts,
- * heartbeat and rebroadcast unless `options` says otherwise.
+ * heartbeat and rebroadcast unless `options` says otherwise (`options.timeouts` replaces the
+ * round timeouts); `hooks` passes onFatal and a clock that stands still.
  */
-export function newDriver (genesis: Genesis, self: NodeKey, store: ChainStore, pool: VerifyPool, mempool: Mempool, published: Uint8Array[], options: Partial<DriverOptions> = {}): ConsensusDriver {
+export function newDriver (genesis: Genesis, self: NodeKey, store: ChainStore, pool: VerifyPool, mempool: Mempool, published: Uint8Array[], options: Partial<DriverOptions> = {}, hooks: DriverHooks = {}): ConsensusDriver {
   const schedule = GovernanceSchedule.fromGenesis(genesis)
   return new ConsensusDriver({
     timeouts: { proposeMs: 30_000, prevoteMs: 30_000, precommitMs: 30_000, deltaMs: 1000 },
@@ -72,7 +76,8 @@ export function newDriver (genesis: Genesis, self: NodeKey, store: ChainStore, p
     signer: self,
     network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
     logger: silentLogger,
-    onFinalized: () => {}
+    onFinalized: () => {},
+    ...hooks
   })
 }
 

@@ -8,47 +8,29 @@ import test from 'ava'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConsensusDriver } from '../../../src/consensus/driver.ts'
 import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
-import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
 import { ChainStore, StorageError, StorageErrorCode } from '../../../src/storage/index.ts'
 import { Mempool } from '../../../src/mempool/mempool.ts'
 import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
-import { ChainVerifier } from '../../../src/chain/verifier.ts'
 import { batchId } from '../../../src/chain/hashing.ts'
 import { encodeBatch } from '../../../src/chain/codec.ts'
 import { toHex } from '../../../src/encoding/bytes.ts'
-import { silentLogger } from '../../../src/logger.ts'
 import { TEST_CHAIN_ID, TEST_TIME, sampleBatch, testValidators } from '../../helpers/fixtures.ts'
+import { newDriver } from './driver-harness.ts'
 
 test('a storage fault while the mempool waiter starts a height halts the driver and reaches onFatal; nothing is signed', async t => {
   const [key] = testValidators(1)
   const genesis = new Genesis({ chainId: TEST_CHAIN_ID, genesisTime: TEST_TIME, validators: [{ name: 'validator-0', publicKey: key.publicKey }], observers: [], params: DEFAULT_PARAMS })
   const dir = await mkdtemp(join(tmpdir(), 'medledger-'))
-  const schedule = new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay)
   const store = await ChainStore.open(dir, { chainId: genesis.chainId, genesisHash: genesis.hash })
   const pool = new VerifyPool()
   const mempool = new Mempool({ maxBytes: 16 * 1024 * 1024, maxBatches: 1000 })
   const published: Uint8Array[] = []
   const fatal: Error[] = []
-  const driver = new ConsensusDriver({
+  const driver = newDriver(genesis, key, store, pool, mempool, published, {
     timeouts: { proposeMs: 200, prevoteMs: 200, precommitMs: 200, deltaMs: 100 },
-    heartbeatMs: 3_600_000,
-    rebroadcastMs: 100,
-    maxBlockBytes: 4 * 1024 * 1024,
-    maxBatchesPerBlock: 1000,
-    maxFutureMessages: 10_000
+    rebroadcastMs: 100
   }, {
-    genesis,
-    schedule,
-    store,
-    mempool,
-    pool,
-    verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
-    signer: key,
-    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
-    logger: silentLogger,
-    onFinalized: () => {},
     onFatal: (err) => { fatal.push(err) },
     // The clock stands at genesis: the heartbeat is an hour away, so the height waits for records.
     now: () => TEST_TIME

@@ -11,7 +11,8 @@ import { certificateJson, headerJson } from '../../../src/api/json.ts'
 import { RecordProofs } from '../../../src/api/proof.ts'
 import { LightClient, LightForkError, LightStore, setAt, stateFromCheckpoint, stateFromGenesis, type HeaderSource } from '../../../src/light/index.ts'
 import { makeGovernedChain, type GovernedChain } from '../../helpers/governed-chain.ts'
-import { makeBlock, makeCertificate, testKey, testValidators } from '../../helpers/fixtures.ts'
+import { makeBlock, makeCertificate, makeChain, testKey, testValidators } from '../../helpers/fixtures.ts'
+import { GovernanceSchedule } from '../../../src/governance/schedule.ts'
 
 /*
  * The light client against pages built by the node's own GET /v1/headers code (headerPage) over
@@ -155,6 +156,19 @@ test('a node that leaves out a governance record cannot move the client past the
   const err2 = await t.throwsAsync(new LightClient(await LightStore.create(dir2, stateFromGenesis(small.genesis)), forging).sync())
   t.true(isMedledgerError(err2), String(err2))
   t.is((await LightStore.open(dir2)).state.height, 0)
+})
+
+test('a certified header no later than its parent breaks the chain\'s time rule and stops the client there, as it stops a full node', async t => {
+  // Certified by all four, but block 3 has its parent's time (only a quorum breaking the rules signs that).
+  const genesis = small.genesis
+  const blocks = makeChain(initial, 5, { genesisHash: genesis.hash, timeAt: h => genesis.genesisTime + (h === 3 ? 2 : h) * 1000 })
+  t.is(blocks[2].block.header.time, blocks[1].block.header.time)
+  const flat: GovernedChain = { genesis, blocks, schedule: new GovernanceSchedule(genesis.validators, genesis.params.governanceDelay), recordAt: () => ({ batchIndex: 0, recordIndex: 0 }) }
+  const dir = await tempDir(t)
+  const err = await t.throwsAsync(new LightClient(await LightStore.create(dir, stateFromGenesis(genesis)), nodeOf(flat, 'stale-time'), [], 1).sync())
+  t.true(isMedledgerError(err, 'LIGHT_INVALID'))
+  t.regex(err!.message, /header 3 is not later than its parent/)
+  t.is((await LightStore.open(dir)).state.height, 2)
 })
 
 test('starts from a trusted height and hash, taking the node\'s validator list only as far as it hashes to that header', async t => {

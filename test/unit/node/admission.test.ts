@@ -41,7 +41,7 @@ async function nodeOf (t: ExecutionContext, mempool: Record<string, number>, cha
     await rm(home, { recursive: true, force: true })
   })
   // The gossip handler, as the network calls it for one message.
-  const gossip = async (batches: RecordBatch[]): Promise<Verdict> => await (node as unknown as { admitBatches: (b: RecordBatch[]) => Promise<Verdict> }).admitBatches(batches)
+  const gossip = async (batches: RecordBatch[]): Promise<Verdict> => await node.admission.admitGossip(batches)
   return { node, gossip, published }
 }
 

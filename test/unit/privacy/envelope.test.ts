@@ -5,7 +5,7 @@ import {
   type Envelope, type EnvelopeContext
 } from '../../../src/privacy/envelope.ts'
 import { isPrivacyError, PrivacyErrorCode } from '../../../src/privacy/errors.ts'
-import { generateX25519, x25519, x25519PublicKey } from '../../../src/privacy/x25519.ts'
+import { generateX25519, x25519, x25519PublicKey } from '../../../src/crypto/x25519.ts'
 
 const node = (): Uint8Array => new Uint8Array(randomBytes(32))
 const hospitalA = { node: node(), keys: generateX25519() }

@@ -2,7 +2,7 @@ import test from 'ava'
 import { randomBytes } from 'node:crypto'
 import { encodeEnvelope, sealEnvelope, type EnvelopeContext } from '../../../src/privacy/envelope.ts'
 import { isPrivacyError } from '../../../src/privacy/errors.ts'
-import { generateX25519 } from '../../../src/privacy/x25519.ts'
+import { generateX25519 } from '../../../src/crypto/x25519.ts'
 import { fromHex, toBase64, toHex } from '../../../src/encoding/bytes.ts'
 import {
   consentRecord, consentValid, decodeConsent, decodeEmergency, decodeEnrol, emergencyRecord, enrolmentValid, enrolRecord, sessionStatement, type Consent

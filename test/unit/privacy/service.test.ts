@@ -1,6 +1,6 @@
 import test, { type ExecutionContext } from 'ava'
 import { EventEmitter } from 'node:events'
-import { cp, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Genesis, DEFAULT_PARAMS } from '../../../src/chain/genesis.ts'
@@ -9,14 +9,14 @@ import type { FinalizedBlock, MedRecord } from '../../../src/chain/types.ts'
 import { NodeKey } from '../../../src/crypto/ed25519.ts'
 import { bytesEqual, fromHex, toHex } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
-import { writeKeyFile } from '../../../src/node/key-file.ts'
+import { writeKeyFile } from '../../../src/keys/key-file.ts'
 import type { StoredRecord } from '../../../src/storage/index.ts'
 import { decodeEnvelope, encodeEnvelope, sealEnvelope, unwrapKey, wrapDataKey, wrapsFor } from '../../../src/privacy/envelope.ts'
 import { isPrivacyError, PrivacyErrorCode } from '../../../src/privacy/errors.ts'
 import { LocalKeyStore } from '../../../src/privacy/local-store.ts'
 import { decodeAccess, decodeRelease, grantRecord, releaseRecord, revokeRecord, shredRecord, RECORD_TYPES } from '../../../src/privacy/records.ts'
 import { PrivacyService } from '../../../src/privacy/service.ts'
-import { generateX25519, type X25519KeyPair } from '../../../src/privacy/x25519.ts'
+import { generateX25519, type X25519KeyPair } from '../../../src/crypto/x25519.ts'
 import { consentRecord, enrolRecord } from '../../../src/privacy/patient-records.ts'
 import { consentStatement, enrolStatement, generatePatientKey, sign, type PatientKey } from '../../../src/api/patient/crypto.js'
 
@@ -407,4 +407,28 @@ test('patient consents count only when signed by the key enrolled now for (custo
   t.is(await code(svc.readPlaintext(rid, 'dr')), PrivacyErrorCode.NO_GRANT)
   node.add(await consent(k2, true, 301))
   t.is(Buffer.from((await svc.readPlaintext(rid, 'dr')).body).toString(), 'note from a')
+})
+
+test('a corrupt state.json is refused with a clear error (it holds keys to retire and releases owed); an unreadable index snapshot is rebuilt from the chain', async t => {
+  const w = await world()
+  const { node, svc, dir, keyFile } = await serviceFor(t, w, w.a, w.encA)
+  const record = sealed(w, w.a, 'note')
+  const rid = toHex(recordId(record))
+  node.add(record)
+  // A rotation leaves a pending key in state.json: exactly what must not be forgotten silently.
+  await svc.rotate()
+  await svc.close()
+  const privacyDir = join(dir, 'privacy')
+  const open = async (): Promise<PrivacyService> => await PrivacyService.open(node as unknown as PrivacyServiceNode, { dir: privacyDir, keyFile, keyFileEncryption: w.encA, retireGraceMs: 0, auditWaitMs: 1000, maintainEveryMs: 20 })
+  await writeFile(join(privacyDir, 'state.json'), '{"retiring": ["ab', 'utf8')
+  const err = await t.throwsAsync(open())
+  t.is((err as { code?: string }).code, PrivacyErrorCode.STORE_CORRUPT)
+  t.regex(err?.message ?? '', /state\.json is corrupt/)
+  t.regex(err?.message ?? '', /restore it from a backup/)
+  // The index snapshot is derived from the chain: a torn one is rebuilt, and reads still work.
+  await rm(join(privacyDir, 'state.json'))
+  await writeFile(join(privacyDir, 'index.json'), '{"version": 2, "hei', 'utf8')
+  const again = await open()
+  t.teardown(async () => { await again.close() })
+  t.is(Buffer.from((await again.readPlaintext(rid, '')).body).toString(), 'note')
 })

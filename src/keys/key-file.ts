@@ -3,8 +3,9 @@ import { NodeKey } from '../crypto/ed25519.ts'
 import { fromBase64, toBase64, toHex } from '../encoding/bytes.ts'
 import { MedledgerError } from '../errors.ts'
 import { assertPrivateMode } from './secret-file.ts'
-import { isKeystore, openKeystore, PASSPHRASE_ENV, takePassphraseFromEnv } from '../privacy/keystore.ts'
-import { x25519KeyPair, type X25519KeyPair } from '../privacy/x25519.ts'
+import { isKeystore, openKeystore, PASSPHRASE_ENV, takePassphraseFromEnv } from './keystore.ts'
+import { x25519KeyPair, type X25519KeyPair } from '../crypto/x25519.ts'
+import { KeyErrorCode } from './errors.ts'
 
 /**
  * Key file: JSON with the libp2p protobuf form of the Ed25519 private key (base64), and the
@@ -28,8 +29,8 @@ export async function writeKeyFile (file: string, key: NodeKey, encryption?: X25
   try {
     await writeFile(file, JSON.stringify(json, null, 2) + '\n', { mode: 0o600, flag: 'wx' })
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new MedledgerError('KEY_EXISTS', `${file} already exists; refusing to overwrite a key (move it away first if you really mean to replace it)`)
-    throw new MedledgerError('KEY_WRITE', `cannot write ${file}: ${(err as Error).message}`)
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new MedledgerError(KeyErrorCode.EXISTS, `${file} already exists; refusing to overwrite a key (move it away first if you really mean to replace it)`)
+    throw new MedledgerError(KeyErrorCode.WRITE, `cannot write ${file}: ${(err as Error).message}`)
   }
 }
 
@@ -41,23 +42,23 @@ export async function readKeyFile (file: string, opts: { checkMode?: boolean, pa
 export async function readKeyMaterial (file: string, opts: { checkMode?: boolean, passphrase?: string } = {}): Promise<{ key: NodeKey, encryption?: X25519KeyPair, protected: boolean }> {
   let text: string
   try {
-    if (opts.checkMode !== false) assertPrivateMode(file, 'the key file', (await stat(file)).mode, 'KEY_PERMISSIONS')
+    if (opts.checkMode !== false) assertPrivateMode(file, 'the key file', (await stat(file)).mode, KeyErrorCode.PERMISSIONS)
     text = await readFile(file, 'utf8')
   } catch (err) {
     if (err instanceof MedledgerError) throw err
-    throw new MedledgerError('KEY_MISSING', `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new MedledgerError(KeyErrorCode.MISSING, `cannot read key file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
   let raw: unknown
   try {
     raw = JSON.parse(text)
   } catch (err) {
-    throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file: ${(err as Error).message}`)
+    throw new MedledgerError(KeyErrorCode.INVALID, `${file} is not a medledger key file: ${(err as Error).message}`)
   }
   let locked = false
   if (isKeystore(raw)) {
     locked = true
     const passphrase = opts.passphrase ?? takePassphraseFromEnv()
-    if (passphrase === undefined || passphrase === '') throw new MedledgerError('KEY_LOCKED', `${file} is protected by a passphrase: set ${PASSPHRASE_ENV} or key_passphrase_file in config.toml`)
+    if (passphrase === undefined || passphrase === '') throw new MedledgerError(KeyErrorCode.LOCKED, `${file} is protected by a passphrase: set ${PASSPHRASE_ENV} or key_passphrase_file in config.toml`)
     raw = await openKeystore(raw, passphrase, file)
   }
   const json = raw as KeyFileJson
@@ -71,6 +72,6 @@ export async function readKeyMaterial (file: string, opts: { checkMode?: boolean
     }
     return { key, encryption, protected: locked }
   } catch (err) {
-    throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file: ${(err as Error).message}`)
+    throw new MedledgerError(KeyErrorCode.INVALID, `${file} is not a medledger key file: ${(err as Error).message}`)
   }
 }

@@ -1,5 +1,6 @@
 import { readFile, stat } from 'node:fs/promises'
 import { MedledgerError } from '../errors.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 /**
  * Reads a file that holds a secret (key file, API token, passphrase, pnet swarm key): refused
@@ -15,13 +16,13 @@ export async function readSecretFile (file: string, what: string, codes: { permi
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ENOENT' && codes.missing === undefined) return undefined
-    throw new MedledgerError(codes.missing ?? 'CONFIG_INVALID', `cannot read ${what} ${file}: ${code ?? (err as Error).message}`)
+    throw new MedledgerError(codes.missing ?? ConfigErrorCode.INVALID, `cannot read ${what} ${file}: ${code ?? (err as Error).message}`)
   }
   assertPrivateMode(file, what, s.mode, codes.permissions)
   try {
     return await readFile(file)
   } catch (err) {
-    throw new MedledgerError(codes.missing ?? 'CONFIG_INVALID', `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new MedledgerError(codes.missing ?? ConfigErrorCode.INVALID, `cannot read ${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
 }
 

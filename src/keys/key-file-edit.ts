@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { MedledgerError } from '../errors.ts'
 import { replaceFile } from './secure-file.ts'
 import { checkPassphraseStrength, DEFAULT_SCRYPT, forgetOpenedKeystores, isKeystore, openKeystore, sealKeystore, type KeyFileHeader, type KeystoreJson, type ScryptCost } from './keystore.ts'
+import { KeyErrorCode } from './errors.ts'
 
 /**
  * Rewrites of a key file in place: protect with a passphrase, remove the protection, or drop the
@@ -14,15 +15,15 @@ async function readJson (file: string): Promise<Record<string, unknown>> {
   try {
     return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>
   } catch (err) {
-    throw new MedledgerError('KEY_INVALID', `cannot read ${file} as a key file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
+    throw new MedledgerError(KeyErrorCode.INVALID, `cannot read ${file} as a key file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`)
   }
 }
 
 /** Protects a plain key file; the passphrase must pass checkPassphraseStrength unless told otherwise (tests). */
 export async function protectKeyFile (file: string, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT, opts: { checkStrength?: boolean } = {}): Promise<KeystoreJson> {
   const json = await readJson(file)
-  if (isKeystore(json)) throw new MedledgerError('KEY_PROTECTED', `${file} is already protected by a passphrase`)
-  if (json.type !== 'medledger-ed25519') throw new MedledgerError('KEY_INVALID', `${file} is not a medledger key file`)
+  if (isKeystore(json)) throw new MedledgerError(KeyErrorCode.PROTECTED, `${file} is already protected by a passphrase`)
+  if (json.type !== 'medledger-ed25519') throw new MedledgerError(KeyErrorCode.INVALID, `${file} is not a medledger key file`)
   if (opts.checkStrength !== false) checkPassphraseStrength(passphrase)
   const sealed = await sealKeystore(json as unknown as KeyFileHeader & Record<string, unknown>, passphrase, cost)
   await replaceFile(file, JSON.stringify(sealed, null, 2) + '\n', { shredOld: true })
@@ -31,7 +32,7 @@ export async function protectKeyFile (file: string, passphrase: string, cost: Sc
 
 export async function unprotectKeyFile (file: string, passphrase: string): Promise<void> {
   const json = await readJson(file)
-  if (!isKeystore(json)) throw new MedledgerError('KEY_NOT_PROTECTED', `${file} is not protected by a passphrase`)
+  if (!isKeystore(json)) throw new MedledgerError(KeyErrorCode.NOT_PROTECTED, `${file} is not protected by a passphrase`)
   const plain = await openKeystore(json, passphrase, file)
   await replaceFile(file, JSON.stringify(plain, null, 2) + '\n')
 }
@@ -44,7 +45,7 @@ export async function unprotectKeyFile (file: string, passphrase: string): Promi
 export async function removeEncryptionKey (file: string, passphrase: string | undefined): Promise<boolean> {
   const json = await readJson(file)
   if (isKeystore(json)) {
-    if (passphrase === undefined) throw new MedledgerError('KEY_LOCKED', `${file} is protected by a passphrase; cannot remove its retired encryption key without it`)
+    if (passphrase === undefined) throw new MedledgerError(KeyErrorCode.LOCKED, `${file} is protected by a passphrase; cannot remove its retired encryption key without it`)
     const plain = await openKeystore(json, passphrase, file)
     if (plain.encryptionPrivateKey === undefined && plain.encryptionPublicKey === undefined) return false
     delete plain.encryptionPrivateKey

@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { ConfigSchema } from '../../../src/config/schema.ts'
 import { isMedledgerError } from '../../../src/errors.ts'
 import { checkRecordTimestamps, RECORD_TIME_WINDOW_MS } from '../../../src/node/record-time.ts'
-import { readSecretFile } from '../../../src/node/secret-file.ts'
+import { readSecretFile } from '../../../src/keys/secret-file.ts'
 import { ApiTokens, readToken } from '../../../src/api/tokens.ts'
 
 async function rejects (t: { true: (v: boolean, m?: string) => void }, p: Promise<unknown>, code: string, message: RegExp): Promise<void> {

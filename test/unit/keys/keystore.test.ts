@@ -5,10 +5,10 @@ import { join } from 'node:path'
 import { NodeKey } from '../../../src/crypto/ed25519.ts'
 import { toHex } from '../../../src/encoding/bytes.ts'
 import { isMedledgerError } from '../../../src/errors.ts'
-import { readKeyFile, readKeyMaterial, writeKeyFile } from '../../../src/node/key-file.ts'
-import { checkPassphraseStrength, openedKeystoreCount, openKeystore, readPassphrase, sealKeystore, type KeystoreJson } from '../../../src/privacy/keystore.ts'
-import { protectKeyFile, readKeyHeader, removeEncryptionKey, unprotectKeyFile } from '../../../src/privacy/key-file-edit.ts'
-import { generateX25519 } from '../../../src/privacy/x25519.ts'
+import { readKeyFile, readKeyMaterial, writeKeyFile } from '../../../src/keys/key-file.ts'
+import { checkPassphraseStrength, openedKeystoreCount, openKeystore, readPassphrase, sealKeystore, type KeystoreJson } from '../../../src/keys/keystore.ts'
+import { protectKeyFile, readKeyHeader, removeEncryptionKey, unprotectKeyFile } from '../../../src/keys/key-file-edit.ts'
+import { generateX25519 } from '../../../src/crypto/x25519.ts'
 
 // Cheap scrypt for tests; production files use N = 2^17.
 const FAST = { N: 2 ** 10, r: 8, p: 1 }

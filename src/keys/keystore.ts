@@ -3,8 +3,10 @@ import { promisify } from 'node:util'
 import { fromBase64, toBase64 } from '../encoding/bytes.ts'
 import { encodeCbor } from '../encoding/cbor.ts'
 import { MedledgerError } from '../errors.ts'
-import { readSecretFile } from '../node/secret-file.ts'
-import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal } from './aead.ts'
+import { readSecretFile } from './secret-file.ts'
+import { AEAD_NONCE_LENGTH, aeadOpen, aeadSeal } from '../crypto/aead.ts'
+import { KeyErrorCode } from './errors.ts'
+import { ConfigErrorCode } from '../config/errors.ts'
 
 const scrypt = promisify(scryptCb) as (password: string | Uint8Array, salt: Uint8Array, keylen: number, options: { N: number, r: number, p: number, maxmem: number }) => Promise<Buffer>
 
@@ -56,7 +58,7 @@ async function deriveKey (passphrase: string, kdf: KeystoreJson['kdf']): Promise
 }
 
 function checkPassphrase (passphrase: string): void {
-  if (passphrase.length === 0) throw new MedledgerError('KEY_PASSPHRASE', 'the passphrase is empty')
+  if (passphrase.length === 0) throw new MedledgerError(KeyErrorCode.PASSPHRASE, 'the passphrase is empty')
 }
 
 /** A new passphrase's minimum: characters, distinct characters, and estimated bits. */
@@ -74,14 +76,14 @@ export function checkPassphraseStrength (passphrase: string): void {
   const bits = pool === 0 ? 0 : chars.length * Math.log2(pool)
   const { minLength, minDistinct, minBits } = PASSPHRASE_RULES
   if (chars.length < minLength || new Set(chars).size < minDistinct || bits < minBits) {
-    throw new MedledgerError('KEY_PASSPHRASE_WEAK', `the passphrase is too weak: use at least ${minLength} characters with at least ${minDistinct} different ones (about ${minBits} bits; e.g. four or more random words); this one has ${chars.length} characters, ${new Set(chars).size} different, about ${Math.floor(bits)} bits`)
+    throw new MedledgerError(KeyErrorCode.PASSPHRASE_WEAK, `the passphrase is too weak: use at least ${minLength} characters with at least ${minDistinct} different ones (about ${minBits} bits; e.g. four or more random words); this one has ${chars.length} characters, ${new Set(chars).size} different, about ${Math.floor(bits)} bits`)
   }
 }
 
 /** Encrypts a plain key file's JSON (an object with peerId, publicKey, ...) under a passphrase. */
 export async function sealKeystore (plain: KeyFileHeader & Record<string, unknown>, passphrase: string, cost: ScryptCost = DEFAULT_SCRYPT): Promise<KeystoreJson> {
   checkPassphrase(passphrase)
-  if (!Number.isSafeInteger(cost.N) || cost.N < 2 ** 10 || cost.N > MAX_N || (cost.N & (cost.N - 1)) !== 0) throw new MedledgerError('USAGE', `scrypt N must be a power of two from 1024 to ${MAX_N}`)
+  if (!Number.isSafeInteger(cost.N) || cost.N < 2 ** 10 || cost.N > MAX_N || (cost.N & (cost.N - 1)) !== 0) throw new MedledgerError(ConfigErrorCode.USAGE, `scrypt N must be a power of two from 1024 to ${MAX_N}`)
   const head: Omit<KeystoreJson, 'ciphertext'> = {
     type: KEYSTORE_TYPE,
     version: KEYSTORE_VERSION,
@@ -122,20 +124,20 @@ export async function openKeystore (k: KeystoreJson, passphrase: string, where =
     Number.isSafeInteger(kdf.N) && kdf.N >= 2 && (kdf.N & (kdf.N - 1)) === 0 && kdf.N <= MAX_N &&
     Number.isSafeInteger(kdf.r) && kdf.r >= 1 && kdf.r <= MAX_R && Number.isSafeInteger(kdf.p) && kdf.p >= 1 && kdf.p <= MAX_P &&
     typeof kdf.salt === 'string' && typeof cipher.nonce === 'string' && typeof k.ciphertext === 'string' && typeof k.peerId === 'string' && typeof k.publicKey === 'string'
-  if (!valid) throw new MedledgerError('KEY_INVALID', `${where} is not a medledger keystore (version ${String(k.version)}, kdf ${String(kdf?.name)}, cipher ${String(cipher?.name)})`)
+  if (!valid) throw new MedledgerError(KeyErrorCode.INVALID, `${where} is not a medledger keystore (version ${String(k.version)}, kdf ${String(kdf?.name)}, cipher ${String(cipher?.name)})`)
   const nonce = fromBase64(cipher.nonce)
-  if (nonce.length !== AEAD_NONCE_LENGTH) throw new MedledgerError('KEY_INVALID', `${where}: cipher.nonce must be ${AEAD_NONCE_LENGTH} bytes`)
+  if (nonce.length !== AEAD_NONCE_LENGTH) throw new MedledgerError(KeyErrorCode.INVALID, `${where}: cipher.nonce must be ${AEAD_NONCE_LENGTH} bytes`)
   const plain = aeadOpen(await deriveKey(passphrase, kdf), nonce, fromBase64(k.ciphertext), aad(k))
-  if (plain === undefined) throw new MedledgerError('KEY_PASSPHRASE', `wrong passphrase for ${where} (or the file was altered)`)
+  if (plain === undefined) throw new MedledgerError(KeyErrorCode.PASSPHRASE, `wrong passphrase for ${where} (or the file was altered)`)
   let json: Record<string, unknown>
   try {
     json = JSON.parse(Buffer.from(plain).toString('utf8')) as Record<string, unknown>
   } catch (err) {
-    throw new MedledgerError('KEY_INVALID', `${where} decrypts to something that is not JSON: ${(err as Error).message}`)
+    throw new MedledgerError(KeyErrorCode.INVALID, `${where} decrypts to something that is not JSON: ${(err as Error).message}`)
   }
   // The clear header must describe the key inside, or tools would show one key and use another.
   if (json.publicKey !== k.publicKey || json.peerId !== k.peerId || (json.encryptionPublicKey ?? undefined) !== (k.encryptionPublicKey ?? undefined)) {
-    throw new MedledgerError('KEY_INVALID', `${where}: the readable header does not match the encrypted key`)
+    throw new MedledgerError(KeyErrorCode.INVALID, `${where}: the readable header does not match the encrypted key`)
   }
   opened.set(memo, json)
   return structuredClone(json)
@@ -148,7 +150,7 @@ export async function openKeystore (k: KeystoreJson, passphrase: string, where =
  */
 export async function readPassphrase (file: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
   if (file !== undefined && file !== '') {
-    const text = (await readSecretFile(file, 'the passphrase file', { permissions: 'KEY_PERMISSIONS', missing: 'KEY_PASSPHRASE' }) as Buffer).toString('utf8')
+    const text = (await readSecretFile(file, 'the passphrase file', { permissions: KeyErrorCode.PERMISSIONS, missing: KeyErrorCode.PASSPHRASE }) as Buffer).toString('utf8')
     const line = text.split(/\r?\n/)[0]
     checkPassphrase(line)
     return line

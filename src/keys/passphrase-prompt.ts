@@ -1,4 +1,5 @@
 import { MedledgerError } from '../errors.ts'
+import { KeyErrorCode } from './errors.ts'
 
 const typedAhead: string[] = []
 
@@ -7,7 +8,7 @@ const typedAhead: string[] = []
  * Only on a TTY: a daemon under a supervisor gets its passphrase from key_passphrase_file.
  */
 export async function promptPassphrase (question: string, input: NodeJS.ReadStream = process.stdin, output: NodeJS.WriteStream = process.stderr): Promise<string> {
-  if (input.isTTY !== true) throw new MedledgerError('KEY_PASSPHRASE', 'no passphrase given and no terminal to ask on: use --passphrase-file (or key_passphrase_file in config.toml) or MEDLEDGER_KEY_PASSPHRASE')
+  if (input.isTTY !== true) throw new MedledgerError(KeyErrorCode.PASSPHRASE, 'no passphrase given and no terminal to ask on: use --passphrase-file (or key_passphrase_file in config.toml) or MEDLEDGER_KEY_PASSPHRASE')
   output.write(question)
   input.setRawMode(true)
   input.resume()
@@ -27,7 +28,7 @@ export async function promptPassphrase (question: string, input: NodeJS.ReadStre
             resolve(text)
             return true
           }
-          if (ch === '\u0003') { input.off('data', onData); output.write('\n'); reject(new MedledgerError('KEY_PASSPHRASE', 'cancelled')); return true }
+          if (ch === '\u0003') { input.off('data', onData); output.write('\n'); reject(new MedledgerError(KeyErrorCode.PASSPHRASE, 'cancelled')); return true }
           if (ch === '\u007f' || ch === '\b') text = text.slice(0, -1)
           else text += ch
         }
@@ -46,6 +47,6 @@ export async function promptPassphrase (question: string, input: NodeJS.ReadStre
 export async function promptNewPassphrase (): Promise<string> {
   const first = await promptPassphrase('New passphrase: ')
   const again = await promptPassphrase('Repeat it: ')
-  if (first !== again) throw new MedledgerError('KEY_PASSPHRASE', 'the two passphrases differ')
+  if (first !== again) throw new MedledgerError(KeyErrorCode.PASSPHRASE, 'the two passphrases differ')
   return first
 }
