@@ -94,11 +94,14 @@ if (show !== undefined) {
 /** Replaces the generated section of docs/benchmarks.md (between the bench markers) with this table. */
 async function updateDocs (header: string, rows: Row[], curves?: string): Promise<void> {
   const file = join(root, 'docs', 'benchmarks.md')
-  const text = await readFile(file, 'utf8').catch(() => '')
-  const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
-  const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => block) : `${text}\n${block}\n`
-  await writeFile(file, next)
-  process.stdout.write(`updated ${file}\n`)
+  // A run of the network-size phases alone leaves the main table (the other phases') as it is.
+  if (rows.some(r => !/^(scale|members):/.test(r.section))) {
+    const text = await readFile(file, 'utf8').catch(() => '')
+    const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
+    const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => block) : `${text}\n${block}\n`
+    await writeFile(file, next)
+    process.stdout.write(`updated ${file}\n`)
+  }
   // The network-size curves, one column per N or M, where a file holds their markers (README.md, docs/benchmarks.md).
   if (curves === undefined || curves === '') return
   for (const f of [join(root, 'README.md'), file]) {
