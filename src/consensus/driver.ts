@@ -95,6 +95,7 @@ export class ConsensusDriver {
   private readonly timers = new Set<unknown>()
   private heartbeatTimer: unknown
   private rebroadcastTimer: unknown
+  /** Our votes of this height (re-sent while a round stalls, kept with the guard). */
   private own: ConsensusMessage[] = []
   private restoredOwn: ConsensusMessage[] = []
   private waitingForRecords = false
@@ -462,12 +463,22 @@ export class ConsensusDriver {
     await this.input({ type: 'vote', vote })
   }
 
+  /** Sends one of our messages once; our votes are kept to be re-sent while a round stalls. */
   private publish (msg: ConsensusMessage): void {
-    this.own.push(msg)
+    if (msg.kind === 'vote') this.own.push(msg)
     this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
   }
 
-  /** Re-sends our messages of this height when the round stalls (peers may have been away). */
+  /**
+   * Re-sends our votes of this height when the round stalls (peers may have been away), every
+   * `rebroadcastMs` while it stalls. Votes only (about 150 bytes each, at most two a round): what
+   * liveness needs and nothing that grows with the block. A proposal is sent once: re-sending its
+   * block (up to max_block_bytes) every tick, in a fresh gossip envelope that every peer decodes
+   * and forwards, is what held honest daemons at twice their memory under a full-rate load
+   * (docs/simulation.md, Findings 10 and 12). A proposal a peer missed costs one round (its propose
+   * timeout fires, the next proposer proposes, a re-proposal carries its block); a decided block
+   * a peer lacks is fetched by sync (commit below), as after any outage.
+   */
   private armRebroadcast (): void {
     if (this.rebroadcastTimer !== undefined) this.clock.clearTimeout(this.rebroadcastTimer)
     const fire = (): void => {

@@ -72,6 +72,13 @@ export class VoteTally {
     return this.first.size
   }
 
+  /** The votes of every value (nil excepted) that at least `q` distinct validators voted for. */
+  quorumVotes (q: number): Vote[] {
+    const out: Vote[] = []
+    for (const [key, voters] of this.byValue) if (key !== NIL_KEY && voters.size >= q) out.push(...voters.values())
+    return out
+  }
+
   /** One vote per validator that voted for `hash`. */
   votesFor (hash: Uint8Array): Vote[] {
     return [...(this.byValue.get(valueKey(hash))?.values() ?? [])]

@@ -105,9 +105,14 @@ export class ConsensusStateMachine {
   }
 
   /**
-   * The prevotes received for the locked value at lockedRound and for the valid value at
-   * validRound: the 2f+1 a validator that missed them needs before it may prevote a
-   * re-proposal of that value (L28).
+   * The prevotes behind every polka this node holds: for the locked value at lockedRound, the valid
+   * value at validRound, and any value that 2f+1 prevoted in any round of this height. A validator
+   * that missed them needs the 2f+1 before it may prevote a re-proposal of that value (L28), and
+   * the node that proposes it may not hold them all any more (a crash loses the received votes,
+   * the snapshot keeps only the valid round): whoever saw the polka re-sends it. Found by the
+   * driver simulation (seed 6226: the only other holder of a down validator's prevote had seen the
+   * polka but not the proposal, so it had no valid value and re-sent nothing). Bounded by 2f+1
+   * votes per value with a polka, a polka at most per round and value.
    */
   polkaPrevotes (): Vote[] {
     const votes = new Set<Vote>()
@@ -115,6 +120,8 @@ export class ConsensusStateMachine {
       if (round < 0 || value === null) continue
       for (const v of this.rounds.get(round)?.prevotes.votesFor(value) ?? []) votes.add(v)
     }
+    const q = quorum(this.validators.length)
+    for (const r of this.rounds.values()) for (const v of r.prevotes.quorumVotes(q)) votes.add(v)
     return [...votes]
   }
 

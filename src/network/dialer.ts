@@ -24,6 +24,15 @@ interface Backoff { failures: number, nextAt: number, dialing: boolean }
 
 const TICK_MS = 250
 const DIAL_TIMEOUT_MS = 10_000
+/**
+ * Start-up: for this long after start, a failed dial is retried within STARTUP_RETRY_MAX_MS
+ * whatever the count of failures. The network's nodes start in any order and a peer not
+ * listening yet refuses at once (cheap to retry); with the plain exponential backoff a node that
+ * had tried a late peer six times waited 16-30 s for the next try, and N = 16 validators took 35 s
+ * to converge (issue 16). After the window the backoff grows as before.
+ */
+export const STARTUP_WINDOW_MS = 60_000
+export const STARTUP_RETRY_MAX_MS = 1_000
 
 /**
  * Keeps a full mesh in a small network (or, with maxPeers, at most that many peers, preferred
@@ -38,6 +47,7 @@ export class PeerDialer {
   private readonly bootstrapAddrs = new Map<string, Multiaddr[]>()
   private timer: NodeJS.Timeout | undefined
   private running = false
+  private startedAt = 0
 
   constructor (private readonly opts: DialerOptions, private readonly modules: DialerModules) {
     for (const s of modules.bootstrap) {
@@ -50,6 +60,7 @@ export class PeerDialer {
 
   async start (): Promise<void> {
     this.running = true
+    this.startedAt = Date.now()
     for (const [id, addrs] of this.bootstrapAddrs) {
       if (id === this.modules.libp2p.peerId.toString()) continue
       await this.modules.libp2p.peerStore.merge(peerIdFromString(id), { multiaddrs: addrs })
@@ -122,7 +133,8 @@ export class PeerDialer {
     b.dialing = true
     // Every attempt pushes the next one back; only markHealthy resets it.
     b.failures++
-    const wait = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectBaseMs * 2 ** (b.failures - 1))
+    const ceiling = Date.now() - this.startedAt < STARTUP_WINDOW_MS ? Math.min(STARTUP_RETRY_MAX_MS, this.opts.reconnectMaxMs) : this.opts.reconnectMaxMs
+    const wait = Math.min(ceiling, this.opts.reconnectBaseMs * 2 ** (b.failures - 1))
     b.nextAt = Date.now() + wait * (0.75 + Math.random() * 0.5)
     try {
       await libp2p.dial(peerId, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })

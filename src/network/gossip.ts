@@ -40,8 +40,12 @@ const VERDICT: Record<Verdict, TopicValidatorResult> = {
   reject: TopicValidatorResult.Reject
 }
 
-/** Gossip counters, for logs and tests. */
-export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number, shed: number }
+/**
+ * Gossip counters, for logs, tests and /metrics. `received`: distinct messages handed to
+ * validation; `copies`: every message that arrived, duplicates included (copies / received is
+ * the duplicate ratio, docs/network.md "Gossip at N validators").
+ */
+export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number, shed: number, copies: number }
 
 /** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
 const BUNDLE_BYTES = 512 * 1024
@@ -56,7 +60,7 @@ const BUNDLE_LINGER_MS = 25
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
-  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0, shed: 0 }
+  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0, shed: 0, copies: 0 }
   private inFlight = 0
   private inFlightBytes = 0
   private readonly inFlightByPeer = new Map<string, number>()

@@ -12,7 +12,6 @@ import type { ConnectionGater } from '@libp2p/interface'
 import type { NodeKey } from '../crypto/ed25519.ts'
 import { fastGossipId, gossipMessageId } from './message-id.ts'
 import { MAX_GOSSIP_RPC_BYTES } from './protocol-ids.ts'
-import type { GossipTraffic } from './gossip-traffic.ts'
 import type { ResolvedNetworkOptions } from './options.ts'
 
 /**
@@ -36,7 +35,7 @@ export type MedledgerLibp2p = Libp2p<MedledgerServices>
  * Builds (without starting) the libp2p node: TCP, Noise, Yamux, identify, ping and gossipsub,
  * with the node key as identity, the allowlist gater, and pnet when a swarm key is configured.
  */
-export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater, traffic?: GossipTraffic }): Promise<MedledgerLibp2p> {
+export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater, onCopy?: (topic: string, bytes: number) => void }): Promise<MedledgerLibp2p> {
   return await createLibp2p<MedledgerServices>({
     start: false,
     privateKey: modules.key.toLibp2p(),
@@ -60,24 +59,34 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
     services: {
       identify: identify(),
       ping: ping(),
-      pubsub: gossipsub(gossipOptions(modules.traffic)) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
+      pubsub: gossipsub(gossipOptions(modules.onCopy)) as (components: Parameters<ReturnType<typeof gossipsub>>[0]) => ValidatingGossipSub
     }
   })
 }
 
 /**
- * Gossipsub for a small permissioned network (4-10 peers): a mesh wide enough to be a full mesh,
- * floodPublish so our own messages reach every subscribed peer directly, no per-message libp2p
- * signature (every application message is signed already) and a content-hash message id
- * (message-id.ts: the unsigned consensus `seq` is not part of it), and
- * application-level validation before anything is forwarded.
+ * Gossipsub for a permissioned network whose nodes all connect to each other (dialer.ts):
+ * floodPublish, so our own messages reach every subscribed peer directly, and a narrow mesh that
+ * only covers a missing link. Every peer a node forwards to got the message from its author
+ * already, so each forward is a duplicate the receiver decodes, hashes and drops: with a mesh of
+ * D = 8 a vote arrived about 1 + min(D, N - 2) times at every node (below IDONTWANT's 512 bytes, a
+ * vote gets no IDONTWANT), N = 16 validators received each distinct message ~9 times, and the cost
+ * per node grew as N x D (issue 16). D = 3 (up to Dhi = 5 before pruning) keeps a path around a
+ * lost link at about 4 copies whatever N; no lazy gossip (below). No per-message libp2p signature
+ * (every application message is signed already), a content-hash message id (message-id.ts: the
+ * unsigned consensus `seq` is not part of it), and application-level validation before anything
+ * is forwarded.
  */
-function gossipOptions (traffic?: GossipTraffic): Parameters<typeof gossipsub>[0] {
+/** The mesh degrees (docs/network.md, "Gossip at N validators"). */
+export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 5, Dscore: 2, Dout: 1, Dlazy: 0 } as const
+
+export function gossipOptions (onCopy?: (topic: string, bytes: number) => void): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
-    // Computed once for every copy received (and only then): the count of copies, duplicates included.
-    fastMsgIdFn: (msg) => { traffic?.copy(msg.topic, msg.data?.length ?? 0); return fastGossipId(msg.data) },
+    // Called for every message received, duplicates included (before the seen-cache drops them):
+    // the copies counted against the distinct messages handed to validation (GossipStats).
+    fastMsgIdFn: (msg) => { onCopy?.(msg.topic, msg.data?.length ?? 0); return fastGossipId(msg.data) },
     asyncValidation: true,
     emitSelf: false,
     floodPublish: true,
@@ -86,12 +95,19 @@ function gossipOptions (traffic?: GossipTraffic): Parameters<typeof gossipsub>[0
     ignoreDuplicatePublishError: true,
     fallbackToFloodsub: false,
     doPX: false,
-    D: 8,
-    Dlo: 6,
-    Dhi: 12,
-    Dscore: 4,
-    Dout: 2,
-    Dlazy: 6,
+    D: GOSSIP_MESH.D,
+    Dlo: GOSSIP_MESH.Dlo,
+    Dhi: GOSSIP_MESH.Dhi,
+    Dscore: GOSSIP_MESH.Dscore,
+    Dout: GOSSIP_MESH.Dout,
+    // No lazy gossip (IHAVE/IWANT): every author floods to every peer, and a consensus message's id
+    // holds the receiver's clock epoch (message-id.ts), so an id one node advertises in an IHAVE
+    // is not the id the asker computes for the message it gets back. Each such IWANT counted as a
+    // broken promise, a behaviour penalty (weight -10, squared) that took honest peers below the
+    // publish and graylist thresholds: messages refused, rounds failing. It bit as soon as the
+    // mesh was not the whole network (above Dhi peers: N = 16 with the old D = 8, Dhi = 12).
+    Dlazy: GOSSIP_MESH.Dlazy,
+    gossipFactor: 0,
     heartbeatInterval: 700,
     // asyncValidation forwards a message only while it is in the message cache: ~3.5 s covers a
     // burst queued behind validation. The cache holds every message sent and received in that

@@ -106,7 +106,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   async start (): Promise<void> {
     if (this.started) return
     const { handlers, genesis, key } = this.modules
-    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id), this.fence), traffic: this.traffic })
+    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id), this.fence), onCopy: (topic, bytes) => { this.traffic.copy(topic, bytes); if (this.gossip !== undefined) this.gossip.stats.copies++ } })
     this.libp2p = libp2p
     const timeoutMs = this.opts.requestTimeoutMs
     const onBadPeer = (peer: string, err: Error): void => { this.penalise(peer, PENALTY.badRequest, err.message) }
@@ -344,7 +344,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     this.heights.set(peer, status.height)
     this.dialer?.markHealthy(peer)
     this.safeDispatch('peer:status', { peer, status })
-    if (status.height > this.modules.handlers.localStatus().height) this.sync?.trigger()
+    // Its height is known now: sync from it without asking every peer again.
+    if (status.height > this.modules.handlers.localStatus().height) this.sync?.trigger('none')
   }
 
   private readonly onPeerConnect = (evt: CustomEvent<{ toString: () => string }>): void => {

@@ -27,10 +27,17 @@ export interface SyncModules {
 // A peer that had nothing to give (timeout, empty range) is skipped this long.
 const UNHELPFUL_COOLDOWN_MS = 5_000
 const PROGRESS_LOG_MS = 5_000
+/** Peers asked for their status per timer tick (in turn), beside the ones that ask us. */
+export const STATUS_PEERS_PER_TICK = 2
 
 /**
- * Catch-up: on a timer, on request and on each new connection, ask connected peers for their
- * status; while one is ahead, fetch ranges from our height + 1 from the highest peer, fetching the
+ * Catch-up: learn peers' heights from status exchanges (each one tells both sides: the request
+ * carries our status), and while one is ahead, fetch ranges from our height + 1 from the highest
+ * peer. On the timer a node asks only STATUS_PEERS_PER_TICK peers, in turn (with N peers it still
+ * hears from about twice that many a tick, as they ask it too): asking every peer every tick was
+ * N^2 exchanges a second across the network, a cost that grew faster than the network (issue 16).
+ * On request (consensus saw a height it cannot reach, or a decided block it lacks) it asks every
+ * peer at once; a status showing a peer ahead starts syncing without asking again. Fetching the
  * next range while the current one is applied. The application verifies and commits each range;
  * a range that fails verification makes us drop that peer and try the next one. Sync always
  * restarts from the local height, so an interrupted sync (stop, crash, lost peer) resumes where
@@ -41,6 +48,9 @@ export class BlockSync {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<void> | undefined
   private again = false
+  /** Whom the next round asks for a status first: 'all', or a few in turn (the timer), or none. */
+  private ask: 'all' | 'some' | 'none' = 'none'
+  private turn = 0
   private abort = new AbortController()
   private stopped = true
 
@@ -49,7 +59,7 @@ export class BlockSync {
   start (): void {
     this.stopped = false
     this.abort = new AbortController()
-    this.timer = setInterval(() => { this.trigger() }, this.opts.syncIntervalMs)
+    this.timer = setInterval(() => { this.trigger('some') }, this.opts.syncIntervalMs)
   }
 
   async stop (): Promise<void> {
@@ -59,9 +69,14 @@ export class BlockSync {
     await this.running
   }
 
-  /** Run a sync round now (or right after the current one). */
-  trigger (): void {
+  /**
+   * Run a sync round now (or right after the current one), asking `ask` peers for their status
+   * first: every peer (the default: consensus asked for it), a few in turn (the timer), or none
+   * (a status just showed a peer ahead).
+   */
+  trigger (ask: 'all' | 'some' | 'none' = 'all'): void {
     if (this.stopped) return
+    if (ask === 'all' || (ask === 'some' && this.ask === 'none')) this.ask = ask
     if (this.running !== undefined) { this.again = true; return }
     this.running = this.loop().finally(() => { this.running = undefined })
   }
@@ -82,7 +97,16 @@ export class BlockSync {
   }
 
   private async round (signal: AbortSignal): Promise<void> {
-    await Promise.allSettled(this.modules.connectedPeers().map(async p => await this.modules.refreshStatus(p, signal)))
+    const ask = this.ask
+    this.ask = 'none'
+    const peers = this.modules.connectedPeers()
+    let asked = peers
+    if (ask === 'none') asked = []
+    else if (ask === 'some' && peers.length > STATUS_PEERS_PER_TICK) {
+      asked = Array.from({ length: STATUS_PEERS_PER_TICK }, (_, i) => peers[(this.turn + i) % peers.length])
+      this.turn = (this.turn + STATUS_PEERS_PER_TICK) % peers.length
+    }
+    await Promise.allSettled(asked.map(async p => await this.modules.refreshStatus(p, signal)))
     const tried = new Set<string>()
     while (!signal.aborted) {
       const peer = this.pickPeer(tried)

@@ -435,7 +435,7 @@ export class LoadGen {
 // ------------------------------------------------------------------------------------ memory
 
 /** One daemon's resident memory: the highest sample before an attack and the highest from its start on. */
-export interface RssVerdict { node: string, baselineMiB: number, peakMiB: number, ratio: number }
+export interface RssVerdict { node: string, baselineMiB: number, peakMiB: number, ratio: number, /** V8 heap and buffers read from /metrics near the peak RSS. */ atPeak?: string }
 
 /**
  * Samples the daemons' RSS (/proc VmRSS) every `everyMs` until stopped, in two phases: the
@@ -469,8 +469,22 @@ export class RssSampler {
     const into = this.attacking ? this.peak : this.baseline
     for (const d of this.daemons) {
       const kib = this.net.rssKiB(d)
-      if (kib !== undefined) into.set(d, Math.max(into.get(d) ?? 0, kib / 1024))
+      if (kib === undefined) continue
+      if (kib / 1024 > (into.get(d) ?? 0)) {
+        into.set(d, kib / 1024)
+        if (this.attacking) void this.breakdown(d)
+      }
     }
+  }
+
+  /** What the daemon's memory is at its highest RSS so far: V8 heap and buffers (/metrics), for the report. */
+  private readonly peakBreakdown = new Map<Daemon, string>()
+  private async breakdown (d: Daemon): Promise<void> {
+    const rssMiB = this.peak.get(d) ?? 0
+    const text = await fetch(`${d.api}/metrics`, { headers: { authorization: `Bearer ${d.node.tokens?.read ?? d.node.token}` }, signal: AbortSignal.timeout(5_000) }).then(async r => await r.text(), () => '')
+    const mib = (name: string): string => { const m = new RegExp(`^${name} (\\S+)`, 'm').exec(text); return m === null ? '?' : (Number(m[1]) / 1048576).toFixed(0) }
+    if (text === '' || (this.peak.get(d) ?? 0) > rssMiB) return
+    this.peakBreakdown.set(d, `heap used ${mib('nodejs_heap_size_used_bytes')} of ${mib('nodejs_heap_size_total_bytes')} MiB, external (buffers) ${mib('nodejs_external_memory_bytes')} MiB`)
   }
 
   /** Stops sampling; one verdict per daemon. */
@@ -481,7 +495,7 @@ export class RssSampler {
     return this.daemons.map(d => {
       const baselineMiB = this.baseline.get(d) ?? 0
       const peakMiB = this.peak.get(d) ?? 0
-      return { node: d.node.name, baselineMiB: round1(baselineMiB), peakMiB: round1(peakMiB), ratio: baselineMiB === 0 ? Number.POSITIVE_INFINITY : Math.round(100 * peakMiB / baselineMiB) / 100 }
+      return { node: d.node.name, baselineMiB: round1(baselineMiB), peakMiB: round1(peakMiB), ratio: baselineMiB === 0 ? Number.POSITIVE_INFINITY : Math.round(100 * peakMiB / baselineMiB) / 100, atPeak: this.peakBreakdown.get(d) }
     })
   }
 }
@@ -490,7 +504,7 @@ const round1 = (x: number): number => Math.round(10 * x) / 10
 
 /** "name base -> peak MiB (xR)" per daemon. */
 export function describeRss (verdicts: RssVerdict[]): string {
-  return verdicts.map(v => `${v.node} ${v.baselineMiB} -> ${v.peakMiB} MiB (x${v.ratio})`).join('; ')
+  return verdicts.map(v => `${v.node} ${v.baselineMiB} -> ${v.peakMiB} MiB (x${v.ratio}${v.atPeak === undefined ? '' : `; near the peak: ${v.atPeak}`})`).join('; ')
 }
 
 // ------------------------------------------------------------------------------------ checks

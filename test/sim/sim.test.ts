@@ -6,7 +6,6 @@ import { badBase64, badUrl, fuzzApi, oversizedBatch } from './scenarios/fuzz.ts'
 import { bootstrapRedial, lostOwnVotes, partition } from './scenarios/partition.ts'
 import { SOAK_MINUTES, soak } from './scenarios/soak.ts'
 import { futureTime, governanceRemoval, mempoolFlood, proposalFlood, replayedRecords, stalledHandshakes } from './scenarios/insider.ts'
-import { LONG } from '../helpers/sim.ts'
 
 /**
  * The fault-injection simulation tier (issue 7, docs/simulation.md): real daemon processes on
@@ -31,12 +30,9 @@ test.serial('sim 7b: a peer is redialled at its bootstrap address when its annou
 // The hostile-insider tier (issue 13, docs/simulation.md): the attacker holds a real validator's key.
 test.serial('sim i1: insider floods next-height proposals', proposalFlood)
 test.serial('sim i2: insider removed by governance is cut off', governanceRemoval)
-// Open (docs/simulation.md, Finding 12): under one author's full-rate flood honest daemons peak at
-// x1.86-2.14 of their baseline RSS, on both sides of the 2x rule from run to run. A gate that flips
-// is no gate, so the short form (npm test) leaves it out, named as skipped; the full form runs it
-// with the rule unchanged, and reports it until the memory under full-rate load is brought down.
-const openFinding12 = LONG ? test.serial : test.skip
-openFinding12('sim i3: insider floods the mempools with its own records (open: Finding 12, runs in npm run test:sim)', mempoolFlood)
+// Finding 12 (docs/simulation.md): honest daemons' memory under one author's full-rate flood; the
+// stall rebroadcast no longer re-sends whole blocks (Finding 10), and i3 holds the 2x rule again.
+test.serial('sim i3: insider floods the mempools with its own records', mempoolFlood)
 test.serial('sim i4: insider proposes a block from the future', futureTime)
 test.serial('sim i5: insider stalls handshakes on every p2p port', stalledHandshakes)
 test.serial('sim i6: insider replays records and proposes duplicates', replayedRecords)

@@ -117,3 +117,12 @@ export async function startDriver (t: ExecutionContext, genesis: Genesis, self: 
     published: messages
   }
 }
+
+/** Waits until `cond` holds, checking every 20 ms; throws naming `what` after `ms`. */
+export async function until (what: string, cond: () => boolean, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise(resolve => setTimeout(resolve, 20))
+  }
+}

@@ -12,7 +12,7 @@ import { VoteType, type Block, type RecordBatch } from '../../../src/chain/types
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import type { NodeKey } from '../../../src/crypto/ed25519.ts'
 import { makeBlock, makeProposal, sampleBatch, signVote, testKey, TEST_CHAIN_ID, TEST_TIME } from '../../helpers/fixtures.ts'
-import { keys, startDriver } from './driver-harness.ts'
+import { keys, startDriver, until } from './driver-harness.ts'
 
 const MEMBER = testKey(70)
 const STRANGER = testKey(71)
@@ -23,14 +23,6 @@ const P1 = byKey(set.proposer(1, 0))
 const N = keys.find(k => k !== P1) as NodeKey
 
 const blockWith = (batches: RecordBatch[]): Block => makeBlock({ height: 1, round: 0, time: Date.now(), proposer: P1, parentHash: genesis.hash, validatorSetHash: set.hash, batches })
-
-async function until (what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise(resolve => setTimeout(resolve, 20))
-  }
-}
 
 test('a block carrying a member\'s batch is prevoted', async t => {
   const { driver, votes } = await startDriver(t, genesis, N)

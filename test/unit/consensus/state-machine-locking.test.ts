@@ -146,7 +146,7 @@ test('L29 accepts a proof of lock from the very round of our lock (lockedRound <
   t.deepEqual(feed(m, [{ proposal: vs.proposal(1, 2, w, 1) }]), [{ type: 'vote', voteType: VoteType.PREVOTE, height: 1, round: 2, blockHash: w }])
 })
 
-test('polkaPrevotes: the prevotes for the locked and valid value at their rounds, none before a lock', t => {
+test('polkaPrevotes: the prevotes for the locked and valid value at their rounds and of every other polka held, none before a polka', t => {
   const fresh = vs.machine(0)
   fresh.startHeight(1, vs.publicKeys)
   t.deepEqual(fresh.polkaPrevotes(), [])
@@ -157,5 +157,16 @@ test('polkaPrevotes: the prevotes for the locked and valid value at their rounds
   feed(m, [{ proposal: vs.proposal(1, 1, w) }, vs.prevote(1, 1, 1, w)])
   t.deepEqual(m.polkaPrevotes(), polka)
   feed(m, [vs.prevote(2, 1, 1, w), vs.prevote(3, 1, 1, w)])
-  t.deepEqual(m.polkaPrevotes(), [vs.prevote(1, 1, 1, w), vs.prevote(2, 1, 1, w), vs.prevote(3, 1, 1, w)])
+  // The lock and valid value move to w; the polka for v in round 0 is still re-sent (any polka held).
+  t.deepEqual(m.polkaPrevotes(), [vs.prevote(1, 1, 1, w), vs.prevote(2, 1, 1, w), vs.prevote(3, 1, 1, w), ...polka])
+})
+
+test('polkaPrevotes: a polka seen without its proposal (no lock, no valid value) is re-sent too', t => {
+  const m = vs.machine(3)
+  m.startHeight(1, vs.publicKeys)
+  // Validator 3 never got round 0's proposal: it prevotes nothing for v, yet holds 2f+1 prevotes for v.
+  const polka = [vs.prevote(0, 1, 0, v), vs.prevote(1, 1, 0, v), vs.prevote(2, 1, 0, v)]
+  feed(m, polka)
+  t.like(m.snapshot(), { lockedRound: -1, validRound: -1 })
+  t.deepEqual(m.polkaPrevotes(), polka)
 })

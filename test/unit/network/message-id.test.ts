@@ -6,6 +6,7 @@ import { sha256 } from '../../../src/crypto/hash.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import { GOSSIP_ID_EPOCH_MS, gossipMessageId, withoutSeq } from '../../../src/network/message-id.ts'
 import { topics } from '../../../src/network/protocol-ids.ts'
+import { gossipOptions } from '../../../src/network/libp2p-node.ts'
 import { makeBlock, makeProposal, sampleBatch, signVote, testValidators } from '../../helpers/fixtures.ts'
 
 const [A] = testValidators(4)
@@ -38,4 +39,13 @@ test('batch messages (all signed) and bytes that are no consensus message keep t
   t.is(withoutSeq(bytes.subarray(0, bytes.length - 1)), undefined)
   t.is(withoutSeq(new Uint8Array([...bytes, 0])), undefined)
   t.is(withoutSeq(new Uint8Array([0x83, 0x9b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff])), undefined)
+})
+
+test('a consensus message gets another gossip id one epoch later: an IHAVE from one node names an id another cannot match, so lazy gossip is off', t => {
+  const data = encodeConsensusMessage({ ...vote, seq: 0 })
+  t.false(bytesEqual(gossipMessageId(tp.consensus, data, t0), gossipMessageId(tp.consensus, data, t0 + GOSSIP_ID_EPOCH_MS)), 'two nodes one epoch apart name one message differently')
+  // IHAVE/IWANT promises on such ids were broken promises, behaviour penalties against honest peers.
+  const o = gossipOptions()
+  t.is(o?.Dlazy, 0, 'no IHAVE to a fixed number of peers')
+  t.is(o?.gossipFactor, 0, 'nor to a share of them')
 })
