@@ -38,11 +38,22 @@ if (command === 'start') {
 }
 
 const dir = process.env.MEDLEDGER_TSX === '1' ? undefined : compiledSrc()
-if (dir !== undefined) {
-  if (command === 'start') keepBuild(dir)
-  await import(pathToFileURL(join(dir, 'cli', 'main.js')).href)
-} else {
+if (dir === undefined) {
   const { register } = await import('tsx/esm/api')
   register()
-  await import('../src/cli/main.ts')
 }
+/** A module of src/, compiled or through tsx. */
+const load = async (name) => dir !== undefined ? await import(pathToFileURL(join(dir, ...name.split('/')) + '.js').href) : await import(`../src/${name}.ts`)
+
+// The hard heap limit from the config's memory budget (node.memory_budget_mb; docs/benchmarks.md,
+// "Memory budget"): only a flag given to node at start sets it. The project's launchers give it
+// (src/devnet/daemon.ts); started any other way (systemd, by hand) `start` replaces itself (same
+// pid) with node run with --max-old-space-size. One given to node wins. Not with --exit-with-fd:
+// exec closes the inherited pipe, and the launchers that pass one give the flag themselves.
+if (command === 'start' && dir !== undefined) keepBuild(dir)
+if (command === 'start' && typeof process.execve === 'function' && !process.argv.some(a => a.startsWith('--exit-with-fd'))) {
+  const { hasHeapLimit, heapLimitFlag } = await load('config/heap-limit')
+  const flag = hasHeapLimit(process.execArgv, process.env) ? undefined : heapLimitFlag(process.argv.slice(2), process.env)
+  if (flag !== undefined) process.execve(process.execPath, [process.execPath, flag, ...process.execArgv, ...process.argv.slice(1)], process.env)
+}
+await load('cli/main')

@@ -5,7 +5,7 @@ import http from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createDevnet, type DevnetLayout, type DevnetSpec } from '../../src/devnet/setup.ts'
-import { BIN, Daemon } from '../../src/devnet/daemon.ts'
+import { BIN, Daemon, daemonHeapFlags } from '../../src/devnet/daemon.ts'
 import { cpuSecondsOf, du, request, rssOf, sleep } from './util.ts'
 
 /**
@@ -20,7 +20,9 @@ export class BenchDaemon extends Daemon {
 
   override start (): void {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
-    const proc = spawn(process.execPath, [...BenchDaemon.commonNodeArgs, ...this.nodeArgs, BIN, 'start', '--home', this.node.home, ...this.extraArgs], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
+    const args = [BIN, 'start', '--home', this.node.home, ...this.extraArgs]
+    const nodeArgs = [...BenchDaemon.commonNodeArgs, ...this.nodeArgs]
+    const proc = spawn(process.execPath, [...daemonHeapFlags(args, process.env, nodeArgs), ...nodeArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env } })
     proc.stdout?.pipe(log, { end: false })
     proc.stderr?.pipe(log, { end: false })
     this.proc = proc

@@ -6,6 +6,8 @@ import { CpuWatch, log, maxOf, sleep } from './util.ts'
 
 export interface PhaseSpec {
   batch: number
+  /** Batches per request: 1 posts POST /v1/records, more post them together to POST /v1/batches. */
+  perRequest?: number
   conns: number
   window: number
   warmupMs: number
@@ -28,6 +30,7 @@ export interface LoadPoint {
 
 export interface PhaseResult {
   batch: number
+  perRequest: number
   /**
    * CPU of all daemons (main thread and workers) from the start of saturation until its backlog
    * was final, per record made final in that time: µs summed over the nodes, and per node.
@@ -78,13 +81,14 @@ export async function measureCluster (o: { validators: number, observers: number
     for (const spec of o.phases) {
       if (!(await cluster.drain(60_000))) notes.push(`${o.label}: backlog not drained before the batch-${spec.batch} phase`)
       cluster.resetRss()
-      log(`${o.label}: saturating with batches of ${spec.batch} (${spec.conns} clients, backlog ${spec.window} records, ${(spec.warmupMs + spec.measureMs) / 1000} s)`)
+      const perRequest = spec.perRequest ?? 1
+      log(`${o.label}: saturating with batches of ${spec.batch}${perRequest > 1 ? `, ${perRequest} per request (POST /v1/batches)` : ''} (${spec.conns} clients, backlog ${spec.window} records, ${(spec.warmupMs + spec.measureMs) / 1000} s)`)
       const cpu0 = await cluster.cpuByNode()
       const final0 = counter.total
       const phaseT0 = performance.now()
       await watch.start()
       const satFrom = performance.now() + spec.warmupMs
-      const sat = await saturate({ targets: cluster.validators, feed: counter, batch: spec.batch, conns: spec.conns, window: spec.window, warmupMs: spec.warmupMs, measureMs: spec.measureMs })
+      const sat = await saturate({ targets: cluster.validators, feed: counter, batch: spec.batch, perRequest, conns: spec.conns, window: spec.window, warmupMs: spec.warmupMs, measureMs: spec.measureMs })
       const satTo = performance.now()
       const satCpu = await watch.stop()
       const memory: Record<string, Record<string, number> | undefined> = {}
@@ -100,12 +104,12 @@ export async function measureCluster (o: { validators: number, observers: number
       const loads = []
       for (const fraction of spec.loads) {
         if (!(await cluster.drain(60_000))) notes.push(`${o.label}: backlog not drained before the ${fraction * 100}% load`)
-        const offered = Math.max(spec.batch / (spec.loadMs / 1000) * 2, sat.finalPerSec * fraction)
+        const offered = Math.max(spec.batch * perRequest / (spec.loadMs / 1000) * 2, sat.finalPerSec * fraction)
         if (sat.finalPerSec <= 0) { notes.push(`${o.label}: no saturation rate for batch ${spec.batch}; offered loads skipped`); break }
         log(`${o.label}: offering ${Math.round(offered)} records/s (${fraction * 100}% of saturation) in batches of ${spec.batch} for ${spec.loadMs / 1000} s`)
         await watch.start()
         const from = performance.now()
-        const r = await offer({ targets: cluster.validators, feed: counter, batch: spec.batch, recordsPerSec: offered, durationMs: spec.loadMs })
+        const r = await offer({ targets: cluster.validators, feed: counter, batch: spec.batch, perRequest, recordsPerSec: offered, durationMs: spec.loadMs })
         const cpu = await watch.stop()
         const to = performance.now()
         loads.push({ fraction, offered, r, cpu, finalPerSec: counter.recordsBetween(from, to) * 1000 / (to - from) })
@@ -132,6 +136,7 @@ export async function measureCluster (o: { validators: number, observers: number
       const span = blocks.length > 1 ? (blocks[blocks.length - 1].at - blocks[0].at) / (blocks.length - 1) : NaN
       return {
         batch: p.spec.batch,
+        perRequest: p.spec.perRequest ?? 1,
         cpuPerRecordUs: p.cpuPerRecordUs,
         saturation: {
           finalPerSec: p.sat.finalPerSec,

@@ -25,6 +25,13 @@ export function submitBody (n: number): string {
   return `{"records":[${parts.join(',')}]}`
 }
 
+/** The JSON body of POST /v1/batches with `count` batches of `n` fresh records each. */
+export function batchesBody (n: number, count: number): string {
+  const parts: string[] = new Array(count)
+  for (let i = 0; i < count; i++) parts[i] = submitBody(n).slice(1, -1)
+  return `{"batches":[${parts.map(p => `{${p}}`).join(',')}]}`
+}
+
 /** `n` fresh records as chain values, authored by `author`. */
 export function chainRecords (n: number, author: Uint8Array, timestamp: number): MedRecord[] {
   const pay = randomBytes(PAYLOAD_BYTES * n)

@@ -4,6 +4,10 @@ import type { GovernanceSchedule } from '../governance/schedule.ts'
 import type { Logger } from '../logger.ts'
 import type { Network } from '../network/index.ts'
 import type { ChainStore } from '../storage/index.ts'
+import type { MedledgerError } from '../errors.ts'
+
+/** A batch the node signed and admitted: its record ids in order, and its id. */
+export interface SubmittedBatch { ids: string[], batchId: string }
 
 /**
  * What the HTTP API needs of a node, and nothing more (MedledgerNode is one): the chain's
@@ -25,7 +29,9 @@ export interface ApiNode {
   readonly consensus: { readonly currentRound: number }
   readonly mempool: { readonly size: number, readonly recordCount: number }
   /** Signs the records as one batch of this node, admits and gossips it; refusals throw registered errors. */
-  submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<{ ids: string[], batchId: string }>
+  submitRecords: (records: Array<Omit<MedRecord, 'author'>>) => Promise<SubmittedBatch>
+  /** Signs each list as its own batch and admits them together; each answered on its own (POST /v1/batches). */
+  submitBatches: (lists: Array<Array<Omit<MedRecord, 'author'>>>) => Promise<Array<SubmittedBatch | MedledgerError>>
   /** Resolves with the height once every record is final; WAIT_TIMEOUT after timeoutMs. */
   waitFinal: (ids: string[], timeoutMs: number) => Promise<number>
   on: (event: 'finalized', fn: (fb: FinalizedBlock) => void) => unknown

@@ -11,6 +11,8 @@ export enum ApiErrorCode {
   BAD_REQUEST = 'BAD_REQUEST',
   NOT_FOUND = 'NOT_FOUND',
   BODY_TOO_LARGE = 'BODY_TOO_LARGE',
+  /** POST /v1/batches carries more batches than api.max_batches_per_request. */
+  TOO_MANY_BATCHES = 'TOO_MANY_BATCHES',
   HOST_NOT_ALLOWED = 'HOST_NOT_ALLOWED',
   ORIGIN_NOT_ALLOWED = 'ORIGIN_NOT_ALLOWED',
   UNAUTHORISED = 'UNAUTHORISED',
@@ -32,6 +34,7 @@ export const API_ERRORS: ErrorTable<ApiErrorCode> = {
   [ApiErrorCode.BAD_REQUEST]: spec(400, EXIT.USAGE, 'a malformed HTTP request'),
   [ApiErrorCode.NOT_FOUND]: spec(404, EXIT.FAILURE, 'no such route'),
   [ApiErrorCode.BODY_TOO_LARGE]: spec(413, EXIT.FAILURE, 'the request body is over api.max_body_bytes'),
+  [ApiErrorCode.TOO_MANY_BATCHES]: spec(413, EXIT.FAILURE, 'POST /v1/batches carries more batches than api.max_batches_per_request'),
   [ApiErrorCode.HOST_NOT_ALLOWED]: spec(421, EXIT.FAILURE, 'the Host header names a host this node does not serve (api.allowed_hosts)'),
   [ApiErrorCode.ORIGIN_NOT_ALLOWED]: spec(403, EXIT.FAILURE, 'a page of an origin not in api.cors_origins'),
   [ApiErrorCode.UNAUTHORISED]: spec(401, EXIT.FAILURE, 'the route\'s token is missing or wrong'),

@@ -25,6 +25,7 @@ export async function openApi (node: OpenApiNode, privacy: PrivacyService, home:
     corsOrigins: config.api.cors_origins,
     maxSseClients: config.api.max_sse_clients,
     maxBodyBytes: config.api.max_body_bytes,
+    maxBatchesPerRequest: config.api.max_batches_per_request,
     extend
   })
 }

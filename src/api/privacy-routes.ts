@@ -67,20 +67,17 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
   const lookups = new RateLimiter(deps.pseudonymLookupsPerMinute ?? 60)
 
   return async (app, ctx) => {
-    // POST /v1/records: records with `plaintext` and `recipients` are encrypted here, before the
-    // submit handler sees them, so the chain only ever gets the envelope.
-    app.addHook('preValidation', async (req, reply) => {
-      if (req.method !== 'POST' || req.routeOptions.url !== '/v1/records') return
-      const body = req.body as { records?: unknown } | null
-      if (typeof body !== 'object' || body === null || !Array.isArray(body.records)) return
+    // POST /v1/records and /v1/batches: records with `plaintext` and `recipients` are encrypted
+    // here, before the submit handler sees them, so the chain only ever gets the envelope.
+    const sealRecords = (reply: FastifyReply, records: unknown[], where: string): unknown[] | FastifyReply => {
       const out: unknown[] = []
-      for (const [i, r] of (body.records as unknown[]).entries()) {
+      for (const [i, r] of records.entries()) {
         const rec = r as Record<string, unknown> | null
         if (typeof rec !== 'object' || rec === null) { out.push(r); continue }
-        if (typeof rec.type === 'string' && isReservedType(rec.type)) return sendError(reply, PrivacyErrorCode.RESERVED_TYPE, `records.${i}.type: ${rec.type} records are written by the node itself (see /v1/privacy)`)
+        if (typeof rec.type === 'string' && isReservedType(rec.type)) return sendError(reply, PrivacyErrorCode.RESERVED_TYPE, `${where}records.${i}.type: ${rec.type} records are written by the node itself (see /v1/privacy)`)
         if (!('plaintext' in rec) && !('recipients' in rec)) { out.push(r); continue }
         const p = PlaintextRecord.safeParse(rec)
-        if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error, `records.${i}`))
+        if (!p.success) return sendError(reply, ApiErrorCode.INVALID_BODY, issues(p.error, `${where}records.${i}`))
         try {
           const sealed = privacy.sealRecord({ type: p.data.type, subject: fromHex(p.data.subject.toLowerCase()), contentType: p.data.contentType, plaintext: fromBase64(p.data.plaintext), recipients: p.data.recipients, timestamp: p.data.timestamp ?? Date.now() })
           out.push({ type: sealed.type, subject: toHex(sealed.subject), contentType: sealed.contentType, payload: toBase64(sealed.payload), timestamp: sealed.timestamp })
@@ -88,7 +85,21 @@ export function privacyRoutes (deps: PrivacyRouteDeps): (app: FastifyInstance, c
           return sendKnown(reply, err)
         }
       }
-      body.records = out
+      return out
+    }
+    app.addHook('preValidation', async (req, reply) => {
+      if (req.method !== 'POST' || (req.routeOptions.url !== '/v1/records' && req.routeOptions.url !== '/v1/batches')) return
+      const body = req.body as { records?: unknown, batches?: unknown } | null
+      if (typeof body !== 'object' || body === null) return
+      const holders = req.routeOptions.url === '/v1/records'
+        ? [{ batch: body as { records?: unknown }, where: '' }]
+        : Array.isArray(body.batches) ? (body.batches as unknown[]).map((b, j) => ({ batch: b as { records?: unknown }, where: `batches.${j}.` })) : []
+      for (const { batch, where } of holders) {
+        if (typeof batch !== 'object' || batch === null || !Array.isArray(batch.records)) continue
+        const sealed = sealRecords(reply, batch.records, where)
+        if (!Array.isArray(sealed)) return sealed
+        batch.records = sealed
+      }
     })
 
     app.get('/v1/records/:id/plaintext', PLAINTEXT, async (req, reply) => {

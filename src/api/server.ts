@@ -1,12 +1,10 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
-import { z } from 'zod'
-import { fromCheckedBase64, fromHex, isCanonicalBase64, toHex } from '../encoding/bytes.ts'
+import { fromHex, toHex } from '../encoding/bytes.ts'
 import { blockHash } from '../chain/hashing.ts'
 import { peerIdOfPublicKey } from '../crypto/ed25519.ts'
-import { LIMITS } from '../chain/limits.ts'
 import { NotFoundCode } from '../chain/errors.ts'
 import { ApiErrorCode } from './errors.ts'
-import { sendError, sendFrameworkError, sendKnown } from './error-reply.ts'
+import { sendError, sendFrameworkError } from './error-reply.ts'
 import type { ApiNode } from './api-node.ts'
 import type { FinalizedBlock } from '../chain/types.ts'
 import type { Member } from '../chain/validator-set.ts'
@@ -21,6 +19,7 @@ import { assertEveryRouteHasRole, checkExposure, installAccessControl, mayReadMe
 import type { ApiTokens } from './tokens.ts'
 import { BlockList, MAX_BLOCK_PAGE } from './block-list.ts'
 import { EventHub } from './event-stream.ts'
+import { DEFAULT_MAX_BATCHES_PER_REQUEST, registerSubmitRoutes } from './submit-routes.ts'
 import { MAX_LIST_PAGE, pageOf, pageQuery } from './paging.ts'
 
 /**
@@ -45,6 +44,8 @@ export interface ApiOptions {
   maxBodyBytes: number
   /** Longest wait=final may hold a request. */
   maxWaitMs?: number
+  /** Most batches in one POST /v1/batches (api.max_batches_per_request). */
+  maxBatchesPerRequest?: number
   /** Registers more routes and hooks before the built-in routes (the privacy API); each route declares its role. */
   extend?: (app: FastifyInstance, ctx: ApiContext) => Promise<void>
 }
@@ -57,16 +58,6 @@ export interface ApiContext {
   /** The record proofs (self-contained against the genesis file) the built-in routes serve. */
   proofs: RecordProofs
 }
-
-const RecordInput = z.object({
-  type: z.string().min(1).max(LIMITS.recordTypeChars).regex(/^[a-z][a-z0-9._-]*$/, 'lower-case letters, digits, dot, dash or underscore'),
-  subject: z.string().regex(/^[0-9a-fA-F]{64}$/, 'a pseudonymous subject: 64 hex characters (a keyed hash, never a name)'),
-  contentType: z.string().min(1).max(LIMITS.contentTypeChars),
-  payload: z.string().max(Math.ceil(LIMITS.payloadBytes / 3) * 4, 'payload too large').refine(isCanonicalBase64, 'padded, canonical base64'),
-  timestamp: z.number().int().nonnegative().optional()
-}).strict()
-
-const SubmitBody = z.object({ records: z.array(RecordInput).min(1).max(LIMITS.recordsPerBatch) }).strict()
 
 /** The HTTP API (JSON under /v1), health endpoints, Prometheus metrics and the event stream. */
 export async function createApi (node: ApiNode, opts: ApiOptions): Promise<FastifyInstance> {
@@ -99,7 +90,6 @@ export async function createApi (node: ApiNode, opts: ApiOptions): Promise<Fasti
 
   const PUBLIC = { config: { role: 'public' as const } }
   const READ = { config: { role: 'read' as const } }
-  const SUBMIT = { config: { role: 'submit' as const } }
 
   app.get('/livez', PUBLIC, async () => ({ ok: true }))
   app.get('/readyz', PUBLIC, async (_req, reply) => {
@@ -118,28 +108,7 @@ export async function createApi (node: ApiNode, opts: ApiOptions): Promise<Fasti
     return { ...s, connectedPeers: undefined, listen: undefined }
   })
 
-  app.post('/v1/records', SUBMIT, async (req, reply) => {
-    const parsed = SubmitBody.safeParse(req.body)
-    if (!parsed.success) return sendError(reply, ApiErrorCode.INVALID_BODY, parsed.error.issues.map(i => `${i.path.join('.')}: ${i.message}`).join('; '))
-    const now = Date.now()
-    const records = parsed.data.records.map(r => ({ type: r.type, subject: fromHex(r.subject.toLowerCase()), contentType: r.contentType, payload: fromCheckedBase64(r.payload), timestamp: r.timestamp ?? now }))
-    if (records.some(r => r.payload.length > LIMITS.payloadBytes)) return sendError(reply, ApiErrorCode.INVALID_BODY, `a payload exceeds ${LIMITS.payloadBytes} bytes`)
-    let submitted
-    try {
-      submitted = await node.submitRecords(records)
-    } catch (err) {
-      return sendKnown(reply, err)
-    }
-    metrics.submitted.inc(records.length)
-    const wait = (req.query as { wait?: string }).wait
-    if (wait !== 'final') return reply.code(202).send({ ...submitted, final: false })
-    try {
-      const height = await node.waitFinal(submitted.ids, opts.maxWaitMs ?? 60_000)
-      return reply.code(200).send({ ...submitted, final: true, height })
-    } catch (err) {
-      return sendKnown(reply, err)
-    }
-  })
+  registerSubmitRoutes(app, node, metrics, { maxBatchesPerRequest: opts.maxBatchesPerRequest ?? DEFAULT_MAX_BATCHES_PER_REQUEST, maxWaitMs: opts.maxWaitMs ?? 60_000 })
 
   const getRecord = async (req: FastifyRequest, reply: FastifyReply): Promise<unknown> => {
     const { id } = req.params as { id: string }

@@ -1,8 +1,10 @@
+import { readFileSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { isAbsolute, join } from 'node:path'
 import { parse as parseToml } from 'smol-toml'
 import { MedledgerError } from '../errors.ts'
 import { ConfigSchema, type Config } from './schema.ts'
+import { applyMemoryBudget } from './memory-budget.ts'
 import { ConfigErrorCode } from './errors.ts'
 
 export const CONFIG_FILE = 'config.toml'
@@ -19,8 +21,28 @@ export async function loadConfig (home: string, overrides: Record<string, string
   try {
     text = await readFile(file, 'utf8')
   } catch (err) {
-    throw new MedledgerError(ConfigErrorCode.MISSING, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
+    throw missing(home, file, err)
   }
+  return configFromText(file, text, overrides, env)
+}
+
+/** loadConfig without waiting: for a launcher deciding a daemon's node flags (src/config/heap-limit.ts). */
+export function loadConfigSync (home: string, overrides: Record<string, string> = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const file = join(home, CONFIG_FILE)
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw missing(home, file, err)
+  }
+  return configFromText(file, text, overrides, env)
+}
+
+function missing (home: string, file: string, err: unknown): MedledgerError {
+  return new MedledgerError(ConfigErrorCode.MISSING, `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); run \`medledger init --home ${home} ...\` first`)
+}
+
+function configFromText (file: string, text: string, overrides: Record<string, string>, env: NodeJS.ProcessEnv): Config {
   let raw: Record<string, unknown>
   try {
     raw = parseToml(text) as Record<string, unknown>
@@ -34,6 +56,7 @@ export async function loadConfig (home: string, overrides: Record<string, string
     setPath(raw, path, parseValue(value))
   }
   for (const [key, value] of Object.entries(overrides)) setPath(raw, key.split('.'), parseValue(value))
+  applyMemoryBudget(raw)
   const parsed = ConfigSchema.safeParse(raw)
   if (!parsed.success) {
     const issues = parsed.error.issues.map(i => `${i.path.join('.') || '(top)'}: ${i.message}`).join('; ')
@@ -90,6 +113,13 @@ key = "node.key"
 key_passphrase_file = ""
 data_dir = "data"
 
+[node]
+# MiB for what peers and clients can make this node hold: the mempool (1/2), sync runs (1/8),
+# gossip waiting for validation (1/8), messages for future heights (1/8). Each share is the default
+# of its key below (commented out: set one to override its share). \`medledger start\` limits V8's
+# heap to 2 x budget + 128 MB (a --max-old-space-size given to node wins). 0: no budget, no limit.
+memory_budget_mb = 128
+
 [p2p]
 # libp2p listen addresses (TCP; Noise encryption, Yamux multiplexing).
 listen = ["${c.p2pListen}"]
@@ -100,7 +130,8 @@ bootstrap = [${c.bootstrap.map(b => `"${b}"`).join(', ')}]
 psk_file = ""
 # Bytes of final blocks per sync response (64 KiB to 64 MiB): a node catching up holds about this
 # much at once; 4194304 bounds an observer's memory at some sync speed (docs/benchmarks.md).
-sync_response_bytes = 16777216
+# Default: 1/8 of node.memory_budget_mb (16 MiB of 128).
+# sync_response_bytes = 16777216
 # Before authentication (docs/network.md): source addresses that may connect at all, e.g.
 # ["10.0.0.0/8", "192.0.2.7"]; empty: any (the peer-id allowlist still applies). Firewall the port too.
 inbound_allow = []
@@ -111,7 +142,8 @@ max_pending_inbound = 8
 max_pending_inbound_per_ip = 4
 inbound_connections_per_ip_per_s = 5
 # Bytes of gossip waiting for validation (one peer at most half); beyond it new messages are ignored.
-gossip_in_flight_bytes = 16777216
+# Default: 1/8 of node.memory_budget_mb.
+# gossip_in_flight_bytes = 16777216
 # Most peers dialled and kept; 0: every allowed peer (full mesh). A member of a large network:
 # e.g. 8, the validators first, then other members (docs/network.md, "Members and topology").
 max_peers = 0
@@ -139,6 +171,8 @@ max_sse_clients = 32
 # Pseudonym look-ups (POST /v1/privacy/subjects) a minute per token.
 pseudonym_lookups_per_minute = 60
 max_body_bytes = 8388608
+# Most batches one POST /v1/batches carries (each signed by this node on its own); more: 413.
+max_batches_per_request = 1000
 
 [consensus]
 # Tendermint timeouts: timeout(r) = base + r * delta (linear in the round).
@@ -154,8 +188,8 @@ max_batches_per_block = 2000
 # A new block whose time is more than this past our clock is not prevoted (keep clocks in NTP sync).
 max_clock_drift_ms = 5000
 # Messages for the next height held until we get there (votes, one proposal per round and
-# proposer; each validator and each peer gets a share).
-max_future_bytes = 16777216
+# proposer; each validator and each peer gets a share). Default: 1/8 of node.memory_budget_mb.
+# max_future_bytes = 16777216
 max_future_messages = 10000
 
 [privacy]
@@ -169,10 +203,13 @@ retire_grace_ms = 30000
 audit_wait_ms = 30000
 
 [mempool]
-max_bytes = 268435456
+# Encoded bytes of batches waiting for a block; full: submit answers 503 MEMPOOL_FULL and gossiped
+# batches wait with their authors. Default: half of node.memory_budget_mb (64 MiB of 128).
+# max_bytes = 67108864
 max_batches = 50000
 # One author's share of the above: a hospital flooding the network fills only this much.
-max_bytes_per_author = 67108864
+# Default: a quarter of max_bytes.
+# max_bytes_per_author = 16777216
 max_batches_per_author = 12500
 
 [log]

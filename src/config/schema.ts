@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { parseCidr } from '../network/cidr.ts'
+import { DEFAULT_MEMORY_BUDGET_MB, MAX_MEMORY_BUDGET_MB, MIN_MEMORY_BUDGET_MB } from './memory-budget.ts'
 
 /**
  * The node's configuration: one TOML file per node (config.toml in the home directory).
@@ -13,6 +14,15 @@ export const ConfigSchema = z.object({
   /** File whose first line is the key file's passphrase (docs/privacy.md); else MEDLEDGER_KEY_PASSPHRASE. */
   key_passphrase_file: z.string().default(''),
   data_dir: z.string().default('data'),
+  node: z.object({
+    /**
+     * MiB for what peers and clients can make this node hold, split among the mempool (1/2), sync
+     * runs (1/8), gossip waiting for validation (1/8) and messages for future heights (1/8); each
+     * share is the default of its key (src/config/memory-budget.ts). `medledger start` sets V8's
+     * heap limit to 2 x budget + 128 MB. 0: no budget, no heap limit, each key its own default.
+     */
+    memory_budget_mb: z.number().int().refine(v => v === 0 || (v >= MIN_MEMORY_BUDGET_MB && v <= MAX_MEMORY_BUDGET_MB), `0 (none) or ${MIN_MEMORY_BUDGET_MB} to ${MAX_MEMORY_BUDGET_MB}`).default(DEFAULT_MEMORY_BUDGET_MB)
+  }).strict().prefault({}),
   p2p: z.object({
     listen: z.array(z.string()).default(['/ip4/127.0.0.1/tcp/26656']),
     announce: z.array(z.string()).default([]),
@@ -75,7 +85,9 @@ export const ConfigSchema = z.object({
     max_sse_clients: z.number().int().positive().max(10_000).default(32),
     /** POST /v1/privacy/subjects calls a minute per token (a token bucket; beyond: 429). */
     pseudonym_lookups_per_minute: z.number().int().positive().default(60),
-    max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024)
+    max_body_bytes: z.number().int().positive().default(8 * 1024 * 1024),
+    /** Most batches one POST /v1/batches carries (docs/api.md); more are refused with 413. */
+    max_batches_per_request: z.number().int().positive().max(100_000).default(1000)
   }).strict().prefault({}),
   consensus: z.object({
     propose_timeout_ms: z.number().int().positive().default(3000),
@@ -114,10 +126,11 @@ export const ConfigSchema = z.object({
     audit_wait_ms: z.number().int().positive().default(30_000)
   }).strict().prefault({}),
   mempool: z.object({
-    max_bytes: z.number().int().positive().default(256 * 1024 * 1024),
+    /** Default: half of node.memory_budget_mb (64 MiB of the default 128). */
+    max_bytes: z.number().int().positive().default(64 * 1024 * 1024),
     max_batches: z.number().int().positive().default(50_000),
-    /** One author's share (capped at the totals above): a flooding hospital fills only this. */
-    max_bytes_per_author: z.number().int().positive().default(64 * 1024 * 1024),
+    /** One author's share (capped at the totals above): a flooding hospital fills only this. Default: a quarter of max_bytes. */
+    max_bytes_per_author: z.number().int().positive().default(16 * 1024 * 1024),
     max_batches_per_author: z.number().int().positive().default(12_500)
   }).strict().prefault({}),
   log: z.object({

@@ -12,6 +12,18 @@ import { ROOT } from '../../bin/compile.js'
  */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' }
 import type { DevnetNode } from './setup.ts'
+import { hasHeapLimit, heapLimitFlag } from '../config/heap-limit.ts'
+
+/**
+ * The hard heap limit of the node's memory budget (node.memory_budget_mb), given to node before
+ * the script: `medledger start` cannot set it itself when a lifeline pipe must survive.
+ * `given`: node flags the caller adds (a limit there wins).
+ */
+export function daemonHeapFlags (args: readonly string[], env: NodeJS.ProcessEnv, given: readonly string[] = []): string[] {
+  if (hasHeapLimit(given, env)) return []
+  const flag = heapLimitFlag(args, env)
+  return flag === undefined ? [] : [flag]
+}
 
 /** The medledger command (found from bin/compile.js, so that it is right from the compiled src/ too). */
 export const BIN = join(ROOT, 'bin', 'medledger.js')
@@ -36,8 +48,9 @@ export class Daemon {
     const log = createWriteStream(join(this.node.home, 'node.log'), { flags: 'a' })
     const lifeline = this.opts.lifeline === true
     const args = [...(this.opts.entry ?? [BIN]), 'start', '--home', this.node.home, ...(lifeline ? ['--exit-with-fd', '3'] : []), ...this.extraArgs]
-    const [cmd, ...cmdArgs] = [...(this.opts.wrap ?? []), process.execPath, ...args]
-    const proc = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe', ...(lifeline ? ['pipe' as const] : [])], env: { ...DAEMON_ENV, ...process.env } })
+    const env = { ...DAEMON_ENV, ...process.env }
+    const [cmd, ...cmdArgs] = [...(this.opts.wrap ?? []), process.execPath, ...daemonHeapFlags(args, env), ...args]
+    const proc = spawn(cmd, cmdArgs, { stdio: ['ignore', 'pipe', 'pipe', ...(lifeline ? ['pipe' as const] : [])], env })
     // Never written nor ended here: only this process's exit closes it. Unref'd, so that it alone keeps nothing alive.
     const line = proc.stdio[3] as (NodeJS.ReadableStream & { unref?: () => void, on: (e: string, f: () => void) => unknown }) | null | undefined
     line?.on('error', () => {})

@@ -12,8 +12,11 @@ export interface MempoolOptions {
   maxBatchesPerAuthor: number
 }
 
-/** The per-author shares are a quarter of the whole: one author (of f <= N/3) leaves 3/4 to the others. */
-export const DEFAULT_MEMPOOL: MempoolOptions = { maxBytes: 256 * 1024 * 1024, maxBatches: 50_000, maxBytesPerAuthor: 64 * 1024 * 1024, maxBatchesPerAuthor: 12_500 }
+/**
+ * The per-author shares are a quarter of the whole: one author (of f <= N/3) leaves 3/4 to the
+ * others. The bytes are half of the default memory budget (src/config/memory-budget.ts).
+ */
+export const DEFAULT_MEMPOOL: MempoolOptions = { maxBytes: 64 * 1024 * 1024, maxBatches: 50_000, maxBytesPerAuthor: 16 * 1024 * 1024, maxBatchesPerAuthor: 12_500 }
 
 export interface PooledBatch {
   id: string

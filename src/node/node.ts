@@ -15,10 +15,11 @@ import { BatchAdmission } from '../mempool/admission.ts'
 import { ConsensusDriver } from '../consensus/driver.ts'
 import { Network } from '../network/index.ts'
 import type { NetworkHandlers } from '../network/interface.ts'
-import { MedledgerError } from '../errors.ts'
+import { isMedledgerError, MedledgerError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { FastifyInstance } from 'fastify'
 import { openApi } from '../api/open.ts'
+import type { SubmittedBatch } from '../api/api-node.ts'
 import { startPrivacy } from '../privacy/setup.ts'
 import type { PrivacyService } from '../privacy/service.ts'
 import { sealBatch } from './records.ts'
@@ -254,12 +255,8 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
    * Signs the records as one batch by this node, admits it to the mempool (src/mempool/admission.ts)
    * and gossips it. Returns the record ids in order.
    */
-  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<{ ids: string[], batchId: string }> {
-    if (!this.isValidator && !this.isMember) {
-      throw new MedledgerError(NodeErrorCode.READ_ONLY, this.role === 'observer'
-        ? 'this node is an observer: submit records to a validator or a member'
-        : `this node is not a ${this.role} in force (governance has not added it, or removed it): it may not author records`, {})
-    }
+  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<SubmittedBatch> {
+    this.assertAuthor()
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
     const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
@@ -267,6 +264,32 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
     const admitted = await this.admission.admitOwn(full, rs => sealBatch(this.genesis.chainId, this.key, rs))
     this.network.publishBatch(admitted.bytes)
     return { ids: admitted.ids, batchId: admitted.batchId }
+  }
+
+  /**
+   * Signs each list of records as its own batch by this node (POST /v1/batches), all admitted at
+   * once as by submitRecords (their store look-ups run together) and each answered on its own: its
+   * ids, or the registered error that kept it out (RECORD_DUPLICATE, MEMPOOL_FULL,
+   * BATCH_TOO_LARGE, ...). Throws only what refuses them all (NODE_READ_ONLY), before any is signed.
+   */
+  async submitBatches (lists: Array<Array<Omit<MedRecord, 'author'>>>): Promise<Array<SubmittedBatch | MedledgerError>> {
+    this.assertAuthor()
+    return await Promise.all(lists.map(async (records) => {
+      try {
+        return await this.submitRecords(records)
+      } catch (err) {
+        if (isMedledgerError(err)) return err
+        throw err
+      }
+    }))
+  }
+
+  /** Only a validator or a member in force authors records. */
+  private assertAuthor (): void {
+    if (this.isValidator || this.isMember) return
+    throw new MedledgerError(NodeErrorCode.READ_ONLY, this.role === 'observer'
+      ? 'this node is an observer: submit records to a validator or a member'
+      : `this node is not a ${this.role} in force (governance has not added it, or removed it): it may not author records`, {})
   }
 
   /** Resolves with the height once every record id is final, or rejects after timeoutMs. */
