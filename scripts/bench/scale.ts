@@ -172,7 +172,7 @@ export async function measureScalePoint (n: number, spec: ScaleSpec = SCALE_SPEC
     const watch = new CpuWatch(() => cluster.daemons.map(d => d.proc?.pid))
     let load0: Map<string, NodeSample> | undefined
     const sampler = sleep(spec.warmupMs).then(async () => { load0 = await sampleNodes(cluster.daemons); await watch.start() })
-    const sat = await saturate({ targets: cluster.validators, feed, batch: spec.batch, conns: spec.conns, window: 40 * spec.batch, warmupMs: spec.warmupMs, measureMs: spec.measureMs })
+    const sat = await saturate({ targets: cluster.validators, feed, batch: spec.batch, perRequest: 1, conns: spec.conns, window: 40 * spec.batch, warmupMs: spec.warmupMs, measureMs: spec.measureMs })
     await sampler
     const load1 = await sampleNodes(cluster.daemons)
     const cpu = await watch.stop()
