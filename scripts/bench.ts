@@ -1,7 +1,9 @@
 // `npm run bench`: measures the machine's own limits and the node against them in one run, prints
 // a table and writes bench/results.json. `--quick` for a ~2 minute pass; `--profile` runs the
 // daemons under --cpu-prof and prints where their time goes; `--only=raw,single,cluster,sync,hypercore,latency`;
-// `--docs` rewrites the results section of docs/benchmarks.md.
+// `--docs` rewrites the results section of docs/benchmarks.md. The heavy network-size phases run only
+// when named: `--only=scale [--scale-n=4,7,10,16]` and `--only=members [--members-m=10,20,40]`;
+// `--merge` keeps what the previous results file holds for every phase, N and M not run this time.
 import { execFileSync } from 'node:child_process'
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { loadavg, tmpdir } from 'node:os'
@@ -14,6 +16,9 @@ import { profilesIn, renderSummary, summarize, type ProfileSummary } from './ben
 import { renderMarkdown, renderText, row, type Row } from './bench/report.ts'
 import { log, machine } from './bench/util.ts'
 import { BenchDaemon } from './bench/cluster.ts'
+import { measureScale, type ScalePoint } from './bench/scale.ts'
+import { measureMembers, type MembersPoint } from './bench/members.ts'
+import { curvesMarkdown, membersRows, scaleCurves, scaleRows } from './bench/scale-report.ts'
 import { measureWanLatency, wanLatencyRows, type WanLatencyResult } from './bench/wan-latency.ts'
 
 const args = process.argv.slice(2)
@@ -24,7 +29,19 @@ const only = args.find(a => a.startsWith('--only='))?.slice(7).split(',')
 const out = args.find(a => a.startsWith('--out='))?.slice(6) ?? join('bench', quick ? 'results-quick.json' : 'results.json')
 const nodeArgs = args.find(a => a.startsWith('--node-args='))?.slice(12).split(' ').filter(Boolean) ?? []
 BenchDaemon.commonNodeArgs = nodeArgs
-const wants = (s: string): boolean => only === undefined || only.includes(s)
+// The network-size phases start tens of daemons: only when named.
+const HEAVY = ['scale', 'members']
+const wants = (s: string): boolean => only === undefined ? !HEAVY.includes(s) : only.includes(s)
+const listArg = (name: string, dflt: number[]): number[] => {
+  const v = args.find(a => a.startsWith(`--${name}=`))?.slice(name.length + 3)
+  if (v === undefined) return dflt
+  const xs = v.split(',').map(Number)
+  if (xs.some(x => !Number.isSafeInteger(x) || x < 1)) { process.stderr.write(`--${name}: expected a comma-separated list of positive integers, got "${v}"\n`); process.exit(2) }
+  return xs
+}
+const scaleNs = listArg('scale-n', [4, 7, 10, 16])
+const membersMs = listArg('members-m', [10, 20, 40])
+const merge = args.includes('--merge')
 // --batches=1 runs only the phases with batches of 1 (e.g. to profile them alone).
 const batchesArg = args.find(a => a.startsWith('--batches='))?.slice(10).split(',').map(Number)
 const batchFilter = (phases: PhaseSpec[]): PhaseSpec[] => batchesArg === undefined ? phases : phases.filter(p => batchesArg.includes(p.batch))
@@ -71,20 +88,31 @@ const cores = Number(machine().availableParallelism)
 const show = args.find(a => a === '--show' || a.startsWith('--show='))
 if (show !== undefined) {
   const file = show.includes('=') ? show.slice(7) : out
-  const prev = JSON.parse(await readFile(resolve(root, file), 'utf8')) as { header: string, table: Row[] }
+  const prev = JSON.parse(await readFile(resolve(root, file), 'utf8')) as { header: string, table: Row[], curvesMarkdown?: string }
   process.stdout.write(`\n${prev.header}\n\n${renderText(prev.table)}\n`)
-  if (docs) await updateDocs(prev.header, prev.table)
+  if (docs) await updateDocs(prev.header, prev.table, prev.curvesMarkdown)
   process.exit(0)
 }
 
 /** Replaces the generated section of docs/benchmarks.md (between the bench markers) with this table. */
-async function updateDocs (header: string, rows: Row[]): Promise<void> {
+async function updateDocs (header: string, rows: Row[], curves?: string): Promise<void> {
   const file = join(root, 'docs', 'benchmarks.md')
-  const text = await readFile(file, 'utf8').catch(() => '')
-  const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
-  const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => block) : `${text}\n${block}\n`
-  await writeFile(file, next)
-  process.stdout.write(`updated ${file}\n`)
+  // A run of the network-size phases alone leaves the main table (the other phases') as it is.
+  if (rows.some(r => !/^(scale|members):/.test(r.section))) {
+    const text = await readFile(file, 'utf8').catch(() => '')
+    const block = `<!-- bench:start -->\n${header}\n\n${renderMarkdown(rows)}\n<!-- bench:end -->`
+    const next = text.includes('<!-- bench:start -->') ? text.replace(/<!-- bench:start -->[\s\S]*<!-- bench:end -->/, () => block) : `${text}\n${block}\n`
+    await writeFile(file, next)
+    process.stdout.write(`updated ${file}\n`)
+  }
+  // The network-size curves, one column per N or M, where a file holds their markers (README.md, docs/benchmarks.md).
+  if (curves === undefined || curves === '') return
+  for (const f of [join(root, 'README.md'), file]) {
+    const t = await readFile(f, 'utf8').catch(() => '')
+    if (!t.includes('<!-- bench-curves:start -->')) continue
+    await writeFile(f, t.replace(/<!-- bench-curves:start -->[\s\S]*<!-- bench-curves:end -->/, () => `<!-- bench-curves:start -->\n${curves}\n<!-- bench-curves:end -->`))
+    process.stdout.write(`updated the curves in ${f}\n`)
+  }
 }
 
 const started = Date.now()
@@ -99,6 +127,12 @@ const results: {
   cluster?: ClusterResult
   sync?: { batch1000?: SyncResult, batch1?: SyncResult }
   hypercore?: HypercoreResult
+  scale?: ScalePoint[]
+  members?: MembersPoint[]
+  /** Each scale cost against N with its fitted power-law exponent. */
+  scaleCurves?: ReturnType<typeof scaleCurves>
+  /** The same curves as Markdown tables (README.md and docs/benchmarks.md, between bench-curves markers). */
+  curvesMarkdown?: string
   latency?: WanLatencyResult
   profiles?: Record<string, ProfileSummary[]>
   table?: Row[]
@@ -146,6 +180,17 @@ if (wants('sync')) {
 }
 results.hypercore = await step('hypercore', async () => await measureHypercore({ records: P.hypercore, batch: 1000, timeoutMs: quick ? 30_000 : 90_000 }))
 results.latency = await step('latency', async () => await measureWanLatency({ delays: [0, 50, 150], samples: quick ? 20 : 50 }))
+results.scale = await step('scale', async () => await measureScale(scaleNs))
+results.members = await step('members', async () => await measureMembers(membersMs))
+if (merge) {
+  // Phases not run now come from the previous file; scale and members points are kept per N and M.
+  const prev = JSON.parse(await readFile(resolve(root, out), 'utf8').catch(() => '{}')) as Partial<typeof results>
+  for (const k of ['raw', 'single', 'cluster', 'sync', 'hypercore', 'latency'] as const) if (results[k] === undefined && prev[k] !== undefined) (results as Record<string, unknown>)[k] = prev[k]
+  results.scale = [...(prev.scale ?? []).filter(p => results.scale?.some(q => q.validators === p.validators) !== true), ...(results.scale ?? [])].sort((a, b) => a.validators - b.validators)
+  results.members = [...(prev.members ?? []).filter(p => results.members?.some(q => q.members === p.members) !== true), ...(results.members ?? [])].sort((a, b) => a.members - b.members)
+  if (results.scale.length === 0) delete results.scale
+  if (results.members.length === 0) delete results.members
+}
 results.loadavgEnd = loadavg()
 results.durationS = (Date.now() - started) / 1000
 
@@ -238,6 +283,10 @@ if (hc !== undefined) {
   }
 }
 if (results.latency !== undefined) rows.push(...wanLatencyRows(results.latency))
+rows.push(...scaleRows(results.scale ?? []), ...membersRows(results.members ?? []))
+if (results.scale !== undefined) results.scaleCurves = scaleCurves(results.scale)
+const machineName = `${String(results.machine.cpus)} x ${String(results.machine.model)}, ${String(results.machine.memoryGiB)} GiB, node ${process.version}`
+results.curvesMarkdown = curvesMarkdown(results.scale ?? [], results.members ?? [], machineName)
 results.table = rows
 
 /** The least CPU per record the protocol needs on `nodes` nodes: each encodes, hashes and writes it once; with batches of 1 the author signs and every other node verifies. */
@@ -284,6 +333,8 @@ results.header = header
 process.stdout.write(`\n${header}\n\n${renderText(rows)}\n`)
 if (results.errors.length > 0) process.stdout.write(`\nerrors:\n${results.errors.map(e => `  ${e}`).join('\n')}\n`)
 for (const n of [...(single?.notes ?? []), ...(cluster?.notes ?? [])]) process.stdout.write(`note: ${n}\n`)
+for (const p of results.scale ?? []) for (const e of p.errors) process.stdout.write(`note: scale N=${p.validators}: ${e}\n`)
+for (const p of results.members ?? []) for (const e of p.errors) process.stdout.write(`note: members M=${p.members}: ${e}\n`)
 if (results.profiles !== undefined) {
   process.stdout.write(`\nCPU profiles (${profileDir}):\n`)
   for (const [sub, sums] of Object.entries(results.profiles)) {
@@ -297,5 +348,5 @@ const outFile = resolve(root, out)
 await mkdir(dirname(outFile), { recursive: true })
 await writeFile(outFile, JSON.stringify(results, null, 2) + '\n')
 process.stdout.write(`\nwrote ${outFile}\n`)
-if (docs) await updateDocs(header, rows)
+if (docs) await updateDocs(header, rows, results.curvesMarkdown)
 process.exit(results.errors.length > 0 ? 1 : 0)

@@ -1,5 +1,11 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { ApiNode } from './api-node.ts'
+import type { GossipTraffic, TopicTraffic } from '../network/gossip-traffic.ts'
+
+/** Each topic's gossip counters, typed (Object.entries of a Record loses the value type). */
+function trafficEntries (traffic: GossipTraffic): Array<[string, TopicTraffic]> {
+  return Object.entries(traffic.byTopic) as Array<[string, TopicTraffic]>
+}
 
 /** Prometheus metrics: medledger_* for the chain, default process metrics beside them. */
 export class Metrics {
@@ -27,6 +33,9 @@ export class Metrics {
     new Gauge({ name: 'medledger_peer_banned', help: 'Whether a peer is banned now (1) or not (0)', labelNames: ['peer'], registers: [this.registry], collect () { this.reset(); for (const r of node.network.peerRecords()) this.set({ peer: r.peer }, r.banned ? 1 : 0) } })
     // Gossip copies received (duplicates included) against distinct messages validated: the duplicate ratio (docs/network.md).
     new Gauge({ name: 'medledger_gossip_messages_received', help: 'Gossip messages received since start: copies (duplicates included) and distinct (handed to validation)', labelNames: ['kind'], registers: [this.registry], collect () { const g = node.network.gossipStats; this.set({ kind: 'copies' }, g?.copies ?? 0); this.set({ kind: 'distinct' }, g?.received ?? 0) } })
+    // Gossip received per topic: every copy (duplicates included) and the distinct messages, with their data bytes.
+    new Counter({ name: 'medledger_gossip_received_messages_total', help: 'Gossip messages received, by topic; kind=copies counts every copy (duplicates included), kind=distinct the messages handed to the application', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of trafficEntries(node.network.traffic)) { this.inc({ topic, kind: 'copies' }, t.copies); this.inc({ topic, kind: 'distinct' }, t.distinct) } } })
+    new Counter({ name: 'medledger_gossip_received_bytes_total', help: 'Data bytes of gossip messages received, by topic and kind (copies, distinct)', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of trafficEntries(node.network.traffic)) { this.inc({ topic, kind: 'copies' }, t.copyBytes); this.inc({ topic, kind: 'distinct' }, t.distinctBytes) } } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
   }
 

@@ -75,9 +75,12 @@ export async function createDevnet (spec: DevnetSpec): Promise<DevnetLayout> {
   const genesisFile = join(spec.dir, 'genesis.json')
   await writeFile(genesisFile, JSON.stringify(genesis.toJson(), null, 2) + '\n')
   const nodes: DevnetNode[] = []
+  // No port is bound until the daemons start: each must differ from those already handed out.
+  const taken = new Set<number>()
+  const port = async (): Promise<number> => { const p = await freePort(taken); taken.add(p); return p }
   for (const [i, n] of all.entries()) {
     const tokens = Object.fromEntries(TOKEN_ROLES.map(r => [r, newToken()])) as Record<TokenRole, string>
-    nodes.push({ name: n.name, role: n.role, home: join(spec.dir, n.name), peerId: keys[i].peerId, p2pPort: await freePort(), apiPort: await freePort(), token: tokens.submit, tokens })
+    nodes.push({ name: n.name, role: n.role, home: join(spec.dir, n.name), peerId: keys[i].peerId, p2pPort: await port(), apiPort: await port(), token: tokens.submit, tokens })
   }
   for (const [i, n] of nodes.entries()) {
     await mkdir(n.home, { recursive: true, mode: 0o700 })

@@ -8,6 +8,7 @@ import type { MedledgerLibp2p } from './libp2p-node.ts'
 import type { NetworkHandlers, Verdict } from './interface.ts'
 import { MAX_GOSSIP_DATA_BYTES, topics } from './protocol-ids.ts'
 import { PublishQueue } from './publish-queue.ts'
+import type { GossipTraffic } from './gossip-traffic.ts'
 
 export interface GossipOptions {
   relay: boolean
@@ -26,6 +27,8 @@ export interface GossipModules {
   admit: (peerId: string) => boolean
   /** A peer sent a message that does not decode or that the application rejected. */
   onInvalid: (peerId: string, reason: string) => void
+  /** Counts each distinct message received (beside the copies counted by the fast message id). */
+  traffic?: GossipTraffic
 }
 
 /** Messages handed to the application and not yet judged; beyond this new ones are ignored. */
@@ -136,6 +139,7 @@ export class Gossip {
     const peer = propagationSource.toString()
     const pubsub = this.modules.libp2p.services.pubsub
     this.stats.received++
+    this.modules.traffic?.distinct(msg.topic, msg.data.length)
     let verdict: Verdict
     let reason = ''
     const size = msg.data.length

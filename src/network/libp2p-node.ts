@@ -38,7 +38,7 @@ export type MedledgerLibp2p = Libp2p<MedledgerServices>
  * Builds (without starting) the libp2p node: TCP, Noise, Yamux, identify, ping and gossipsub,
  * with the node key as identity, the allowlist gater, and pnet when a swarm key is configured.
  */
-export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater, onCopy?: (topic: string) => void }): Promise<MedledgerLibp2p> {
+export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: { key: NodeKey, gater: ConnectionGater, onCopy?: (topic: string, bytes: number) => void }): Promise<MedledgerLibp2p> {
   return await createLibp2p<MedledgerServices>({
     start: false,
     privateKey: modules.key.toLibp2p(),
@@ -85,13 +85,13 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
 /** The mesh degrees (docs/network.md, "Gossip at N validators"). */
 export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 5, Dscore: 2, Dout: 1, Dlazy: 0 } as const
 
-export function gossipOptions (onCopy?: (topic: string) => void): Parameters<typeof gossipsub>[0] {
+export function gossipOptions (onCopy?: (topic: string, bytes: number) => void): Parameters<typeof gossipsub>[0] {
   return {
     globalSignaturePolicy: StrictNoSign,
     msgIdFn: (msg) => gossipMessageId(msg.topic, msg.data, Date.now()),
     // Called for every message received, duplicates included (before the seen-cache drops them):
     // the copies counted against the distinct messages handed to validation (GossipStats).
-    fastMsgIdFn: (msg) => { onCopy?.(msg.topic); return fastGossipId(msg.data) },
+    fastMsgIdFn: (msg) => { onCopy?.(msg.topic, msg.data?.length ?? 0); return fastGossipId(msg.data) },
     asyncValidation: true,
     emitSelf: false,
     floodPublish: true,

@@ -10,6 +10,7 @@ import { InboundFence } from './inbound-fence.ts'
 import { createLibp2pNode, type MedledgerLibp2p } from './libp2p-node.ts'
 import { PeerScores, PENALTY, type PeerRecord } from './peer-scores.ts'
 import { Gossip, type GossipStats } from './gossip.ts'
+import { GossipTraffic } from './gossip-traffic.ts'
 import { PeerDialer } from './dialer.ts'
 import { BlockSync } from './sync.ts'
 import { protocols } from './protocol-ids.ts'
@@ -70,6 +71,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private statusModules: StatusModules | undefined
   private blocksModules: BlocksModules | undefined
   private started = false
+  /** Gossip received per topic: copies and distinct messages (/metrics). */
+  readonly traffic = new GossipTraffic()
 
   constructor (opts: NetworkOptions & Partial<ResolvedNetworkOptions>, modules: NetworkModules) {
     super()
@@ -114,7 +117,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   async start (): Promise<void> {
     if (this.started) return
     const { handlers, genesis, key } = this.modules
-    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id), this.fence), onCopy: () => { if (this.gossip !== undefined) this.gossip.stats.copies++ } })
+    const libp2p = await createLibp2pNode(this.opts, { key, gater: createConnectionGater(id => this.admit(id), this.fence), onCopy: (topic, bytes) => { this.traffic.copy(topic, bytes); if (this.gossip !== undefined) this.gossip.stats.copies++ } })
     this.libp2p = libp2p
     const timeoutMs = this.opts.requestTimeoutMs
     const onBadPeer = (peer: string, err: Error): void => { this.penalise(peer, PENALTY.badRequest, err.message) }
@@ -154,7 +157,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       handlers: this.holdingRelay(handlers),
       logger: this.log,
       admit: id => this.admit(id),
-      onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) }
+      onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) },
+      traffic: this.traffic
     })
     this.gossip.start()
     this.sync = new BlockSync({ ...this.opts, badPeerCooldownMs: this.opts.banBaseMs }, {
