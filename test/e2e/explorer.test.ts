@@ -1,4 +1,4 @@
-import test from 'ava'
+import test, { type ExecutionContext } from 'ava'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { readFile } from 'node:fs/promises'
@@ -126,17 +126,19 @@ test.serial('every node serves the explorer at / and its proof checks hold again
   t.false((await verifyProof(proof, { ...trust, genesisHash: new Uint8Array(32) })).ok)
 })
 
-test.serial('in headless Chromium the page loads, follows the head as it advances, and verifies a proof in the browser', async t => {
-  if (!(await hasChromium())) {
-    // In CI (.ci/run installs it) a missing browser is a failure, not a skip.
-    if (process.env.CI === 'true') {
-      t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
-      return
-    }
+/** Whether headless Chromium can run; otherwise the test is failed under CI (.ci/run installs it) or passed with a note. */
+async function browserAvailable (t: ExecutionContext): Promise<boolean> {
+  if (await hasChromium()) return true
+  if (process.env.CI === 'true') t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
+  else {
     t.log(`skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
     t.pass()
-    return
   }
+  return false
+}
+
+test.serial('in headless Chromium the page loads, follows the head as it advances, and verifies a proof in the browser', async t => {
+  if (!(await browserAvailable(t))) return
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c', 'ministry'], observers: [], heartbeatMs: 1000 })
   await waitForHeight(daemons, 1)
   const res = await daemons[1].submit([10, 11, 12].map(sampleRecord))
@@ -169,15 +171,7 @@ test.serial('in headless Chromium the page loads, follows the head as it advance
 })
 
 test.serial('in headless Chromium, a node that requires read tokens shows nothing until the page is given the read token, then shows and follows the ledger', async t => {
-  if (!(await hasChromium())) {
-    if (process.env.CI === 'true') {
-      t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
-      return
-    }
-    t.log(`skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
-    t.pass()
-    return
-  }
+  if (!(await browserAvailable(t))) return
   let readToken = ''
   const [d] = await startDevnet(t, { validators: ['hospital-a'], observers: [], heartbeatMs: 500 }, async (layout) => {
     await setConfigKey(layout.nodes[0].home, 'require_read_token', 'true')
