@@ -21,7 +21,7 @@ import { BlockProposer } from './block-proposer.ts'
 import { decodeSnapshot, encodeSnapshot } from './snapshot.ts'
 import { DEFAULT_MAX_CLOCK_DRIFT_MS, DEFAULT_MAX_FUTURE_BYTES, type DriverOptions } from './options.ts'
 import { FutureBuffer, futureLimits } from './future-buffer.ts'
-import { ResendGuard, DEFAULT_RESEND_GUARD } from './resend-guard.ts'
+import { ResendGuard, DEFAULT_RESEND_GUARD, PROPOSAL_RESEND_GUARD } from './resend-guard.ts'
 import { bodyMatchesHeader, signedContentKey } from './signed-content.ts'
 import { systemClock, type Clock, type ConsensusNetwork, type ConsensusStore, type SignatureVerifier } from './ports.ts'
 
@@ -90,7 +90,8 @@ export class ConsensusDriver {
   private future: FutureBuffer
   /** Signed content of the votes of this height already handled (signer + hash of the sign bytes). */
   private readonly seenVotes = new Set<string>()
-  private readonly resends: ResendGuard
+  private readonly voteResends: ResendGuard
+  private readonly proposalResends: ResendGuard
   private lastFloodLog = 0
   private readonly timers = new Set<unknown>()
   private heartbeatTimer: unknown
@@ -115,7 +116,8 @@ export class ConsensusDriver {
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
     this.future = this.newFutureBuffer(1)
-    this.resends = new ResendGuard(opts.resendGuard ?? DEFAULT_RESEND_GUARD)
+    this.voteResends = new ResendGuard(opts.resendGuard?.votes ?? DEFAULT_RESEND_GUARD)
+    this.proposalResends = new ResendGuard(opts.resendGuard?.proposals ?? PROPOSAL_RESEND_GUARD)
   }
 
   /** Messages held for the next height: how many and their bytes (for tests and diagnostics). */
@@ -184,8 +186,9 @@ export class ConsensusDriver {
     }
     const key = signedContentKey(this.chainId, msg)
     // [REJECT] The same signed message again from the same peer, in a fresh envelope, sooner than
-    // any honest node re-sends: a flood that gossipsub's seen-cache cannot stop.
-    if (from !== undefined && this.resends.tooSoon(from, key, this.clock.now())) {
+    // any honest node re-sends (a proposal: more than once): a flood gossipsub's seen-cache cannot stop.
+    const resends = msg.kind === 'vote' ? this.voteResends : this.proposalResends
+    if (from !== undefined && resends.tooSoon(from, key, this.clock.now())) {
       this.logFlood(from, msg)
       return 'reject'
     }

@@ -18,8 +18,8 @@ export interface DriverOptions {
   maxFutureMessages: number
   /** Default DEFAULT_MAX_FUTURE_BYTES (config consensus.max_future_bytes). */
   maxFutureBytes?: number
-  /** Flood detection for re-sent signed messages (resend-guard.ts); defaults when absent. */
-  resendGuard?: ResendGuardOptions
+  /** Flood detection for re-sent signed votes and proposals (resend-guard.ts); defaults when absent. */
+  resendGuard?: { votes?: ResendGuardOptions, proposals?: ResendGuardOptions }
   /**
    * Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation
    * tier). Never read from config or environment: only the test harness sets it

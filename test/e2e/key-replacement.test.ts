@@ -84,7 +84,17 @@ test.serial('replace hospital-a\'s validator key: add the new key by governance,
   t.is(res.status, 200, await res.clone().text())
   const { height } = await res.json() as { height: number }
   t.true(height > removed)
-  const signers = await signedBy(b.api, height)
-  t.true(signers.includes(newKeyHex))
-  t.false(signers.includes(toHex(publicKeyOfPeerId(a.peerId))))
+  // A certificate holds a quorum of precommits (3 of the 4), the first three to arrive: the new
+  // key signs blocks after the removal, though not necessarily the record's own; the old key none.
+  const oldKeyHex = toHex(publicKeyOfPeerId(a.peerId))
+  let scanned = removed
+  await waitFor('a block after the removal certified with the new key', async () => {
+    const head = (await b.status()).height
+    for (; scanned <= head; scanned++) {
+      const signers = await signedBy(b.api, scanned)
+      t.false(signers.includes(oldKeyHex), `block ${scanned}, after the removal, is certified with the old key`)
+      if (signers.includes(newKeyHex)) return true
+    }
+    return undefined
+  }, 60_000)
 })

@@ -19,7 +19,8 @@ import { encodeBatch, encodeConsensusMessage, readBatch } from '../../src/chain/
 import { readAll } from '../../src/encoding/reader.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
 import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch } from '../../src/chain/types.ts'
-import { encodeArrayOfEncoded } from '../../src/encoding/cbor.ts'
+import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encoding/cbor.ts'
+import { withoutSeq } from '../../src/network/message-id.ts'
 import { sealBatch } from '../../src/node/records.ts'
 import { readKeyFile } from '../../src/keys/key-file.ts'
 import { protocols, topics } from '../../src/network/protocol-ids.ts'
@@ -252,6 +253,22 @@ export class HostileValidator {
   /** Publishes a proposal; `seq` is the gossip envelope's rebroadcast counter (not signed). */
   async publishProposal (p: Proposal, seq = 0): Promise<void> {
     await this.peer.libp2p.services.pubsub.publish(this.tp.consensus, encodeConsensusMessage({ kind: 'proposal', proposal: p, seq }))
+  }
+
+  /**
+   * The proposal encoded once: each call of the returned function is a fresh envelope (another
+   * `seq`) around the same signed bytes, made by a copy instead of encoding megabytes again, so a
+   * flood's pace does not hang on this process's share of a busy machine's CPU.
+   */
+  proposalEnvelopes (p: Proposal): (seq: number) => Uint8Array {
+    const whole = encodeConsensusMessage({ kind: 'proposal', proposal: p, seq: 0 })
+    const signed = whole.subarray(0, withoutSeq(whole))
+    return seq => concatBytes([signed, encodeCbor(seq)])
+  }
+
+  /** Publishes an encoded consensus message as it is. */
+  async publishConsensus (data: Uint8Array): Promise<void> {
+    await this.peer.libp2p.services.pubsub.publish(this.tp.consensus, data)
   }
 
   async publishBatches (batches: RecordBatch[]): Promise<void> {

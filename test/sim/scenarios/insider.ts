@@ -10,7 +10,7 @@ import { BIN, type Daemon } from '../../../src/devnet/daemon.ts'
 import { protocols } from '../../../src/network/protocol-ids.ts'
 import { recordId } from '../../../src/chain/hashing.ts'
 import { toHex } from '../../../src/encoding/bytes.ts'
-import type { Block, FinalizedBlock, MedRecord, Proposal } from '../../../src/chain/types.ts'
+import type { Block, FinalizedBlock, MedRecord } from '../../../src/chain/types.ts'
 
 const exec = promisify(execFile)
 
@@ -213,10 +213,11 @@ async function committedAttempts (net: SimNet, honest: Daemon[], attempts: Array
 // ------------------------------------------------------------------------------------ scenarios
 
 /**
- * i1. Next-height proposal flood. At the heights ahead of the chain, the attacker signs proposals
- * for every round it proposes in (a valid proposal signature from the right proposer, a 3 MiB
- * block), and re-publishes them over and over with a new gossip `seq` each time (the envelope's
- * rebroadcast counter, not signed, so each copy has a new gossip id). The block is invalid in ways
+ * i1. Next-height proposal flood. At the height ahead of the chain, the attacker signs a proposal
+ * in a round it proposes in (a valid proposal signature from the right proposer, a 3 MiB block),
+ * and re-publishes it over and over with a new gossip `seq` each time (the envelope's rebroadcast
+ * counter, not signed, so each copy has a new gossip id), until that height is final everywhere;
+ * then the same at the next height ahead. The block is invalid in ways
  * any node can check without its parent (its only batch's signature does not verify; it lacks
  * the previous certificate), so the rules let honest nodes penalise the sender.
  * Asserts: honest memory under MEMORY_FACTOR x baseline, probe records final, the attacker cut off
@@ -237,7 +238,8 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
     const signed = attacker.signBatch(Array.from({ length: 47 }, () => ({ ...rawRecord('flood'), payload: randomBytes(64 * 1024) })))
     const badBatch = HostileValidator.sealed({ author: signed.author, records: signed.records, signature: randomBytes(64) })
     let target = 0
-    let proposals: Proposal[] = []
+    let envelope: ((seq: number) => Uint8Array) | undefined
+    let proposals = 0
     let sent = 0
     let statusAt = 0
     const publishErrors = new Set<string>()
@@ -248,23 +250,27 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
         statusAt = Date.now()
         // Like an attacker that wants back in: it redials every second.
         await attacker.connect(honest.map(addrOf))
-        const h = await net.maxHeight(honest)
-        if (h + 2 !== target) {
+        // One signed proposal for the height after the one in progress, in its first round as
+        // proposer, signed again only once every honest node has that height final (until then
+        // each counts its copies: as the next height's proposal, then as the current one's).
+        const h = await net.minHeight(honest)
+        if (envelope === undefined || h >= target) {
           target = h + 2
+          const round = attacker.proposerRounds(target, 4)[0]
           const link = { height: target - 1, hash: randomBytes(32), time: Date.now() }
-          proposals = attacker.proposerRounds(target, 40).map(round => attacker.propose(attacker.buildBlockOn(link, null, round, [badBatch]), round))
+          envelope = attacker.proposalEnvelopes(attacker.propose(attacker.buildBlockOn(link, null, round, [badBatch]), round))
+          proposals++
         }
       }
-      const p = proposals[sent % proposals.length]
       sent++
       // It does not wait for one copy to leave before the next (up to 16 under way), as an attacker would not.
-      const sending = attacker.publishProposal(p, sent).catch((err: Error) => { publishErrors.add(err.message) }).finally(() => { inFlight.delete(sending) })
+      const sending = attacker.publishConsensus(envelope(sent)).catch((err: Error) => { publishErrors.add(err.message) }).finally(() => { inFlight.delete(sending) })
       inFlight.add(sending)
       while (inFlight.size >= 16) await Promise.race(inFlight)
       await sleep(1000 / copiesPerSecond)
     }
     await Promise.all(inFlight)
-    say(t, `attacker published ${sent} copies of ${proposals.length} signed 3 MiB next-height proposals per height (last target ${target})${publishErrors.size > 0 ? `; not sent: ${[...publishErrors].slice(0, 3).join(' | ')}` : ''}`)
+    say(t, `attacker published ${sent} copies of ${proposals} signed 3 MiB next-height proposals, one at a time (last target ${target})${publishErrors.size > 0 ? `; not sent: ${[...publishErrors].slice(0, 3).join(' | ')}` : ''}`)
     r.faults = sent
     const cut = await checkCutOff(rules, attacker, honest, 15_000)
     await attacker.stop()

@@ -1,6 +1,6 @@
 import test from 'ava'
 import { FutureBuffer, futureLimits } from '../../../src/consensus/future-buffer.ts'
-import { ResendGuard, DEFAULT_RESEND_GUARD } from '../../../src/consensus/resend-guard.ts'
+import { ResendGuard, DEFAULT_RESEND_GUARD, PROPOSAL_RESEND_GUARD } from '../../../src/consensus/resend-guard.ts'
 import { signedContentKey } from '../../../src/consensus/signed-content.ts'
 import type { ConsensusMessage } from '../../../src/chain/codec.ts'
 import { VoteType } from '../../../src/chain/types.ts'
@@ -116,6 +116,21 @@ test('resend guard: an honest re-send rate never counts; a faster run of copies 
   t.false(g.tooSoon('p', 'other', now))
   // A calm pause refills the bucket.
   t.false(g.tooSoon('p', 'k', now += 5000))
+})
+
+test('resend guard for proposals: a proposal is never re-sent, so one extra copy passes and a third within 30 s is a flood, however slowly it comes', t => {
+  const g = new ResendGuard(PROPOSAL_RESEND_GUARD)
+  let now = 0
+  t.false(g.tooSoon('p', 'proposal', now))
+  // A relay that restarted and forwards it once more.
+  t.false(g.tooSoon('p', 'proposal', now += 5_000))
+  // A flooder slowed down to one copy every 2 s (below the vote rule's refill) is still caught.
+  t.true(g.tooSoon('p', 'proposal', now += 2_000))
+  const floods = Array.from({ length: 10 }, () => { now += 2_000; return g.tooSoon('p', 'proposal', now) }).filter(Boolean).length
+  t.true(floods >= 9, `${floods} of 10 copies at one per 2 s`)
+  // Another relay's single copy is counted apart.
+  t.false(g.tooSoon('q', 'proposal', now))
+  t.false(g.tooSoon('q', 'proposal', now))
 })
 
 test('resend guard: what it remembers is bounded per peer and in peers', t => {
