@@ -262,6 +262,8 @@ export async function proposalFlood (t: ExecutionContext): Promise<void> {
           proposals++
         }
       }
+      // (Signed on the first pass, statusAt being 0.)
+      if (envelope === undefined) throw new Error('the attacker signed no proposal')
       sent++
       // It does not wait for one copy to leave before the next (up to 16 under way), as an attacker would not.
       const sending = attacker.publishConsensus(envelope(sent)).catch((err: Error) => { publishErrors.add(err.message) }).finally(() => { inFlight.delete(sending) })
