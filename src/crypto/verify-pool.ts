@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from './ed25519.ts'
+import { SRC_ROOT } from '../src-root.ts'
 
 export interface SignatureCheck {
   publicKey: Uint8Array
@@ -26,7 +27,7 @@ export const DEFAULT_MAX_THREADS = 4
  * young generation keeps it at about 10 MB resident instead of 40 MB under load.
  */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 64 }
-const WORKER_URL = new URL('./verify-worker.js', import.meta.url)
+const WORKER_URL = new URL('crypto/verify-worker.js', SRC_ROOT)
 
 /**
  * The parent's Node options without module loaders (--import tsx and the like): the worker is

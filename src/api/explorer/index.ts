@@ -6,6 +6,7 @@ import { pageFiles } from '../static-page.ts'
 import { sendError } from '../error-reply.ts'
 import { ApiErrorCode } from '../errors.ts'
 import { NotFoundCode } from '../../chain/errors.ts'
+import { SRC_ROOT } from '../../src-root.ts'
 
 /**
  * The explorer: a page every node serves at GET / for people who are not engineers (chain head,
@@ -20,7 +21,7 @@ const FILES: Record<string, string> = {
   'verify.js': 'text/javascript; charset=utf-8'
 }
 
-const send = pageFiles(new URL('./', import.meta.url), FILES)
+const send = pageFiles(new URL('api/explorer/', SRC_ROOT), FILES)
 
 export function registerExplorer (app: FastifyInstance, node: ApiNode): void {
   // The page's files are public; what it shows comes from the API's `read` routes.

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { pageFiles } from '../static-page.ts'
+import { SRC_ROOT } from '../../src-root.ts'
 
 /**
  * The patient page every validator serves at GET /patient (docs/patient.md): plain files beside
@@ -14,7 +15,7 @@ const FILES: Record<string, string> = {
   'crypto.js': 'text/javascript; charset=utf-8'
 }
 
-const send = pageFiles(new URL('./', import.meta.url), FILES)
+const send = pageFiles(new URL('api/patient/', SRC_ROOT), FILES)
 
 export function registerPatientPage (app: FastifyInstance): void {
   const PUBLIC = { config: { role: 'public' as const } }
