@@ -36,8 +36,9 @@ const FORMAT = 4
  * The command in one file (src/cli/main and every package it imports), at the build's root (so
  * src/src-root.ts finds the pages and the verify worker beside it, as from the per-file copy).
  * Node resolves, reads and compiles about 1,200 modules to start a daemon from the per-file copy:
- * about 1 s of CPU before the first line runs, 17 s for a network of 16 validators and an observer
- * starting on two cores. From one file it is about a tenth of that (docs/benchmarks.md, "Start").
+ * about 1 s of CPU before the first line runs, 17 s of CPU for a network of 16 validators and an
+ * observer starting together. From one file (with V8's code cache) a daemon reaches its API in
+ * 0.75 s instead of 1.8 s (docs/benchmarks.md, "Start").
  */
 export const BUNDLE = 'medledger.bundle.js'
 /**
