@@ -16,13 +16,12 @@ import { MedledgerNode } from '../../src/node/node.ts'
 import { Metrics } from '../../src/api/metrics.ts'
 import { decodeConsensusMessage, encodeBatch, encodeConsensusMessage } from '../../src/chain/codec.ts'
 import { bytesEqual } from '../../src/encoding/bytes.ts'
-import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encoding/cbor.ts'
-import { withoutSeq } from '../../src/network/message-id.ts'
+import { encodeArrayOfEncoded } from '../../src/encoding/cbor.ts'
 import { sha256 } from '../../src/crypto/hash.ts'
 import { protocols, topics, type Verdict } from '../../src/network/index.ts'
 import { encodeStatus } from '../../src/network/reqresp/status.ts'
 import type { NodeKey } from '../../src/crypto/ed25519.ts'
-import { startHostilePeer } from '../helpers/hostile-peer.ts'
+import { freshEnvelopes, startHostilePeer } from '../helpers/hostile-peer.ts'
 import { FAST_CONSENSUS } from '../helpers/devnet.ts'
 import { makeBlock, makeProposal, sampleRecord, signBatch } from '../helpers/fixtures.ts'
 import { FakeChain, logger, makeGenesis, makeKeys, sampleBatch, sleep, startNode, waitFor } from './network/helpers.ts'
@@ -79,7 +78,7 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
   // (all nodes share this process: every copy is encrypted once per honest node and decrypted by each).
   const until = Date.now() + 40_000
   let target = 0
-  let signed: Uint8Array = new Uint8Array(0)
+  let envelope = (_seq: number): Uint8Array => new Uint8Array(0)
   let nextSubmit = 0
   for (let i = 0; Date.now() < until && !(attackerBanned() && submitted.length >= 5); i++) {
     // One signed proposal for the height after the one in progress (the final head + 2), signed
@@ -88,10 +87,10 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
     if (height() >= target) {
       target = height() + 2
       const data = encodeConsensusMessage({ kind: 'proposal', proposal: largeProposal(attackerKey, chainId, genesis.validators, target), seq: 0 })
-      signed = data.slice(0, withoutSeq(data))
+      envelope = freshEnvelopes(data)
       proposalBytes = data.length
     }
-    await attacker.libp2p.services.pubsub.publish(tp.consensus, concatBytes([signed, encodeCbor(++copies)])).catch(() => {})
+    await attacker.libp2p.services.pubsub.publish(tp.consensus, envelope(++copies)).catch(() => {})
     if (Date.now() >= nextSubmit) {
       const node = honest[submitted.length % 3]
       submitted.push({ node, ids: (await node.submitRecords([record(submitted.length)])).ids })

@@ -141,6 +141,15 @@ export async function probe (peer: HostilePeer, addr: string, protocol: string, 
 }
 
 /**
+ * Fresh envelopes of one encoded consensus message [kind, signed message, seq]: each call wraps the
+ * same signed bytes with another `seq` (not signed, so another gossip id) by a byte copy.
+ */
+export function freshEnvelopes (encoded: Uint8Array): (seq: number) => Uint8Array {
+  const signed = encoded.subarray(0, withoutSeq(encoded))
+  return seq => concatBytes([signed, encodeCbor(seq)])
+}
+
+/**
  * An insider that holds a real validator's key (read from the devnet home of a validator whose
  * daemon the test does not start) and speaks the protocol on its own terms: it builds, signs and
  * publishes whatever blocks, proposals and batches a scenario asks for, and fetches final blocks
@@ -261,9 +270,7 @@ export class HostileValidator {
    * flood's pace does not hang on this process's share of a busy machine's CPU.
    */
   proposalEnvelopes (p: Proposal): (seq: number) => Uint8Array {
-    const whole = encodeConsensusMessage({ kind: 'proposal', proposal: p, seq: 0 })
-    const signed = whole.subarray(0, withoutSeq(whole))
-    return seq => concatBytes([signed, encodeCbor(seq)])
+    return freshEnvelopes(encodeConsensusMessage({ kind: 'proposal', proposal: p, seq: 0 }))
   }
 
   /** Publishes an encoded consensus message as it is. */
