@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import v8 from 'node:v8'
-import module from 'node:module'
 
 // Node 24 LTS is what medledger supports and is tested on (package.json "engines"). Older Node
 // lacks what libp2p calls (Promise.withResolvers before 22): every connection would fail obscurely.
@@ -17,10 +16,8 @@ if (Number(process.versions.node.split('.')[0]) < MIN_NODE_MAJOR) {
     'from the project directory (npm scripts use it already), or install Node.js 24 LTS.\n')
   process.exit(1)
 }
-const { BUNDLE, CACHE, compiledSrc, keepBuild } = await import('./compile.js')
-// V8's code cache for every module loaded (the bundle is 5 MB of JavaScript): a start after the
-// first skips compiling it again, about a third of a daemon's start-up CPU (docs/benchmarks.md, "Start").
-try { module.enableCompileCache?.(join(CACHE, 'v8-code-cache')) } catch {}
+const { BUNDLE, compiledSrc, enableCodeCache, keepBuild } = await import('./compile.js')
+enableCodeCache()
 
 // The daemon's heap policy (docs/benchmarks.md, item 7). V8 sizes its heap limit from the
 // machine's memory (about 4 GB here) and under load lets the heap grow up to 4x what survived the
@@ -31,9 +28,8 @@ try { module.enableCompileCache?.(join(CACHE, 'v8-code-cache')) } catch {}
 // NODE_OPTIONS (docs/benchmarks.md, item 7).
 const DEFAULT_HEAP_GROWING_PERCENT = 100
 const command = process.argv.slice(2).find(a => !a.startsWith('-'))
-/** The flags node was started with (its own and NODE_OPTIONS). */
-const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`
 if (command === 'start') {
+  const given = `${process.execArgv.join(' ')} ${process.env.NODE_OPTIONS ?? ''}`
   const env = process.env.MEDLEDGER_HEAP_GROWING_PERCENT
   const percent = env === undefined || env.trim() === '' ? DEFAULT_HEAP_GROWING_PERCENT : Number(env)
   if (!Number.isInteger(percent) || percent < 0) {
@@ -57,9 +53,9 @@ const load = async (name) => dir !== undefined ? await import(pathToFileURL(join
 // pid) with node run with --max-old-space-size. One given to node wins. Not with --exit-with-fd:
 // exec closes the inherited pipe, and the launchers that pass one give the flag themselves.
 if (command === 'start' && dir !== undefined) keepBuild(dir)
-// (The flag is looked for here first: loading the config modules to read the budget costs a start
-// from the bundle a second copy of them.)
-if (command === 'start' && typeof process.execve === 'function' && !process.argv.some(a => a.startsWith('--exit-with-fd')) && !/--max[-_]old[-_]space[-_]size/.test(given)) {
+// (config/heap-flag imports nothing: the config modules that read the budget are loaded only when
+// the flag is missing, so a start from the bundle does not load a second copy of them.)
+if (command === 'start' && typeof process.execve === 'function' && !process.argv.some(a => a.startsWith('--exit-with-fd')) && !(await load('config/heap-flag')).hasHeapLimit(process.execArgv, process.env)) {
   const { heapLimitFlag } = await load('config/heap-limit')
   const flag = heapLimitFlag(process.argv.slice(2), process.env)
   if (flag !== undefined) process.execve(process.execPath, [process.execPath, flag, ...process.execArgv, ...process.argv.slice(1)], process.env)

@@ -1,11 +1,6 @@
 import { loadConfigSync } from './load.ts'
 import { heapLimitMb } from './memory-budget.ts'
 
-/** Whether node flags (the process's own, NODE_OPTIONS, or those about to be given) set the heap limit already. */
-export function hasHeapLimit (flags: readonly string[], env: NodeJS.ProcessEnv): boolean {
-  return /--max[-_]old[-_]space[-_]size/.test(`${flags.join(' ')} ${env.NODE_OPTIONS ?? ''}`)
-}
-
 /**
  * The node flag that limits V8's heap for `medledger start` with these arguments: the config of
  * its home (file, MEDLEDGER_* environment and --set flags) names the memory budget

@@ -12,7 +12,8 @@ import { ROOT } from '../../bin/compile.js'
  */
 export const DAEMON_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' }
 import type { DevnetNode } from './setup.ts'
-import { hasHeapLimit, heapLimitFlag } from '../config/heap-limit.ts'
+import { heapLimitFlag } from '../config/heap-limit.ts'
+import { hasHeapLimit } from '../config/heap-flag.ts'
 
 /**
  * The hard heap limit of the node's memory budget (node.memory_budget_mb), given to node before

@@ -13,11 +13,10 @@
 // --test-unhandled-rejection: SIGUSR2 leaves a rejected promise unhandled (a bug anywhere).
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import module from 'node:module'
-import { CACHE, compiledSrc } from '../../bin/compile.js'
+import { compiledSrc, enableCodeCache } from '../../bin/compile.js'
 
 // V8's code cache, as bin/medledger.js keeps it (this harness loads src/ file by file, not the bundle).
-try { module.enableCompileCache?.(join(CACHE, 'v8-code-cache')) } catch {}
+enableCodeCache()
 
 const dir = process.env.MEDLEDGER_TSX === '1' ? undefined : compiledSrc()
 if (dir === undefined) {
