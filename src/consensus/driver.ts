@@ -116,8 +116,8 @@ export class ConsensusDriver {
     this.sm = new ConsensusStateMachine({ self: m.signer?.publicKey ?? null, timeouts: opts.timeouts })
     this.tip = genesisTip(m.genesis.hash, m.genesis.genesisTime)
     this.future = this.newFutureBuffer(1)
-    this.voteResends = new ResendGuard(opts.resendGuard?.votes ?? DEFAULT_RESEND_GUARD)
-    this.proposalResends = new ResendGuard(opts.resendGuard?.proposals ?? PROPOSAL_RESEND_GUARD)
+    this.voteResends = new ResendGuard(DEFAULT_RESEND_GUARD)
+    this.proposalResends = new ResendGuard(PROPOSAL_RESEND_GUARD)
   }
 
   /** Messages held for the next height: how many and their bytes (for tests and diagnostics). */

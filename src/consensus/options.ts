@@ -1,4 +1,3 @@
-import type { ResendGuardOptions } from './resend-guard.ts'
 import type { TimeoutConfig } from './timeouts.ts'
 
 /** consensus.max_clock_drift_ms's default: how far past our clock a new block's time may be. */
@@ -18,8 +17,6 @@ export interface DriverOptions {
   maxFutureMessages: number
   /** Default DEFAULT_MAX_FUTURE_BYTES (config consensus.max_future_bytes). */
   maxFutureBytes?: number
-  /** Flood detection for re-sent signed votes and proposals (resend-guard.ts); defaults when absent. */
-  resendGuard?: { votes?: ResendGuardOptions, proposals?: ResendGuardOptions }
   /**
    * Test-only: sign conflicting votes and proposals (the Byzantine validator of the simulation
    * tier). Never read from config or environment: only the test harness sets it
