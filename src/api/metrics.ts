@@ -36,6 +36,8 @@ export class Metrics {
     // Gossip received per topic: every copy (duplicates included) and the distinct messages, with their data bytes.
     new Counter({ name: 'medledger_gossip_received_messages_total', help: 'Gossip messages received, by topic; kind=copies counts every copy (duplicates included), kind=distinct the messages handed to the application', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of trafficEntries(node.network.traffic)) { this.inc({ topic, kind: 'copies' }, t.copies); this.inc({ topic, kind: 'distinct' }, t.distinct) } } })
     new Counter({ name: 'medledger_gossip_received_bytes_total', help: 'Data bytes of gossip messages received, by topic and kind (copies, distinct)', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of trafficEntries(node.network.traffic)) { this.inc({ topic, kind: 'copies' }, t.copyBytes); this.inc({ topic, kind: 'distinct' }, t.distinctBytes) } } })
+    // A connected peer found without an outbound gossip stream and given a new one (src/network/gossip-streams.ts).
+    new Counter({ name: 'medledger_gossip_streams_reopened_total', help: 'Outbound gossip streams opened again to a peer that stayed connected after the connection carrying its stream closed', registers: [this.registry], collect () { this.reset(); this.inc(node.network.gossipStats?.streamsReopened ?? 0) } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
   }
 

@@ -9,6 +9,7 @@ import type { NetworkHandlers, Verdict } from './interface.ts'
 import { MAX_GOSSIP_DATA_BYTES, topics } from './protocol-ids.ts'
 import { PublishQueue } from './publish-queue.ts'
 import type { GossipTraffic } from './gossip-traffic.ts'
+import { GossipStreamKeeper } from './gossip-streams.ts'
 
 export interface GossipOptions {
   relay: boolean
@@ -43,9 +44,13 @@ const VERDICT: Record<Verdict, TopicValidatorResult> = {
 /**
  * Gossip counters, for logs, tests and /metrics. `received`: distinct messages handed to
  * validation; `copies`: every message that arrived, duplicates included (copies / received is
- * the duplicate ratio, docs/network.md "Gossip at N validators").
+ * the duplicate ratio, docs/network.md "Gossip at N validators"); `streamsReopened`: outbound
+ * streams opened again to a peer that was still connected (gossip-streams.ts).
  */
-export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number, shed: number, copies: number }
+export interface GossipStats { received: number, accepted: number, ignored: number, rejected: number, refusedToPublish: number, shed: number, copies: number, streamsReopened: number }
+
+/** A stream over the publish high-water mark this long is a peer that stopped reading: not waited for. */
+export const STALLED_AFTER_MS = 2_000
 
 /** Most bytes of batches bundled into one message (a batch of 1,000 records is about 215 KB). */
 const BUNDLE_BYTES = 512 * 1024
@@ -60,15 +65,19 @@ const BUNDLE_LINGER_MS = 25
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
-  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0, shed: 0, copies: 0 }
+  readonly streams: GossipStreamKeeper
+  readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0, shed: 0, copies: 0, streamsReopened: 0 }
   private inFlight = 0
   private inFlightBytes = 0
   private readonly inFlightByPeer = new Map<string, number>()
   private lastShedLog = 0
+  /** Outbound streams over the high-water mark, since when (forgotten with the stream). */
+  private readonly overSince = new WeakMap<object, number>()
   private readonly listener = (evt: CustomEvent<GossipsubMessage>): void => { void this.onMessage(evt.detail) }
 
   constructor (private readonly opts: GossipOptions, private readonly modules: GossipModules) {
     this.topics = topics(modules.chainId)
+    this.streams = new GossipStreamKeeper({ ...modules, onReopen: n => { this.stats.streamsReopened += n } })
     const pubsub = modules.libp2p.services.pubsub
     this.queue = new PublishQueue([
       { name: 'consensus', topic: this.topics.consensus, maxMessages: opts.maxQueuedConsensus, maxBytes: 256 * 1024 * 1024 },
@@ -93,11 +102,13 @@ export class Gossip {
     pubsub.subscribe(this.topics.batches)
     pubsub.subscribe(this.topics.consensus)
     this.queue.start()
+    this.streams.start()
   }
 
   stop (): void {
     const pubsub = this.modules.libp2p.services.pubsub
     this.queue.stop()
+    this.streams.stop()
     pubsub.removeEventListener('gossipsub:message', this.listener)
   }
 
@@ -202,12 +213,24 @@ export class Gossip {
     }
   }
 
-  // Unsent bytes in the fullest outbound gossip stream: the pump waits while a peer lags.
+  /**
+   * Unsent bytes in the fullest outbound gossip stream that still drains: the pump waits while a
+   * peer lags, but not for a peer that stopped reading. A stream over the high-water mark for
+   * STALLED_AFTER_MS is no longer waited for (one member that reads nothing, hostile or hung,
+   * held up the node's messages to everyone); what gossipsub queues for it is capped
+   * (GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, then the stream is reset and opened again).
+   */
   private outboundBacklog (): number {
+    const now = Date.now()
     let max = 0
     for (const conn of this.modules.libp2p.getConnections()) {
       for (const s of conn.streams) {
-        if (s.direction === 'outbound' && s.protocol?.startsWith('/meshsub/') === true) max = Math.max(max, s.writeBufferLength)
+        if (s.direction !== 'outbound' || s.protocol?.startsWith('/meshsub/') !== true) continue
+        const unsent = s.writeBufferLength
+        if (unsent <= this.opts.publishHighWaterBytes) { this.overSince.delete(s); continue }
+        const since = this.overSince.get(s) ?? now
+        this.overSince.set(s, since)
+        if (now - since < STALLED_AFTER_MS) max = Math.max(max, unsent)
       }
     }
     return max

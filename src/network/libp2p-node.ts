@@ -82,6 +82,14 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
  * unsigned consensus `seq` is not part of it), and application-level validation before anything
  * is forwarded.
  */
+/**
+ * Most bytes gossipsub may hold unsent for one peer; past it that peer's stream is reset (its
+ * messages are lost to it, as to any peer that was away; the stream is opened again, see
+ * gossip-streams.ts). Without a cap a peer that stops reading grew it without bound. Eight of the
+ * largest messages (4 MiB).
+ */
+export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 32 * 1024 * 1024
+
 /** The mesh degrees (docs/network.md, "Gossip at N validators"). */
 export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 5, Dscore: 2, Dout: 1, Dlazy: 0 } as const
 
@@ -121,6 +129,7 @@ export function gossipOptions (onCopy?: (topic: string, bytes: number) => void):
     mcacheLength: 5,
     mcacheGossip: 3,
     maxInboundDataLength: MAX_GOSSIP_RPC_BYTES,
+    maxOutboundBufferSize: GOSSIP_MAX_OUTBOUND_BUFFER_BYTES,
     // Every peer of a permissioned network may sit behind one NAT address or on one host (devnet):
     // the IP colocation penalty would only hurt honest peers here.
     scoreParams: { IPColocationFactorWeight: 0 }

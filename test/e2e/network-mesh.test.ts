@@ -2,6 +2,7 @@ import test from 'ava'
 import { decodeConsensusMessage, encodeBatch, encodeConsensusMessage } from '../../src/chain/codec.ts'
 import { VoteType } from '../../src/chain/types.ts'
 import { topics } from '../../src/network/index.ts'
+import { GOSSIP_MAX_OUTBOUND_BUFFER_BYTES } from '../../src/network/libp2p-node.ts'
 import { connections, fullyConnected, makeGenesis, makeKeys, sampleBatch, sleep, startMesh, startNode, waitFor, type TestNode } from './network/helpers.ts'
 
 function subscribedToAll (nodes: TestNode[], topic: string): boolean {
@@ -117,4 +118,66 @@ test.serial('a node that restarts is redialled by the others (backoff) without b
   await waitFor('redialled', () => fullyConnected([again, ...nodes.slice(1)]), 40_000)
   t.log(`redialled ${Date.now() - started} ms after the restart`)
   t.pass()
+})
+
+test.serial('gossip survives a peer\'s older connection closing while a newer one stays open (both directions)', async t => {
+  // Two connections to one peer happen: a redial while the old connection is dead but not yet
+  // closed (a cable cut; the multi-host tier's halt), or two dials crossing. Gossipsub keeps one
+  // outbound stream per peer, on whichever connection came first; when that connection closes
+  // the peer is still connected (no peer:disconnect), so gossipsub by itself opens no new stream
+  // and every later message to that peer is lost: a validator that cannot send its votes.
+  const keys = await makeKeys(2)
+  const genesis = makeGenesis('two-conns', keys)
+  const allowed = keys.map(k => k.peerId)
+  const [a, m] = await startMesh(t, keys, genesis, allowed)
+  await waitFor('connected', () => fullyConnected([a, m]))
+  const t0 = topics(genesis.chainId)
+  await waitFor('subscriptions', () => subscribedToAll([a, m], t0.consensus))
+  const vote = (i: number, from: TestNode['key']): Uint8Array => encodeConsensusMessage({ kind: 'vote', vote: { type: VoteType.PREVOTE, height: i, round: 0, blockHash: null, validator: from.publicKey, signature: new Uint8Array(64).fill(i) } })
+  const old = a.net.host!.getConnections().filter(c => c.remotePeer.toString() === m.net.peerId)
+  t.is(old.length, 1)
+  // A second connection, then the first one closes.
+  await a.net.host!.dial(m.net.host!.getMultiaddrs()[0], { force: true })
+  await waitFor('two connections on both sides', () => connections(a, m.net.peerId) === 2 && connections(m, a.net.peerId) === 2)
+  await old[0].close()
+  await waitFor('one connection left', () => connections(a, m.net.peerId) === 1 && connections(m, a.net.peerId) === 1)
+  t.true(fullyConnected([a, m]), 'still connected: no peer:disconnect was seen')
+  // Gossip is lossy while a connection changes; each side sends a fresh vote every 500 ms, as a
+  // stalled validator re-sends its votes, until the other has one.
+  let i = 0
+  const resend = setInterval(() => { i += 2; a.net.publishConsensus(vote(i, a.key)); m.net.publishConsensus(vote(i + 1, m.key)) }, 500)
+  try {
+    await waitFor('each gets the other\'s messages over the newer connection', () => m.chain.consensus.length > 0 && a.chain.consensus.length > 0, 60_000)
+  } finally {
+    clearInterval(resend)
+  }
+  t.true(m.chain.consensus.every(c => c.msg.kind === 'vote'))
+  t.log(`delivered both ways after ${i / 2} re-sends; streams reopened: ${a.net.gossipStats?.streamsReopened} on one side, ${m.net.gossipStats?.streamsReopened} on the other`)
+})
+
+test.serial('a peer that stops reading holds up no one: the others still get every message, and its backlog is bounded', async t => {
+  // A member whose node stops reading its gossip stream (hostile, or hung): before, the publish
+  // pump waited while any peer's stream held 1 MiB unsent, so one such peer stopped the node
+  // publishing to everybody.
+  const keys = await makeKeys(3)
+  const genesis = makeGenesis('sloth', keys)
+  const allowed = keys.map(k => k.peerId)
+  const [a, b, sloth] = await startMesh(t, keys, genesis, allowed, undefined, { maxQueuedBatches: 4_096 })
+  await waitFor('full mesh', () => fullyConnected([a, b, sloth]))
+  const t0 = topics(genesis.chainId)
+  await waitFor('subscriptions', () => subscribedToAll([a, b, sloth], t0.batches))
+  // The sloth stops reading what a sends it.
+  const fromA = (): Array<{ pause: () => void, writeBufferLength: number }> => sloth.net.host!.getConnections().filter(c => c.remotePeer.toString() === a.net.peerId).flatMap(c => c.streams.filter(s => s.direction === 'inbound' && s.protocol?.startsWith('/meshsub/') === true))
+  t.true(fromA().length > 0)
+  for (const s of fromA()) s.pause()
+  // More than a's cap for one peer (GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, 32 MiB).
+  const count = 1_200
+  for (let i = 0; i < count; i++) a.net.publishBatch(encodeBatch(sampleBatch(1_000 + i, 32 * 1024)))
+  await waitFor('b gets every batch although the sloth reads nothing', () => b.chain.batches.length === count, 120_000)
+  t.is(b.chain.batches.length, count)
+  // What a holds for the sloth is bounded: its stream is reset past the cap, never grown without bound.
+  const held = a.net.host!.getConnections().filter(c => c.remotePeer.toString() === sloth.net.peerId).flatMap(c => c.streams).reduce((n, s) => n + s.writeBufferLength, 0)
+  t.true(held <= GOSSIP_MAX_OUTBOUND_BUFFER_BYTES, `a holds ${held} bytes for the sloth`)
+  await waitFor('a reset its stream to the sloth past the cap and opened another', () => (a.net.gossipStats?.streamsReopened ?? 0) >= 1, 30_000)
+  t.true(fullyConnected([a, b]), 'a and b stay connected')
 })
