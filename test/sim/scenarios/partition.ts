@@ -89,7 +89,7 @@ export async function partition (t: ExecutionContext): Promise<void> {
  * They must reconnect.
  */
 export async function bootstrapRedial (t: ExecutionContext): Promise<void> {
-  t.timeout(90_000)
+  t.timeout(150_000)
   const deadPort = await freePort()
   const net = await SimNet.start(t, {
     validators: 2,
@@ -104,11 +104,16 @@ export async function bootstrapRedial (t: ExecutionContext): Promise<void> {
   const v = net.validators
   await waitFor('the two validators connected through the relay', async () => (await net.statuses(v)).every(s => s?.peers === 1), 30_000)
   // A blip: the relay drops its connections and is back at once.
+  const through = (): number => [...mesh.links.values()].reduce((n, l) => n + l.connections, 0)
+  const before = through()
   for (const l of mesh.links.values()) l.sever()
   mesh.heal()
-  await waitFor('each to see no peer', async () => (await net.statuses(v)).every(s => s?.peers === 0), 10_000)
-  const reconnected = await waitFor('the validators to reconnect through their bootstrap addresses', async () => (await net.statuses(v)).every(s => s?.peers === 1), 10_000).then(() => true, () => false)
-  say(t, `after a 0 s relay blip: reconnected ${reconnected}; connections through the relay ${[...mesh.links.values()].map(l => l.connections).join('/')}`)
+  // A redial that reaches the peer at all goes through the relay (the announced port is dead):
+  // new connections through it, and each validator with its peer again. No wait for the moment
+  // both see no peer: with the redial working that moment may be shorter than one status poll on
+  // a busy machine (it timed out at 10 s on CI).
+  const reconnected = await waitFor('the validators to reconnect through their bootstrap addresses', async () => through() > before && (await net.statuses(v)).every(s => s?.peers === 1), 60_000).then(() => true, () => false)
+  say(t, `after a 0 s relay blip: reconnected ${reconnected}; connections through the relay ${before} before, ${through()} after`)
   t.true(reconnected, 'a node redials a peer at its bootstrap address when the announced one does not answer')
 }
 
