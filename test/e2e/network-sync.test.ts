@@ -41,7 +41,7 @@ test.serial('sync speed: 2,000 blocks from scratch', async t => {
   const a = await startNode(t, { key: keys[0], genesis, allowed, chain: new FakeChain(genesis, fabricateChain(genesis, 2_000)) })
   const chain = new FakeChain(genesis)
   const behind = await startNode(t, { key: keys[1], genesis, allowed, chain, bootstrap: a.net.addresses })
-  await waitFor('first range', () => chain.height > 0, 15_000)
+  await waitFor('first range', () => chain.height > 0, 60_000)
   const started = Date.now()
   const h0 = chain.height
   await waitFor('caught up', () => chain.height === 2_000, 60_000)

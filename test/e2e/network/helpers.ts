@@ -151,7 +151,7 @@ export async function startMesh (t: ExecutionContext, keys: NodeKey[], genesis: 
   return nodes
 }
 
-export async function waitFor (what: string, cond: () => boolean, timeoutMs = 15_000, stepMs = 25): Promise<void> {
+export async function waitFor (what: string, cond: () => boolean, timeoutMs = 60_000, stepMs = 25): Promise<void> {
   const until = Date.now() + timeoutMs
   while (!cond()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)

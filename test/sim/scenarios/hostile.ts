@@ -130,7 +130,7 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
       await garbageRound()
     }
     say(t, `insider published ${sent} messages (replays, garbage, oversized)${publishErrors.size > 0 ? `; not sent: ${[...publishErrors].join(' | ')}` : ''}`)
-    const cutOff = await waitFor('the validators to cut the insider off', async () => insider.libp2p.getPeers().length === 0 ? true : undefined, 5_000).then(() => true, () => false)
+    const cutOff = await waitFor('the validators to cut the insider off', async () => insider.libp2p.getPeers().length === 0 ? true : undefined, 30_000).then(() => true, () => false)
     t.true(cutOff, `the validators hang up on the garbage-sending insider (still connected to ${insider.libp2p.getPeers().map(String).map(id => validators.find(v => v.node.peerId === id)?.node.name ?? id).join(', ')})`)
     // While banned, it cannot come back.
     const again = await probe(insider, addrOf(validators[0]), protocols(chainId).status, statusReq, 300)

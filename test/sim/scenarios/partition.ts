@@ -41,7 +41,7 @@ export async function partition (t: ExecutionContext): Promise<void> {
     m.partition(a.map(d => d.node.name), b.map(d => d.node.name))
     net.faults++
     const cutAt = Date.now()
-    await waitFor('each side to see only its partner', async () => (await net.statuses(v)).every(s => s !== undefined && s.peers <= 1), 15_000)
+    await waitFor('each side to see only its partner', async () => (await net.statuses(v)).every(s => s !== undefined && s.peers <= 1), 60_000)
     say(t, `partition ${names(a)} | ${names(b)}: connections across dropped in ${Date.now() - cutAt} ms`)
     // A block whose precommits crossed just before the cut may still land on one side.
     await sleep(2000)
