@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava'
+import test from 'ava'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { readFile } from 'node:fs/promises'
@@ -7,7 +7,7 @@ import { toHex as nodeToHex } from '../../src/encoding/bytes.ts'
 import { fromHex, readGenesis, toHex, validatorsAt, verifyProof, type Trust } from '../../src/api/explorer/verify.js'
 import { sampleRecord, startDevnet, waitFor, waitForHeight } from '../helpers/devnet.ts'
 import { setConfigKey } from '../../src/testkit/config-file.ts'
-import { Chromium, CHROMIUM, hasChromium } from '../helpers/chromium.ts'
+import { browserAvailable, Chromium } from '../helpers/chromium.ts'
 
 /*
  * The explorer every node serves at GET /. The page's proof checking (verify.js) runs here under
@@ -125,17 +125,6 @@ test.serial('every node serves the explorer at / and its proof checks hold again
   t.false((await verifyProof(proof, { ...trust, chainId: 'another-chain' })).ok)
   t.false((await verifyProof(proof, { ...trust, genesisHash: new Uint8Array(32) })).ok)
 })
-
-/** Whether headless Chromium can run; otherwise the test is failed under CI (.ci/run installs it) or passed with a note. */
-async function browserAvailable (t: ExecutionContext): Promise<boolean> {
-  if (await hasChromium()) return true
-  if (process.env.CI === 'true') t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
-  else {
-    t.log(`skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
-    t.pass()
-  }
-  return false
-}
 
 test.serial('in headless Chromium the page loads, follows the head as it advances, and verifies a proof in the browser', async t => {
   if (!(await browserAvailable(t))) return

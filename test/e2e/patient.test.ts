@@ -8,7 +8,7 @@ import { BIN, type Daemon } from '../../src/devnet/daemon.ts'
 import { fromHex, publicKeyOfPeerId, toHex, validatorsAt, verifyProof } from '../../src/api/explorer/verify.js'
 import { consentStatement, enrolStatement, generatePatientKey, openRecord, sessionStatement, sign, type PatientKey } from '../../src/api/patient/crypto.js'
 import { startDevnet, waitFor, waitForHeight } from '../helpers/devnet.ts'
-import { Chromium, CHROMIUM, hasChromium } from '../helpers/chromium.ts'
+import { browserAvailable, Chromium } from '../helpers/chromium.ts'
 
 /*
  * The patient (issue 19, docs/patient.md) against a devnet of three hospitals (real daemons):
@@ -165,13 +165,7 @@ test.serial('patient API: enrol with a signed code, a challenge-signed session, 
 
 test.serial('the patient page on a phone: create a key, enrol at A, read and verify a consultation, grant B, see B\'s read, revoke, B refused, a break-glass read by C shows with its reason', async t => {
   t.timeout(6 * 60_000)
-  if (!await hasChromium()) {
-    // In CI (.ci/run installs it) a missing browser is a failure, not a skip.
-    if (process.env.CI === 'true') { t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`); return }
-    t.log(`skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
-    t.pass()
-    return
-  }
+  if (!(await browserAvailable(t))) return
   const [a, b, c] = daemons
   const subject = await subjectFor(a, 'CN-440301198807070000')
   const page = await http(a, 'GET', '/patient')

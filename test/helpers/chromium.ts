@@ -1,12 +1,27 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { access, writeFile } from 'node:fs/promises'
 import type { Readable, Writable } from 'node:stream'
+import type { ExecutionContext } from 'ava'
 
 /** Debian's chromium; the browser tests skip when it is not installed, and fail under CI=true. */
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium'
 
 export async function hasChromium (): Promise<boolean> {
   return await access(CHROMIUM).then(() => true, () => false)
+}
+
+/**
+ * Whether headless Chromium can run. When it cannot, the test fails under CI=true (.ci/run
+ * installs it, so a skip there would hide a missing check) and otherwise passes with a note.
+ */
+export async function browserAvailable (t: ExecutionContext): Promise<boolean> {
+  if (await hasChromium()) return true
+  if (process.env.CI === 'true') t.fail(`${CHROMIUM} is not installed: .ci/run installs Debian's chromium (apt-get install -y chromium)`)
+  else {
+    t.log(`browser part skipped: ${CHROMIUM} is not installed (apt-get install chromium)`)
+    t.pass()
+  }
+  return false
 }
 
 /**
