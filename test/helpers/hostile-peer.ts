@@ -14,11 +14,11 @@ import { sha256 } from '../../src/crypto/hash.ts'
 import { Genesis } from '../../src/chain/genesis.ts'
 import type { ValidatorSet } from '../../src/chain/validator-set.ts'
 import { buildBlock } from '../../src/chain/block-builder.ts'
-import { blockHash, proposalSignBytes } from '../../src/chain/hashing.ts'
+import { blockHash, proposalSignBytes, voteSignBytes } from '../../src/chain/hashing.ts'
 import { encodeBatch, encodeConsensusMessage, readBatch } from '../../src/chain/codec.ts'
 import { readAll } from '../../src/encoding/reader.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
-import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch } from '../../src/chain/types.ts'
+import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch, Vote, VoteType } from '../../src/chain/types.ts'
 import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encoding/cbor.ts'
 import { withoutSeq } from '../../src/network/message-id.ts'
 import { sealBatch } from '../../src/node/records.ts'
@@ -252,6 +252,12 @@ export class HostileValidator {
   propose (block: Block, round: number, validRound = -1): Proposal {
     const unsigned = { height: block.header.height, round, validRound, blockHash: blockHash(block.header) }
     return { header: { ...unsigned, proposer: this.key.publicKey, signature: this.key.sign(proposalSignBytes(this.chainId, unsigned)) }, block }
+  }
+
+  /** A vote signed with this key (whether the key may vote is for the receivers to judge). */
+  vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Vote {
+    const unsigned = { type, height, round, blockHash: hash }
+    return { ...unsigned, validator: this.key.publicKey, signature: this.key.sign(voteSignBytes(this.chainId, unsigned)) }
   }
 
   /** A batch of these records signed by this validator (the author field is filled in). */
