@@ -70,6 +70,14 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
 }
 
 /**
+ * Most bytes gossipsub may hold unsent for one peer; past it that peer's stream is reset (its
+ * messages are lost to it, as to any peer that was away; the stream is opened again, see
+ * gossip-streams.ts). Without a cap a peer that stops reading grew it without bound. Eight of the
+ * largest messages (4 MiB).
+ */
+export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 32 * 1024 * 1024
+
+/**
  * Gossipsub for a permissioned network whose nodes all connect to each other (dialer.ts):
  * floodPublish, so our own messages reach every subscribed peer directly, and a narrow mesh that
  * only covers a missing link. Every peer a node forwards to got the message from its author
@@ -82,14 +90,6 @@ export async function createLibp2pNode (opts: ResolvedNetworkOptions, modules: {
  * unsigned consensus `seq` is not part of it), and application-level validation before anything
  * is forwarded.
  */
-/**
- * Most bytes gossipsub may hold unsent for one peer; past it that peer's stream is reset (its
- * messages are lost to it, as to any peer that was away; the stream is opened again, see
- * gossip-streams.ts). Without a cap a peer that stops reading grew it without bound. Eight of the
- * largest messages (4 MiB).
- */
-export const GOSSIP_MAX_OUTBOUND_BUFFER_BYTES = 32 * 1024 * 1024
-
 /** The mesh degrees (docs/network.md, "Gossip at N validators"). */
 export const GOSSIP_MESH = { D: 3, Dlo: 2, Dhi: 5, Dscore: 2, Dout: 1, Dlazy: 0 } as const
 
