@@ -21,9 +21,12 @@ export class Metrics {
     this.pseudonymLookups = new Counter({ name: 'medledger_api_pseudonym_lookups_total', help: 'POST /v1/privacy/subjects calls by outcome (done, limited)', labelNames: ['outcome'], registers: [this.registry] })
     const finalizedBlocks = new Counter({ name: 'medledger_blocks_finalized_total', help: 'Blocks made final on this node', registers: [this.registry] })
     const finalizedRecords = new Counter({ name: 'medledger_records_finalized_total', help: 'Records made final on this node', registers: [this.registry] })
+    // Evidence of double signing made final (in a block): a validator signed two conflicting messages.
+    const finalizedEvidence = new Counter({ name: 'medledger_evidence_finalized_total', help: 'Evidence items (a validator\'s conflicting signatures) in blocks made final on this node', registers: [this.registry] })
     node.on('finalized', fb => {
       finalizedBlocks.inc()
       finalizedRecords.inc(fb.block.body.batches.reduce((n, b) => n + b.records.length, 0))
+      if (fb.block.body.evidence.length > 0) finalizedEvidence.inc(fb.block.body.evidence.length)
     })
     new Gauge({ name: 'medledger_chain_height', help: 'Height of the last final block', registers: [this.registry], collect () { this.set(node.store.head?.height ?? 0) } })
     new Gauge({ name: 'medledger_consensus_round', help: 'Round of the height in progress', registers: [this.registry], collect () { this.set(node.consensus.currentRound) } })

@@ -79,6 +79,12 @@ export async function byzantine (t: ExecutionContext): Promise<void> {
     for (const d of honest) {
       const ev = await (await fetch(`${d.api}/v1/evidence`)).json() as { committed: Array<{ includedAt: number }> }
       t.is(await schema('evidence', ev), undefined, `${d.node.name}: GET /v1/evidence`)
+      // An operator's alert (configs/prometheus/alerts.yml, MedledgerDoubleSigning) fires on this counter.
+      if (ev.committed.length > 0) {
+        const text = await (await fetch(`${d.api}/metrics`, { headers: { authorization: `Bearer ${d.node.tokens?.read ?? d.node.token}` } })).text()
+        const counted = Number(/^medledger_evidence_finalized_total (\S+)/m.exec(text)?.[1] ?? 0)
+        t.true(counted >= 1, `${d.node.name}: /metrics counts the evidence made final (${counted})`)
+      }
       for (const h of [...new Set(ev.committed.map(e => e.includedAt))].slice(0, 3)) {
         const block = await (await fetch(`${d.api}/v1/blocks/${h}`)).json() as { evidence: unknown[] }
         t.true(block.evidence.length > 0, `${d.node.name}: block ${h} carries evidence`)

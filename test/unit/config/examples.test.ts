@@ -83,7 +83,7 @@ test('the Prometheus files parse, and every alert uses metrics the node really e
   t.true(scrape.scrape_configs.some(s => s.job_name === 'medledger'))
   const rules = parseYaml(await readFile(join(CONFIGS, 'prometheus/alerts.yml'), 'utf8')) as { groups: Array<{ rules: Array<{ alert: string, expr: string, for?: string, annotations: { summary: string } }> }> }
   const all = rules.groups.flatMap(g => g.rules)
-  for (const wanted of ['MedledgerDown', 'MedledgerNoFinalBlock', 'MedledgerPeersBelowQuorum', 'MedledgerDiskNearlyFull']) t.true(all.some(r => r.alert === wanted), wanted)
+  for (const wanted of ['MedledgerDown', 'MedledgerNoFinalBlock', 'MedledgerPeersBelowQuorum', 'MedledgerDiskNearlyFull', 'MedledgerDoubleSigning']) t.true(all.some(r => r.alert === wanted), wanted)
   for (const r of all) {
     t.truthy(r.annotations.summary, r.alert)
     const names = metricNamesIn(r.expr)
