@@ -159,6 +159,29 @@ test.serial('in headless Chromium the page loads, follows the head as it advance
   t.deepEqual(errors, [])
 })
 
+test.serial('in headless Chromium, a member hospital\'s own explorer says what it is, names the members, and verifies the member\'s record in the browser', async t => {
+  if (!(await browserAvailable(t))) return
+  const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c', 'ministry'], observers: [], members: ['clinic-1'], heartbeatMs: 1000 })
+  const clinic = daemons[4]
+  await waitForHeight(daemons, 1, 120_000)
+  const res = await clinic.submit([30, 31].map(sampleRecord))
+  t.is(res.status, 200, JSON.stringify(res.body))
+  const browser = await Chromium.launch({ width: 1280, height: 1000 })
+  t.teardown(async () => { await browser.close() })
+  const errors: string[] = []
+  const page = await browser.open(`${clinic.api}/#record=${res.body.ids![0]}`, (line) => { if (/^(exception|console\.error)/.test(line)) errors.push(line) })
+  await browser.waitFor(page, 'document.body.dataset.ready === "true"', 60_000)
+  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', 60_000)
+  t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
+  t.regex(await browser.evaluate<string>(page, 'document.getElementById("lookup-result").innerText'), /signed by 3 of 4 hospitals/)
+  await browser.waitFor(page, 'document.getElementById("head-facts").innerText.includes("member hospital")', 60_000)
+  t.regex(await browser.evaluate<string>(page, 'document.getElementById("observers").innerText'), /Member hospitals[^.]*clinic-1/)
+  await browser.evaluate(page, `location.hash = 'block=${res.body.height}'`)
+  await browser.waitFor(page, 'document.getElementById("block-batches").innerText.includes("Batch 1")', 60_000)
+  t.regex(await browser.evaluate<string>(page, 'document.getElementById("block-batches").innerText'), /2 records from clinic-1/)
+  t.deepEqual(errors, [])
+})
+
 test.serial('in headless Chromium, a node that requires read tokens shows nothing until the page is given the read token, then shows and follows the ledger', async t => {
   if (!(await browserAvailable(t))) return
   let readToken = ''
