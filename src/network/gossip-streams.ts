@@ -39,11 +39,13 @@ export const GOSSIP_STREAM_CHECK_MS = 1_000
  */
 export class GossipStreamKeeper {
   private timer: NodeJS.Timeout | undefined
+  /** Gossipsub's internals, checked once when the keeper starts. */
+  private internals: GossipsubInternals | undefined
 
   constructor (private readonly modules: { libp2p: MedledgerLibp2p, logger: Logger, onReopen?: (peers: number) => void }, private readonly everyMs = GOSSIP_STREAM_CHECK_MS) {}
 
   start (): void {
-    gossipInternals(this.modules.libp2p.services.pubsub)
+    this.internals = gossipInternals(this.modules.libp2p.services.pubsub)
     this.timer = setInterval(() => { this.check() }, this.everyMs)
     this.timer.unref()
   }
@@ -53,9 +55,10 @@ export class GossipStreamKeeper {
     this.timer = undefined
   }
 
-  /** Opens the missing streams; returns the peers it asked gossipsub to open one to. */
+  /** Opens the missing streams (none before start); returns the peers it asked gossipsub to open one to. */
   check (): string[] {
-    const g = gossipInternals(this.modules.libp2p.services.pubsub)
+    const g = this.internals
+    if (g === undefined) return []
     const asked = new Set<string>()
     for (const connection of this.modules.libp2p.getConnections()) {
       const id = connection.remotePeer.toString()

@@ -65,7 +65,7 @@ const BUNDLE_LINGER_MS = 25
 export class Gossip {
   private readonly topics: { batches: string, consensus: string }
   private readonly queue: PublishQueue
-  readonly streams: GossipStreamKeeper
+  private readonly streams: GossipStreamKeeper
   readonly stats: GossipStats = { received: 0, accepted: 0, ignored: 0, rejected: 0, refusedToPublish: 0, shed: 0, copies: 0, streamsReopened: 0 }
   private inFlight = 0
   private inFlightBytes = 0

@@ -126,6 +126,11 @@ test.serial('every node serves the explorer at / and its proof checks hold again
   t.false((await verifyProof(proof, { ...trust, genesisHash: new Uint8Array(32) })).ok)
 })
 
+/** The page's verdict on the record it looked up, once its check in the browser is done. */
+async function lookupVerdict (browser: Chromium, page: string, timeoutMs?: number): Promise<string> {
+  return await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', timeoutMs)
+}
+
 test.serial('in headless Chromium the page loads, follows the head as it advances, and verifies a proof in the browser', async t => {
   if (!(await browserAvailable(t))) return
   const daemons = await startDevnet(t, { validators: ['hospital-a', 'hospital-b', 'hospital-c', 'ministry'], observers: [], heartbeatMs: 1000 })
@@ -139,7 +144,7 @@ test.serial('in headless Chromium the page loads, follows the head as it advance
   await browser.waitFor(page, 'document.body.dataset.ready === "true"')
 
   // The proof is checked by the page's own code, in the browser.
-  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()')
+  const verdict = await lookupVerdict(browser, page)
   t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
   const text = await browser.evaluate<string>(page, 'document.getElementById("lookup-result").innerText')
   t.regex(text, /Verified in your browser/)
@@ -171,7 +176,7 @@ test.serial('in headless Chromium, a member hospital\'s own explorer says what i
   const errors: string[] = []
   const page = await browser.open(`${clinic.api}/#record=${res.body.ids![0]}`, (line) => { if (/^(exception|console\.error)/.test(line)) errors.push(line) })
   await browser.waitFor(page, 'document.body.dataset.ready === "true"', 60_000)
-  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', 60_000)
+  const verdict = await lookupVerdict(browser, page, 60_000)
   t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
   t.regex(await browser.evaluate<string>(page, 'document.getElementById("lookup-result").innerText'), /signed by 3 of 4 hospitals/)
   await browser.waitFor(page, 'document.getElementById("head-facts").innerText.includes("member hospital")', 60_000)
@@ -212,7 +217,7 @@ test.serial('in headless Chromium, a node that requires read tokens shows nothin
   await enter(readToken)
   await browser.waitFor(page, 'document.body.dataset.ready === "true"', 60_000)
   t.true(await browser.evaluate<boolean>(page, 'document.getElementById("token-form").hidden'))
-  const verdict = await browser.waitFor<string>(page, '(() => { const v = document.getElementById(\'lookup-result\').dataset.verdict; return v === \'checking\' ? \'\' : v })()', 60_000)
+  const verdict = await lookupVerdict(browser, page, 60_000)
   t.is(verdict, 'verified', await browser.evaluate(page, 'document.getElementById("lookup-result").innerText'))
   const first = Number(await browser.waitFor<string>(page, 'document.body.dataset.headHeight'))
   await waitFor('the page to follow the head through the event stream', async () => Number(await browser.evaluate(page, 'document.body.dataset.headHeight')) >= first + 2, 60_000)

@@ -14,7 +14,7 @@ import { sha256 } from '../../src/crypto/hash.ts'
 import { Genesis } from '../../src/chain/genesis.ts'
 import type { ValidatorSet } from '../../src/chain/validator-set.ts'
 import { buildBlock } from '../../src/chain/block-builder.ts'
-import { blockHash, proposalSignBytes, voteSignBytes } from '../../src/chain/hashing.ts'
+import { blockHash, proposalSignBytes } from '../../src/chain/hashing.ts'
 import { encodeBatch, encodeConsensusMessage, readBatch } from '../../src/chain/codec.ts'
 import { readAll } from '../../src/encoding/reader.ts'
 import type { ParentLink } from '../../src/chain/validate.ts'
@@ -23,6 +23,7 @@ import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encodin
 import { withoutSeq } from '../../src/network/message-id.ts'
 import { sealBatch } from '../../src/node/records.ts'
 import { readKeyFile } from '../../src/keys/key-file.ts'
+import { signVote } from './fixtures.ts'
 import { protocols, topics } from '../../src/network/protocol-ids.ts'
 import { encodeStatus } from '../../src/network/reqresp/status.ts'
 import { requestBlocks, type BlocksModules } from '../../src/network/reqresp/blocks.ts'
@@ -256,8 +257,7 @@ export class HostileValidator {
 
   /** A vote signed with this key (whether the key may vote is for the receivers to judge). */
   vote (type: VoteType, height: number, round: number, hash: Uint8Array | null): Vote {
-    const unsigned = { type, height, round, blockHash: hash }
-    return { ...unsigned, validator: this.key.publicKey, signature: this.key.sign(voteSignBytes(this.chainId, unsigned)) }
+    return signVote(this.key, { type, height, round, blockHash: hash }, this.chainId)
   }
 
   /** A batch of these records signed by this validator (the author field is filled in). */
