@@ -25,7 +25,7 @@ export interface ApiNode {
   readonly fault: Error | undefined
   readonly schedule: Pick<GovernanceSchedule, 'at' | 'latest' | 'latestMembers' | 'membersAt' | 'changes'>
   readonly store: Pick<ChainStore, 'head' | 'recordCount' | 'entries' | 'getRecord' | 'getFinalized' | 'iterateFinalized' | 'iterateFinalizedBytes' | 'getBlockBytes' | 'getCertificate' | 'listCommittedEvidence' | 'listPendingEvidence'>
-  readonly network: Pick<Network, 'addresses' | 'connectedPeers' | 'peerConnections' | 'peerRecords' | 'peerHeights' | 'peerScore' | 'gossipScore' | 'gossipStats' | 'traffic'>
+  readonly network: Pick<Network, 'addresses' | 'connectedPeers' | 'peerConnections' | 'peerRecords' | 'peerHeights' | 'peerScore' | 'gossipScore' | 'gossipStats' | 'traffic' | 'assembly'>
   readonly consensus: { readonly currentRound: number }
   readonly mempool: { readonly size: number, readonly recordCount: number }
   /** Signs the records as one batch of this node, admits and gossips it; refusals throw registered errors. */

@@ -41,6 +41,9 @@ export class Metrics {
     new Counter({ name: 'medledger_gossip_received_bytes_total', help: 'Data bytes of gossip messages received, by topic and kind (copies, distinct)', labelNames: ['topic', 'kind'], registers: [this.registry], collect () { this.reset(); for (const [topic, t] of trafficEntries(node.network.traffic)) { this.inc({ topic, kind: 'copies' }, t.copyBytes); this.inc({ topic, kind: 'distinct' }, t.distinctBytes) } } })
     // A connected peer found without an outbound gossip stream and given a new one (src/network/gossip-streams.ts).
     new Counter({ name: 'medledger_gossip_streams_reopened_total', help: 'Outbound gossip streams opened again to a peer that stayed connected after the connection carrying its stream closed', registers: [this.registry], collect () { this.reset(); this.inc(node.network.gossipStats?.streamsReopened ?? 0) } })
+    // Compact proposals (src/network/compact-proposals.ts): made whole from the mempool, with batches fetched, or given up on.
+    new Counter({ name: 'medledger_compact_proposals_total', help: 'Compact proposals received, by outcome: assembled (made whole), fetched (of those, needing batches from a peer), failed (given up: batches not to be had)', labelNames: ['outcome'], registers: [this.registry], collect () { this.reset(); const a = node.network.assembly; this.inc({ outcome: 'assembled' }, a.assembled); this.inc({ outcome: 'fetched' }, a.fetches); this.inc({ outcome: 'failed' }, a.failed) } })
+    new Counter({ name: 'medledger_proposal_batches_fetched_total', help: 'Batches of compact proposals fetched from a peer because this node did not hold them', registers: [this.registry], collect () { this.reset(); this.inc(node.network.assembly.batchesFetched) } })
     new Gauge({ name: 'medledger_mempool_records', help: 'Records waiting for a block', registers: [this.registry], collect () { this.set(node.mempool.recordCount) } })
   }
 

@@ -333,13 +333,75 @@ export const encodeFinalized = (f: FinalizedBlock): Uint8Array => encodeArrayOfE
 export type ConsensusMessage = ({ kind: 'proposal', proposal: Proposal } | { kind: 'vote', vote: Vote }) & { seq?: number }
 const MSG_PROPOSAL = 1
 const MSG_VOTE = 2
+const MSG_COMPACT_PROPOSAL = 3
 export function encodeConsensusMessage (m: ConsensusMessage): Uint8Array {
   const seq = encodeCbor(m.seq ?? 0)
   if (m.kind === 'vote') return concatBytes([cborHead(4, 3), encodeCbor(MSG_VOTE), encodeVote(m.vote), seq])
   const p = m.proposal
   return concatBytes([cborHead(4, 3), encodeCbor(MSG_PROPOSAL), cborHead(4, 2), encodeCbor(proposalHeaderToCbor(p.header)), encodeBlock(p.block), seq])
 }
+/**
+ * A proposal as it travels (docs/protocol.md, section 3.10): the block with each batch replaced by
+ * its id. Receivers fill the batches from what they hold and fetch the rest; the ids must give the
+ * header's recordsRoot, so the block they assemble is the one the proposer signed.
+ */
+export interface CompactProposal {
+  header: ProposalHeader
+  blockHeader: BlockHeader
+  batchIds: Uint8Array[]
+  lastCommit: Certificate | null
+  evidence: Evidence[]
+}
+
+/** A consensus gossip message as decoded from the wire: a compact proposal still lacks its batches. */
+export type WireConsensusMessage = ConsensusMessage | ({ kind: 'compact-proposal', compact: CompactProposal } & { seq?: number })
+
+/**
+ * The compact envelope of a proposal, `[3, [ProposalHeader, [BlockHeader, [batchId...], lastCommit,
+ * [evidence...]]], seq]`; `batchIds` are the ids of the block's batches, in order (hashing.ts).
+ */
+export function encodeCompactProposalMessage (p: Proposal, batchIds: Uint8Array[], seq = 0): Uint8Array {
+  const { lastCommit, evidence } = p.block.body
+  const ids = Buffer.allocUnsafe(headSize(batchIds.length) + batchIds.length * (headSize(HASH_LENGTH) + HASH_LENGTH))
+  let pos = writeHead(ids, 0, 4, batchIds.length)
+  for (const id of batchIds) {
+    pos = writeHead(ids, pos, 2, HASH_LENGTH)
+    ids.set(id, pos)
+    pos += HASH_LENGTH
+  }
+  return concatBytes([
+    cborHead(4, 3), encodeCbor(MSG_COMPACT_PROPOSAL),
+    cborHead(4, 2), encodeCbor(proposalHeaderToCbor(p.header)),
+    cborHead(4, 4), encodeHeader(p.block.header), ids.subarray(0, pos),
+    encodeCbor(lastCommit === null ? null : certificateToCbor(lastCommit)),
+    encodeCbor(evidence.map(evidenceToCbor)),
+    encodeCbor(seq)
+  ])
+}
+
+function readCompactProposal (r: CborReader): CompactProposal {
+  r.tuple(2, 'compact proposal')
+  const header = readProposalHeader(r)
+  r.tuple(4, 'compact block')
+  const blockHeader = readHeader(r)
+  const n = r.list(LIMITS.batchesPerBlock, 'compact block.batchIds')
+  const batchIds = new Array<Uint8Array>(n)
+  for (let i = 0; i < n; i++) batchIds[i] = r.bytes('compact block.batchId', { length: HASH_LENGTH })
+  const lastCommit = r.null() ? null : readCertificate(r)
+  const ne = r.list(LIMITS.evidencePerBlock, 'compact block.evidence')
+  const evidence: Evidence[] = []
+  for (let i = 0; i < ne; i++) evidence.push(readEvidence(r))
+  return { header, blockHeader, batchIds, lastCommit, evidence }
+}
+
 export function decodeConsensusMessage (b: Uint8Array, known?: KnownBatches): ConsensusMessage {
+  const m = decodeWireConsensusMessage(b, known)
+  if (m.kind === 'compact-proposal') throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: a compact proposal needs its batches assembled first', { field: 'kind' })
+  return m
+}
+
+/** Any consensus gossip message: a vote, a whole proposal (kind 1) or a compact one (kind 3). */
+export function decodeWireConsensusMessage (b: Uint8Array, known?: KnownBatches): WireConsensusMessage {
   return readAll(b, LIMITS.consensusMessageBytes, r => {
     r.tuple(3, 'consensus message')
     const kind = r.uint('consensus message kind')
@@ -351,6 +413,10 @@ export function decodeConsensusMessage (b: Uint8Array, known?: KnownBatches): Co
       const vote = readVote(r)
       return { kind: 'vote', vote, seq: r.uint('consensus message seq') }
     }
-    throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: expected 1 (proposal) or 2 (vote)', { field: 'kind' })
+    if (kind === MSG_COMPACT_PROPOSAL) {
+      const compact = readCompactProposal(r)
+      return { kind: 'compact-proposal', compact, seq: r.uint('consensus message seq') }
+    }
+    throw new CodecError(CodecErrorCode.SCHEMA, 'consensus message kind: expected 1 (proposal), 2 (vote) or 3 (compact proposal)', { field: 'kind' })
   })
 }

@@ -468,7 +468,8 @@ export class ConsensusDriver {
 
   /** Sends one of our messages once; our votes are kept to be re-sent while a round stalls. */
   private publish (msg: ConsensusMessage): void {
-    if (msg.kind === 'vote') this.own.push(msg)
+    if (msg.kind === 'proposal') { this.m.network.publishProposal(msg.proposal); return }
+    this.own.push(msg)
     this.m.network.publishConsensus(encodeConsensusMessage({ ...msg, seq: 0 }))
   }
 

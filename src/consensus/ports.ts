@@ -1,5 +1,5 @@
 import type { SignatureCheck } from '../crypto/verify-pool.ts'
-import type { Evidence, FinalizedBlock } from '../chain/types.ts'
+import type { Evidence, FinalizedBlock, Proposal } from '../chain/types.ts'
 import type { RecordLookup } from '../chain/verifier.ts'
 import type { LastSigned } from '../storage/index.ts'
 
@@ -36,7 +36,10 @@ export interface SignatureVerifier {
 
 /** What the driver needs from the network: publish and ask for catch-up. */
 export interface ConsensusNetwork {
+  /** A vote (an encoded consensus message). */
   publishConsensus: (bytes: Uint8Array) => void
+  /** Our proposal: the network chooses its wire form (compact in production). */
+  publishProposal: (proposal: Proposal) => void
   requestSync: () => void
 }
 

@@ -78,6 +78,11 @@ export class Mempool {
     return this.bySignature.get(toHex(signature))?.batch
   }
 
+  /** The waiting batch with this id (hex), if any: what a compact proposal's receiver fills it from. */
+  batchById (id: string): RecordBatch | undefined {
+    return this.batches.get(id)?.batch
+  }
+
   /** Hex ids of a waiting batch's records, in order. */
   recordIdsOf (batchId: string): string[] | undefined {
     return this.batches.get(batchId)?.recordIds

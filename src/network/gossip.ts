@@ -1,5 +1,5 @@
 import { TopicValidatorResult, type GossipsubMessage } from '@libp2p/gossipsub'
-import { decodeBatchMessage, decodeConsensusMessage } from '../chain/codec.ts'
+import { decodeBatchMessage, decodeWireConsensusMessage, encodeBatch } from '../chain/codec.ts'
 import { LIMITS } from '../chain/limits.ts'
 import { CodecError, encodeArrayOfEncoded } from '../encoding/cbor.ts'
 import { isMedledgerError, PeerAction } from '../errors.ts'
@@ -10,6 +10,7 @@ import { MAX_GOSSIP_DATA_BYTES, topics } from './protocol-ids.ts'
 import { PublishQueue } from './publish-queue.ts'
 import type { GossipTraffic } from './gossip-traffic.ts'
 import { GossipStreamKeeper } from './gossip-streams.ts'
+import type { ProposalAssembler } from './compact-proposals.ts'
 
 export interface GossipOptions {
   relay: boolean
@@ -30,6 +31,8 @@ export interface GossipModules {
   onInvalid: (peerId: string, reason: string) => void
   /** Counts each distinct message received (beside the copies counted by the fast message id). */
   traffic?: GossipTraffic
+  /** Makes compact proposals whole before the application sees them. */
+  assembler: Pick<ProposalAssembler, 'assemble' | 'serve'>
 }
 
 /** Messages handed to the application and not yet judged; beyond this new ones are ignored. */
@@ -179,7 +182,7 @@ export class Gossip {
         if (msg.topic === this.topics.batches) {
           verdict = await this.batchTurn(async () => await h.onBatches(decodeBatchMessage(data), peer))
         } else if (msg.topic === this.topics.consensus) {
-          verdict = await h.onConsensus(decodeConsensusMessage(data, h.knownBatch), data, peer)
+          verdict = await this.onConsensus(data, peer)
         } else {
           verdict = 'ignore'
         }
@@ -211,6 +214,24 @@ export class Gossip {
       this.modules.logger.debug({ peer, topic: msg.topic, reason }, 'gossip message rejected')
       this.modules.onInvalid(peer, reason)
     }
+  }
+
+  /**
+   * A consensus message for the application. A compact proposal is made whole first (its missing
+   * batches asked of the peer that sent it); once accepted, its batches are ours to serve.
+   */
+  private async onConsensus (data: Uint8Array, peer: string): Promise<Verdict> {
+    const h = this.modules.handlers
+    const wire = decodeWireConsensusMessage(data, h.knownBatch)
+    if (wire.kind !== 'compact-proposal') return await h.onConsensus(wire, data.length, peer)
+    const proposal = await this.modules.assembler.assemble(wire.compact, peer)
+    // [IGNORE] Its batches could not be had: no penalty, the round's timeout covers it.
+    if (proposal === undefined) return 'ignore'
+    // What the application holds is the whole block, not the compact message.
+    const size = proposal.block.body.batches.reduce((n, b) => n + encodeBatch(b).length, data.length)
+    const verdict = await h.onConsensus({ kind: 'proposal', proposal, seq: wire.seq }, size, peer)
+    if (verdict === 'accept') this.modules.assembler.serve(proposal)
+    return verdict
   }
 
   /**

@@ -19,9 +19,12 @@ export interface NetworkHandlers {
    * 'reject' penalises the peer that sent it.
    */
   onBatches: (batches: RecordBatch[], from: string) => Promise<Verdict>
-  onConsensus: (msg: ConsensusMessage, bytes: Uint8Array, from: string) => Promise<Verdict>
+  /** `size`: the bytes the message holds once decoded (a compact proposal's: its whole block's). */
+  onConsensus: (msg: ConsensusMessage, size: number, from: string) => Promise<Verdict>
   /** A batch already verified and waiting, by signature: proposals carrying it reuse it undecoded. */
   knownBatch?: KnownBatches
+  /** A batch waiting in the mempool, by hex id: compact proposals are filled from these. */
+  heldBatch: (id: string) => RecordBatch | undefined
   localStatus: () => ChainStatus
   /**
    * Encoded finalized blocks (`encodeFinalized(fb)`) for consecutive heights starting

@@ -25,7 +25,7 @@ export function fastGossipId (data: Uint8Array | undefined): string {
   return Buffer.from(sha256(data ?? new Uint8Array(0))).toString('base64')
 }
 
-const CONSENSUS_TOPIC_SUFFIX = '/consensus/1'
+const CONSENSUS_TOPIC_SUFFIX = '/consensus/2'
 
 export function gossipMessageId (topic: string, data: Uint8Array, nowMs: number): Uint8Array {
   if (!topic.endsWith(CONSENSUS_TOPIC_SUFFIX)) return sha256(data)

@@ -14,10 +14,14 @@ import { GossipTraffic } from './gossip-traffic.ts'
 import { PeerDialer } from './dialer.ts'
 import { BlockSync } from './sync.ts'
 import { protocols } from './protocol-ids.ts'
-import { formatVersion, isCompatible, parseAgentVersion } from './protocol-version.ts'
+import { announcedVersion, formatVersion, isCompatible } from './protocol-version.ts'
 import { assertSameChain, registerStatusHandler, requestStatus, type StatusModules } from './reqresp/status.ts'
 import { registerBlocksHandler, requestBlocks, type BlocksModules } from './reqresp/blocks.ts'
 import { isUnsupportedProtocol } from './reqresp/stream.ts'
+import { registerProposalBatchesHandler, requestProposalBatches } from './reqresp/proposal-batches.ts'
+import { ProposalAssembler, type AssemblyStats } from './compact-proposals.ts'
+import { batchId } from '../chain/hashing.ts'
+import type { Proposal } from '../chain/types.ts'
 
 export interface NetworkModules {
   key: NodeKey
@@ -63,7 +67,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
   private leaving = new Set<string>()
   /** When sync last applied blocks: a node catching up relays nothing (see holdingRelay). */
   private lastSyncedAt = 0
-  private readonly protocolIds: { status: string, blocks: string }
+  private readonly protocolIds: { status: string, blocks: string, proposalBatches: string }
+  private readonly assembler: ProposalAssembler
   private libp2p: MedledgerLibp2p | undefined
   private gossip: Gossip | undefined
   private dialer: PeerDialer | undefined
@@ -94,6 +99,14 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       // At most f = floor((n - 1) / 3) of the n listed peers (at least one) are banned at once.
       maxBanned: () => Math.max(1, Math.floor((this.allowlist.list().length - 1) / 3)),
       onPenalty: (peer) => { this.hangUp(peer) }
+    })
+    this.assembler = new ProposalAssembler({
+      logger: this.log,
+      heldBatch: id => modules.handlers.heldBatch(id),
+      fetch: async (peer, ids) => {
+        if (this.libp2p === undefined) return ids.map(() => null)
+        return await requestProposalBatches({ libp2p: this.libp2p, protocol: this.protocolIds.proposalBatches, timeoutMs: this.opts.requestTimeoutMs }, peer, ids, batchId)
+      }
     })
   }
 
@@ -146,6 +159,15 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     // Handlers before start: a peer that connects at once must find them.
     await registerStatusHandler(this.statusModules)
     await registerBlocksHandler(this.blocksModules)
+    await registerProposalBatchesHandler({
+      libp2p,
+      protocol: this.protocolIds.proposalBatches,
+      timeoutMs,
+      logger: this.log,
+      admit: id => this.admit(id),
+      batch: id => this.assembler.batch(id),
+      onBadPeer
+    })
     libp2p.addEventListener('peer:connect', this.onPeerConnect)
     libp2p.addEventListener('peer:disconnect', this.onPeerDisconnect)
     libp2p.addEventListener('peer:identify', this.onPeerIdentify)
@@ -158,7 +180,8 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       logger: this.log,
       admit: id => this.admit(id),
       onInvalid: (peer, reason) => { this.penalise(peer, PENALTY.invalidGossip, reason) },
-      traffic: this.traffic
+      traffic: this.traffic,
+      assembler: this.assembler
     })
     this.gossip.start()
     this.sync = new BlockSync({ ...this.opts, badPeerCooldownMs: this.opts.banBaseMs }, {
@@ -243,6 +266,17 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     return this.gossip.publishConsensus(bytes)
   }
 
+  /** Our proposal, sent compact (batch ids only); peers that lack a batch ask us for it. */
+  publishProposal (p: Proposal): boolean {
+    if (this.gossip === undefined) { this.log.warn('publishProposal before start: dropped'); return false }
+    return this.gossip.publishConsensus(this.assembler.encode(p))
+  }
+
+  /** Compact proposals made whole, and what that took (/metrics). */
+  get assembly (): AssemblyStats {
+    return this.assembler.stats
+  }
+
   /** Connected peers that are allowed (a refused peer may linger for milliseconds while libp2p closes it). */
   connectedPeers (): string[] {
     return (this.libp2p?.getPeers() ?? []).map(String).filter(id => this.admit(id))
@@ -309,7 +343,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     return {
       ...handlers,
       onBatches: async (batches, from) => hold(await handlers.onBatches(batches, from)),
-      onConsensus: async (msg, bytes, from) => hold(await handlers.onConsensus(msg, bytes, from))
+      onConsensus: async (msg, size, from) => hold(await handlers.onConsensus(msg, size, from))
     }
   }
 
@@ -388,7 +422,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
     if (!this.admit(peer)) return
     const agent = evt.detail.agentVersion
     if (!isCompatible(agent, this.opts.protocolVersion)) {
-      const theirs = formatVersion(parseAgentVersion(agent)!)
+      const theirs = formatVersion(announcedVersion(agent))
       const ours = formatVersion(this.opts.protocolVersion)
       this.log.error({ peer, agent, protocol: ours }, `refusing peer ${peer}: it speaks medledger protocol ${theirs}, this node speaks ${ours}; major versions differ, so the older side must be upgraded (docs/operations.md, "Upgrades")`)
       this.agents.delete(peer)

@@ -5,14 +5,15 @@
 export function topics (chainId: string): { batches: string, consensus: string } {
   return {
     batches: `/medledger/${chainId}/batches/2`,
-    consensus: `/medledger/${chainId}/consensus/1`
+    consensus: `/medledger/${chainId}/consensus/2`
   }
 }
 
-export function protocols (chainId: string): { status: string, blocks: string } {
+export function protocols (chainId: string): { status: string, blocks: string, proposalBatches: string } {
   return {
     status: `/medledger/${chainId}/status/1`,
-    blocks: `/medledger/${chainId}/blocks/1`
+    blocks: `/medledger/${chainId}/blocks/1`,
+    proposalBatches: `/medledger/${chainId}/proposal-batches/1`
   }
 }
 

@@ -12,7 +12,7 @@
 export interface ProtocolVersion { major: number, minor: number }
 
 /** What this build speaks. Bump `major` whenever protocol-ids.ts changes a number. */
-export const PROTOCOL_VERSION: ProtocolVersion = { major: 1, minor: 0 }
+export const PROTOCOL_VERSION: ProtocolVersion = { major: 2, minor: 0 }
 
 /** The software release, for logs, /v1/status and the handshake. */
 export const SOFTWARE_VERSION = '0.1.0'
@@ -37,6 +37,10 @@ export function parseAgentVersion (agent: string | undefined): ProtocolVersion |
  * release from before versions were announced, which spoke major 1: it stays while we speak 1.
  */
 export function isCompatible (agent: string | undefined, ours: ProtocolVersion = PROTOCOL_VERSION): boolean {
-  const theirs = parseAgentVersion(agent) ?? { major: 1, minor: 0 }
-  return theirs.major === ours.major
+  return announcedVersion(agent).major === ours.major
+}
+
+/** The version a peer speaks: the one its agent names, or 1.0 for an agent that names none. */
+export function announcedVersion (agent: string | undefined): ProtocolVersion {
+  return parseAgentVersion(agent) ?? { major: 1, minor: 0 }
 }

@@ -178,7 +178,7 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
       pool: this.pool,
       verifier: this.verifier,
       signer: this.role === 'validator' ? this.key : null,
-      network: { publishConsensus: (b) => { this.network.publishConsensus(b) }, requestSync: () => { this.network.requestSync() } },
+      network: { publishConsensus: (b) => { this.network.publishConsensus(b) }, publishProposal: (p) => { this.network.publishProposal(p) }, requestSync: () => { this.network.requestSync() } },
       logger: this.log,
       onFinalized: (fb) => { this.onFinalized(fb) },
       onFatal: (err) => { this.fail(err) }
@@ -300,8 +300,9 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
   private handlers (): NetworkHandlers {
     return {
       onBatches: async (batches) => await this.admission.admitGossip(batches),
-      onConsensus: async (msg, bytes, from) => await this.consensus.onMessage(msg, from, bytes.length),
+      onConsensus: async (msg, size, from) => await this.consensus.onMessage(msg, from, size),
       knownBatch: (signature) => this.mempool.batchBySignature(signature),
+      heldBatch: (id) => this.mempool.batchById(id),
       localStatus: () => ({ chainId: this.genesis.chainId, genesisHash: this.genesis.hash, height: this.store.head?.height ?? 0, headHash: this.store.head?.hash ?? this.genesis.hash }),
       readBlocks: async (from, to, maxBytes) => {
         const out: Uint8Array[] = []

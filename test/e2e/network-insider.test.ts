@@ -14,7 +14,7 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { ConfigSchema } from '../../src/config/schema.ts'
 import { MedledgerNode } from '../../src/node/node.ts'
 import { Metrics } from '../../src/api/metrics.ts'
-import { decodeConsensusMessage, encodeBatch, encodeConsensusMessage } from '../../src/chain/codec.ts'
+import { decodeWireConsensusMessage, encodeBatch, encodeConsensusMessage, type WireConsensusMessage } from '../../src/chain/codec.ts'
 import { bytesEqual } from '../../src/encoding/bytes.ts'
 import { encodeArrayOfEncoded } from '../../src/encoding/cbor.ts'
 import { sha256 } from '../../src/crypto/hash.ts'
@@ -124,7 +124,8 @@ test.serial('a validator flooding one signed large next-height proposal in fresh
 
   // No honest node forwarded the unvalidated block to the observer.
   const seen = spy.received.get(tp.consensus) ?? []
-  const forwarded = seen.map(d => decodeConsensusMessage(d)).filter(m => m.kind === 'proposal' && bytesEqual(m.proposal.header.proposer, attackerKey.publicKey))
+  const proposerOf = (m: WireConsensusMessage): Uint8Array | undefined => m.kind === 'proposal' ? m.proposal.header.proposer : m.kind === 'compact-proposal' ? m.compact.header.proposer : undefined
+  const forwarded = seen.map(d => decodeWireConsensusMessage(d)).filter(m => bytesEqual(proposerOf(m) ?? new Uint8Array(0), attackerKey.publicKey))
   t.is(forwarded.length, 0, 'the flooder\'s proposal reached the observer through an honest node')
   t.true(seen.length > 0, 'the observer did receive the honest nodes\' consensus messages')
 })

@@ -21,6 +21,7 @@ import type { ParentLink } from '../../src/chain/validate.ts'
 import type { Block, Certificate, FinalizedBlock, MedRecord, Proposal, RecordBatch, Vote, VoteType } from '../../src/chain/types.ts'
 import { concatBytes, encodeArrayOfEncoded, encodeCbor } from '../../src/encoding/cbor.ts'
 import { withoutSeq } from '../../src/network/message-id.ts'
+import { agentVersion } from '../../src/network/protocol-version.ts'
 import { sealBatch } from '../../src/node/records.ts'
 import { readKeyFile } from '../../src/keys/key-file.ts'
 import { signVote } from './fixtures.ts'
@@ -66,6 +67,8 @@ export async function startHostilePeer (key?: NodeKey, status?: { protocol: stri
     streamMuxers: [yamux()],
     connectionGater: admitAll,
     connectionManager: { reconnectRetries: 0 },
+    // An insider runs its own software but announces the protocol the network speaks, or it is refused at once.
+    nodeInfo: { userAgent: agentVersion() },
     services: {
       identify: identify(),
       pubsub: gossipsub({

@@ -91,9 +91,15 @@ export class FakeChain implements NetworkHandlers {
     return this.batchVerdict
   }
 
-  async onConsensus (msg: ConsensusMessage, _bytes: Uint8Array, from: string): Promise<Verdict> {
+  async onConsensus (msg: ConsensusMessage, _size: number, from: string): Promise<Verdict> {
     this.consensus.push({ msg, from })
     return 'accept'
+  }
+
+  /** Batches this chain holds as if in its mempool, by hex id: compact proposals are filled from them. */
+  readonly held = new Map<string, RecordBatch>()
+  heldBatch (id: string): RecordBatch | undefined {
+    return this.held.get(id)
   }
 
   localStatus (): { chainId: string, genesisHash: Uint8Array, height: number, headHash: Uint8Array } {

@@ -7,8 +7,8 @@ import { waitFor } from '../../helpers/devnet.ts'
 import { probe, startHostilePeer, type DialOutcome } from '../../helpers/hostile-peer.ts'
 import { protocols, topics } from '../../../src/network/protocol-ids.ts'
 import { encodeStatus } from '../../../src/network/reqresp/status.ts'
-import { decodeConsensusMessage, encodeConsensusMessage } from '../../../src/chain/codec.ts'
-import { encodeCbor } from '../../../src/encoding/cbor.ts'
+import { withoutSeq } from '../../../src/network/message-id.ts'
+import { concatBytes, encodeCbor } from '../../../src/encoding/cbor.ts'
 import { Genesis } from '../../../src/chain/genesis.ts'
 import { readKeyFile } from '../../../src/keys/key-file.ts'
 import type { Daemon } from '../../../src/devnet/daemon.ts'
@@ -105,8 +105,10 @@ export async function hostilePeers (t: ExecutionContext): Promise<void> {
     }
     // Replays first (valid signatures, old messages, fresh gossip ids through the rebroadcast counter).
     for (const raw of insider.received.get(tp.consensus) ?? []) {
-      const msg = decodeConsensusMessage(raw)
-      await publish(tp.consensus, encodeConsensusMessage({ ...msg, seq: (msg.seq ?? 0) + 1_000_000 + rnd.int(0, 1000) }))
+      // The same signed message (a vote, a compact proposal) in a fresh envelope: another seq.
+      const end = withoutSeq(raw)
+      if (end === undefined) continue
+      await publish(tp.consensus, concatBytes([raw.subarray(0, end), encodeCbor(1_000_000 + rnd.int(0, 1000))]))
     }
     // Garbage, wrong shapes and an oversized message, round after round, for as long as anyone listens.
     const garbageRound = async (): Promise<void> => {

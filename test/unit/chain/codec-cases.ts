@@ -3,8 +3,9 @@ import { decodeCbor, encodeCbor } from '../../../src/encoding/cbor.ts'
 import {
   bodyFromCbor, bodyToCbor, decodeBatch, decodeBlock, decodeCertificate, decodeConsensusMessage,
   decodeEvidence, decodeRecord, decodeVote, encodeBatch, encodeBlock, encodeCertificate,
-  encodeConsensusMessage, encodeEvidence, encodeHeader, encodeRecord, encodeVote, finalizedFromCbor,
-  finalizedToCbor, headerFromCbor, proposalHeaderFromCbor, proposalHeaderToCbor
+  encodeCompactProposalMessage, encodeConsensusMessage, encodeEvidence, encodeHeader, encodeRecord, encodeVote, finalizedFromCbor,
+  finalizedToCbor, headerFromCbor, proposalHeaderFromCbor, proposalHeaderToCbor, decodeWireConsensusMessage,
+  type CompactProposal
 } from '../../../src/chain/codec.ts'
 import { LIMITS } from '../../../src/chain/limits.ts'
 import type { FinalizedBlock } from '../../../src/chain/types.ts'
@@ -47,6 +48,16 @@ export const CODEC_CASES: Array<CodecCase<any>> = [
     arbitrary: fc.record({ kind: fc.constant('vote' as const), vote: arb.vote, seq: fc.nat({ max: 1000 }) }),
     encode: encodeConsensusMessage,
     decode: decodeConsensusMessage
+  },
+  {
+    name: 'consensus compact proposal',
+    arbitrary: fc.record({
+      kind: fc.constant('compact-proposal' as const),
+      compact: fc.record({ header: arb.proposalHeader, blockHeader: arb.header, batchIds: fc.array(arb.hash, { maxLength: 5 }), lastCommit: fc.option(arb.certificate, { nil: null }), evidence: fc.array(arb.evidence, { maxLength: 2 }) }),
+      seq: fc.nat({ max: 1000 })
+    }),
+    encode: (m: { compact: CompactProposal, seq: number }) => encodeCompactProposalMessage({ header: m.compact.header, block: { header: m.compact.blockHeader, body: { batches: [], lastCommit: m.compact.lastCommit, evidence: m.compact.evidence } } }, m.compact.batchIds, m.seq),
+    decode: b => decodeWireConsensusMessage(b)
   },
   { name: 'finalized block', arbitrary: finalized, encode: f => encodeCbor(finalizedToCbor(f)), decode: viaCbor(finalizedFromCbor) }
 ]

@@ -10,7 +10,7 @@ import { ChainStore } from '../../../src/storage/index.ts'
 import { Mempool } from '../../../src/mempool/mempool.ts'
 import { VerifyPool } from '../../../src/crypto/verify-pool.ts'
 import { ChainVerifier } from '../../../src/chain/verifier.ts'
-import { decodeConsensusMessage, type ConsensusMessage } from '../../../src/chain/codec.ts'
+import { decodeConsensusMessage, encodeConsensusMessage, type ConsensusMessage } from '../../../src/chain/codec.ts'
 import type { FinalizedBlock, Proposal, Vote } from '../../../src/chain/types.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
 import { silentLogger } from '../../../src/logger.ts'
@@ -74,7 +74,7 @@ export function newDriver (genesis: Genesis, self: NodeKey, store: ChainStore, p
     pool,
     verifier: new ChainVerifier(genesis.chainId, schedule, pool, store),
     signer: self,
-    network: { publishConsensus: (bytes) => { published.push(bytes) }, requestSync: () => {} },
+    network: { publishConsensus: (bytes) => { published.push(bytes) }, publishProposal: (proposal) => { published.push(encodeConsensusMessage({ kind: 'proposal', proposal })) }, requestSync: () => {} },
     logger: silentLogger,
     onFinalized: () => {},
     ...hooks

@@ -1,4 +1,4 @@
-import { decodeConsensusMessage, type ConsensusMessage } from '../../../../src/chain/codec.ts'
+import { decodeConsensusMessage, encodeConsensusMessage, type ConsensusMessage } from '../../../../src/chain/codec.ts'
 import { Genesis, DEFAULT_PARAMS } from '../../../../src/chain/genesis.ts'
 import { proposalSignBytes, voteSignBytes } from '../../../../src/chain/hashing.ts'
 import { VoteType, type FinalizedBlock } from '../../../../src/chain/types.ts'
@@ -215,6 +215,8 @@ export class SimWorld {
       signer: x.signer,
       network: {
         publishConsensus: (bytes) => { if (alive()) this.publish(x, bytes) },
+        // The simulation's network carries proposals whole; compact proposals are the libp2p network's (test/e2e).
+        publishProposal: (proposal) => { if (alive()) this.publish(x, encodeConsensusMessage({ kind: 'proposal', proposal })) },
         requestSync: () => { if (alive()) this.requestSync(x) }
       },
       logger: silentLogger,
