@@ -3,7 +3,11 @@ import { cpuSecondsOf, request } from './util.ts'
 import { p2pBytesReceived, tcpSockets } from './wire.ts'
 
 /** Gossip received by a node, summed over topics, from its /metrics (medledger_gossip_received_*). */
-export interface GossipCounts { copies: number, distinct: number, copyBytes: number, distinctBytes: number, consensusCopies: number, batchCopies: number }
+export interface GossipCounts {
+  copies: number, distinct: number, copyBytes: number, distinctBytes: number, consensusCopies: number, batchCopies: number
+  /** Compact proposals made whole, of them how many needed batches from a peer, and those batches (medledger_compact_proposals_total, medledger_proposal_batches_fetched_total). */
+  compactAssembled: number, compactFetched: number, batchesFetched: number
+}
 
 /** What one node had used and received up to one moment. */
 export interface NodeSample { at: number, height: number, cpuS: number, wireBytesIn: number, connections: number, gossip: GossipCounts }
@@ -13,7 +17,11 @@ export interface PerHeight { heights: number, cpuMs: number, messages: number, d
 
 /** Sums medledger_gossip_received_{messages,bytes}_total by kind over topics (and copies by topic). */
 export function parseGossipMetrics (text: string): GossipCounts {
-  const c: GossipCounts = { copies: 0, distinct: 0, copyBytes: 0, distinctBytes: 0, consensusCopies: 0, batchCopies: 0 }
+  const c: GossipCounts = { copies: 0, distinct: 0, copyBytes: 0, distinctBytes: 0, consensusCopies: 0, batchCopies: 0, compactAssembled: 0, compactFetched: 0, batchesFetched: 0 }
+  const counter = (re: RegExp): number => Number(re.exec(text)?.[1] ?? 0)
+  c.compactAssembled = counter(/^medledger_compact_proposals_total\{outcome="assembled"\} ([0-9.e+]+)$/m)
+  c.compactFetched = counter(/^medledger_compact_proposals_total\{outcome="fetched"\} ([0-9.e+]+)$/m)
+  c.batchesFetched = counter(/^medledger_proposal_batches_fetched_total ([0-9.e+]+)$/m)
   const re = /^medledger_gossip_received_(messages|bytes)_total\{([^}]*)\} ([0-9.e+]+)$/gm
   for (const m of text.matchAll(re)) {
     const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map(l => [l[1], l[2]]))
@@ -47,7 +55,7 @@ export async function sampleNodes (daemons: Daemon[]): Promise<Map<string, NodeS
       cpuS: cpuS ?? NaN,
       wireBytesIn: wire.bytes,
       connections: st?.connectedPeers?.length ?? wire.connections,
-      gossip: metrics?.status === 200 ? parseGossipMetrics(metrics.body) : { copies: NaN, distinct: NaN, copyBytes: NaN, distinctBytes: NaN, consensusCopies: NaN, batchCopies: NaN }
+      gossip: metrics?.status === 200 ? parseGossipMetrics(metrics.body) : { copies: NaN, distinct: NaN, copyBytes: NaN, distinctBytes: NaN, consensusCopies: NaN, batchCopies: NaN, compactAssembled: NaN, compactFetched: NaN, batchesFetched: NaN }
     })
   }))
   return out

@@ -20,6 +20,8 @@ export interface WindowCosts {
   wireBytesPerNode: number
   /** Copies received per distinct gossip message, all nodes together. */
   duplicateRatio: number
+  /** Of the compact proposals nodes made whole, the share that needed batches from a peer. */
+  compactFetchShare: number
   byNode: Record<string, PerHeight>
 }
 
@@ -95,11 +97,15 @@ export function windowCosts (a: Map<string, NodeSample>, b: Map<string, NodeSamp
   const all = Object.values(byNode)
   let copies = 0
   let distinct = 0
+  let assembled = 0
+  let fetched = 0
   for (const [k, s1] of b) {
     const s0 = a.get(k)
     if (s0 === undefined) continue
     copies += s1.gossip.copies - s0.gossip.copies
     distinct += s1.gossip.distinct - s0.gossip.distinct
+    assembled += s1.gossip.compactAssembled - s0.gossip.compactAssembled
+    fetched += s1.gossip.compactFetched - s0.gossip.compactFetched
   }
   const o0 = a.get(observer)
   const o1 = b.get(observer)
@@ -117,6 +123,7 @@ export function windowCosts (a: Map<string, NodeSample>, b: Map<string, NodeSamp
     gossipBytesPerNode: mean(all.map(x => x.gossipBytes)),
     wireBytesPerNode: mean(all.map(x => x.wireBytes)),
     duplicateRatio: distinct > 0 ? copies / distinct : NaN,
+    compactFetchShare: assembled > 0 ? fetched / assembled : NaN,
     byNode
   }
 }
@@ -179,7 +186,7 @@ export async function measureScalePoint (n: number, spec: ScaleSpec = SCALE_SPEC
     await cluster.sample()
     const load = windowCosts(load0 as Map<string, NodeSample>, load1, observer.node.name)
     const rssByNode = Object.fromEntries(cluster.rssMax)
-    log(`scale N=${n}: saturation ${Math.round(sat.finalPerSec)} final records/s; ${load.cpuMsPerNode.toFixed(1)} ms CPU per height per node, ${load.messagesPerNode.toFixed(0)} messages per height per node, duplicates x${load.duplicateRatio.toFixed(2)}`)
+    log(`scale N=${n}: saturation ${Math.round(sat.finalPerSec)} final records/s; ${load.cpuMsPerNode.toFixed(1)} ms CPU per height per node, ${load.messagesPerNode.toFixed(0)} messages per height per node, duplicates x${load.duplicateRatio.toFixed(2)}, compact proposals needing a fetch ${(load.compactFetchShare * 100).toFixed(0)}%`)
     return {
       validators: n,
       date: new Date().toISOString(),

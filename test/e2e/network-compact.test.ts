@@ -6,6 +6,9 @@ import { toHex } from '../../src/encoding/bytes.ts'
 import { ZERO_HASH } from '../../src/crypto/hash.ts'
 import type { Genesis } from '../../src/chain/genesis.ts'
 import { topics } from '../../src/network/index.ts'
+import { protocols } from '../../src/network/protocol-ids.ts'
+import { decodeProposalBatchesRequest, encodeProposalBatchesResponse, PROPOSAL_BATCHES_REQUEST_MAX_BYTES } from '../../src/network/reqresp/proposal-batches.ts'
+import { readRequest } from '../../src/network/reqresp/stream.ts'
 import { fullyConnected, makeGenesis, makeKeys, sampleBatch, startMesh, waitFor, type TestNode } from './network/helpers.ts'
 
 /**
@@ -100,4 +103,22 @@ test.serial('a compact proposal whose ids do not give its recordsRoot is rejecte
   await waitFor('given up', () => nodes[1].net.assembly.failed === 1)
   t.is(nodes[1].chain.consensus.length, 0)
   t.is(offences(), before)
+})
+
+test.serial('a peer that answers a fetch with another batch than the one asked for is penalised, and the proposal dropped', async t => {
+  const { nodes, genesis } = await mesh(t, 2)
+  const batches = [sampleBatch(80), sampleBatch(81)]
+  const wrong = sampleBatch(82)
+  // Node 0 answers every request with `wrong` in every slot.
+  const protocol = protocols(genesis.chainId).proposalBatches
+  await nodes[0].net.host!.unhandle(protocol)
+  await nodes[0].net.host!.handle(protocol, async (stream) => {
+    const { request, respond } = await readRequest(stream, PROPOSAL_BATCHES_REQUEST_MAX_BYTES, 5_000)
+    await respond(encodeProposalBatchesResponse(decodeProposalBatchesRequest(request), () => wrong))
+  })
+  const offences = (): number => nodes[1].net.peerRecords().find(r => r.peer === nodes[0].net.peerId)?.offences ?? 0
+  nodes[0].net.publishConsensus(encodeCompactProposalMessage(proposalOf(genesis, batches), batches.map(batchId)))
+  await waitFor('offence counted', () => offences() > 0)
+  t.is(nodes[1].chain.consensus.length, 0)
+  t.is(nodes[1].net.assembly.assembled, 0)
 })

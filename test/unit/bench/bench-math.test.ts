@@ -75,11 +75,15 @@ test('parseGossipMetrics sums copies and distinct messages over topics; perHeigh
     'medledger_gossip_received_bytes_total{topic="batches",kind="copies"} 3000',
     'medledger_gossip_received_bytes_total{topic="batches",kind="distinct"} 1000',
     'medledger_gossip_received_bytes_total{topic="consensus",kind="copies"} 900',
-    'medledger_gossip_received_bytes_total{topic="consensus",kind="distinct"} 300'
+    'medledger_gossip_received_bytes_total{topic="consensus",kind="distinct"} 300',
+    'medledger_compact_proposals_total{outcome="assembled"} 12',
+    'medledger_compact_proposals_total{outcome="fetched"} 3',
+    'medledger_compact_proposals_total{outcome="failed"} 1',
+    'medledger_proposal_batches_fetched_total 7'
   ].join('\n')
   const g = parseGossipMetrics(text)
-  t.deepEqual(g, { copies: 120, distinct: 40, copyBytes: 3900, distinctBytes: 1300, consensusCopies: 90, batchCopies: 30 })
-  const zero = { copies: 0, distinct: 0, copyBytes: 0, distinctBytes: 0, consensusCopies: 0, batchCopies: 0 }
+  t.deepEqual(g, { copies: 120, distinct: 40, copyBytes: 3900, distinctBytes: 1300, consensusCopies: 90, batchCopies: 30, compactAssembled: 12, compactFetched: 3, batchesFetched: 7 })
+  const zero = { copies: 0, distinct: 0, copyBytes: 0, distinctBytes: 0, consensusCopies: 0, batchCopies: 0, compactAssembled: 0, compactFetched: 0, batchesFetched: 0 }
   const a: NodeSample = { at: 0, height: 10, cpuS: 1, wireBytesIn: 0, connections: 4, gossip: zero }
   const b: NodeSample = { at: 5000, height: 14, cpuS: 1.2, wireBytesIn: 8000, connections: 4, gossip: g }
   const p = perHeight(a, b)
@@ -93,7 +97,7 @@ test('parseGossipMetrics sums copies and distinct messages over topics; perHeigh
 
 test('the scale report fits each cost in N and judges issue 16\'s targets', t => {
   const point = (n: number, p50: number, rate: number): ScalePoint => {
-    const w = { seconds: 12, cpuMsPerSecPerNode: 100, heights: 10, cpuMsPerNode: 10 * n, cpuMsValidator: 10 * n, cpuMsObserver: 10 * n, messagesPerNode: n * n, gossipBytesPerNode: 1000 * n, wireBytesPerNode: 1100 * n, duplicateRatio: 2, byNode: {} }
+    const w = { seconds: 12, cpuMsPerSecPerNode: 100, heights: 10, cpuMsPerNode: 10 * n, cpuMsValidator: 10 * n, cpuMsObserver: 10 * n, messagesPerNode: n * n, gossipBytesPerNode: 1000 * n, wireBytesPerNode: 1100 * n, duplicateRatio: 2, compactFetchShare: 0, byNode: {} }
     return { validators: n, date: '2026-12-03T13:50:00.000Z', converge: { connectedMs: 1000 * n, firstBlockMs: 1000 * n, ms: 1000 * n, apiUpMs: 500 }, single: { submitted: 30, final: 30, p50, p99: 2 * p50, max: 2 * p50, ms: [] }, saturation: { batch: 100, conns: 8, finalPerSec: rate, accepted: 0, busy: 0, failed: 0, foreignCores: 0 }, idle: w, load: w, rss: { idleMaxBytes: 1, loadMaxBytes: 2 ** 20 * 200, byNode: {} }, errors: [] }
   }
   const ps = [point(16, 500, 700), point(4, 100, 3000), point(10, 300, 1400)]
