@@ -11,8 +11,9 @@
 // The command runs from the bundle (BUNDLE below: a daemon starts in about half the CPU); the
 // per-file copy serves the launcher's own imports and the test harness (test/helpers/test-daemon.js).
 //
-// <hash> covers every file under src/, tsconfig.json, the esbuild version and this file's build
-// format, so an edited source is never run stale: a new hash is built (esbuild, about 1 s, in a
+// <hash> covers every file under src/, tsconfig.json, the installed packages (package-lock.json,
+// node_modules/.package-lock.json, patches/), the esbuild version and this file's build format, so
+// an edited source or a changed install is never run stale: a new hash is built (esbuild, about 1 s, in a
 // child process so the daemon never loads esbuild) before the command runs. Concurrent starts may
 // build the same hash at once; each writes a private directory and renames it into place.
 //
@@ -77,6 +78,12 @@ export function buildDir () {
   const h = createHash('sha256')
   h.update(`format ${FORMAT}\nesbuild ${esbuildVersion()}\n`)
   h.update(readFileSync(join(ROOT, 'tsconfig.json')))
+  // The bundle holds the packages too: a changed install (another version, a patch) is a new build.
+  for (const f of [join(ROOT, 'package-lock.json'), join(ROOT, 'node_modules', '.package-lock.json')]) {
+    if (existsSync(f)) h.update(readFileSync(f))
+  }
+  const patches = join(ROOT, 'patches')
+  if (existsSync(patches)) for (const f of sourceFiles(patches).sort()) h.update(readFileSync(f))
   for (const f of sourceFiles().sort()) {
     const rel = relative(SRC, f).split(sep).join('/')
     h.update(`\0${rel}\0`)
