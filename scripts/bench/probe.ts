@@ -4,9 +4,18 @@ import { p2pBytesReceived, tcpSockets } from './wire.ts'
 
 /** Gossip received by a node, summed over topics, from its /metrics (medledger_gossip_received_*). */
 export interface GossipCounts {
-  copies: number, distinct: number, copyBytes: number, distinctBytes: number, consensusCopies: number, batchCopies: number
-  /** Compact proposals made whole, of them how many needed batches from a peer, and those batches (medledger_compact_proposals_total, medledger_proposal_batches_fetched_total). */
-  compactAssembled: number, compactFetched: number, batchesFetched: number
+  copies: number
+  distinct: number
+  copyBytes: number
+  distinctBytes: number
+  consensusCopies: number
+  batchCopies: number
+  /** Compact proposals made whole (medledger_compact_proposals_total). */
+  compactAssembled: number
+  /** Of them, those that needed batches from a peer. */
+  compactFetched: number
+  /** Batches fetched for them (medledger_proposal_batches_fetched_total). */
+  batchesFetched: number
 }
 
 /** What one node had used and received up to one moment. */
