@@ -42,9 +42,11 @@ export class BatchAdmission {
   /**
    * This node's own records: checked for governance, sealed (signed) into one batch by `seal`,
    * and admitted; a refusal throws the registered error (src/mempool/errors.ts). Returns the
-   * batch's bytes (to gossip), its id and the record ids in order.
+   * batch's bytes (to gossip), its id and the record ids in order. `turn`: the batch is added to
+   * the mempool only once it settles (the batches of one request are admitted in their order,
+   * while their store look-ups run together).
    */
-  async admitOwn (records: MedRecord[], seal: (records: MedRecord[]) => { batch: RecordBatch, bytes: Uint8Array }): Promise<{ bytes: Uint8Array, batchId: string, ids: string[] }> {
+  async admitOwn (records: MedRecord[], seal: (records: MedRecord[]) => { batch: RecordBatch, bytes: Uint8Array }, turn?: Promise<unknown>): Promise<{ bytes: Uint8Array, batchId: string, ids: string[] }> {
     const { mempool } = this.d
     checkGovernanceRecords(this.d.chainId, records, this.d.schedule)
     const { batch, bytes } = seal(records)
@@ -52,6 +54,7 @@ export class BatchAdmission {
     if (bytes.length > this.maxBatchBytes) throw new MedledgerError(MempoolErrorCode.BATCH_TOO_LARGE, `these records encode to ${bytes.length} bytes, more than one block carries (${this.maxBatchBytes}); submit them in smaller requests`, {})
     // Every record, not only the first: a batch holding a final record could never be written.
     if ((await this.d.chain().hasRecords(records.map(recordId))).includes(true)) throw new MedledgerError(MempoolErrorCode.RECORD_DUPLICATE, 'one of these records is already on the chain', {})
+    await turn
     const id = toHex(batchId(batch))
     const added = mempool.add(batch, bytes.length, id)
     if (added === 'full') throw new MedledgerError(MempoolErrorCode.FULL, 'the node has too many records waiting; retry shortly', {})

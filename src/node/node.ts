@@ -255,28 +255,32 @@ export class MedledgerNode extends EventEmitter<{ finalized: [FinalizedBlock], f
    * Signs the records as one batch by this node, admits it to the mempool (src/mempool/admission.ts)
    * and gossips it. Returns the record ids in order.
    */
-  async submitRecords (records: Array<Omit<MedRecord, 'author'>>): Promise<SubmittedBatch> {
+  async submitRecords (records: Array<Omit<MedRecord, 'author'>>, turn?: Promise<unknown>): Promise<SubmittedBatch> {
     this.assertAuthor()
     // One literal shape for every record (a spread gave each record a hidden class of its own).
     const author = this.key.publicKey
     const full: MedRecord[] = records.map(r => ({ type: r.type, subject: r.subject, contentType: r.contentType, payload: r.payload, author, timestamp: r.timestamp }))
     checkRecordTimestamps(full, Date.now())
-    const admitted = await this.admission.admitOwn(full, rs => sealBatch(this.genesis.chainId, this.key, rs))
+    const admitted = await this.admission.admitOwn(full, rs => sealBatch(this.genesis.chainId, this.key, rs), turn)
     this.network.publishBatch(admitted.bytes)
     return { ids: admitted.ids, batchId: admitted.batchId }
   }
 
   /**
-   * Signs each list of records as its own batch by this node (POST /v1/batches), all admitted at
-   * once as by submitRecords (their store look-ups run together) and each answered on its own: its
-   * ids, or the registered error that kept it out (RECORD_DUPLICATE, MEMPOOL_FULL,
-   * BATCH_TOO_LARGE, ...). Throws only what refuses them all (NODE_READ_ONLY), before any is signed.
+   * Signs each list of records as its own batch by this node (POST /v1/batches), admitted as by
+   * submitRecords (their store look-ups run together, the mempool takes them in request order: of
+   * two holding one record, the first is admitted) and each answered on its own: its ids, or the
+   * registered error that kept it out (RECORD_DUPLICATE, MEMPOOL_FULL, BATCH_TOO_LARGE, ...).
+   * Throws only what refuses them all (NODE_READ_ONLY), before any is signed.
    */
   async submitBatches (lists: Array<Array<Omit<MedRecord, 'author'>>>): Promise<Array<SubmittedBatch | MedledgerError>> {
     this.assertAuthor()
+    let previous: Promise<unknown> = Promise.resolve()
     return await Promise.all(lists.map(async (records) => {
+      const submitted = this.submitRecords(records, previous)
+      previous = submitted.catch(() => {})
       try {
-        return await this.submitRecords(records)
+        return await submitted
       } catch (err) {
         if (isMedledgerError(err)) return err
         throw err

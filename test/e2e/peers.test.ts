@@ -17,6 +17,7 @@ import { ApiTokens } from '../../src/api/tokens.ts'
 import type { PeersAnswer } from '../../src/api/peer-routes.ts'
 import { PENALTY } from '../../src/network/peer-scores.ts'
 import { silentLogger } from '../../src/logger.ts'
+import { formatVersion, PROTOCOL_VERSION } from '../../src/network/protocol-version.ts'
 import { FAST_CONSENSUS, waitFor } from '../helpers/devnet.ts'
 
 test.serial('/v1/peers names each connected peer with its role, address, direction, latency, protocol version and score; read token only where reads need one', async t => {
@@ -64,8 +65,8 @@ test.serial('/v1/peers names each connected peer with its role, address, directi
     t.true(p.direction === 'inbound' || p.direction === 'outbound')
     if (p.direction === 'outbound') t.true(p.address.startsWith(`/ip4/127.0.0.1/tcp/${d.p2pPort}`), p.address)
     t.true(typeof p.latencyMs === 'number' && p.latencyMs >= 0 && p.latencyMs < 10_000, `${d.name}: ${p.latencyMs}`)
-    t.is(p.protocol, '1.0')
-    t.regex(p.agent!, /^medledger\/\d+\.\d+\.\d+ protocol\/1\.0$/)
+    t.is(p.protocol, formatVersion(PROTOCOL_VERSION))
+    t.regex(p.agent!, new RegExp(`^medledger/\\d+\\.\\d+\\.\\d+ protocol/${formatVersion(PROTOCOL_VERSION).replace('.', '\\.')}$`))
     t.true(typeof p.height === 'number' && p.height >= 0)
     t.deepEqual({ invalid: p.score.invalid, banned: p.score.banned }, { invalid: 0, banned: false })
     t.true(Number.isFinite(p.score.gossip))
@@ -74,7 +75,7 @@ test.serial('/v1/peers names each connected peer with its role, address, directi
   // /v1/status names the same roles (on 44cd276 it called a member "unknown").
   const status = await (await fetch(url.replace('/v1/peers', '/v1/status'), { headers: read })).json() as { connectedPeers: Array<{ name: string, role: string }>, versions: { protocol: string, software: string } }
   t.deepEqual(status.connectedPeers.map(p => `${p.name} ${p.role}`).sort(), ['clinic-north member', 'hospital-b validator', 'regulator observer'])
-  t.is(status.versions.protocol, '1.0')
+  t.is(status.versions.protocol, formatVersion(PROTOCOL_VERSION))
 
   // A peer that crossed the invalid-message threshold is banned and cut off: it leaves `peers`
   // and shows in `penalised`, named. (The network's own penalty path, as a bad block range takes it.)
