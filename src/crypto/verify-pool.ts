@@ -1,12 +1,38 @@
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from './ed25519.ts'
+import { HASH_LENGTH } from './hash.ts'
+import { merkleRoot } from '../merkle/rfc6962.ts'
 import { SRC_ROOT } from '../src-root.ts'
 
 export interface SignatureCheck {
   publicKey: Uint8Array
   message: Uint8Array
   signature: Uint8Array
+}
+
+/**
+ * A signature over a message that holds an RFC 6962 Merkle root the signer computed (a batch's
+ * signed bytes hold the root over its record ids): the pool computes the root from the leaves,
+ * writes it into the message at `rootAt`, then verifies, so the caller need not hash the leaves.
+ */
+export interface RootedCheck {
+  publicKey: Uint8Array
+  /** The signed message with room for the 32-byte root at `rootAt` (whatever is there is replaced). */
+  message: Uint8Array
+  rootAt: number
+  /** The leaves' data in order (each 32 bytes, e.g. record ids): the root is RFC 6962's over them. */
+  leaves: Uint8Array[]
+  signature: Uint8Array
+}
+
+/**
+ * The answer to rooted checks: the roots (one per check, in order) come as soon as they are
+ * computed, before the signatures are verified; `ok` is verifyAll's answer for the completed messages.
+ */
+export interface RootedResults {
+  roots: Promise<Uint8Array[]>
+  ok: Promise<boolean[]>
 }
 
 export interface VerifyPoolOptions {
@@ -45,17 +71,47 @@ function workerExecArgv (): string[] {
   return out
 }
 
+/**
+ * A message to one worker. `answer` takes each of the worker's answers and says whether the job
+ * is complete; `inline` finishes on the main thread whatever the worker left unanswered (it died).
+ */
 interface Job {
-  checks: SignatureCheck[]
   worker: Worker
-  resolve: (ok: Uint8Array) => void
+  answer: (msg: WorkerAnswer) => boolean
+  inline: () => void
 }
+
+interface WorkerAnswer { id: number, ok?: Uint8Array, roots?: Uint8Array }
+
+/** Where a rooted check has no root to write (VerifyPool's wire format, see verify-worker.js). */
+const NO_ROOT = 0xffffffff
+
+/** Most leaves in one message to a worker (2 MiB of them). */
+const MAX_LEAVES = 1 << 16
+
+/**
+ * Cost of a leaf (two SHA-256 calls, about 2 µs) in signature checks (about 50 µs): how rooted
+ * jobs are weighed against `inlineBelow` and split between workers.
+ */
+const LEAVES_PER_CHECK = 25
 
 function verifyInline (checks: SignatureCheck[]): Uint8Array {
   const ok = new Uint8Array(checks.length)
   for (let i = 0; i < checks.length; i++) ok[i] = verifySignature(checks[i].publicKey, checks[i].message, checks[i].signature) ? 1 : 0
   return ok
 }
+
+/** A rooted check's root, computed here: the same RFC 6962 root the worker computes. */
+const rootInline = (c: RootedCheck): Uint8Array => merkleRoot(c.leaves)
+
+/** A rooted check's message with its root written in (a copy: the caller's message is left as it is). */
+function completed (c: RootedCheck, root: Uint8Array): Uint8Array {
+  const message = Uint8Array.from(c.message)
+  if (rootFits(c)) message.set(root, c.rootAt)
+  return message
+}
+
+const rootFits = (c: RootedCheck): boolean => Number.isSafeInteger(c.rootAt) && c.rootAt >= 0 && c.rootAt + HASH_LENGTH <= c.message.length
 
 /**
  * Bulk Ed25519 verification across worker threads. Jobs are split into chunks so every worker
@@ -96,12 +152,12 @@ export class VerifyPool {
   private spawn (): Worker {
     const w = new Worker(WORKER_URL, { resourceLimits: WORKER_LIMITS, execArgv: workerExecArgv() })
     w.unref()
-    w.on('message', ({ id, ok }: { id: number, ok: Uint8Array }) => {
-      const job = this.jobs.get(id)
+    w.on('message', (msg: WorkerAnswer) => {
+      const job = this.jobs.get(msg.id)
       if (job === undefined) return
-      this.jobs.delete(id)
       this.failures = 0
-      job.resolve(ok)
+      if (!job.answer(msg)) return
+      this.jobs.delete(msg.id)
       if (this.jobs.size === 0) this.armIdle()
     })
     let failed = false
@@ -117,7 +173,7 @@ export class VerifyPool {
       }
       for (const [id, job] of orphaned) {
         this.jobs.delete(id)
-        job.resolve(verifyInline(job.checks))
+        job.inline()
       }
     }
     w.on('error', fail)
@@ -142,17 +198,22 @@ export class VerifyPool {
     await Promise.all(ws.map(async w => await w.terminate()))
   }
 
-  async verifyAll (checks: SignatureCheck[]): Promise<boolean[]> {
-    if (checks.length < this.inlineBelow || this.inlineOnly) return checks.map(c => verifySignature(c.publicKey, c.message, c.signature))
+  /** Starts workers up to the pool's size; false when none could start (verify inline then). */
+  private startWorkers (): boolean {
     try {
       while (this.workers.length < this.size) this.workers.push(this.spawn())
     } catch (err) {
       this.failures++
       if (this.workers.length === 0) {
         if (this.failures === 3) process.emitWarning(`signature verification workers cannot start (${(err as Error).message}); verifying on the main thread`, { code: 'MEDLEDGER_VERIFY_POOL' })
-        return checks.map(c => verifySignature(c.publicKey, c.message, c.signature))
+        return false
       }
     }
+    return true
+  }
+
+  async verifyAll (checks: SignatureCheck[]): Promise<boolean[]> {
+    if (checks.length < this.inlineBelow || this.inlineOnly || !this.startWorkers()) return checks.map(c => verifySignature(c.publicKey, c.message, c.signature))
     const chunks = Math.max(Math.min(this.size, Math.ceil(checks.length / this.inlineBelow)), Math.ceil(checks.length / this.maxChunk))
     const per = Math.ceil(checks.length / chunks)
     const parts: Array<Promise<Uint8Array>> = []
@@ -170,6 +231,144 @@ export class VerifyPool {
   /** True when every check holds. */
   async verifyEvery (checks: SignatureCheck[]): Promise<boolean> {
     return (await this.verifyAll(checks)).every(Boolean)
+  }
+
+  /**
+   * Rooted checks (see RootedCheck), one answer per check in order: each check's root, computed
+   * from its leaves, and whether its signature verifies over its message with that root written
+   * in. The roots come first: a worker answers them before it verifies. Split and run inline like
+   * verifyAll, a leaf weighing 1/25 of a signature check.
+   */
+  verifyRooted (checks: RootedCheck[]): RootedResults {
+    let leaves = 0
+    for (const c of checks) leaves += c.leaves.length
+    const weight = checks.length + leaves / LEAVES_PER_CHECK
+    if (weight < this.inlineBelow || this.inlineOnly || !this.startWorkers()) {
+      const roots = checks.map(rootInline)
+      const ok = checks.map((c, i) => verifySignature(c.publicKey, completed(c, roots[i]), c.signature))
+      return { roots: Promise.resolve(roots), ok: Promise.resolve(ok) }
+    }
+    const chunks = Math.max(Math.min(this.size, Math.ceil(weight / this.inlineBelow)), Math.ceil(checks.length / this.maxChunk), Math.ceil(leaves / MAX_LEAVES))
+    const target = weight / chunks
+    const parts: Array<{ roots: Promise<Uint8Array>, ok: Promise<Uint8Array> }> = []
+    let start = 0
+    let w = 0
+    let l = 0
+    for (let i = 0; i < checks.length; i++) {
+      const n = checks[i].leaves.length
+      if (i > start && (w >= target || i - start >= this.maxChunk || l + n > MAX_LEAVES)) {
+        parts.push(this.runRooted(checks.slice(start, i)))
+        start = i
+        w = 0
+        l = 0
+      }
+      w += 1 + n / LEAVES_PER_CHECK
+      l += n
+    }
+    if (start < checks.length) parts.push(this.runRooted(checks.slice(start)))
+    const roots = Promise.all(parts.map(async p => await p.roots)).then(bufs => {
+      const out: Uint8Array[] = []
+      for (const b of bufs) for (let j = 0; j < b.length; j += HASH_LENGTH) out.push(b.subarray(j, j + HASH_LENGTH))
+      if (out.length !== checks.length) throw new Error('signature verification worker failed')
+      return out
+    })
+    const ok = Promise.all(parts.map(async p => await p.ok)).then(oks => {
+      const out = new Array<boolean>(checks.length)
+      let i = 0
+      for (const r of oks) for (let j = 0; j < r.length; j++) out[i++] = r[j] === 1
+      if (i !== checks.length) throw new Error('signature verification worker failed')
+      return out
+    })
+    return { roots, ok }
+  }
+
+  /** One worker message of rooted checks: the roots (n*32 bytes) and the verdicts (n bytes, 1 = valid). */
+  private runRooted (checks: RootedCheck[]): { roots: Promise<Uint8Array>, ok: Promise<Uint8Array> } {
+    const n = checks.length
+    const keys = new Uint8Array(n * PUBLIC_KEY_LENGTH)
+    const sigs = new Uint8Array(n * SIGNATURE_LENGTH)
+    const ends = new Uint32Array(n)
+    const rootAt = new Uint32Array(n)
+    const leafEnds = new Uint32Array(n)
+    // Checks whose root the worker cannot write (leaves not 32 bytes, no room in the message, which
+    // no caller in this code base sends) get it from the main thread, with their message completed here.
+    const here = new Map<number, Uint8Array>()
+    let total = 0
+    let leafCount = 0
+    for (let i = 0; i < n; i++) {
+      const c = checks[i]
+      total += c.message.length
+      if (!rootFits(c) || c.leaves.some(x => x.length !== HASH_LENGTH)) here.set(i, rootInline(c))
+      else leafCount += c.leaves.length
+    }
+    const data = new Uint8Array(total)
+    const leaves = new Uint8Array(leafCount * HASH_LENGTH)
+    let malformed = false
+    total = 0
+    leafCount = 0
+    for (let i = 0; i < n; i++) {
+      const c = checks[i]
+      if (c.publicKey.length === PUBLIC_KEY_LENGTH && c.signature.length === SIGNATURE_LENGTH) {
+        keys.set(c.publicKey, i * PUBLIC_KEY_LENGTH)
+        sigs.set(c.signature, i * SIGNATURE_LENGTH)
+      } else {
+        malformed = true
+      }
+      const root = here.get(i)
+      if (root === undefined) {
+        data.set(c.message, total)
+        rootAt[i] = c.rootAt
+        for (const x of c.leaves) { leaves.set(x, leafCount * HASH_LENGTH); leafCount++ }
+      } else {
+        data.set(completed(c, root), total)
+        rootAt[i] = NO_ROOT
+      }
+      total += c.message.length
+      ends[i] = total
+      leafEnds[i] = leafCount
+    }
+    const fix = (ok: Uint8Array): Uint8Array => {
+      // Malformed lengths are never valid, whatever the zero-filled slot sent in their place gives.
+      if (malformed) for (let i = 0; i < n; i++) if (checks[i].publicKey.length !== PUBLIC_KEY_LENGTH || checks[i].signature.length !== SIGNATURE_LENGTH) ok[i] = 0
+      return ok
+    }
+    const withHere = (roots: Uint8Array): Uint8Array => {
+      for (const [i, r] of here) roots.set(r, i * HASH_LENGTH)
+      return roots
+    }
+    let resolveRoots!: (r: Uint8Array) => void
+    let resolveOk!: (ok: Uint8Array) => void
+    const roots = new Promise<Uint8Array>(resolve => { resolveRoots = resolve })
+    const ok = new Promise<Uint8Array>(resolve => { resolveOk = resolve })
+    let got: Uint8Array | undefined
+    const w = this.workers[this.next++ % this.workers.length]
+    const id = this.nextId++
+    this.jobs.set(id, {
+      worker: w,
+      answer: (msg) => {
+        if (msg.roots !== undefined && got === undefined) {
+          got = withHere(msg.roots)
+          resolveRoots(got)
+          return false
+        }
+        if (msg.ok === undefined) return false
+        resolveOk(fix(msg.ok))
+        return true
+      },
+      inline: () => {
+        if (got === undefined) {
+          got = new Uint8Array(n * HASH_LENGTH)
+          for (let i = 0; i < n; i++) got.set(here.get(i) ?? rootInline(checks[i]), i * HASH_LENGTH)
+          resolveRoots(got)
+        }
+        const r = got
+        const out = new Uint8Array(n)
+        for (let i = 0; i < n; i++) out[i] = verifySignature(checks[i].publicKey, completed(checks[i], r.subarray(i * HASH_LENGTH, (i + 1) * HASH_LENGTH)), checks[i].signature) ? 1 : 0
+        resolveOk(out)
+      }
+    })
+    w.postMessage({ id, keys, sigs, data, ends, rootAt, leafEnds, leaves }, [keys.buffer, sigs.buffer, data.buffer, ends.buffer, rootAt.buffer, leafEnds.buffer, leaves.buffer])
+    return { roots, ok }
   }
 
   private async run (checks: SignatureCheck[]): Promise<Uint8Array> {
@@ -197,7 +396,11 @@ export class VerifyPool {
     const w = this.workers[this.next++ % this.workers.length]
     const id = this.nextId++
     const ok = await new Promise<Uint8Array>((resolve) => {
-      this.jobs.set(id, { checks, worker: w, resolve })
+      this.jobs.set(id, {
+        worker: w,
+        answer: (msg) => { if (msg.ok === undefined) return false; resolve(msg.ok); return true },
+        inline: () => { resolve(verifyInline(checks)) }
+      })
       w.postMessage({ id, keys, sigs, data, ends }, [keys.buffer, sigs.buffer, data.buffer, ends.buffer])
     })
     // Malformed lengths are never valid, whatever the zero-filled slot sent in their place gives.
