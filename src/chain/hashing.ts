@@ -2,7 +2,7 @@ import { encodeCbor } from '../encoding/cbor.ts'
 import { HASH_LENGTH, sha256, ZERO_HASH } from '../crypto/hash.ts'
 import { merkleRoot } from '../merkle/rfc6962.ts'
 import { certificateToCbor, encodeHeader, encodeRecord, evidenceToCbor } from './codec.ts'
-import { batchIds, batchRoots, recordIds } from './memo.ts'
+import { batchIds, batchRoots, recordBytes, recordIds } from './memo.ts'
 import type { BlockHeader, Certificate, Evidence, MedRecord, ProposalHeader, RecordBatch, Vote } from './types.ts'
 
 /**
@@ -24,7 +24,8 @@ export const DOMAIN = {
 export function recordId (r: MedRecord): Uint8Array {
   let id = recordIds.get(r)
   if (id === undefined) {
-    id = sha256(encodeRecord(r))
+    // A decoded record hashes the bytes it was read from (canonical, or the decoder refused them).
+    id = sha256(recordBytes.get(r) ?? encodeRecord(r))
     recordIds.set(r, id)
   }
   return id

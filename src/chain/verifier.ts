@@ -2,7 +2,7 @@ import { bytesEqual, toHex } from '../encoding/bytes.ts'
 import type { RootedCheck, SignatureCheck, VerifyPool } from '../crypto/verify-pool.ts'
 import { ChainError, ChainErrorCode } from './errors.ts'
 import { batchSignTemplate, blockHash, certificateHash, recordId } from './hashing.ts'
-import { batchRoots } from './memo.ts'
+import { batchRoots, recordBytes, recordIds } from './memo.ts'
 import { checkBatch, checkBatchRules, checkBlock, checkCertificate, checkEvidence, type ParentLink } from './validate.ts'
 import { RecordIdMap } from './record-id-map.ts'
 import { authorsAt, type ValidatorSchedule } from './validator-schedule.ts'
@@ -37,7 +37,7 @@ interface Owner { height: number, code: ChainErrorCode, what: string }
 interface Chunk { results: Promise<boolean[]>, owners: Owner[] }
 
 /** The pool's answer to one chunk of rooted batch checks; `okNow` once `ok` is in. */
-interface RootedChunk { roots: Promise<Uint8Array[]>, ok: Promise<boolean[]>, okNow?: boolean[] }
+interface RootedChunk { head: Promise<{ roots: Uint8Array[], ids: Array<Uint8Array[] | undefined> }>, ok: Promise<boolean[]>, okNow?: boolean[] }
 /** Where a batch's root and signature verdict are: its chunk and its place in it. */
 interface Rooted { chunk: RootedChunk, index: number }
 
@@ -126,12 +126,13 @@ export class ChainVerifier {
       const { block, certificate } = fb
       const h = block.header.height
       const batches = block.body.batches
+      // The block's batch roots and record ids, where the pool computes them.
+      if (rooted !== undefined) await rootsOf(batches, rooted)
       // The replay lookup of every record of the block runs in LevelDB's threads while the block is checked.
       const ids = batches.map(b => b.records.map(recordId))
       const known = this.#lookup(ids)
       const validators = this.schedule.at(h)
       const authors = authorsAt(this.schedule, h, validators)
-      if (rooted !== undefined) await rootsOf(batches, rooted)
       checkBlock(this.chainId, block, cur.link, validators)
       const lc = block.body.lastCommit
       if (lc !== null && cur.header !== null && !(cur.certificate !== null && bytesEqual(certificateHash(lc), certificateHash(cur.certificate)))) {
@@ -201,12 +202,12 @@ export class ChainVerifier {
     let records = 0
     const send = (): void => {
       if (checks.length === 0) return
-      const { roots, ok } = verifyRooted(checks)
+      const { roots, ids, ok } = verifyRooted(checks)
       const sent = chunk
-      sent.roots = roots
+      sent.head = Promise.all([roots, ids]).then(([roots, ids]) => ({ roots, ids }))
       sent.ok = ok
       // Awaited by the walk and by settle; a run that fails first leaves them behind.
-      roots.catch(() => {})
+      sent.head.catch(() => {})
       ok.then(v => { sent.okNow = v }, () => {})
       chunk = {} as RootedChunk
       checks = []
@@ -217,7 +218,11 @@ export class ChainVerifier {
         if (batchRoots.has(b) || out.has(b)) continue
         const { message, rootAt } = batchSignTemplate(this.chainId, b.author, b.records.length)
         out.set(b, { chunk, index: checks.length })
-        checks.push({ publicKey: b.author, message, rootAt, leaves: b.records.map(recordId), signature: b.signature })
+        // Records decoded and not hashed yet go as their bytes: the workers compute their ids too.
+        const bytes = b.records.map(r => recordIds.has(r) ? undefined : recordBytes.get(r))
+        const hashLeaves = bytes.every(x => x !== undefined)
+        const leaves = hashLeaves ? bytes as Uint8Array[] : b.records.map(recordId)
+        checks.push({ publicKey: b.author, message, rootAt, leaves, hashLeaves, signature: b.signature })
         records += b.records.length
         if (records >= ROOT_CHUNK_RECORDS || checks.length >= VERIFY_CHUNK) send()
       }
@@ -258,18 +263,20 @@ export function genesisTip (genesisHash: Uint8Array, genesisTime: number): Verif
   return { link: { height: 0, hash: genesisHash, time: genesisTime }, header: null, certificate: null }
 }
 
-/** Waits for the roots of the given batches that the pool computes, and remembers them (memo.ts). */
+/** Waits for the roots (and record ids) of the given batches that the pool computes, and remembers them (memo.ts). */
 async function rootsOf (batches: RecordBatch[], rooted: Map<RecordBatch, Rooted>): Promise<void> {
   let chunk: RootedChunk | undefined
-  let roots: Uint8Array[] = []
+  let got: Awaited<RootedChunk['head']> | undefined
   for (const b of batches) {
     const r = rooted.get(b)
     if (r === undefined || batchRoots.has(b)) continue
-    if (r.chunk !== chunk) {
+    if (r.chunk !== chunk || got === undefined) {
       chunk = r.chunk
-      roots = await chunk.roots
+      got = await chunk.head
     }
-    batchRoots.set(b, roots[r.index])
+    const ids = got.ids[r.index]
+    if (ids !== undefined) for (let i = 0; i < ids.length; i++) recordIds.set(b.records[i], ids[i])
+    batchRoots.set(b, got.roots[r.index])
   }
 }
 

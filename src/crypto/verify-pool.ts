@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads'
 import { availableParallelism } from 'node:os'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH, verifySignature } from './ed25519.ts'
-import { HASH_LENGTH } from './hash.ts'
+import { HASH_LENGTH, sha256 } from './hash.ts'
 import { merkleRoot } from '../merkle/rfc6962.ts'
 import { SRC_ROOT } from '../src-root.ts'
 
@@ -21,17 +21,24 @@ export interface RootedCheck {
   /** The signed message with room for the 32-byte root at `rootAt` (whatever is there is replaced). */
   message: Uint8Array
   rootAt: number
-  /** The leaves' data in order (each 32 bytes, e.g. record ids): the root is RFC 6962's over them. */
+  /** The leaves' data in order (e.g. record ids): the root is RFC 6962's over them. */
   leaves: Uint8Array[]
+  /**
+   * When set, `leaves` are record encodings and each leaf's data is its SHA-256 (the record's id):
+   * the pool hashes them too and answers the ids.
+   */
+  hashLeaves?: boolean
   signature: Uint8Array
 }
 
 /**
- * The answer to rooted checks: the roots (one per check, in order) come as soon as they are
- * computed, before the signatures are verified; `ok` is verifyAll's answer for the completed messages.
+ * The answer to rooted checks, in order: the roots (and, for checks with hashLeaves, the leaves'
+ * SHA-256, else undefined) come as soon as they are computed, before the signatures are verified;
+ * `ok` is verifyAll's answer for the completed messages.
  */
 export interface RootedResults {
   roots: Promise<Uint8Array[]>
+  ids: Promise<Array<Uint8Array[] | undefined>>
   ok: Promise<boolean[]>
 }
 
@@ -81,12 +88,33 @@ interface Job {
   inline: () => void
 }
 
-interface WorkerAnswer { id: number, ok?: Uint8Array, roots?: Uint8Array }
+interface WorkerAnswer { id: number, ok?: Uint8Array, roots?: Uint8Array, ids?: Uint8Array }
 
 /** Where a rooted check has no root to write (VerifyPool's wire format, see verify-worker.js). */
 const NO_ROOT = 0xffffffff
 
-/** Most leaves in one message to a worker (2 MiB of them). */
+interface RootedHead { roots: Uint8Array[], ids: Array<Uint8Array[] | undefined> }
+interface RootedPart { head: Promise<RootedHead>, ok: Promise<Uint8Array> }
+
+/**
+ * Copies leaves end to end into `out` from byte `at`, noting where each ends (from `ends[k]`):
+ * leaves that lie end to end in one buffer already (the records of a decoded batch) are copied
+ * in one piece. Returns the byte after the last.
+ */
+function copyLeaves (xs: Uint8Array[], out: Uint8Array, at: number, ends: Uint32Array, k: number): number {
+  let i = 0
+  while (i < xs.length) {
+    const first = xs[i]
+    let j = i + 1
+    let end = first.byteOffset + first.length
+    while (j < xs.length && xs[j].buffer === first.buffer && xs[j].byteOffset === end) { end += xs[j].length; j++ }
+    out.set(new Uint8Array(first.buffer, first.byteOffset, end - first.byteOffset), at)
+    for (; i < j; i++) { at += xs[i].length; ends[k + i] = at }
+  }
+  return at
+}
+
+/** Most leaves in one message to a worker. */
 const MAX_LEAVES = 1 << 16
 
 /**
@@ -101,8 +129,12 @@ function verifyInline (checks: SignatureCheck[]): Uint8Array {
   return ok
 }
 
-/** A rooted check's root, computed here: the same RFC 6962 root the worker computes. */
-const rootInline = (c: RootedCheck): Uint8Array => merkleRoot(c.leaves)
+/** A rooted check's root (and its leaves' SHA-256 with hashLeaves), computed here: what the worker computes. */
+function rootInline (c: RootedCheck): { root: Uint8Array, ids: Uint8Array[] | undefined } {
+  if (c.hashLeaves !== true) return { root: merkleRoot(c.leaves), ids: undefined }
+  const ids = c.leaves.map(x => sha256(x))
+  return { root: merkleRoot(ids), ids }
+}
 
 /** A rooted check's message with its root written in (a copy: the caller's message is left as it is). */
 function completed (c: RootedCheck, root: Uint8Array): Uint8Array {
@@ -244,13 +276,13 @@ export class VerifyPool {
     for (const c of checks) leaves += c.leaves.length
     const weight = checks.length + leaves / LEAVES_PER_CHECK
     if (weight < this.inlineBelow || this.inlineOnly || !this.startWorkers()) {
-      const roots = checks.map(rootInline)
-      const ok = checks.map((c, i) => verifySignature(c.publicKey, completed(c, roots[i]), c.signature))
-      return { roots: Promise.resolve(roots), ok: Promise.resolve(ok) }
+      const got = checks.map(rootInline)
+      const ok = checks.map((c, i) => verifySignature(c.publicKey, completed(c, got[i].root), c.signature))
+      return { roots: Promise.resolve(got.map(g => g.root)), ids: Promise.resolve(got.map(g => g.ids)), ok: Promise.resolve(ok) }
     }
     const chunks = Math.max(Math.min(this.size, Math.ceil(weight / this.inlineBelow)), Math.ceil(checks.length / this.maxChunk), Math.ceil(leaves / MAX_LEAVES))
     const target = weight / chunks
-    const parts: Array<{ roots: Promise<Uint8Array>, ok: Promise<Uint8Array> }> = []
+    const parts: RootedPart[] = []
     let start = 0
     let w = 0
     let l = 0
@@ -266,11 +298,11 @@ export class VerifyPool {
       l += n
     }
     if (start < checks.length) parts.push(this.runRooted(checks.slice(start)))
-    const roots = Promise.all(parts.map(async p => await p.roots)).then(bufs => {
-      const out: Uint8Array[] = []
-      for (const b of bufs) for (let j = 0; j < b.length; j += HASH_LENGTH) out.push(b.subarray(j, j + HASH_LENGTH))
-      if (out.length !== checks.length) throw new Error('signature verification worker failed')
-      return out
+    const head = Promise.all(parts.map(async p => await p.head)).then(hs => {
+      const roots = hs.flatMap(h => h.roots)
+      const ids = hs.flatMap(h => h.ids)
+      if (roots.length !== checks.length) throw new Error('signature verification worker failed')
+      return { roots, ids }
     })
     const ok = Promise.all(parts.map(async p => await p.ok)).then(oks => {
       const out = new Array<boolean>(checks.length)
@@ -279,33 +311,42 @@ export class VerifyPool {
       if (i !== checks.length) throw new Error('signature verification worker failed')
       return out
     })
-    return { roots, ok }
+    return { roots: head.then(h => h.roots), ids: head.then(h => h.ids), ok }
   }
 
-  /** One worker message of rooted checks: the roots (n*32 bytes) and the verdicts (n bytes, 1 = valid). */
-  private runRooted (checks: RootedCheck[]): { roots: Promise<Uint8Array>, ok: Promise<Uint8Array> } {
+  /** One worker message of rooted checks: the roots and ids (views into what the worker sent), then the verdicts (1 = valid). */
+  private runRooted (checks: RootedCheck[]): RootedPart {
     const n = checks.length
     const keys = new Uint8Array(n * PUBLIC_KEY_LENGTH)
     const sigs = new Uint8Array(n * SIGNATURE_LENGTH)
     const ends = new Uint32Array(n)
     const rootAt = new Uint32Array(n)
-    const leafEnds = new Uint32Array(n)
-    // Checks whose root the worker cannot write (leaves not 32 bytes, no room in the message, which
-    // no caller in this code base sends) get it from the main thread, with their message completed here.
-    const here = new Map<number, Uint8Array>()
+    const countEnds = new Uint32Array(n)
+    const hashed = new Uint8Array(n)
+    // Checks whose root the worker cannot write (no room in the message; leaves that are not 32
+    // bytes and not to be hashed), which no caller in this code base sends, get it from the main
+    // thread, with their message completed here.
+    const here = new Map<number, { root: Uint8Array, ids: Uint8Array[] | undefined }>()
     let total = 0
     let leafCount = 0
+    let leafBytes = 0
     for (let i = 0; i < n; i++) {
       const c = checks[i]
       total += c.message.length
-      if (!rootFits(c) || c.leaves.some(x => x.length !== HASH_LENGTH)) here.set(i, rootInline(c))
-      else leafCount += c.leaves.length
+      if (!rootFits(c) || (c.hashLeaves !== true && c.leaves.some(x => x.length !== HASH_LENGTH))) {
+        here.set(i, rootInline(c))
+        continue
+      }
+      leafCount += c.leaves.length
+      for (const x of c.leaves) leafBytes += x.length
     }
     const data = new Uint8Array(total)
-    const leaves = new Uint8Array(leafCount * HASH_LENGTH)
+    const leaves = new Uint8Array(leafBytes)
+    const leafEnds = new Uint32Array(leafCount)
     let malformed = false
     total = 0
     leafCount = 0
+    leafBytes = 0
     for (let i = 0; i < n; i++) {
       const c = checks[i]
       if (c.publicKey.length === PUBLIC_KEY_LENGTH && c.signature.length === SIGNATURE_LENGTH) {
@@ -314,41 +355,51 @@ export class VerifyPool {
       } else {
         malformed = true
       }
-      const root = here.get(i)
-      if (root === undefined) {
+      const inline = here.get(i)
+      if (inline === undefined) {
         data.set(c.message, total)
         rootAt[i] = c.rootAt
-        for (const x of c.leaves) { leaves.set(x, leafCount * HASH_LENGTH); leafCount++ }
+        hashed[i] = c.hashLeaves === true ? 1 : 0
+        leafBytes = copyLeaves(c.leaves, leaves, leafBytes, leafEnds, leafCount)
+        leafCount += c.leaves.length
       } else {
-        data.set(completed(c, root), total)
+        data.set(completed(c, inline.root), total)
         rootAt[i] = NO_ROOT
       }
       total += c.message.length
       ends[i] = total
-      leafEnds[i] = leafCount
+      countEnds[i] = leafCount
     }
     const fix = (ok: Uint8Array): Uint8Array => {
       // Malformed lengths are never valid, whatever the zero-filled slot sent in their place gives.
       if (malformed) for (let i = 0; i < n; i++) if (checks[i].publicKey.length !== PUBLIC_KEY_LENGTH || checks[i].signature.length !== SIGNATURE_LENGTH) ok[i] = 0
       return ok
     }
-    const withHere = (roots: Uint8Array): Uint8Array => {
-      for (const [i, r] of here) roots.set(r, i * HASH_LENGTH)
-      return roots
-    }
-    let resolveRoots!: (r: Uint8Array) => void
+    let resolveHead!: (h: RootedHead) => void
     let resolveOk!: (ok: Uint8Array) => void
-    const roots = new Promise<Uint8Array>(resolve => { resolveRoots = resolve })
+    const head = new Promise<RootedHead>(resolve => { resolveHead = resolve })
     const ok = new Promise<Uint8Array>(resolve => { resolveOk = resolve })
-    let got: Uint8Array | undefined
+    let got: RootedHead | undefined
     const w = this.workers[this.next++ % this.workers.length]
     const id = this.nextId++
     this.jobs.set(id, {
       worker: w,
       answer: (msg) => {
-        if (msg.roots !== undefined && got === undefined) {
-          got = withHere(msg.roots)
-          resolveRoots(got)
+        if (msg.roots !== undefined && msg.ids !== undefined && got === undefined) {
+          const roots: Uint8Array[] = []
+          const ids: Array<Uint8Array[] | undefined> = []
+          let at = 0
+          for (let i = 0; i < n; i++) {
+            const inline = here.get(i)
+            roots.push(inline?.root ?? msg.roots.subarray(i * HASH_LENGTH, (i + 1) * HASH_LENGTH))
+            // (`hashed` went to the worker: the checks say which were hashed.)
+            if (inline !== undefined || checks[i].hashLeaves !== true) { ids.push(inline?.ids); continue }
+            const mine: Uint8Array[] = new Array(checks[i].leaves.length)
+            for (let j = 0; j < mine.length; j++, at += HASH_LENGTH) mine[j] = msg.ids.subarray(at, at + HASH_LENGTH)
+            ids.push(mine)
+          }
+          got = { roots, ids }
+          resolveHead(got)
           return false
         }
         if (msg.ok === undefined) return false
@@ -357,18 +408,18 @@ export class VerifyPool {
       },
       inline: () => {
         if (got === undefined) {
-          got = new Uint8Array(n * HASH_LENGTH)
-          for (let i = 0; i < n; i++) got.set(here.get(i) ?? rootInline(checks[i]), i * HASH_LENGTH)
-          resolveRoots(got)
+          const all = checks.map((c, i) => here.get(i) ?? rootInline(c))
+          got = { roots: all.map(a => a.root), ids: all.map(a => a.ids) }
+          resolveHead(got)
         }
-        const r = got
+        const r = got.roots
         const out = new Uint8Array(n)
-        for (let i = 0; i < n; i++) out[i] = verifySignature(checks[i].publicKey, completed(checks[i], r.subarray(i * HASH_LENGTH, (i + 1) * HASH_LENGTH)), checks[i].signature) ? 1 : 0
+        for (let i = 0; i < n; i++) out[i] = verifySignature(checks[i].publicKey, completed(checks[i], r[i]), checks[i].signature) ? 1 : 0
         resolveOk(out)
       }
     })
-    w.postMessage({ id, keys, sigs, data, ends, rootAt, leafEnds, leaves }, [keys.buffer, sigs.buffer, data.buffer, ends.buffer, rootAt.buffer, leafEnds.buffer, leaves.buffer])
-    return { roots, ok }
+    w.postMessage({ id, keys, sigs, data, ends, rootAt, countEnds, leafEnds, leaves, hashed }, [keys.buffer, sigs.buffer, data.buffer, ends.buffer, rootAt.buffer, countEnds.buffer, leafEnds.buffer, leaves.buffer, hashed.buffer])
+    return { head, ok }
   }
 
   private async run (checks: SignatureCheck[]): Promise<Uint8Array> {

@@ -1,8 +1,9 @@
 import test from 'ava'
 import { ChainError, ChainErrorCode } from '../../../src/chain/errors.ts'
-import { encodeBlock, decodeBlock } from '../../../src/chain/codec.ts'
+import { encodeBlock, encodeRecord, decodeBlock } from '../../../src/chain/codec.ts'
 import { batchRecordsRoot, blockHash, certificateHash, recordId } from '../../../src/chain/hashing.ts'
-import { batchRoots } from '../../../src/chain/memo.ts'
+import { batchRoots, recordIds } from '../../../src/chain/memo.ts'
+import { sha256 } from '../../../src/crypto/hash.ts'
 import type { Block, FinalizedBlock, RecordBatch } from '../../../src/chain/types.ts'
 import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../../../src/chain/validate.ts'
 import { fixedSchedule, type ValidatorSchedule } from '../../../src/chain/validator-schedule.ts'
@@ -46,7 +47,7 @@ const rootedPool = {
   verifyRooted: (checks: RootedCheck[]): RootedResults => {
     rootedJobs++
     const r = inline.verifyRooted(checks)
-    return { roots: later(r.roots), ok: later(r.ok) }
+    return { roots: later(r.roots), ids: r.ids, ok: later(r.ok) }
   }
 } as unknown as VerifyPool
 /** A real pool: the roots come from the worker's own Merkle code. */
@@ -353,13 +354,17 @@ test('a run continues from a tip', async t => {
   t.true(bytesEqual(end.link.hash, blockHash(run[5].block.header)))
 })
 
-test('roots from the pool: every batch of a decoded run gets its records root remembered, the main thread\'s root', async t => {
+test('roots from the pool: every batch of a decoded run gets its records root and record ids remembered, the main thread\'s', async t => {
   const run = decoded(chain(4, h => [batchOf(0, 1), batchOf(1, 2 * h + 1), batchOf(2, 1000), batchOf(3, 0 + h)]))
   const batches = run.flatMap(fb => fb.block.body.batches)
   t.false(batches.some(b => batchRoots.has(b)), 'decoding remembers no batch root')
+  t.false(batches.some(b => b.records.some(r => recordIds.has(r))), 'nor a record id: the workers hash the records')
   const tip = await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), workers, lookupOf([])).verifyRun(GENESIS, run)
   t.is(tip.link.height, 4)
-  for (const b of batches) t.deepEqual(batchRoots.get(b), batchRecordsRoot(b.records), `${b.records.length} records`)
+  for (const b of batches) {
+    t.deepEqual(b.records.map(r => recordIds.get(r)), b.records.map(r => sha256(encodeRecord(r))), `ids of ${b.records.length} records`)
+    t.deepEqual(batchRoots.get(b), batchRecordsRoot(b.records), `root of ${b.records.length} records`)
+  }
 })
 
 test('roots from the pool: a batch sent to the workers has its signature checked there, and a forged one is reported as before', async t => {
@@ -407,10 +412,11 @@ test('roots from the pool: a tampered record fails sync verification with the sa
 
 test('roots from the pool: a pool that fails is reported, and rooted chunks left behind are not unhandled', async t => {
   const run = chain(3, () => freshBatches(20))
-  const broken = { verifyAll: pool.verifyAll, verifyRooted: () => ({ roots: Promise.reject(new Error('signature verification worker failed')), ok: Promise.reject(new Error('signature verification worker failed')) }) } as unknown as VerifyPool
+  const failed = (): Promise<never> => Promise.reject(new Error('signature verification worker failed'))
+  const broken = { verifyAll: pool.verifyAll, verifyRooted: () => ({ roots: failed(), ids: failed(), ok: failed() }) } as unknown as VerifyPool
   await t.throwsAsync(new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), broken).verifyRun(GENESIS, decoded(run)), { message: 'signature verification worker failed' })
   // Roots in, verdicts failing: reported at the end of the run, as a failing verifyAll is.
-  const noVerdicts = { verifyAll: pool.verifyAll, verifyRooted: (cs: RootedCheck[]) => ({ roots: inline.verifyRooted(cs).roots, ok: Promise.reject(new Error('signature verification worker failed')) }) } as unknown as VerifyPool
+  const noVerdicts = { verifyAll: pool.verifyAll, verifyRooted: (cs: RootedCheck[]) => { const r = inline.verifyRooted(cs); return { roots: r.roots, ids: r.ids, ok: failed() } } } as unknown as VerifyPool
   await t.throwsAsync(new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), noVerdicts).verifyRun(GENESIS, decoded(run)), { message: 'signature verification worker failed' })
   // A rule broken in block 1 is reported though every rooted chunk fails.
   const bad = withBatches(run, 1, bs => [outsiderBatch(), ...bs])

@@ -134,3 +134,51 @@ test('a worker that dies mid-job: its roots and verdicts are computed inline, th
     await pool.close()
   }
 })
+
+/** Checks over record-like byte strings (hashLeaves): in one buffer end to end when `together`, else each its own. */
+function hashedChecks (key: NodeKey, counts: number[], together: boolean): { checks: RootedCheck[], roots: Uint8Array[], ids: Uint8Array[][] } {
+  const checks: RootedCheck[] = []
+  const roots: Uint8Array[] = []
+  const ids: Uint8Array[][] = []
+  for (const n of counts) {
+    const parts = Array.from({ length: n }, (_, i) => new TextEncoder().encode(`record ${seq++} `.padEnd(20 + (i * 37) % 300, 'x')))
+    let leaves = parts
+    if (together) {
+      const all = new Uint8Array(parts.reduce((s, p) => s + p.length + 3, 0) + 5)
+      let at = 5
+      leaves = parts.map(p => { all.set(p, at); at += p.length; return all.subarray(at - p.length, at) })
+    }
+    const mine = parts.map(p => sha256(p))
+    const root = merkleRoot(mine)
+    const { message, rootAt } = batchSignTemplate(CHAIN, key.publicKey, n)
+    checks.push({ publicKey: key.publicKey, message, rootAt, leaves, hashLeaves: true, signature: key.sign(batchSignBytes(CHAIN, key.publicKey, root, n)) })
+    roots.push(root)
+    ids.push(mine)
+  }
+  return { checks, roots, ids }
+}
+
+test('hashLeaves: the workers hash record encodings to their ids, answer them, and root over them; inline the same', async t => {
+  const key = await NodeKey.generate()
+  const workers = new VerifyPool({ threads: 2, inlineBelow: 1, maxChunk: 4 })
+  const inline = new VerifyPool({ inlineBelow: Number.MAX_SAFE_INTEGER })
+  try {
+    for (const together of [true, false]) {
+      const { checks, roots, ids } = hashedChecks(key, [1, 2, 3, 7, 64, 1000, 5], together)
+      // A check of plain leaves among them: no ids for it.
+      const plain = rooted(key, [9])
+      checks.splice(2, 0, plain.checks[0])
+      roots.splice(2, 0, plain.roots[0])
+      for (const p of [workers, inline]) {
+        const r = p.verifyRooted(checks)
+        t.deepEqual(hex(await r.roots), hex(roots), `roots, together ${String(together)}`)
+        const got = await r.ids
+        t.is(got[2], undefined)
+        t.deepEqual(got.filter((_, i) => i !== 2).map(x => hex(x as Uint8Array[])), ids.map(hex), `ids, together ${String(together)}`)
+        t.deepEqual(await r.ok, checks.map(() => true))
+      }
+    }
+  } finally {
+    await workers.close()
+  }
+})
