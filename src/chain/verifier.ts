@@ -27,9 +27,10 @@ export interface RecordLookup {
 export const VERIFY_CHUNK = 2048
 
 /**
- * Batches whose records root is not known yet go to the pool's verifyRooted in chunks of about
- * this many records (or VERIFY_CHUNK batches): the workers compute the roots beside the batch
- * signatures, and the walk over the run waits only for the roots of the block in hand.
+ * Batches whose records root is not known yet go to the pool's verifyRooted in chunks of whole
+ * blocks of at least this many records (at most 4 times as many, or VERIFY_CHUNK batches): the
+ * workers compute the roots beside the batch signatures, and the walk over the run waits only for
+ * the roots of the block in hand.
  */
 export const ROOT_CHUNK_RECORDS = 8192
 
@@ -224,8 +225,11 @@ export class ChainVerifier {
         const leaves = hashLeaves ? bytes as Uint8Array[] : b.records.map(recordId)
         checks.push({ publicKey: b.author, message, rootAt, leaves, hashLeaves, signature: b.signature })
         records += b.records.length
-        if (records >= ROOT_CHUNK_RECORDS || checks.length >= VERIFY_CHUNK) send()
+        if (records >= 4 * ROOT_CHUNK_RECORDS || checks.length >= VERIFY_CHUNK) send()
       }
+      // Chunks end with a block where they can: the walk waits for the roots of one block, not of
+      // the chunk that also holds the start of the next.
+      if (records >= ROOT_CHUNK_RECORDS) send()
     }
     send()
     return out
