@@ -63,20 +63,27 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 6, maxOldGenerationSizeMb: 64 
 const WORKER_URL = new URL('crypto/verify-worker.js', SRC_ROOT)
 
 /**
- * The parent's Node options without module loaders (--import tsx and the like): the worker is
- * plain JavaScript, and a loader would cost each worker a loader thread of its own.
+ * The parent's Node options a worker takes: without module loaders (--import tsx and the like: the
+ * worker is plain JavaScript, and a loader would cost each worker a loader thread of its own), and
+ * without the V8 and per-process options Node refuses in a worker (ERR_WORKER_INVALID_EXEC_ARGV):
+ * the heap limits a daemon is started with (bin/medledger.js, the memory budget) are the parent's
+ * alone, the worker's heap is bounded by its resourceLimits.
  */
-function workerExecArgv (): string[] {
+export function workerExecArgv (argv: readonly string[] = process.execArgv): string[] {
   const out: string[] = []
-  const argv = process.execArgv
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
-    if (a === '-r' || /^--(import|require|loader|experimental-loader)$/.test(a)) { i++; continue }
-    if (/^--(import|require|loader|experimental-loader)=/.test(a)) continue
+    if (a === '-r' || /^--(import|require|loader|experimental-loader)$/.test(a) || PARENT_ONLY_WITH_VALUE.test(a)) { i++; continue }
+    if (/^--(import|require|loader|experimental-loader)=/.test(a) || PARENT_ONLY.test(a)) continue
     out.push(a)
   }
   return out
 }
+
+/** V8 heap and stack options and per-process ones a worker refuses (either spelling), with their value. */
+const PARENT_ONLY = /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|max[-_]young[-_]generation[-_]size|heap[-_]growing[-_]percent|stack[-_]size|expose[-_]gc|title)(=|$)/
+/** The same options given as two arguments (--max-old-space-size 300). */
+const PARENT_ONLY_WITH_VALUE = /^--(max[-_]old[-_]space[-_]size|max[-_]semi[-_]space[-_]size|max[-_]young[-_]generation[-_]size|heap[-_]growing[-_]percent|stack[-_]size|title)$/
 
 /**
  * A message to one worker. `answer` takes each of the worker's answers and says whether the job
@@ -182,7 +189,15 @@ export class VerifyPool {
   get inlineOnly (): boolean { return this.failures >= 3 }
 
   private spawn (): Worker {
-    const w = new Worker(WORKER_URL, { resourceLimits: WORKER_LIMITS, execArgv: workerExecArgv() })
+    let w: Worker
+    try {
+      w = new Worker(WORKER_URL, { resourceLimits: WORKER_LIMITS, execArgv: workerExecArgv() })
+    } catch (err) {
+      // Another option a worker refuses: the worker goes without the parent's options rather than
+      // not at all (every check would then be verified on the main thread).
+      if ((err as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw err
+      w = new Worker(WORKER_URL, { resourceLimits: WORKER_LIMITS, execArgv: [] })
+    }
     w.unref()
     w.on('message', (msg: WorkerAnswer) => {
       const job = this.jobs.get(msg.id)
