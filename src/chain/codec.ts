@@ -2,10 +2,10 @@ import {
   type Cbor, cborHead, concatBytes, encodeArrayOfEncoded, encodeCbor, CodecError, CodecErrorCode, headSize, writeHead
 } from '../encoding/cbor.ts'
 import { CborReader, readAll } from '../encoding/reader.ts'
-import { HASH_LENGTH, sha256 } from '../crypto/hash.ts'
+import { HASH_LENGTH } from '../crypto/hash.ts'
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from '../crypto/ed25519.ts'
 import { LIMITS } from './limits.ts'
-import { encodedBatches, encodedBlocks, recordIds } from './memo.ts'
+import { encodedBatches, encodedBlocks, recordBytes } from './memo.ts'
 import type {
   Block, BlockBody, BlockHeader, Certificate, CommitSignature, Evidence, FinalizedBlock, MedRecord,
   Proposal, ProposalHeader, RecordBatch, Vote
@@ -18,8 +18,8 @@ import { VoteType } from './types.ts'
  * and canonical, see encoding/reader.ts); `encodeX`/`decodeX` are the byte-level entry points and
  * `xFromCbor` reads from an already decoded tree.
  *
- * Decoding remembers what the bytes give for free (memo.ts): each record's id is the SHA-256 of
- * the exact range it was read from, and each batch and block keeps the bytes it came from, so
+ * Decoding remembers what the bytes give for free (memo.ts): each record's exact range it was read
+ * from (its id is their SHA-256, computed when first needed), and each batch and block keeps the bytes it came from, so
  * encoding them again (a block that carries gossiped batches, a commit) copies bytes instead of
  * encoding values.
  */
@@ -48,7 +48,7 @@ export function readRecord (r: CborReader): MedRecord {
     author: r.bytes('record.author', { length: PUBLIC_KEY_LENGTH }),
     timestamp: r.uint('record.timestamp')
   }
-  recordIds.set(record, sha256(r.span(start)))
+  recordBytes.set(record, r.span(start))
   return record
 }
 /**

@@ -1,8 +1,8 @@
 import { encodeCbor } from '../encoding/cbor.ts'
-import { sha256, ZERO_HASH } from '../crypto/hash.ts'
+import { HASH_LENGTH, sha256, ZERO_HASH } from '../crypto/hash.ts'
 import { merkleRoot } from '../merkle/rfc6962.ts'
 import { certificateToCbor, encodeHeader, encodeRecord, evidenceToCbor } from './codec.ts'
-import { batchIds, batchRoots, recordIds } from './memo.ts'
+import { batchIds, batchRoots, recordBytes, recordIds } from './memo.ts'
 import type { BlockHeader, Certificate, Evidence, MedRecord, ProposalHeader, RecordBatch, Vote } from './types.ts'
 
 /**
@@ -24,7 +24,8 @@ export const DOMAIN = {
 export function recordId (r: MedRecord): Uint8Array {
   let id = recordIds.get(r)
   if (id === undefined) {
-    id = sha256(encodeRecord(r))
+    // A decoded record hashes the bytes it was read from (canonical, or the decoder refused them).
+    id = sha256(recordBytes.get(r) ?? encodeRecord(r))
     recordIds.set(r, id)
   }
   return id
@@ -47,6 +48,19 @@ export function batchRoot (b: RecordBatch): Uint8Array {
 
 export function batchSignBytes (chainId: string, author: Uint8Array, recordsRoot: Uint8Array, count: number): Uint8Array {
   return encodeCbor([DOMAIN.batch, chainId, author, recordsRoot, count])
+}
+
+/**
+ * batchSignBytes with the records root left to fill in: `message` holds zeros at
+ * [rootAt, rootAt + 32), where batchSignBytes would write the root (the root is the fourth item,
+ * followed only by the count; the verify pool's workers write it there, see VerifyPool.verifyRooted).
+ */
+export function batchSignTemplate (chainId: string, author: Uint8Array, count: number): { message: Uint8Array, rootAt: number } {
+  const message = batchSignBytes(chainId, author, ZERO_HASH, count)
+  const rootAt = message.length - encodeCbor(count).length - HASH_LENGTH
+  // A byte string of 32 is headed 0x58 0x20: the root is where batchSignBytes put it, or this is a bug.
+  if (message[rootAt - 2] !== 0x58 || message[rootAt - 1] !== HASH_LENGTH) throw new Error('batchSignTemplate: the records root is not where expected')
+  return { message, rootAt }
 }
 
 /**

@@ -19,6 +19,16 @@ import type { Authors } from './member-set.ts'
  * (`authorsAt` of the schedule; a ValidatorSet alone on a chain without members).
  */
 export function checkBatch (chainId: string, batch: RecordBatch, authors: Authors): SignatureCheck {
+  checkBatchRules(batch, authors)
+  return {
+    publicKey: batch.author,
+    message: batchSignBytes(chainId, batch.author, batchRoot(batch), batch.records.length),
+    signature: batch.signature
+  }
+}
+
+/** checkBatch's rules without its signature check (for a caller whose pool checks it, see ChainVerifier). */
+export function checkBatchRules (batch: RecordBatch, authors: Authors): void {
   // [REJECT] Only a validator or a member of the sets in force may author records.
   if (!authors.has(batch.author)) throw new ChainError(ChainErrorCode.BATCH_AUTHOR_UNKNOWN, `batch author ${toHex(batch.author).slice(0, 16)} is neither a validator nor a member in force`)
   for (const r of batch.records) {
@@ -30,11 +40,6 @@ export function checkBatch (chainId: string, batch: RecordBatch, authors: Author
   }
   // [REJECT] A record id appears once in a batch: its index entry names one place.
   if (batch.records.length > 1) claimRecordIds(batch, new RecordIdMap())
-  return {
-    publicKey: batch.author,
-    message: batchSignBytes(chainId, batch.author, batchRoot(batch), batch.records.length),
-    signature: batch.signature
-  }
 }
 
 /**

@@ -1,14 +1,17 @@
 import test from 'ava'
 import { ChainError, ChainErrorCode } from '../../../src/chain/errors.ts'
-import { blockHash, certificateHash, recordId } from '../../../src/chain/hashing.ts'
+import { encodeBlock, encodeRecord, decodeBlock } from '../../../src/chain/codec.ts'
+import { batchRecordsRoot, blockHash, certificateHash, recordId } from '../../../src/chain/hashing.ts'
+import { batchRoots, recordIds } from '../../../src/chain/memo.ts'
+import { sha256 } from '../../../src/crypto/hash.ts'
 import type { Block, FinalizedBlock, RecordBatch } from '../../../src/chain/types.ts'
 import { checkBatch, checkBlock, checkCertificate, checkEvidence } from '../../../src/chain/validate.ts'
 import { fixedSchedule, type ValidatorSchedule } from '../../../src/chain/validator-schedule.ts'
 import { ChainVerifier, genesisTip, VERIFY_CHUNK, type VerifiedTip } from '../../../src/chain/verifier.ts'
 import { ZERO_HASH } from '../../../src/crypto/hash.ts'
-import { type SignatureCheck, VerifyPool } from '../../../src/crypto/verify-pool.ts'
+import { type RootedCheck, type RootedResults, type SignatureCheck, VerifyPool } from '../../../src/crypto/verify-pool.ts'
 import { bytesEqual } from '../../../src/encoding/bytes.ts'
-import { makeChain, sampleRecord, signBatch, testKey, testValidators, TEST_CHAIN_ID, TEST_TIME, validatorSetOf } from '../../helpers/fixtures.ts'
+import { makeBlock, makeCertificate, makeChain, sampleRecord, signBatch, testKey, testValidators, TEST_CHAIN_ID, TEST_TIME, validatorSetOf } from '../../helpers/fixtures.ts'
 
 const V = testValidators(4)
 const SET = validatorSetOf(V)
@@ -27,6 +30,32 @@ const pool = {
     return ok
   }
 } as unknown as VerifyPool
+
+const later = async <T>(x: Promise<T>): Promise<T> => {
+  const v = await x
+  await new Promise(resolve => setTimeout(resolve, Math.max(0, 20 - 4 * (jobs++ % 6))))
+  return v
+}
+/**
+ * The same pool with verifyRooted (the records roots of batches computed beside their signatures,
+ * inline here), its answers delayed like the checks'. Runs go to it decoded from their bytes, as
+ * sync receives them: record ids known, batch roots not.
+ */
+let rootedJobs = 0
+const rootedPool = {
+  verifyAll: pool.verifyAll,
+  verifyRooted: (checks: RootedCheck[]): RootedResults => {
+    rootedJobs++
+    const r = inline.verifyRooted(checks)
+    return { roots: later(r.roots), ids: r.ids, ok: later(r.ok) }
+  }
+} as unknown as VerifyPool
+/** A real pool: the roots come from the worker's own Merkle code. */
+const workers = new VerifyPool({ threads: 2, inlineBelow: 1 })
+test.after.always(async () => { await workers.close() })
+
+/** The run as sync hands it to the verifier: decoded from its bytes, nothing remembered but record ids. */
+const decoded = (run: FinalizedBlock[]): FinalizedBlock[] => run.map(fb => ({ block: decodeBlock(encodeBlock(fb.block)), certificate: fb.certificate }))
 
 let serial = 0
 /** `n` fresh batches of one record, authored by the validators in turn. */
@@ -134,6 +163,8 @@ async function agree (t: import('ava').ExecutionContext, run: FinalizedBlock[], 
   const perId = async (id: Uint8Array): Promise<boolean> => (await lookup.hasRecords([id]))[0]
   const want = await outcome(async () => await reference(fixedSchedule(SET), pool, perId, GENESIS, run))
   t.deepEqual(await outcome(async () => await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), pool, lookup).verifyRun(GENESIS, run)), want)
+  // Roots computed by the pool beside the signatures: the same outcome, code, message and height.
+  t.deepEqual(await outcome(async () => await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), rootedPool, lookup).verifyRun(GENESIS, decoded(run))), want, 'roots from verifyRooted')
   return want
 }
 
@@ -146,7 +177,9 @@ function withBatches (run: FinalizedBlock[], h: number, edit: (bs: RecordBatch[]
 
 test('a valid run verifies and returns its last block as the tip', async t => {
   const run = chain(5)
+  const before = rootedJobs
   const got = await agree(t, run)
+  t.true(rootedJobs > before, 'the decoded run\'s batches went to verifyRooted')
   t.deepEqual(got, { ok: true, height: 5, hash: Buffer.from(blockHash(run[4].block.header)).toString('hex') })
 })
 
@@ -319,4 +352,75 @@ test('a run continues from a tip', async t => {
   const end = await v.verifyRun(mid, run.slice(3))
   t.is(end.link.height, 6)
   t.true(bytesEqual(end.link.hash, blockHash(run[5].block.header)))
+})
+
+test('roots from the pool: every batch of a decoded run gets its records root and record ids remembered, the main thread\'s', async t => {
+  const run = decoded(chain(4, h => [batchOf(0, 1), batchOf(1, 2 * h + 1), batchOf(2, 1000), batchOf(3, 0 + h)]))
+  const batches = run.flatMap(fb => fb.block.body.batches)
+  t.false(batches.some(b => batchRoots.has(b)), 'decoding remembers no batch root')
+  t.false(batches.some(b => b.records.some(r => recordIds.has(r))), 'nor a record id: the workers hash the records')
+  const tip = await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), workers, lookupOf([])).verifyRun(GENESIS, run)
+  t.is(tip.link.height, 4)
+  for (const b of batches) {
+    t.deepEqual(b.records.map(r => recordIds.get(r)), b.records.map(r => sha256(encodeRecord(r))), `ids of ${b.records.length} records`)
+    t.deepEqual(batchRoots.get(b), batchRecordsRoot(b.records), `root of ${b.records.length} records`)
+  }
+})
+
+test('roots from the pool: a batch sent to the workers has its signature checked there, and a forged one is reported as before', async t => {
+  const per = 40
+  let run = chain(5, () => freshBatches(per))
+  run = withBatches(run, 4, bs => bs.map((b, i) => i === 3 ? forged(b) : b))
+  run = withBatches(run, 2, bs => bs.map((b, i) => i === per - 1 ? forged(b) : b))
+  const want = await outcome(async () => await reference(fixedSchedule(SET), pool, undefined, GENESIS, run))
+  t.like(want, { ok: false, code: ChainErrorCode.BATCH_SIGNATURE, height: 2 })
+  t.deepEqual(await outcome(async () => await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), workers).verifyRun(GENESIS, decoded(run))), want)
+})
+
+/** Block `h` of a valid run with one record of its second batch changed after signing; `reheader` rebuilds the header over it. */
+function tampered (run: FinalizedBlock[], h: number, reheader: boolean): FinalizedBlock[] {
+  return run.map(fb => {
+    if (fb.block.header.height !== h) return fb
+    const batches = fb.block.body.batches.map((b, i) => i === 1 ? { ...b, records: b.records.map((r, j) => j === 1 ? { ...r, payload: new TextEncoder().encode('tampered') } : r) } : b)
+    if (!reheader) return { ...fb, block: { ...fb.block, body: { ...fb.block.body, batches } } }
+    const hd = fb.block.header
+    const proposer = V.find(k => bytesEqual(k.publicKey, hd.proposer)) as typeof V[number]
+    const block = makeBlock({ chainId: TEST_CHAIN_ID, height: h, time: hd.time, proposer, parentHash: hd.parentHash, validatorSetHash: hd.validatorSetHash, batches, lastCommit: fb.block.body.lastCommit })
+    return { block, certificate: makeCertificate(V, { height: h, round: 0, blockHash: blockHash(block.header) }) }
+  })
+}
+
+test('roots from the pool: a tampered record fails sync verification with the same error as before', async t => {
+  const run = chain(4, () => [batchOf(0, 3), batchOf(1, 5), batchOf(2, 2)])
+  // The header no longer matches the body: the records root check of checkBlock, at block 3.
+  const body = tampered(run, 3, false)
+  const want = await outcome(async () => await reference(fixedSchedule(SET), pool, undefined, GENESIS, body))
+  t.like(want, { ok: false, code: ChainErrorCode.HEADER_RECORDS_ROOT, height: 3 })
+  for (const p of [pool, rootedPool, workers]) {
+    t.deepEqual(await outcome(async () => await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), p).verifyRun(GENESIS, decoded(body))), want)
+  }
+  // A header rebuilt over the tampered body (and certified, but for block 4's link): the author's
+  // signature no longer covers the batch. Block 3 alone, from block 2's tip.
+  const tip2 = await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), pool).verifyRun(GENESIS, run.slice(0, 2))
+  const signed = tampered(run, 3, true).slice(2, 3)
+  const want2 = await outcome(async () => await reference(fixedSchedule(SET), pool, undefined, tip2, signed))
+  t.like(want2, { ok: false, code: ChainErrorCode.BATCH_SIGNATURE, height: 3 })
+  for (const p of [pool, rootedPool, workers]) {
+    t.deepEqual(await outcome(async () => await new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), p).verifyRun(tip2, decoded(signed))), want2)
+  }
+})
+
+test('roots from the pool: a pool that fails is reported, and rooted chunks left behind are not unhandled', async t => {
+  const run = chain(3, () => freshBatches(20))
+  const failed = (): Promise<never> => Promise.reject(new Error('signature verification worker failed'))
+  const broken = { verifyAll: pool.verifyAll, verifyRooted: () => ({ roots: failed(), ids: failed(), ok: failed() }) } as unknown as VerifyPool
+  await t.throwsAsync(new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), broken).verifyRun(GENESIS, decoded(run)), { message: 'signature verification worker failed' })
+  // Roots in, verdicts failing: reported at the end of the run, as a failing verifyAll is.
+  const noVerdicts = { verifyAll: pool.verifyAll, verifyRooted: (cs: RootedCheck[]) => { const r = inline.verifyRooted(cs); return { roots: r.roots, ids: r.ids, ok: failed() } } } as unknown as VerifyPool
+  await t.throwsAsync(new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), noVerdicts).verifyRun(GENESIS, decoded(run)), { message: 'signature verification worker failed' })
+  // A rule broken in block 1 is reported though every rooted chunk fails.
+  const bad = withBatches(run, 1, bs => [outsiderBatch(), ...bs])
+  await t.throwsAsync(new ChainVerifier(TEST_CHAIN_ID, fixedSchedule(SET), noVerdicts).verifyRun(GENESIS, decoded(bad)), { code: ChainErrorCode.BATCH_AUTHOR_UNKNOWN })
+  await new Promise(resolve => setTimeout(resolve, 50))
+  t.pass()
 })

@@ -1,6 +1,12 @@
 import test from 'ava'
 import { NodeKey } from '../../../src/crypto/ed25519.ts'
-import { type SignatureCheck, VerifyPool } from '../../../src/crypto/verify-pool.ts'
+import { execFile } from 'node:child_process'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import { type SignatureCheck, VerifyPool, workerExecArgv } from '../../../src/crypto/verify-pool.ts'
 
 const sleep = async (ms: number): Promise<void> => { await new Promise(resolve => setTimeout(resolve, ms)) }
 
@@ -74,5 +80,34 @@ test('a worker that dies mid-job: its checks are verified inline, and later jobs
     t.false(pool.inlineOnly)
   } finally {
     await pool.close()
+  }
+})
+
+test('workers start in a process run with a heap limit: V8 and per-process options stay the parent\'s', async (t) => {
+  const parent = ['--max-old-space-size=300', '--max-semi-space-size', '8', '--heap-growing-percent=50', '--import', 'tsx', '--import=tsx', '--stack-size=900', '--expose-gc', '--cpu-prof', '--cpu-prof-dir=/tmp/x', '--enable-source-maps']
+  const argv = workerExecArgv(parent)
+  t.deepEqual(argv, ['--cpu-prof', '--cpu-prof-dir=/tmp/x', '--enable-source-maps'])
+  // Node takes what is left (it throws ERR_WORKER_INVALID_EXEC_ARGV on the rest).
+  t.throws(() => new Worker('', { eval: true, execArgv: ['--max-old-space-size=300'] }), { code: 'ERR_WORKER_INVALID_EXEC_ARGV' })
+  const w = new Worker('', { eval: true, execArgv: argv.filter(a => !a.startsWith('--cpu-prof')) })
+  await new Promise(resolve => w.on('exit', resolve))
+  t.pass()
+})
+
+test('a daemon started with --max-old-space-size verifies in its workers', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'medledger-pool-'))
+  try {
+    const script = join(dir, 'pool.mts')
+    await writeFile(script, [
+      `import { VerifyPool } from ${JSON.stringify(new URL('../../../src/crypto/verify-pool.ts', import.meta.url).href)}`,
+      'const pool = new VerifyPool({ threads: 1, inlineBelow: 1 })',
+      'await pool.verifyAll([{ publicKey: new Uint8Array(32), message: new Uint8Array(1), signature: new Uint8Array(64) }])',
+      'process.stdout.write(String(pool.running))',
+      'await pool.close()'
+    ].join('\n'))
+    const { stdout } = await promisify(execFile)(process.execPath, ['--max-old-space-size=256', '--import=tsx', script])
+    t.is(stdout, '1')
+  } finally {
+    await rm(dir, { recursive: true, force: true })
   }
 })
