@@ -364,12 +364,7 @@ export class VerifyPool {
     leafBytes = 0
     for (let i = 0; i < n; i++) {
       const c = checks[i]
-      if (c.publicKey.length === PUBLIC_KEY_LENGTH && c.signature.length === SIGNATURE_LENGTH) {
-        keys.set(c.publicKey, i * PUBLIC_KEY_LENGTH)
-        sigs.set(c.signature, i * SIGNATURE_LENGTH)
-      } else {
-        malformed = true
-      }
+      if (!packKey(c, i, keys, sigs)) malformed = true
       const inline = here.get(i)
       if (inline === undefined) {
         data.set(c.message, total)
@@ -385,11 +380,7 @@ export class VerifyPool {
       ends[i] = total
       countEnds[i] = leafCount
     }
-    const fix = (ok: Uint8Array): Uint8Array => {
-      // Malformed lengths are never valid, whatever the zero-filled slot sent in their place gives.
-      if (malformed) for (let i = 0; i < n; i++) if (checks[i].publicKey.length !== PUBLIC_KEY_LENGTH || checks[i].signature.length !== SIGNATURE_LENGTH) ok[i] = 0
-      return ok
-    }
+    const fix = (ok: Uint8Array): Uint8Array => malformed ? refuseMalformed(checks, ok) : ok
     let resolveHead!: (h: RootedHead) => void
     let resolveOk!: (ok: Uint8Array) => void
     const head = new Promise<RootedHead>(resolve => { resolveHead = resolve })
@@ -449,12 +440,7 @@ export class VerifyPool {
     total = 0
     for (let i = 0; i < n; i++) {
       const c = checks[i]
-      if (c.publicKey.length === PUBLIC_KEY_LENGTH && c.signature.length === SIGNATURE_LENGTH) {
-        keys.set(c.publicKey, i * PUBLIC_KEY_LENGTH)
-        sigs.set(c.signature, i * SIGNATURE_LENGTH)
-      } else {
-        malformed = true
-      }
+      if (!packKey(c, i, keys, sigs)) malformed = true
       data.set(c.message, total)
       total += c.message.length
       ends[i] = total
@@ -469,9 +455,7 @@ export class VerifyPool {
       })
       w.postMessage({ id, keys, sigs, data, ends }, [keys.buffer, sigs.buffer, data.buffer, ends.buffer])
     })
-    // Malformed lengths are never valid, whatever the zero-filled slot sent in their place gives.
-    if (malformed) for (let i = 0; i < n; i++) if (checks[i].publicKey.length !== PUBLIC_KEY_LENGTH || checks[i].signature.length !== SIGNATURE_LENGTH) ok[i] = 0
-    return ok
+    return malformed ? refuseMalformed(checks, ok) : ok
   }
 
   /** Stops the workers (a later job starts them again); jobs in flight are finished inline. */
@@ -480,4 +464,21 @@ export class VerifyPool {
     this.idleTimer = undefined
     await this.stopWorkers()
   }
+}
+
+/**
+ * Puts check i's key and signature in their slots of the buffers sent to a worker; false (the
+ * slots left zero) when either has the wrong length.
+ */
+function packKey (c: Pick<SignatureCheck, 'publicKey' | 'signature'>, i: number, keys: Uint8Array, sigs: Uint8Array): boolean {
+  if (c.publicKey.length !== PUBLIC_KEY_LENGTH || c.signature.length !== SIGNATURE_LENGTH) return false
+  keys.set(c.publicKey, i * PUBLIC_KEY_LENGTH)
+  sigs.set(c.signature, i * SIGNATURE_LENGTH)
+  return true
+}
+
+/** Malformed lengths are never valid, whatever the zero-filled slot sent in their place gives. */
+function refuseMalformed (checks: Array<Pick<SignatureCheck, 'publicKey' | 'signature'>>, ok: Uint8Array): Uint8Array {
+  for (let i = 0; i < checks.length; i++) if (checks[i].publicKey.length !== PUBLIC_KEY_LENGTH || checks[i].signature.length !== SIGNATURE_LENGTH) ok[i] = 0
+  return ok
 }
