@@ -20,7 +20,6 @@ import { registerBlocksHandler, requestBlocks, type BlocksModules } from './reqr
 import { isUnsupportedProtocol } from './reqresp/stream.ts'
 import { registerProposalBatchesHandler, requestProposalBatches } from './reqresp/proposal-batches.ts'
 import { ProposalAssembler, type AssemblyStats } from './compact-proposals.ts'
-import { batchId } from '../chain/hashing.ts'
 import type { Proposal } from '../chain/types.ts'
 
 export interface NetworkModules {
@@ -105,7 +104,7 @@ export class Network extends TypedEventEmitter<NetworkEvents> {
       heldBatch: id => modules.handlers.heldBatch(id),
       fetch: async (peer, ids) => {
         if (this.libp2p === undefined) return ids.map(() => null)
-        return await requestProposalBatches({ libp2p: this.libp2p, protocol: this.protocolIds.proposalBatches, timeoutMs: this.opts.requestTimeoutMs }, peer, ids, batchId)
+        return await requestProposalBatches({ libp2p: this.libp2p, protocol: this.protocolIds.proposalBatches, timeoutMs: this.opts.requestTimeoutMs }, peer, ids)
       }
     })
   }

@@ -1,6 +1,7 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import type { Libp2p } from 'libp2p'
 import { readBatch, encodeBatch } from '../../chain/codec.ts'
+import { batchId } from '../../chain/hashing.ts'
 import { LIMITS } from '../../chain/limits.ts'
 import type { RecordBatch } from '../../chain/types.ts'
 import { HASH_LENGTH } from '../../crypto/hash.ts'
@@ -90,7 +91,7 @@ export async function registerProposalBatchesHandler (m: ProposalBatchesModules)
  * Asks a connected peer for batches by id: one item per id, null where the peer had none. A batch
  * that is not the one asked for (another id) is the peer's fault (BAD_RESPONSE, REJECT).
  */
-export async function requestProposalBatches (m: Pick<ProposalBatchesModules, 'libp2p' | 'protocol' | 'timeoutMs'>, peerId: string, ids: Uint8Array[], batchId: (b: RecordBatch) => Uint8Array): Promise<Array<RecordBatch | null>> {
+export async function requestProposalBatches (m: Pick<ProposalBatchesModules, 'libp2p' | 'protocol' | 'timeoutMs'>, peerId: string, ids: Uint8Array[]): Promise<Array<RecordBatch | null>> {
   const bytes = await requestResponse({
     libp2p: m.libp2p,
     peerId,
